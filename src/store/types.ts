@@ -23,7 +23,7 @@ export type AccessTokenFormat = 'jwt' | 'opaque'
 
 export interface ClientRecord {
   clientId: string
-  /** Encoded password-hash string of the secret (see `src/server/secrets.ts`); `null` for a public client. */
+  /** Encoded password-hash string of the secret (see `src/tokens/secrets.ts`); `null` for a public client. */
   secretHash: string | null
   grants: GrantType[]
   /** The scopes this client may be granted; a request narrows them, never widens them. */

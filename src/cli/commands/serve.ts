@@ -1,0 +1,55 @@
+/**
+ * `latchkey serve`: runs the authorization server until SIGTERM or SIGINT, then shuts down cleanly:
+ * in-flight requests finish, the database closes.
+ */
+import { createServer } from 'node:net'
+import { loadServeConfig } from '../../config.js'
+import { startServer } from '../../server/serve.js'
+
+export interface ServeOptions {
+  port?: string
+  host?: string
+  db?: string
+  issuer?: string
+  redis?: string
+  signingAlg?: string
+  logLevel?: string
+}
+
+/** A free TCP port on `host`, for `--port 0` (the issuer must name the real port). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, host, () => {
+      const address = probe.address()
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+export async function serve(o: ServeOptions): Promise<void> {
+  let config = loadServeConfig({ ...o })
+  if (config.port === 0) config = loadServeConfig({ ...o, port: await freePort(config.host) })
+  const server = await startServer(config)
+  process.stderr.write(
+    [
+      `latchkey: listening on ${server.url}, issuer ${config.issuer}, store ${config.db}`,
+      `latchkey: metadata at ${config.issuer}/.well-known/oauth-authorization-server`,
+      `latchkey: next, create a client:  npx latchkey client create --db ${config.db} --id my-service --grant client_credentials --scope "read write"`,
+      '',
+    ].join('\n'),
+  )
+  const stop = (signal: string): void => {
+    process.stderr.write(`latchkey: ${signal} received, shutting down\n`)
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`latchkey: shutdown failed: ${String(err)}\n`)
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+}

@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+/**
+ * The `latchkey` command. Each subcommand loads its module only when it runs, so `--help` and the
+ * short commands start fast. Results are JSON on stdout; failures are one line on stderr and exit 1.
+ */
+import { createRequire } from 'node:module'
+import { Command, CommanderError, Option } from 'commander'
+import { fail } from './output.js'
+
+const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string }
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+const dbOption = (): Option =>
+  new Option(
+    '--db <url>',
+    'store: sqlite:PATH or postgres://… (default sqlite:./.latchkey/latchkey.db)',
+  ).env('LATCHKEY_DB')
+
+/** Wraps an async action so that any failure becomes one line on stderr and exit 1. */
+function run<A extends unknown[]>(
+  action: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args)
+    } catch (err) {
+      fail(err)
+    }
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('latchkey')
+    .description(
+      'Token service for APIs: JWT access tokens, opaque refresh tokens, revocation feed',
+    )
+    .version(pkg.version, '-v, --version')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      outputError: (str, write) => write(`latchkey: ${str.replace(/^error: /, '')}`),
+    })
+    .exitOverride()
+
+  program
+    .command('serve')
+    .description('run the authorization server')
+    .addOption(new Option('--port <n>', 'port to listen on (default 8080)').env('LATCHKEY_PORT'))
+    .addOption(
+      new Option('--host <host>', 'address to bind (default 127.0.0.1)').env('LATCHKEY_HOST'),
+    )
+    .addOption(dbOption())
+    .addOption(
+      new Option('--issuer <url>', 'issuer URL (default http://HOST:PORT)').env('LATCHKEY_ISSUER'),
+    )
+    .addOption(
+      new Option('--redis <url>', 'Redis URL for hot lookups and the feed').env('LATCHKEY_REDIS'),
+    )
+    .addOption(
+      new Option('--signing-alg <alg>', 'algorithm of the first signing key')
+        .choices(['ES256', 'RS256', 'PS256', 'EdDSA'])
+        .env('LATCHKEY_SIGNING_ALG'),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'pino log level (default info)').env('LATCHKEY_LOG_LEVEL'),
+    )
+    .action(
+      run(async (o: Record<string, string>) => {
+        const { serve } = await import('./commands/serve.js')
+        await serve(o)
+      }),
+    )
+
+  const client = program.command('client').description('register and manage clients')
+  client
+    .command('create')
+    .description('register a client; prints it as JSON, with the secret once if generated')
+    .addOption(dbOption())
+    .requiredOption('--id <id>', 'client id')
+    .option('--secret <secret>', 'client secret (at least 20 characters; default: 256 random bits)')
+    .option(
+      '--grant <grant>',
+      'grant type (repeatable): client_credentials, authorization_code, refresh_token',
+      collect,
+      [],
+    )
+    .option('--scope <scopes>', 'space-separated scopes the client may be granted')
+    .option('--redirect-uri <uri>', 'exact redirect URI (repeatable)', collect, [])
+    .option('--audience <aud>', 'aud of its access tokens (default: the issuer)')
+    .option('--access-token-format <format>', 'jwt or opaque (default jwt)')
+    .option('--access-token-ttl <seconds>', 'access-token lifetime (default 300)')
+    .option('--resource-server', 'an API: may introspect any token and read the revocation feed')
+    .option('--public', 'a public client (no secret; authorization_code with PKCE only)')
+    .action(
+      run(async (o: import('./commands/client.js').CreateClientOptions) => {
+        const { createClient } = await import('./commands/client.js')
+        await createClient(o)
+      }),
+    )
+  client
+    .command('list')
+    .description('list clients as a JSON array')
+    .addOption(dbOption())
+    .action(
+      run(async (o: { db?: string }) => {
+        const { listClients } = await import('./commands/client.js')
+        await listClients(o)
+      }),
+    )
+  client
+    .command('show')
+    .description('show one client')
+    .addOption(dbOption())
+    .requiredOption('--id <id>', 'client id')
+    .action(
+      run(async (o: { db?: string; id: string }) => {
+        const { showClient } = await import('./commands/client.js')
+        await showClient(o)
+      }),
+    )
+  client
+    .command('delete')
+    .description('delete a client and revoke its tokens')
+    .addOption(dbOption())
+    .requiredOption('--id <id>', 'client id')
+    .action(
+      run(async (o: { db?: string; id: string }) => {
+        const { deleteClient } = await import('./commands/client.js')
+        await deleteClient(o)
+      }),
+    )
+
+  const keys = program.command('keys').description('signing keys')
+  keys
+    .command('list')
+    .description('list signing keys and their state')
+    .addOption(dbOption())
+    .action(
+      run(async (o: { db?: string }) => {
+        const { listKeys } = await import('./commands/keys.js')
+        await listKeys(o)
+      }),
+    )
+  keys
+    .command('rotate')
+    .description('add a new signing key, published now, signing after --activate-in seconds')
+    .addOption(dbOption())
+    .option('--alg <alg>', 'ES256 (default), RS256, PS256 or EdDSA')
+    .option('--activate-in <seconds>', 'delay before it signs, so caches see it first (default 60)')
+    .action(
+      run(async (o: { db?: string; alg?: string; activateIn?: string }) => {
+        const { rotateKey } = await import('./commands/keys.js')
+        await rotateKey(o)
+      }),
+    )
+  keys
+    .command('retire')
+    .description('withdraw a key now: unpublished, and its tokens refused')
+    .argument('[kid]', 'key id')
+    .addOption(dbOption())
+    .option('--kid <kid>', 'key id')
+    .action(
+      run(async (kidArg: string | undefined, o: { db?: string; kid?: string }) => {
+        const { retireKey } = await import('./commands/keys.js')
+        const { UsageError } = await import('./output.js')
+        const kid = kidArg ?? o.kid
+        if (!kid) throw new UsageError('keys retire needs a key id')
+        await retireKey({ ...o, kid })
+      }),
+    )
+
+  const token = program.command('token').description('look at tokens')
+  token
+    .command('inspect')
+    .description('decode a token and check it against the keys and revocations in the store')
+    .argument('<token>', 'the token')
+    .addOption(dbOption())
+    .option('--issuer <url>', 'expected issuer (default: the token says)')
+    .action(
+      run(async (value: string, o: { db?: string; issuer?: string }) => {
+        const { inspectToken } = await import('./commands/token.js')
+        await inspectToken(value, o)
+      }),
+    )
+  return program
+}
+
+try {
+  await buildProgram().parseAsync(process.argv)
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version exit 0; usage errors were already printed as one line.
+    process.exit(err.exitCode)
+  }
+  fail(err)
+}

@@ -1,0 +1,137 @@
+/**
+ * Server configuration: flags, environment and defaults parsed in one place, validated against one
+ * schema, frozen. Mistakes throw `ConfigError` at start-up with a dotted path, never at request time.
+ */
+import { z } from 'zod'
+import { ConfigError } from './errors.js'
+import { SIGNING_ALGS } from './store/types.js'
+
+export const DEFAULT_DB = 'sqlite:./.latchkey/latchkey.db'
+export const DEFAULT_PORT = 8080
+export const DEFAULT_HOST = '127.0.0.1'
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+const schema = z.object({
+  port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
+  host: z.string().min(1).default(DEFAULT_HOST),
+  /** The issuer identifier (RFC 8414 §2): defaults to http://host:port. */
+  issuer: z.string().optional(),
+  db: z.string().min(1).default(DEFAULT_DB),
+  redis: z.string().optional(),
+  /** Seals signing keys at rest when set. */
+  keyEncryptionSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+  signingAlg: z
+    .enum(SIGNING_ALGS as unknown as ['ES256', 'RS256', 'PS256', 'EdDSA'])
+    .default('ES256'),
+  /** `aud` of access tokens whose client names none; defaults to the issuer. */
+  defaultAudience: z.string().min(1).optional(),
+  logLevel: z.enum(logLevels).default('info'),
+  /** Log one line per request (method, route, status, time; never bodies or headers). */
+  logRequests: z.coerce.boolean().default(true),
+  /** Largest accepted request body, bytes. */
+  bodyLimit: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(16 * 1024),
+  /** Clock skew tolerated when checking `exp`/`iat`/`nbf`, seconds. */
+  leeway: z.coerce.number().int().min(0).max(300).default(5),
+  /** How often keys are re-read from the store (rotation by the CLI or another node), ms. */
+  keyReloadMs: z.coerce.number().int().min(100).max(60_000).default(1000),
+  /** JWKS `Cache-Control: max-age`, seconds; also the default delay before a rotated key signs. */
+  jwksMaxAge: z.coerce.number().int().min(0).max(86_400).default(60),
+  rateLimit: z
+    .object({
+      /** Failed client authentications allowed per window from one address. */
+      perAddress: z.coerce.number().int().min(1).default(20),
+      /** Failed client authentications allowed per window for one client id from one address. */
+      perClient: z.coerce.number().int().min(1).default(10),
+      windowSeconds: z.coerce.number().int().min(1).default(60),
+    })
+    .prefault({}),
+  /** Trust `X-Forwarded-For` from a reverse proxy for the client address. */
+  trustProxy: z.coerce.boolean().default(false),
+})
+
+export type ServeConfig = Readonly<
+  Omit<z.output<typeof schema>, 'issuer' | 'defaultAudience'> & {
+    issuer: string
+    defaultAudience: string
+  }
+>
+
+/** Environment variables read by `latchkey serve`, next to the option each fills. */
+export const ENVIRONMENT = {
+  port: 'LATCHKEY_PORT',
+  host: 'LATCHKEY_HOST',
+  issuer: 'LATCHKEY_ISSUER',
+  db: 'LATCHKEY_DB',
+  redis: 'LATCHKEY_REDIS',
+  keyEncryptionSecret: 'LATCHKEY_KEY_ENCRYPTION_SECRET',
+  signingAlg: 'LATCHKEY_SIGNING_ALG',
+  defaultAudience: 'LATCHKEY_DEFAULT_AUDIENCE',
+  logLevel: 'LATCHKEY_LOG_LEVEL',
+  logRequests: 'LATCHKEY_LOG_REQUESTS',
+  trustProxy: 'LATCHKEY_TRUST_PROXY',
+  'rateLimit.perAddress': 'LATCHKEY_AUTH_FAILURES_PER_ADDRESS',
+  'rateLimit.perClient': 'LATCHKEY_AUTH_FAILURES_PER_CLIENT',
+  'rateLimit.windowSeconds': 'LATCHKEY_AUTH_FAILURE_WINDOW',
+} as const
+
+function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const rateLimit: Record<string, unknown> = {}
+  for (const [key, name] of Object.entries(ENVIRONMENT)) {
+    const value = env[name]
+    if (value === undefined || value === '') continue
+    if (key.startsWith('rateLimit.')) rateLimit[key.slice('rateLimit.'.length)] = value
+    else if (key === 'logRequests' || key === 'trustProxy')
+      out[key] = value === 'true' || value === '1'
+    else out[key] = value
+  }
+  if (Object.keys(rateLimit).length > 0) out.rateLimit = rateLimit
+  return out
+}
+
+function checkIssuer(issuer: string): string {
+  let url: URL
+  try {
+    url = new URL(issuer)
+  } catch {
+    throw new ConfigError(`issuer must be a URL, got ${JSON.stringify(issuer)}`)
+  }
+  // RFC 8414 §2: an https URL with no query or fragment. Plain http is accepted for local development.
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError('issuer must be an https (or, for development, http) URL')
+  }
+  if (url.search || url.hash) throw new ConfigError('issuer must not have a query or fragment')
+  return issuer.endsWith('/') ? issuer.slice(0, -1) : issuer
+}
+
+/**
+ * The frozen configuration of `latchkey serve`: `flags` win over `env`, which wins over defaults.
+ * Throws `ConfigError` naming the first invalid option.
+ */
+export function loadServeConfig(
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): ServeConfig {
+  const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined))
+  const parsed = schema.safeParse({ ...fromEnvironment(env), ...defined })
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const path = issue?.path.join('.') ?? 'config'
+    throw new ConfigError(`${path}: ${issue?.message ?? 'invalid'}`)
+  }
+  const c = parsed.data
+  const hostForUrl = c.host.includes(':') ? `[${c.host}]` : c.host
+  const issuer = checkIssuer(c.issuer ?? `http://${hostForUrl}:${c.port}`)
+  return Object.freeze({
+    ...c,
+    rateLimit: Object.freeze(c.rateLimit),
+    issuer,
+    defaultAudience: c.defaultAudience ?? issuer,
+  })
+}

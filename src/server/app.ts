@@ -1,0 +1,77 @@
+/**
+ * Builds the HTTP app from a `ServerContext`: body parsing held to the RFCs, one error handler, metrics
+ * and request logs, and the endpoints. Does not listen: `serve.ts` does.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { OAuthError } from '../errors.js'
+import type { ServerContext } from './context.js'
+import { registerHealthEndpoints } from './endpoints/health.js'
+import { registerIntrospectionEndpoint } from './endpoints/introspection.js'
+import { registerJwksEndpoint } from './endpoints/jwks.js'
+import { registerMetadataEndpoint } from './endpoints/metadata.js'
+import { registerRevocationEndpoint } from './endpoints/revocation.js'
+import { registerTokenEndpoint } from './endpoints/token.js'
+import { handleError, sendOAuthError } from './errors.js'
+import { parseForm } from './form.js'
+
+export function createApp(ctx: ServerContext): FastifyInstance {
+  const app: FastifyInstance = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
+    loggerInstance: ctx.logger,
+    // Fastify's own per-request lines log the URL; ours (onResponse below) log the route pattern only.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: ctx.config.bodyLimit,
+    trustProxy: ctx.config.trustProxy,
+    return503OnClosing: true,
+    requestIdHeader: false,
+    routerOptions: { maxParamLength: 256 },
+  })
+
+  // Only form bodies are accepted; JSON and everything else get 400 invalid_request (errors.ts).
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'buffer' },
+    (_request, body, done) => {
+      try {
+        done(null, parseForm(body as Buffer))
+      } catch (err) {
+        done(err as Error, undefined)
+      }
+    },
+  )
+
+  app.setErrorHandler(handleError)
+  app.setNotFoundHandler((_request, reply) =>
+    sendOAuthError(reply, new OAuthError('invalid_request', 'no such endpoint', { status: 404 })),
+  )
+
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    reply.header('x-content-type-options', 'nosniff')
+    done(null, payload)
+  })
+
+  const { metrics } = ctx
+  app.addHook('onResponse', (request, reply, done) => {
+    // The route pattern, never the raw URL: bounded label values, and no query strings in logs.
+    const route = request.routeOptions.url ?? 'unmatched'
+    const status = reply.statusCode
+    metrics.requests.inc({ method: request.method, route, status })
+    metrics.latency.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+    if (ctx.config.logRequests) {
+      request.log.info(
+        { method: request.method, route, status, ms: Math.round(reply.elapsedTime * 100) / 100 },
+        'request',
+      )
+    }
+    done()
+  })
+
+  registerMetadataEndpoint(app, ctx)
+  registerJwksEndpoint(app, ctx)
+  registerTokenEndpoint(app, ctx)
+  registerIntrospectionEndpoint(app, ctx)
+  registerRevocationEndpoint(app, ctx)
+  registerHealthEndpoints(app, ctx)
+  return app
+}

@@ -1,0 +1,143 @@
+/**
+ * Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3):
+ * `client_secret_basic`, `client_secret_post`, and `none` for public clients. Exactly one method per
+ * request; secrets verified in constant time against their hash; failures throttled per address and per
+ * client+address, with the same error and the same cost whether the client exists or not.
+ */
+import type { FastifyRequest } from 'fastify'
+import { OAuthError } from '../errors.js'
+import type { ClientRecord } from '../store/types.js'
+import type { ServerContext } from './context.js'
+import type { FormParams } from './form.js'
+
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
+
+export interface PresentedCredentials {
+  clientId: string
+  secret: string | null
+  method: ClientAuthMethod
+}
+
+export interface AuthenticatedClient {
+  client: ClientRecord
+  method: ClientAuthMethod
+}
+
+const MAX_CLIENT_ID = 255
+const MAX_SECRET = 512
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+function malformed(description: string): OAuthError {
+  return new OAuthError('invalid_request', description)
+}
+
+/** RFC 6749 §2.3.1: the Basic credentials are form-urlencoded before base64. */
+function formDecode(part: string): string {
+  try {
+    return decodeURIComponent(part.replace(/\+/g, ' '))
+  } catch {
+    throw malformed('malformed Basic credentials')
+  }
+}
+
+function parseBasic(header: string): { clientId: string; secret: string } {
+  const space = header.indexOf(' ')
+  const scheme = header.slice(0, space).toLowerCase()
+  const value = header.slice(space + 1).trim()
+  if (space < 0 || scheme !== 'basic') {
+    throw malformed('unsupported Authorization scheme: use Basic')
+  }
+  if (value.length % 4 !== 0 || !BASE64.test(value)) throw malformed('malformed Basic credentials')
+  let decoded: string
+  try {
+    decoded = utf8.decode(Buffer.from(value, 'base64'))
+  } catch {
+    throw malformed('malformed Basic credentials')
+  }
+  const colon = decoded.indexOf(':')
+  if (colon < 0) throw malformed('malformed Basic credentials')
+  return {
+    clientId: formDecode(decoded.slice(0, colon)),
+    secret: formDecode(decoded.slice(colon + 1)),
+  }
+}
+
+/**
+ * Reads the client's credentials from the request without checking them. Throws `invalid_request` when
+ * more than one method is used (RFC 6749 §2.3) or the header is malformed, `invalid_client` when none is.
+ */
+export function readClientCredentials(
+  authorization: string | undefined,
+  params: FormParams,
+): PresentedCredentials {
+  const bodyId = params.client_id
+  const bodySecret = params.client_secret
+  if (authorization !== undefined) {
+    if (bodySecret !== undefined) {
+      throw malformed('use one client authentication method, not Basic and client_secret together')
+    }
+    const basic = parseBasic(authorization)
+    if (bodyId !== undefined && bodyId !== basic.clientId) {
+      throw malformed('client_id does not match the Basic credentials')
+    }
+    return { ...basic, method: 'client_secret_basic' }
+  }
+  if (bodyId === undefined || bodyId === '') {
+    throw new OAuthError('invalid_client', 'client authentication is required')
+  }
+  if (bodySecret !== undefined)
+    return { clientId: bodyId, secret: bodySecret, method: 'client_secret_post' }
+  return { clientId: bodyId, secret: null, method: 'none' }
+}
+
+function failed(): OAuthError {
+  return new OAuthError('invalid_client', 'client authentication failed')
+}
+
+/**
+ * Authenticates the calling client. A public client (no stored secret) authenticates with `none`; a
+ * confidential one needs its secret. Throws `invalid_client` (401) on failure and a 429 when the
+ * address or client+address has failed too often. Does not check what the client may do.
+ */
+export async function authenticateClient(
+  request: FastifyRequest,
+  params: FormParams,
+  ctx: ServerContext,
+): Promise<AuthenticatedClient> {
+  const presented = readClientCredentials(request.headers.authorization, params)
+  const now = ctx.clock()
+  const limits = ctx.config.rateLimit
+  const addressKey = `a:${request.ip}`
+  const clientKey = `c:${request.ip}:${presented.clientId}`
+  const wait = Math.max(
+    ctx.clientAuthFailures.retryAfter(addressKey, limits.perAddress, now),
+    ctx.clientAuthFailures.retryAfter(clientKey, limits.perClient, now),
+  )
+  if (wait > 0) {
+    throw new OAuthError(
+      'temporarily_unavailable',
+      'too many failed client authentications; retry later',
+      { status: 429, retryAfter: wait },
+    )
+  }
+  const fail = (): OAuthError => {
+    ctx.clientAuthFailures.fail(addressKey, now)
+    ctx.clientAuthFailures.fail(clientKey, now)
+    return failed()
+  }
+  if (presented.clientId.length > MAX_CLIENT_ID) throw fail()
+  if (presented.secret !== null && presented.secret.length > MAX_SECRET) throw fail()
+  const client = await ctx.clients.get(presented.clientId)
+  if (presented.secret === null) {
+    if (client && client.secretHash === null) return { client, method: 'none' }
+    throw fail()
+  }
+  const ok = await ctx.secrets.verify(
+    presented.clientId,
+    presented.secret,
+    client ? client.secretHash : null,
+  )
+  if (!ok || !client) throw fail()
+  return { client, method: presented.method }
+}

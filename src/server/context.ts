@@ -1,0 +1,28 @@
+/**
+ * What the endpoints share: built once by `createServer` from (config, store, keys).
+ */
+import type { Logger } from 'pino'
+import type { ServeConfig } from '../config.js'
+import type { Store } from '../store/types.js'
+import type { TokenContext } from '../tokens/access_token.js'
+import type { KeyRing } from '../tokens/key_ring.js'
+import type { SecretVerifier } from '../tokens/secrets.js'
+import type { ClientCache } from './client_cache.js'
+import type { Metrics } from './metrics.js'
+import type { FailureLimiter } from './rate_limit.js'
+
+export interface ServerContext {
+  config: ServeConfig
+  store: Store
+  keys: KeyRing
+  tokens: TokenContext
+  metrics: Metrics
+  /** Client records, cached for a second. */
+  clients: ClientCache
+  secrets: SecretVerifier
+  /** Failed client authentications, per address and per client+address. */
+  clientAuthFailures: FailureLimiter
+  /** Seconds since the epoch. */
+  clock: () => number
+  logger: Logger
+}

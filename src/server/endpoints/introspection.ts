@@ -1,0 +1,52 @@
+/**
+ * Token introspection (RFC 7662), as named steps: authenticate the caller, read the token, resolve it,
+ * check the caller may see it, answer. Anything not live, or not the caller's to see, is exactly
+ * `{"active": false}` (§2.2): the answer never tells why.
+ */
+import type { FastifyInstance } from 'fastify'
+import { OAuthError } from '../../errors.js'
+import { resolveAccessToken, type LiveAccessToken } from '../../tokens/access_token.js'
+import { authenticateClient } from '../client_auth.js'
+import type { ServerContext } from '../context.js'
+import type { FormParams } from '../form.js'
+
+export const INTROSPECTION_PATH = '/introspect'
+
+const INACTIVE = Object.freeze({ active: false })
+
+function describe(live: LiveAccessToken): Record<string, unknown> {
+  const c = live.claims
+  const out: Record<string, unknown> = {
+    active: true,
+    client_id: c.client_id,
+    token_type: 'Bearer',
+    exp: c.exp,
+    iat: c.iat,
+    sub: c.sub,
+    aud: c.aud,
+    iss: c.iss,
+    jti: c.jti,
+  }
+  if (c.scope) out.scope = c.scope
+  if (c.sid) out.sid = c.sid
+  return out
+}
+
+export function registerIntrospectionEndpoint(app: FastifyInstance, ctx: ServerContext): void {
+  app.post(INTROSPECTION_PATH, async (request, reply) => {
+    const params = (request.body ?? {}) as FormParams
+    const { client, method } = await authenticateClient(request, params, ctx)
+    // RFC 7662 §2.1: the endpoint requires authorization; a public client has none to give.
+    if (method === 'none') throw new OAuthError('invalid_client', 'client authentication failed')
+    const token = params.token
+    if (token === undefined || token === '')
+      throw new OAuthError('invalid_request', 'token is required')
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    const live = await resolveAccessToken(ctx.tokens, token)
+    // A resource server may introspect any token; any other client only its own.
+    if (!live || (!client.resourceServer && live.claims.client_id !== client.clientId)) {
+      return INACTIVE
+    }
+    return describe(live)
+  })
+}

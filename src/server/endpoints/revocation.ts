@@ -1,0 +1,42 @@
+/**
+ * Token revocation (RFC 7009), as named steps: authenticate the caller, read the token, resolve it,
+ * check the caller owns it, revoke durably, answer 200. An unknown, expired or foreign token gets the
+ * same 200 (§2.2) and nothing changes. A revoked JWT's `jti` is kept in the revocation store until its
+ * `exp`; a revoked opaque token is deleted. Either way an event enters the revocation feed.
+ */
+import type { FastifyInstance } from 'fastify'
+import { OAuthError } from '../../errors.js'
+import { resolveAccessToken } from '../../tokens/access_token.js'
+import { authenticateClient } from '../client_auth.js'
+import type { ServerContext } from '../context.js'
+import type { FormParams } from '../form.js'
+
+export const REVOCATION_PATH = '/revoke'
+
+export function registerRevocationEndpoint(app: FastifyInstance, ctx: ServerContext): void {
+  app.post(REVOCATION_PATH, async (request, reply) => {
+    const params = (request.body ?? {}) as FormParams
+    const { client } = await authenticateClient(request, params, ctx)
+    const token = params.token
+    if (token === undefined || token === '')
+      throw new OAuthError('invalid_request', 'token is required')
+    // token_type_hint is only a hint (§2.1): every kind of token is looked up whatever it says.
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    const live = await resolveAccessToken(ctx.tokens, token)
+    if (!live || live.claims.client_id !== client.clientId) return reply.code(200).send()
+    const now = ctx.clock()
+    const event = {
+      clientId: client.clientId,
+      createdAt: now,
+      expiresAt: live.claims.exp,
+    }
+    if (live.hash !== undefined) {
+      await ctx.store.revokeToken(live.hash, { ...event, kind: 'token', value: live.hash })
+      ctx.metrics.tokensRevoked.inc({ kind: 'token' })
+    } else {
+      await ctx.store.appendRevocation({ ...event, kind: 'jti', value: live.claims.jti })
+      ctx.metrics.tokensRevoked.inc({ kind: 'jti' })
+    }
+    return reply.code(200).send()
+  })
+}

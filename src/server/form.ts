@@ -1,0 +1,47 @@
+/**
+ * The one body format of the OAuth endpoints: application/x-www-form-urlencoded (RFC 6749 §3.2,
+ * RFC 7662 §2.1, RFC 7009 §2.1), parsed with the WHATWG URLSearchParams and then held to the RFCs:
+ * no parameter twice (RFC 6749 §3.1), valid UTF-8, no control or bidirectional-override characters.
+ */
+import { OAuthError } from '../errors.js'
+
+/** Parameters of one request, by name. A null prototype, so `__proto__` is just a name. */
+export type FormParams = Readonly<Record<string, string>>
+
+export const MAX_FORM_PARAMETERS = 64
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+// C0 controls, DEL, C1 controls, and the bidirectional controls that can disguise text (RFC 9839 §4).
+// eslint-disable-next-line no-control-regex
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffd]/
+const SAFE_NAME = /^[a-z_]{1,40}$/
+
+function refuse(description: string): OAuthError {
+  return new OAuthError('invalid_request', description)
+}
+
+/** Parses a form body. Throws `OAuthError(invalid_request)` on anything the RFCs do not allow. */
+export function parseForm(body: Buffer): FormParams {
+  let text: string
+  try {
+    text = utf8.decode(body)
+  } catch {
+    throw refuse('request body is not valid UTF-8')
+  }
+  const params: Record<string, string> = Object.create(null) as Record<string, string>
+  let count = 0
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (++count > MAX_FORM_PARAMETERS) throw refuse('too many parameters')
+    // Invalid percent-encoded UTF-8 decodes to U+FFFD, caught here with the control characters.
+    if (FORBIDDEN.test(name) || FORBIDDEN.test(value)) {
+      throw refuse('a parameter holds a forbidden character')
+    }
+    if (name in params) {
+      throw refuse(
+        SAFE_NAME.test(name) ? `parameter ${name} is repeated` : 'a parameter is repeated',
+      )
+    }
+    params[name] = value
+  }
+  return params
+}

@@ -1,0 +1,48 @@
+/**
+ * Throttling of failures (client authentications now, logins later): a fixed window per key. A key
+ * that reaches its limit is refused until its window ends, then starts afresh, so a real client is
+ * never locked out for good.
+ */
+export class FailureLimiter {
+  private readonly windows = new Map<string, { start: number; failures: number }>()
+
+  constructor(
+    private readonly windowSeconds: number,
+    private readonly maxEntries = 100_000,
+  ) {}
+
+  /** Seconds until `key` may try again after reaching `limit` failures; 0 when it may try now. */
+  retryAfter(key: string, limit: number, now: number): number {
+    const w = this.windows.get(key)
+    if (!w) return 0
+    const end = w.start + this.windowSeconds
+    if (now >= end) {
+      this.windows.delete(key)
+      return 0
+    }
+    return w.failures >= limit ? end - now : 0
+  }
+
+  /** Counts a failure for `key`. */
+  fail(key: string, now: number): void {
+    const w = this.windows.get(key)
+    if (w && now < w.start + this.windowSeconds) {
+      w.failures++
+      return
+    }
+    if (this.windows.size >= this.maxEntries) this.sweep(now)
+    this.windows.set(key, { start: now, failures: 1 })
+  }
+
+  /** Forgets ended windows; when still full, the oldest entries. */
+  sweep(now: number): void {
+    for (const [key, w] of this.windows) {
+      if (now >= w.start + this.windowSeconds) this.windows.delete(key)
+    }
+    let excess = this.windows.size - Math.floor(this.maxEntries * 0.9)
+    for (const key of this.windows.keys()) {
+      if (excess-- <= 0) break
+      this.windows.delete(key)
+    }
+  }
+}

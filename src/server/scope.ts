@@ -1,0 +1,33 @@
+/**
+ * Scope (RFC 6749 §3.3): a space-delimited list of scope-tokens, each 1*( %x21 / %x23-5B / %x5D-7E ).
+ */
+import { OAuthError } from '../errors.js'
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+
+/** Whether `token` is a syntactically valid scope-token. */
+export function isScopeToken(token: string): boolean {
+  return SCOPE_TOKEN.test(token)
+}
+
+/** Splits a scope parameter into its distinct tokens. Throws `invalid_scope` on bad syntax. */
+export function parseScope(value: string): string[] {
+  const tokens = value.split(' ')
+  if (tokens.some((t) => !isScopeToken(t))) {
+    throw new OAuthError('invalid_scope', 'scope is malformed')
+  }
+  return [...new Set(tokens)]
+}
+
+/**
+ * The scope to grant: what was asked, when every part of it is allowed; everything allowed when nothing
+ * was asked. Throws `invalid_scope` for anything not allowed (RFC 6749 §5.2).
+ */
+export function grantScope(requested: string | undefined, allowed: readonly string[]): string[] {
+  if (requested === undefined) return [...allowed]
+  const asked = parseScope(requested)
+  if (asked.some((s) => !allowed.includes(s))) {
+    throw new OAuthError('invalid_scope', 'the requested scope exceeds what this client may have')
+  }
+  return asked
+}

@@ -1,0 +1,141 @@
+/**
+ * `latchkey serve`: opens the store, makes sure a signing key exists, builds the app and listens.
+ * Keys are re-read every `keyReloadMs` (rotation by the CLI or another node); expired tokens and
+ * revocations are pruned every minute. `close()` stops accepting, lets in-flight requests finish, then
+ * closes the store.
+ */
+import { pino, type Logger } from 'pino'
+import type { ServeConfig } from '../config.js'
+import { openStore } from '../store/index.js'
+import type { Store } from '../store/types.js'
+import type { TokenContext } from '../tokens/access_token.js'
+import { ensureSigningKey } from '../tokens/key_management.js'
+import { KeyRing } from '../tokens/key_ring.js'
+import { SecretVerifier } from '../tokens/secrets.js'
+import { createApp } from './app.js'
+import { ClientCache } from './client_cache.js'
+import type { ServerContext } from './context.js'
+import { createMetrics } from './metrics.js'
+import { FailureLimiter } from './rate_limit.js'
+
+const PRUNE_INTERVAL_MS = 60_000
+
+export interface RunningServer {
+  /** The address it listens on, as a URL. */
+  url: string
+  config: ServeConfig
+  close(): Promise<void>
+}
+
+const secondsNow = (): number => Math.floor(Date.now() / 1000)
+
+/** The pino logger of the server: JSON lines on stdout, with credentials redacted wherever they appear. */
+export function createLogger(config: ServeConfig): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: 'latchkey' },
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'headers.authorization',
+        'headers.cookie',
+        'client_secret',
+        'password',
+        'token',
+        'access_token',
+        'refresh_token',
+        'code',
+      ],
+      censor: '[redacted]',
+    },
+  })
+}
+
+/** Builds the shared context from an open store. */
+export async function createServerContext(
+  config: ServeConfig,
+  store: Store,
+  logger: Logger,
+  clock: () => number = secondsNow,
+): Promise<ServerContext> {
+  const created = await ensureSigningKey(store, {
+    alg: config.signingAlg,
+    now: clock(),
+    keyEncryptionSecret: config.keyEncryptionSecret,
+  })
+  if (created) logger.info({ kid: created.kid, alg: created.alg }, 'generated a signing key')
+  const keys = await KeyRing.load(store, { keyEncryptionSecret: config.keyEncryptionSecret, clock })
+  const tokens: TokenContext = {
+    store,
+    keys,
+    issuer: config.issuer,
+    defaultAudience: config.defaultAudience,
+    clock,
+    leeway: config.leeway,
+  }
+  return {
+    config,
+    store,
+    keys,
+    tokens,
+    metrics: createMetrics(),
+    clients: new ClientCache(store),
+    secrets: new SecretVerifier(),
+    clientAuthFailures: new FailureLimiter(config.rateLimit.windowSeconds),
+    clock,
+    logger,
+  }
+}
+
+/** Starts the server and resolves once it listens. */
+export async function startServer(
+  config: ServeConfig,
+  logger = createLogger(config),
+): Promise<RunningServer> {
+  const store = await openStore(config.db)
+  let ctx: ServerContext
+  try {
+    ctx = await createServerContext(config, store, logger)
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+  const app = createApp(ctx)
+  await app.listen({ port: config.port, host: config.host })
+
+  const reload = setInterval(() => {
+    ctx.keys
+      .reload()
+      .catch((err: unknown) => logger.error({ err }, 'reloading signing keys failed'))
+  }, config.keyReloadMs)
+  reload.unref()
+  const prune = setInterval(() => {
+    const now = ctx.clock()
+    Promise.all([store.pruneTokens(now), store.pruneRevocations(now)])
+      .then(([tokens, revocations]) => {
+        if (tokens + revocations > 0)
+          logger.debug({ tokens, revocations }, 'pruned expired records')
+      })
+      .catch((err: unknown) => logger.error({ err }, 'pruning failed'))
+  }, PRUNE_INTERVAL_MS)
+  prune.unref()
+
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${host}:${port}`,
+    config,
+    close() {
+      closing ??= (async () => {
+        clearInterval(reload)
+        clearInterval(prune)
+        await app.close()
+        await store.close()
+      })()
+      return closing
+    },
+  }
+}

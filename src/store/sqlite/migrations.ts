@@ -1,0 +1,135 @@
+/**
+ * Versioned schema migrations for the SQLite engine, applied in order when a store opens.
+ *
+ * To change the schema, append a migration with the next version; never edit one that has shipped,
+ * since databases in the field have already applied it. `schema_migrations` records what ran:
+ *
+ *   CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)
+ */
+
+import type Database from 'better-sqlite3'
+
+export interface Migration {
+  /** 1, 2, 3, …: contiguous and increasing. */
+  version: number
+  /** What it does, for people reading `schema_migrations` next to this file. */
+  name: string
+  /** SQL run inside the migration's transaction. */
+  up: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'clients, signing keys, opaque tokens, revocations',
+    up: `
+      CREATE TABLE clients (
+        client_id           TEXT PRIMARY KEY,
+        secret_hash         TEXT,
+        grants              TEXT NOT NULL, -- JSON array of grant types
+        scopes              TEXT NOT NULL, -- JSON array of scopes
+        redirect_uris       TEXT NOT NULL, -- JSON array of URIs
+        audience            TEXT,
+        access_token_format TEXT NOT NULL CHECK (access_token_format IN ('jwt', 'opaque')),
+        access_token_ttl    INTEGER NOT NULL,
+        resource_server     INTEGER NOT NULL CHECK (resource_server IN (0, 1)),
+        created_at          INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE signing_keys (
+        kid             TEXT PRIMARY KEY,
+        alg             TEXT NOT NULL,
+        public_jwk      TEXT NOT NULL, -- JSON
+        private_key     TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        activates_at    INTEGER NOT NULL,
+        superseded_at   INTEGER,
+        published_until INTEGER,
+        retired_at      INTEGER
+      ) STRICT;
+
+      CREATE TABLE opaque_tokens (
+        hash       TEXT PRIMARY KEY,
+        client_id  TEXT NOT NULL,
+        sub        TEXT NOT NULL,
+        scope      TEXT NOT NULL,
+        aud        TEXT NOT NULL,
+        jti        TEXT NOT NULL,
+        sid        TEXT,
+        issued_at  INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX opaque_tokens_expires_at ON opaque_tokens (expires_at);
+      CREATE INDEX opaque_tokens_client_id ON opaque_tokens (client_id);
+
+      -- AUTOINCREMENT: a seq is never handed out twice, even once every row has been pruned, so a
+      -- feed reader's cursor stays valid.
+      CREATE TABLE revocations (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT NOT NULL CHECK (kind IN ('jti', 'token', 'sid', 'sub', 'client', 'kid')),
+        value      TEXT NOT NULL,
+        client_id  TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX revocations_kind_value ON revocations (kind, value);
+      CREATE INDEX revocations_expires_at ON revocations (expires_at);
+    `,
+  },
+]
+
+// A mistake in the list above is a programmer error: fail when the module loads, not at open.
+MIGRATIONS.forEach((migration, index) => {
+  if (migration.version !== index + 1) {
+    throw new Error(
+      `SQLite migration #${index} has version ${migration.version}, expected ${index + 1}`,
+    )
+  }
+})
+
+/**
+ * Applies every migration the database has not recorded, each in its own `BEGIN IMMEDIATE`
+ * transaction: the write lock is taken before the check, so when two processes open a fresh file at
+ * once, one applies the migration and the other, once it gets the lock, sees it recorded and skips it.
+ * Returns the versions this call applied.
+ *
+ * Throws when the database records a version this code does not know (it was opened by a newer
+ * Latchkey), rather than run against a schema it does not understand.
+ */
+export function migrate(
+  db: Database.Database,
+  now: number,
+  migrations: readonly Migration[] = MIGRATIONS,
+): number[] {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)',
+  )
+  const latest = db.prepare<[], number | null>('SELECT max(version) FROM schema_migrations').pluck()
+  const isApplied = db.prepare<[number], number>(
+    'SELECT 1 FROM schema_migrations WHERE version = ?',
+  )
+  const record = db.prepare<[number, number]>(
+    'INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)',
+  )
+
+  const known = migrations.length
+  const current = latest.get() ?? 0
+  if (current > known) {
+    throw new Error(
+      `the SQLite database is at schema version ${current}, newer than this Latchkey knows (${known})`,
+    )
+  }
+
+  const applied: number[] = []
+  for (const migration of migrations) {
+    if (migration.version <= current) continue
+    const apply = db.transaction(() => {
+      if (isApplied.get(migration.version) !== undefined) return
+      db.exec(migration.up)
+      record.run(migration.version, now)
+      applied.push(migration.version)
+    })
+    apply.immediate()
+  }
+  return applied
+}

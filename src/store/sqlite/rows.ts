@@ -1,0 +1,167 @@
+/** How each record maps to a row of the SQLite schema (see `./index.ts`) and back. */
+
+import type { JWK } from 'jose'
+import type {
+  AccessTokenFormat,
+  ClientRecord,
+  GrantType,
+  OpaqueTokenRecord,
+  RevocationEvent,
+  RevocationInput,
+  RevocationKind,
+  SigningAlg,
+  SigningKeyRecord,
+} from '../types.js'
+
+export interface ClientRow {
+  client_id: string
+  secret_hash: string | null
+  grants: string
+  scopes: string
+  redirect_uris: string
+  audience: string | null
+  access_token_format: string
+  access_token_ttl: number
+  resource_server: number
+  created_at: number
+}
+
+export interface KeyRow {
+  kid: string
+  alg: string
+  public_jwk: string
+  private_key: string
+  created_at: number
+  activates_at: number
+  superseded_at: number | null
+  published_until: number | null
+  retired_at: number | null
+}
+
+export interface TokenRow {
+  hash: string
+  client_id: string
+  sub: string
+  scope: string
+  aud: string
+  jti: string
+  sid: string | null
+  issued_at: number
+  expires_at: number
+}
+
+export interface RevocationRow {
+  seq: number
+  kind: string
+  value: string
+  client_id: string | null
+  created_at: number
+  expires_at: number
+}
+
+export function clientFromRow(row: ClientRow): ClientRecord {
+  return {
+    clientId: row.client_id,
+    secretHash: row.secret_hash,
+    grants: JSON.parse(row.grants) as GrantType[],
+    scopes: JSON.parse(row.scopes) as string[],
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    audience: row.audience,
+    accessTokenFormat: row.access_token_format as AccessTokenFormat,
+    accessTokenTtl: row.access_token_ttl,
+    resourceServer: row.resource_server === 1,
+    createdAt: row.created_at,
+  }
+}
+
+export function keyFromRow(row: KeyRow): SigningKeyRecord {
+  return {
+    kid: row.kid,
+    alg: row.alg as SigningAlg,
+    publicJwk: JSON.parse(row.public_jwk) as JWK,
+    privateKey: row.private_key,
+    createdAt: row.created_at,
+    activatesAt: row.activates_at,
+    supersededAt: row.superseded_at,
+    publishedUntil: row.published_until,
+    retiredAt: row.retired_at,
+  }
+}
+
+export function tokenFromRow(row: TokenRow): OpaqueTokenRecord {
+  return {
+    hash: row.hash,
+    clientId: row.client_id,
+    sub: row.sub,
+    scope: row.scope,
+    aud: row.aud,
+    jti: row.jti,
+    sid: row.sid,
+    issuedAt: row.issued_at,
+    expiresAt: row.expires_at,
+  }
+}
+
+export function revocationFromRow(row: RevocationRow): RevocationEvent {
+  return {
+    seq: row.seq,
+    kind: row.kind as RevocationKind,
+    value: row.value,
+    clientId: row.client_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  }
+}
+
+export type Params = (string | number | null)[]
+
+/** Parameters for `INSERT INTO clients`, in column order. */
+export function clientParams(client: ClientRecord): Params {
+  return [
+    client.clientId,
+    client.secretHash,
+    JSON.stringify(client.grants),
+    JSON.stringify(client.scopes),
+    JSON.stringify(client.redirectUris),
+    client.audience,
+    client.accessTokenFormat,
+    client.accessTokenTtl,
+    client.resourceServer ? 1 : 0,
+    client.createdAt,
+  ]
+}
+
+/** Parameters for `INSERT INTO signing_keys`, in column order. */
+export function keyParams(key: SigningKeyRecord): Params {
+  return [
+    key.kid,
+    key.alg,
+    JSON.stringify(key.publicJwk),
+    key.privateKey,
+    key.createdAt,
+    key.activatesAt,
+    key.supersededAt,
+    key.publishedUntil,
+    key.retiredAt,
+  ]
+}
+
+/** Parameters for `INSERT INTO opaque_tokens`, in column order. */
+export function tokenParams(token: OpaqueTokenRecord): Params {
+  return [
+    token.hash,
+    token.clientId,
+    token.sub,
+    token.scope,
+    token.aud,
+    token.jti,
+    token.sid,
+    token.issuedAt,
+    token.expiresAt,
+  ]
+}
+
+/** Parameters for `INSERT INTO revocations (kind, value, client_id, created_at, expires_at)`. */
+export function revocationParams(event: RevocationInput): Params {
+  return [event.kind, event.value, event.clientId, event.createdAt, event.expiresAt]
+}

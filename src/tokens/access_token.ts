@@ -1,0 +1,168 @@
+/**
+ * Minting and checking access tokens of either format. JWTs (RFC 9068) are signed with the current key
+ * and checked locally plus one revocation lookup; opaque tokens are stored by hash and checked with one
+ * lookup. Either way a check touches the store once.
+ */
+import { randomBytes } from 'node:crypto'
+import type { AccessTokenFormat, ClientRecord, RevocationRef, Store } from '../store/types.js'
+import {
+  JWTInvalid,
+  verifyAccessToken,
+  type AccessTokenClaims,
+  type VerifiedAccessToken,
+} from './jwt.js'
+import type { KeyRing } from './key_ring.js'
+import { generateOpaqueToken, hashOpaqueToken, looksOpaque } from './opaque.js'
+
+export interface TokenContext {
+  store: Store
+  keys: KeyRing
+  issuer: string
+  defaultAudience: string
+  /** Seconds since the epoch. */
+  clock: () => number
+  /** Clock skew tolerated on `exp`/`iat`, seconds. */
+  leeway: number
+}
+
+export interface AccessTokenGrant {
+  client: ClientRecord
+  /** The client id for client_credentials, the user id for a user's token. */
+  sub: string
+  /** Granted scopes, already checked against what the client may have. */
+  scope: readonly string[]
+  /** The session the token belongs to, if any. */
+  sid?: string | null
+}
+
+export interface IssuedAccessToken {
+  token: string
+  format: AccessTokenFormat
+  expiresIn: number
+  claims: AccessTokenClaims
+}
+
+// Random bytes drawn 4 KiB at a time: one CSPRNG call per 256 token ids instead of one each.
+let pool = Buffer.alloc(0)
+let poolOffset = 0
+
+/** A fresh `jti`: 128 random bits. */
+export function newTokenId(): string {
+  if (poolOffset + 16 > pool.length) {
+    pool = randomBytes(4096)
+    poolOffset = 0
+  }
+  const id = pool.toString('base64url', poolOffset, poolOffset + 16)
+  poolOffset += 16
+  return id
+}
+
+/** Issues an access token in the client's format. Throws when no signing key is active. */
+export async function issueAccessToken(
+  ctx: TokenContext,
+  grant: AccessTokenGrant,
+): Promise<IssuedAccessToken> {
+  const { client } = grant
+  const iat = ctx.clock()
+  const claims: AccessTokenClaims = {
+    iss: ctx.issuer,
+    sub: grant.sub,
+    aud: client.audience ?? ctx.defaultAudience,
+    exp: iat + client.accessTokenTtl,
+    iat,
+    jti: newTokenId(),
+    client_id: client.clientId,
+  }
+  if (grant.scope.length > 0) claims.scope = grant.scope.join(' ')
+  if (grant.sid) claims.sid = grant.sid
+  if (client.accessTokenFormat === 'jwt') {
+    const signer = ctx.keys.signer(iat)
+    if (!signer) throw new Error('no active signing key')
+    return {
+      token: await signer.sign(claims),
+      format: 'jwt',
+      expiresIn: client.accessTokenTtl,
+      claims,
+    }
+  }
+  const { token, hash } = generateOpaqueToken()
+  await ctx.store.saveToken({
+    hash,
+    clientId: client.clientId,
+    sub: claims.sub,
+    scope: claims.scope ?? '',
+    aud: claims.aud as string,
+    jti: claims.jti,
+    sid: claims.sid ?? null,
+    issuedAt: iat,
+    expiresAt: claims.exp,
+  })
+  return { token, format: 'opaque', expiresIn: client.accessTokenTtl, claims }
+}
+
+export interface LiveAccessToken {
+  format: AccessTokenFormat
+  claims: AccessTokenClaims
+  /** The store key of an opaque token. */
+  hash?: string
+}
+
+/**
+ * The revocation events that could cover a JWT: its own id, session, subject, client and signing key
+ * (a retired key's event reaches every node before their key rings reload).
+ */
+export function revocationRefs(claims: AccessTokenClaims, kid: string): RevocationRef[] {
+  const refs: RevocationRef[] = [
+    { kind: 'jti', value: claims.jti },
+    { kind: 'kid', value: kid },
+    { kind: 'sub', value: claims.sub },
+    { kind: 'client', value: claims.client_id },
+  ]
+  if (claims.sid) refs.push({ kind: 'sid', value: claims.sid })
+  return refs
+}
+
+/**
+ * The claims of `token` when it is a live access token of this server: for a JWT, a valid signature by
+ * a published key, valid claims and no revocation; for an opaque token, a stored, unexpired record.
+ * `null` for anything else (expired, revoked, unknown, malformed, forged). Does not check who asks.
+ */
+export async function resolveAccessToken(
+  ctx: TokenContext,
+  token: string,
+): Promise<LiveAccessToken | null> {
+  const now = ctx.clock()
+  if (token.includes('.')) {
+    let verified: VerifiedAccessToken
+    try {
+      verified = await verifyAccessToken(token, (kid) => ctx.keys.verificationKey(kid, now), {
+        issuer: ctx.issuer,
+        now,
+        leeway: ctx.leeway,
+        expLeeway: 0,
+      })
+    } catch (err) {
+      if (err instanceof JWTInvalid) return null
+      throw err
+    }
+    const { claims, kid } = verified
+    if (await ctx.store.isRevoked(revocationRefs(claims, kid), claims.iat, now)) return null
+    return { format: 'jwt', claims }
+  }
+  if (!looksOpaque(token)) return null
+  const hash = hashOpaqueToken(token)
+  const record = await ctx.store.findToken(hash, now)
+  if (!record) return null
+  const claims: AccessTokenClaims = {
+    iss: ctx.issuer,
+    sub: record.sub,
+    aud: record.aud,
+    exp: record.expiresAt,
+    iat: record.issuedAt,
+    jti: record.jti,
+    client_id: record.clientId,
+  }
+  if (record.scope) claims.scope = record.scope
+  if (record.sid) claims.sid = record.sid
+  return { format: 'opaque', claims, hash }
+}

@@ -1,0 +1,166 @@
+/**
+ * Signing keys: generated with `node:crypto`, described with `jose` (JWK export, RFC 7638 thumbprint),
+ * stored as PKCS#8 PEM, sealed with AES-256-GCM when a key-encryption secret is configured.
+ *
+ * Life of a key: generated and published at once (`createdAt`); signs from `activatesAt`; superseded
+ * when a newer key activates; stays published until `publishedUntil`, when every token it signed has
+ * expired; or retired at once by an operator, which withdraws it and its tokens.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  generateKeyPair as generateKeyPairCallback,
+  randomBytes,
+  scryptSync,
+  type KeyObject,
+} from 'node:crypto'
+import { promisify } from 'node:util'
+import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose'
+import { ConfigError } from '../errors.js'
+import type { SigningAlg, SigningKeyRecord } from '../store/types.js'
+
+const generateKeyPair = promisify(generateKeyPairCallback)
+
+const SEALED_PREFIX = 'sealed:v1:'
+
+async function generatePair(
+  alg: SigningAlg,
+): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+  switch (alg) {
+    case 'ES256':
+      return generateKeyPair('ec', { namedCurve: 'P-256' })
+    case 'RS256':
+    case 'PS256':
+      return generateKeyPair('rsa', { modulusLength: 2048 })
+    case 'EdDSA':
+      return generateKeyPair('ed25519')
+  }
+}
+
+export interface NewKeyOptions {
+  alg: SigningAlg
+  now: number
+  /** When it may start signing; defaults to `now`. */
+  activatesAt?: number
+  /** Key-encryption secret; when set, the private key is stored sealed. */
+  keyEncryptionSecret?: string | undefined
+}
+
+/** A new signing key, ready for `KeyStore.insertKey`. */
+export async function generateSigningKey(options: NewKeyOptions): Promise<SigningKeyRecord> {
+  const { privateKey, publicKey } = await generatePair(options.alg)
+  const jwk = await exportJWK(publicKey)
+  const kid = await calculateJwkThumbprint(jwk, 'sha256')
+  const publicJwk: JWK = { ...jwk, kid, alg: options.alg, use: 'sig' }
+  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
+  return {
+    kid,
+    alg: options.alg,
+    publicJwk,
+    privateKey: options.keyEncryptionSecret
+      ? sealPrivateKey(pem, kid, options.keyEncryptionSecret)
+      : pem,
+    createdAt: options.now,
+    activatesAt: options.activatesAt ?? options.now,
+    supersededAt: null,
+    publishedUntil: null,
+    retiredAt: null,
+  }
+}
+
+function deriveKek(secret: string, salt: Buffer): Buffer {
+  // scrypt, not a bare hash: the secret may be a passphrase. Runs once per key at start-up.
+  return scryptSync(secret, salt, 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 })
+}
+
+/**
+ * Seals a PEM private key with AES-256-GCM under a key derived from `secret`, bound to `kid` as
+ * associated data so a sealed key cannot be swapped onto another record.
+ */
+export function sealPrivateKey(pem: string, kid: string, secret: string): string {
+  const salt = randomBytes(16)
+  const iv = randomBytes(12)
+  const cipher = createCipheriv('aes-256-gcm', deriveKek(secret, salt), iv)
+  cipher.setAAD(Buffer.from(kid))
+  const ciphertext = Buffer.concat([cipher.update(pem, 'utf8'), cipher.final()])
+  const parts = [salt, iv, cipher.getAuthTag(), ciphertext].map((b) => b.toString('base64url'))
+  return SEALED_PREFIX + parts.join(':')
+}
+
+/** Whether a stored private key is sealed. */
+export function isSealed(stored: string): boolean {
+  return stored.startsWith(SEALED_PREFIX)
+}
+
+/**
+ * The private key of a record, unsealed with `secret` when it is sealed. Throws `ConfigError` when a
+ * sealed key has no secret or the wrong one.
+ */
+export function openPrivateKey(record: SigningKeyRecord, secret: string | undefined): KeyObject {
+  if (!isSealed(record.privateKey)) return createPrivateKey(record.privateKey)
+  if (!secret) {
+    throw new ConfigError(
+      `signing key ${record.kid} is encrypted: set LATCHKEY_KEY_ENCRYPTION_SECRET to open it`,
+    )
+  }
+  const [salt, iv, tag, ciphertext] = record.privateKey
+    .slice(SEALED_PREFIX.length)
+    .split(':')
+    .map((p) => Buffer.from(p, 'base64url'))
+  if (!salt || !iv || !tag || !ciphertext) {
+    throw new ConfigError(`signing key ${record.kid} is sealed in an unknown format`)
+  }
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', deriveKek(secret, salt), iv)
+    decipher.setAAD(Buffer.from(record.kid))
+    decipher.setAuthTag(tag)
+    const pem = Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8')
+    return createPrivateKey(pem)
+  } catch (cause) {
+    throw new ConfigError(
+      `LATCHKEY_KEY_ENCRYPTION_SECRET does not open signing key ${record.kid}`,
+      { cause },
+    )
+  }
+}
+
+/** Lifecycle state of a key at `now`, for listings. */
+export type KeyState = 'pending' | 'active' | 'superseded' | 'expired' | 'retired'
+
+export function keyState(key: SigningKeyRecord, now: number): KeyState {
+  if (key.retiredAt !== null) return 'retired'
+  if (key.publishedUntil !== null && key.publishedUntil <= now) return 'expired'
+  if (key.activatesAt > now) return 'pending'
+  if (key.supersededAt !== null && key.supersededAt <= now) return 'superseded'
+  return 'active'
+}
+
+/** Whether the key belongs in the JWKS at `now`: pending, active or superseded, not yet expired. */
+export function isPublished(key: SigningKeyRecord, now: number): boolean {
+  const state = keyState(key, now)
+  return state === 'pending' || state === 'active' || state === 'superseded'
+}
+
+/**
+ * The key that signs at `now`: among unretired keys that have activated, the one that activated last
+ * (ties broken by creation). `undefined` when there is none.
+ */
+export function pickSigningKey(
+  keys: readonly SigningKeyRecord[],
+  now: number,
+): SigningKeyRecord | undefined {
+  let best: SigningKeyRecord | undefined
+  for (const key of keys) {
+    if (key.retiredAt !== null || key.activatesAt > now) continue
+    if (key.publishedUntil !== null && key.publishedUntil <= now) continue
+    if (
+      !best ||
+      key.activatesAt > best.activatesAt ||
+      (key.activatesAt === best.activatesAt && key.createdAt > best.createdAt)
+    ) {
+      best = key
+    }
+  }
+  return best
+}

@@ -1,0 +1,39 @@
+/**
+ * Opaque tokens: 256 bits from the system CSPRNG, base64url-encoded, stored only as a SHA-256 hash.
+ * A plain hash suffices because the token carries 256 bits of entropy: there is nothing to guess.
+ * Lookups go by the hash, so the database never compares token material (lucia's session-token scheme).
+ */
+import { createHash, randomBytes } from 'node:crypto'
+
+/** Bytes of randomness in every opaque token. */
+export const OPAQUE_TOKEN_BYTES = 32
+/** Length of a generated token: 32 bytes as unpadded base64url. */
+export const OPAQUE_TOKEN_LENGTH = 43
+
+const shape = /^[A-Za-z0-9_-]{43}$/
+
+export interface OpaqueToken {
+  /** The token as given to the client. Never stored, never logged. */
+  token: string
+  /** What the store keeps. */
+  hash: string
+}
+
+/** A fresh opaque token and its hash. */
+export function generateOpaqueToken(): OpaqueToken {
+  const token = randomBytes(OPAQUE_TOKEN_BYTES).toString('base64url')
+  return { token, hash: hashOpaqueToken(token) }
+}
+
+/** SHA-256 of the token, base64url: the key under which the store keeps it. */
+export function hashOpaqueToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
+}
+
+/**
+ * Whether `token` has the shape of a token this server generates. Does not say it is live: look its
+ * hash up for that. Lets callers refuse junk without touching the store.
+ */
+export function looksOpaque(token: string): boolean {
+  return shape.test(token)
+}

@@ -1,0 +1,542 @@
+/**
+ * The one storage suite. Every engine's test file calls `runStoreConformance` with its own factory;
+ * an engine is done when it passes this suite unchanged. Each test states one sentence of the
+ * contract in `src/store/types.ts`. Engine-agnostic: no SQL, no keys, only the `Store` interface.
+ */
+
+import assert from 'node:assert/strict'
+import { after, afterEach, beforeEach, describe, it } from 'node:test'
+import { ConflictError, StoreUnavailableError } from '../../src/errors.js'
+import type {
+  ClientRecord,
+  OpaqueTokenRecord,
+  RevocationInput,
+  RevocationKind,
+  SigningKeyRecord,
+  Store,
+} from '../../src/store/types.js'
+
+const NOW = 1_700_000_000
+
+const KINDS: readonly RevocationKind[] = ['jti', 'token', 'sid', 'sub', 'client', 'kid']
+
+function client(clientId: string, overrides: Partial<ClientRecord> = {}): ClientRecord {
+  return {
+    clientId,
+    secretHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo',
+    grants: ['client_credentials'],
+    scopes: ['read', 'write'],
+    redirectUris: [],
+    audience: null,
+    accessTokenFormat: 'jwt',
+    accessTokenTtl: 300,
+    resourceServer: false,
+    createdAt: NOW,
+    ...overrides,
+  }
+}
+
+function key(kid: string, overrides: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
+  return {
+    kid,
+    alg: 'ES256',
+    publicJwk: {
+      kty: 'EC',
+      crv: 'P-256',
+      x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+      y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+      kid,
+      alg: 'ES256',
+      use: 'sig',
+    },
+    privateKey: `-----BEGIN PRIVATE KEY-----\nnot-a-real-key-${kid}\n-----END PRIVATE KEY-----\n`,
+    createdAt: NOW,
+    activatesAt: NOW,
+    supersededAt: null,
+    publishedUntil: null,
+    retiredAt: null,
+    ...overrides,
+  }
+}
+
+function token(hash: string, overrides: Partial<OpaqueTokenRecord> = {}): OpaqueTokenRecord {
+  return {
+    hash,
+    clientId: 'svc',
+    sub: 'user-1',
+    scope: 'read write',
+    aud: 'https://api.example.com',
+    jti: `jti-${hash}`,
+    sid: 'session-1',
+    issuedAt: NOW,
+    expiresAt: NOW + 300,
+    ...overrides,
+  }
+}
+
+function revocation(
+  kind: RevocationKind,
+  value: string,
+  overrides: Partial<RevocationInput> = {},
+): RevocationInput {
+  return {
+    kind,
+    value,
+    clientId: 'svc',
+    createdAt: NOW,
+    expiresAt: NOW + 3600,
+    ...overrides,
+  }
+}
+
+function assertIncreasing(seqs: number[]): void {
+  for (let i = 1; i < seqs.length; i++) {
+    assert.ok(seqs[i]! > seqs[i - 1]!, `seq ${seqs[i]} follows ${seqs[i - 1]}`)
+  }
+}
+
+/**
+ * Registers the suite under `describe(name)`. `makeStore` is called before every test and must
+ * return an empty, open store; the suite closes it after the test. `cleanup` runs once, after the
+ * last test (drop the temporary folder, database or key prefix).
+ */
+export function runStoreConformance(
+  name: string,
+  makeStore: () => Promise<Store> | Store,
+  cleanup?: () => Promise<void>,
+): void {
+  describe(`store conformance: ${name}`, () => {
+    let store: Store
+
+    beforeEach(async () => {
+      store = await makeStore()
+    })
+    afterEach(async () => {
+      await store.close()
+    })
+    if (cleanup !== undefined) after(() => cleanup())
+
+    describe('clients', () => {
+      it('returns a created client with every field as it was given', async () => {
+        const created = client('web', {
+          grants: ['authorization_code', 'refresh_token'],
+          scopes: ['openid', 'profile', 'orders:read'],
+          redirectUris: ['https://app.example.com/cb', 'http://127.0.0.1:8080/cb'],
+          audience: 'https://orders.example.com',
+          accessTokenFormat: 'opaque',
+          accessTokenTtl: 900,
+          resourceServer: true,
+          createdAt: NOW + 7,
+        })
+        await store.createClient(created)
+        assert.deepEqual(await store.getClient('web'), created)
+      })
+
+      it('keeps a public client with a null secret, null audience and empty lists', async () => {
+        const created = client('spa', {
+          secretHash: null,
+          grants: [],
+          scopes: [],
+          redirectUris: [],
+          audience: null,
+        })
+        await store.createClient(created)
+        assert.deepEqual(await store.getClient('spa'), created)
+      })
+
+      it('refuses a taken client id with ConflictError and keeps the first client', async () => {
+        const first = client('svc', { scopes: ['read'] })
+        await store.createClient(first)
+        await assert.rejects(
+          store.createClient(client('svc', { scopes: ['admin'] })),
+          ConflictError,
+        )
+        assert.deepEqual(await store.getClient('svc'), first)
+      })
+
+      it('returns null for an unknown client id', async () => {
+        await store.createClient(client('svc'))
+        assert.equal(await store.getClient('nobody'), null)
+      })
+
+      it('lists every client ordered by id', async () => {
+        for (const id of ['b', 'ab', 'a', 'c1', 'c0']) await store.createClient(client(id))
+        const ids = (await store.listClients()).map((c) => c.clientId)
+        assert.deepEqual(ids, ['a', 'ab', 'b', 'c0', 'c1'])
+      })
+
+      it('lists no clients when none exist', async () => {
+        assert.deepEqual(await store.listClients(), [])
+      })
+
+      it('deletes a client with its opaque tokens and leaves other clients tokens', async () => {
+        await store.createClient(client('gone'))
+        await store.createClient(client('kept'))
+        await store.saveToken(token('h1', { clientId: 'gone' }))
+        await store.saveToken(token('h2', { clientId: 'gone' }))
+        await store.saveToken(token('h3', { clientId: 'kept' }))
+
+        assert.equal(await store.deleteClient('gone'), true)
+
+        assert.equal(await store.getClient('gone'), null)
+        assert.equal(await store.findToken('h1', NOW), null)
+        assert.equal(await store.findToken('h2', NOW), null)
+        assert.deepEqual(await store.findToken('h3', NOW), token('h3', { clientId: 'kept' }))
+        assert.deepEqual(
+          (await store.listClients()).map((c) => c.clientId),
+          ['kept'],
+        )
+      })
+
+      it('returns false when deleting an unknown client', async () => {
+        await store.createClient(client('svc'))
+        assert.equal(await store.deleteClient('nobody'), false)
+        assert.notEqual(await store.getClient('svc'), null)
+      })
+
+      it('accepts a new client under the id of a deleted one', async () => {
+        await store.createClient(client('svc', { scopes: ['old'] }))
+        await store.deleteClient('svc')
+        const second = client('svc', { scopes: ['new'] })
+        await store.createClient(second)
+        assert.deepEqual(await store.getClient('svc'), second)
+      })
+    })
+
+    describe('signing keys', () => {
+      it('returns an inserted key with every field as it was given', async () => {
+        const inserted = key('k1', {
+          alg: 'EdDSA',
+          publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'abc', kid: 'k1', alg: 'EdDSA', use: 'sig' },
+          createdAt: NOW,
+          activatesAt: NOW + 60,
+          supersededAt: NOW + 120,
+          publishedUntil: NOW + 600,
+          retiredAt: null,
+        })
+        await store.insertKey(inserted)
+        assert.deepEqual(await store.getKey('k1'), inserted)
+      })
+
+      it('refuses an existing kid with ConflictError and keeps the first key', async () => {
+        const first = key('k1')
+        await store.insertKey(first)
+        await assert.rejects(store.insertKey(key('k1', { alg: 'RS256' })), ConflictError)
+        assert.deepEqual(await store.getKey('k1'), first)
+      })
+
+      it('returns null for an unknown kid', async () => {
+        await store.insertKey(key('k1'))
+        assert.equal(await store.getKey('nope'), null)
+      })
+
+      it('lists every key oldest first, retired ones included', async () => {
+        await store.insertKey(key('newest', { createdAt: NOW + 20 }))
+        await store.insertKey(key('oldest', { createdAt: NOW }))
+        await store.insertKey(key('retired', { createdAt: NOW + 10, retiredAt: NOW + 15 }))
+        const kids = (await store.listKeys()).map((k) => k.kid)
+        assert.deepEqual(kids, ['oldest', 'retired', 'newest'])
+      })
+
+      it('lists no keys when none exist', async () => {
+        assert.deepEqual(await store.listKeys(), [])
+      })
+
+      it('supersedes every unretired, unsuperseded key except the given one', async () => {
+        const active = key('active', { createdAt: NOW })
+        const already = key('already', { createdAt: NOW - 20, supersededAt: NOW - 10 })
+        const superseded = { ...already, publishedUntil: NOW - 5 }
+        const retired = key('retired', { createdAt: NOW - 30, retiredAt: NOW - 1 })
+        const successor = key('successor', { createdAt: NOW + 1 })
+        for (const k of [active, superseded, retired, successor]) await store.insertKey(k)
+
+        await store.supersedeKeysExcept('successor', NOW + 2, NOW + 3600)
+
+        assert.deepEqual(await store.getKey('active'), {
+          ...active,
+          supersededAt: NOW + 2,
+          publishedUntil: NOW + 3600,
+        })
+        assert.deepEqual(await store.getKey('already'), superseded)
+        assert.deepEqual(await store.getKey('retired'), retired)
+        assert.deepEqual(await store.getKey('successor'), successor)
+      })
+
+      it('supersedes nothing when the given key is the only one', async () => {
+        const only = key('only')
+        await store.insertKey(only)
+        await store.supersedeKeysExcept('only', NOW + 1, NOW + 100)
+        assert.deepEqual(await store.getKey('only'), only)
+      })
+
+      it('retires a key once: true, then false the second time', async () => {
+        const k = key('k1')
+        await store.insertKey(k)
+        await store.insertKey(key('k2', { createdAt: NOW + 1 }))
+
+        assert.equal(await store.retireKey('k1', NOW + 50), true)
+        assert.equal(await store.retireKey('k1', NOW + 60), false)
+
+        assert.deepEqual(await store.getKey('k1'), { ...k, retiredAt: NOW + 50 })
+        assert.equal((await store.getKey('k2'))?.retiredAt, null)
+        assert.deepEqual(
+          (await store.listKeys()).map((x) => x.kid),
+          ['k1', 'k2'],
+        )
+      })
+
+      it('returns false when retiring an unknown kid', async () => {
+        assert.equal(await store.retireKey('nope', NOW), false)
+      })
+    })
+
+    describe('opaque tokens', () => {
+      it('finds a saved token by hash while it is live', async () => {
+        const saved = token('h1')
+        const own = token('h2', { sid: null, sub: 'svc' })
+        await store.saveToken(saved)
+        await store.saveToken(own)
+        assert.deepEqual(await store.findToken('h1', NOW), saved)
+        assert.deepEqual(await store.findToken('h2', NOW + 299), own)
+      })
+
+      it('returns null for an unknown hash', async () => {
+        await store.saveToken(token('h1'))
+        assert.equal(await store.findToken('h0', NOW), null)
+      })
+
+      it('returns null from the expiresAt second on, as if the token were absent', async () => {
+        await store.saveToken(token('h1', { expiresAt: NOW + 10 }))
+        assert.notEqual(await store.findToken('h1', NOW + 9), null)
+        assert.equal(await store.findToken('h1', NOW + 10), null)
+        assert.equal(await store.findToken('h1', NOW + 11), null)
+      })
+
+      it('refuses a hash that is already stored with ConflictError', async () => {
+        await store.saveToken(token('h1'))
+        await assert.rejects(store.saveToken(token('h1', { sub: 'other' })), ConflictError)
+        assert.equal((await store.findToken('h1', NOW))?.sub, 'user-1')
+      })
+
+      it('revokes a token: deletes it, appends its event, and returns true', async () => {
+        await store.saveToken(token('h1'))
+        await store.saveToken(token('h2'))
+        const event = revocation('token', 'h1', { createdAt: NOW + 5, expiresAt: NOW + 300 })
+
+        assert.equal(await store.revokeToken('h1', event), true)
+
+        assert.equal(await store.findToken('h1', NOW + 5), null)
+        assert.notEqual(await store.findToken('h2', NOW + 5), null)
+        const events = await store.listRevocations(0, 10)
+        assert.equal(events.length, 1)
+        const [first] = events
+        assert.ok(first !== undefined && Number.isInteger(first.seq))
+        assert.deepEqual(first, { ...event, seq: first.seq })
+        assert.equal(await store.isRevoked([{ kind: 'token', value: 'h1' }], NOW, NOW + 5), true)
+      })
+
+      it('returns false and appends no event when revoking an unknown hash', async () => {
+        await store.saveToken(token('h1'))
+        assert.equal(await store.revokeToken('h0', revocation('token', 'h0')), false)
+        assert.deepEqual(await store.listRevocations(0, 10), [])
+        assert.notEqual(await store.findToken('h1', NOW), null)
+      })
+
+      it('lets exactly one of two concurrent revocations of one token win', async () => {
+        await store.saveToken(token('h1'))
+        const results = await Promise.all([
+          store.revokeToken('h1', revocation('token', 'h1')),
+          store.revokeToken('h1', revocation('token', 'h1')),
+        ])
+        assert.deepEqual(results.sort(), [false, true])
+        assert.equal((await store.listRevocations(0, 10)).length, 1)
+      })
+
+      it('prunes tokens expired before now and returns how many', async () => {
+        await store.saveToken(token('old', { expiresAt: NOW - 100 }))
+        await store.saveToken(token('recent', { expiresAt: NOW - 1 }))
+        await store.saveToken(token('live', { expiresAt: NOW + 100 }))
+
+        assert.equal(await store.pruneTokens(NOW), 2)
+        assert.equal(await store.pruneTokens(NOW), 0)
+        assert.notEqual(await store.findToken('live', NOW), null)
+      })
+    })
+
+    describe('revocations', () => {
+      it('appends events with strictly increasing integer seqs', async () => {
+        const seqs: number[] = []
+        for (let i = 0; i < 5; i++)
+          seqs.push(await store.appendRevocation(revocation('jti', `j${i}`)))
+        assert.ok(seqs.every((s) => Number.isInteger(s)))
+        assertIncreasing(seqs)
+      })
+
+      it('lists events after a seq, ascending, at most limit', async () => {
+        const inputs = [
+          revocation('jti', 'j1'),
+          revocation('sub', 'user-1', { clientId: null }),
+          revocation('client', 'svc', { createdAt: NOW + 1 }),
+          revocation('sid', 's1', { expiresAt: NOW + 10 }),
+          revocation('kid', 'k1', { clientId: null, expiresAt: NOW + 99 }),
+        ]
+        const seqs: number[] = []
+        for (const input of inputs) seqs.push(await store.appendRevocation(input))
+
+        const all = await store.listRevocations(0, 100)
+        assert.deepEqual(
+          all,
+          inputs.map((input, i) => ({ ...input, seq: seqs[i] })),
+        )
+        const page = await store.listRevocations(seqs[1]!, 2)
+        assert.deepEqual(
+          page.map((e) => e.seq),
+          [seqs[2], seqs[3]],
+        )
+        assert.deepEqual(await store.listRevocations(seqs[4]!, 100), [])
+        assert.deepEqual(await store.listRevocations(0, 0), [])
+      })
+
+      it('lists expired events until they are pruned', async () => {
+        const seq = await store.appendRevocation(revocation('jti', 'j1', { expiresAt: NOW - 10 }))
+        assert.deepEqual(
+          (await store.listRevocations(0, 10)).map((e) => e.seq),
+          [seq],
+        )
+      })
+
+      it('prunes events expired before now, returns how many, and keeps one expiring at now', async () => {
+        await store.appendRevocation(revocation('jti', 'old', { expiresAt: NOW - 100 }))
+        await store.appendRevocation(revocation('jti', 'recent', { expiresAt: NOW - 1 }))
+        const atNow = await store.appendRevocation(revocation('jti', 'at-now', { expiresAt: NOW }))
+        const live = await store.appendRevocation(revocation('jti', 'live', { expiresAt: NOW + 1 }))
+
+        assert.equal(await store.pruneRevocations(NOW), 2)
+        assert.equal(await store.pruneRevocations(NOW), 0)
+        assert.deepEqual(
+          (await store.listRevocations(0, 10)).map((e) => e.seq),
+          [atNow, live],
+        )
+        assert.equal(await store.isRevoked([{ kind: 'jti', value: 'at-now' }], NOW, NOW), true)
+      })
+
+      it('never reuses a seq, even after every event has been pruned', async () => {
+        const before: number[] = []
+        for (let i = 0; i < 3; i++) {
+          before.push(await store.appendRevocation(revocation('jti', `j${i}`, { expiresAt: NOW })))
+        }
+        assert.equal(await store.pruneRevocations(NOW + 1), 3)
+        assert.deepEqual(await store.listRevocations(0, 10), [])
+
+        const next = await store.appendRevocation(revocation('jti', 'j3'))
+        assert.ok(next > Math.max(...before), `seq ${next} is above every earlier seq`)
+        assert.deepEqual(
+          (await store.listRevocations(Math.max(...before), 10)).map((e) => e.seq),
+          [next],
+        )
+      })
+
+      it('hands out distinct increasing seqs to 50 concurrent appends', async () => {
+        const seqs = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => store.appendRevocation(revocation('jti', `j${i}`))),
+        )
+        assert.equal(new Set(seqs).size, 50)
+        const listed = (await store.listRevocations(0, 100)).map((e) => e.seq)
+        assert.equal(listed.length, 50)
+        assertIncreasing(listed)
+        assert.deepEqual(
+          [...listed].sort((a, b) => a - b),
+          [...seqs].sort((a, b) => a - b),
+        )
+      })
+
+      it('matches a live event of each kind by its kind and value', async () => {
+        for (const kind of KINDS) await store.appendRevocation(revocation(kind, `v-${kind}`))
+        for (const kind of KINDS) {
+          const refs = [{ kind, value: `v-${kind}` }]
+          assert.equal(await store.isRevoked(refs, NOW - 60, NOW), true, kind)
+        }
+      })
+
+      it('does not match an event of another kind or another value', async () => {
+        await store.appendRevocation(revocation('jti', 'shared'))
+        assert.equal(await store.isRevoked([{ kind: 'sid', value: 'shared' }], NOW - 1, NOW), false)
+        assert.equal(await store.isRevoked([{ kind: 'jti', value: 'other' }], NOW - 1, NOW), false)
+        assert.equal(await store.isRevoked([{ kind: 'jti', value: 'SHARED' }], NOW - 1, NOW), false)
+      })
+
+      it('matches when any one of up to six refs has a live event', async () => {
+        await store.appendRevocation(revocation('kid', 'k1'))
+        const refs = [
+          { kind: 'jti', value: 'j1' },
+          { kind: 'token', value: 'h1' },
+          { kind: 'sid', value: 's1' },
+          { kind: 'sub', value: 'user-1' },
+          { kind: 'client', value: 'svc' },
+          { kind: 'kid', value: 'k1' },
+        ] as const
+        assert.equal(await store.isRevoked([...refs], NOW - 1, NOW), true)
+        assert.equal(await store.isRevoked(refs.slice(0, 5), NOW - 1, NOW), false)
+        for (let n = 1; n <= 5; n++) {
+          assert.equal(await store.isRevoked(refs.slice(5 - n), NOW - 1, NOW), true, `${n} refs`)
+        }
+      })
+
+      it('matches nothing for an empty list of refs', async () => {
+        await store.appendRevocation(revocation('jti', 'j1'))
+        assert.equal(await store.isRevoked([], NOW - 1, NOW), false)
+      })
+
+      it('covers what was issued after a jti, token, sid or kid event', async () => {
+        for (const kind of ['jti', 'token', 'sid', 'kid'] as const) {
+          await store.appendRevocation(revocation(kind, 'v', { createdAt: NOW }))
+          const refs = [{ kind, value: 'v' }]
+          assert.equal(await store.isRevoked(refs, NOW + 100, NOW + 100), true, kind)
+        }
+      })
+
+      it('covers sub and client tokens issued at or before the event, not after', async () => {
+        for (const kind of ['sub', 'client'] as const) {
+          await store.appendRevocation(revocation(kind, 'v', { createdAt: NOW }))
+          const refs = [{ kind, value: 'v' }]
+          assert.equal(await store.isRevoked(refs, NOW - 1, NOW + 5), true, `${kind} before`)
+          assert.equal(await store.isRevoked(refs, NOW, NOW + 5), true, `${kind} at`)
+          assert.equal(await store.isRevoked(refs, NOW + 1, NOW + 5), false, `${kind} after`)
+        }
+      })
+
+      it('matches a later sub event even when an earlier one for the same sub does not', async () => {
+        await store.appendRevocation(revocation('sub', 'user-1', { createdAt: NOW }))
+        await store.appendRevocation(revocation('sub', 'user-1', { createdAt: NOW + 100 }))
+        const refs = [{ kind: 'sub', value: 'user-1' }] as const
+        assert.equal(await store.isRevoked([...refs], NOW + 50, NOW + 100), true)
+        assert.equal(await store.isRevoked([...refs], NOW + 101, NOW + 101), false)
+      })
+
+      it('ignores an expired event but still matches through its expiresAt second', async () => {
+        await store.appendRevocation(revocation('jti', 'j1', { expiresAt: NOW + 10 }))
+        const refs = [{ kind: 'jti', value: 'j1' }] as const
+        assert.equal(await store.isRevoked([...refs], NOW, NOW + 10), true)
+        assert.equal(await store.isRevoked([...refs], NOW, NOW + 11), false)
+      })
+    })
+
+    describe('lifecycle', () => {
+      it('names its engine', () => {
+        assert.equal(typeof store.engine, 'string')
+        assert.ok(store.engine.length > 0)
+      })
+
+      it('answers ping while open', async () => {
+        await store.ping()
+      })
+
+      it('closes idempotently, then rejects ping with StoreUnavailableError', async () => {
+        await store.close()
+        await store.close()
+        await assert.rejects(store.ping(), StoreUnavailableError)
+        await assert.rejects(store.getClient('svc'), StoreUnavailableError)
+      })
+    })
+  })
+}

@@ -1,0 +1,298 @@
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import { Worker } from 'node:worker_threads'
+import Database from 'better-sqlite3'
+import { StoreUnavailableError } from '../../src/errors.js'
+import { createSqliteStore } from '../../src/store/sqlite/index.js'
+import { MIGRATIONS, migrate } from '../../src/store/sqlite/migrations.js'
+import type { ClientRecord, SigningKeyRecord, Store } from '../../src/store/types.js'
+import { runStoreConformance } from './conformance.js'
+
+const conformanceFolder = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-conformance-'))
+let storeCount = 0
+runStoreConformance(
+  'sqlite',
+  () => createSqliteStore(join(conformanceFolder, `store-${++storeCount}.db`)),
+  () => Promise.resolve(rmSync(conformanceFolder, { recursive: true, force: true })),
+)
+runStoreConformance('sqlite in memory', () => createSqliteStore(':memory:'))
+
+const NOW = 1_700_000_000
+
+const client: ClientRecord = {
+  clientId: 'svc',
+  secretHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+  grants: ['client_credentials'],
+  scopes: ['read'],
+  redirectUris: [],
+  audience: null,
+  accessTokenFormat: 'opaque',
+  accessTokenTtl: 300,
+  resourceServer: false,
+  createdAt: NOW,
+}
+
+const signingKey: SigningKeyRecord = {
+  kid: 'k1',
+  alg: 'ES256',
+  publicJwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k1', alg: 'ES256', use: 'sig' },
+  privateKey: '-----BEGIN PRIVATE KEY-----\nnot-a-real-key\n-----END PRIVATE KEY-----\n',
+  createdAt: NOW,
+  activatesAt: NOW,
+  supersededAt: null,
+  publishedUntil: null,
+  retiredAt: null,
+}
+
+const opaqueToken = {
+  hash: 'h1',
+  clientId: 'svc',
+  sub: 'svc',
+  scope: 'read',
+  aud: 'https://api.example.com',
+  jti: 'j1',
+  sid: null,
+  issuedAt: NOW,
+  expiresAt: NOW + 300,
+}
+
+function revocation(value: string) {
+  return { kind: 'jti' as const, value, clientId: 'svc', createdAt: NOW, expiresAt: NOW + 300 }
+}
+
+function readMigrations(path: string): { version: number; applied_at: number }[] {
+  const db = new Database(path, { readonly: true })
+  try {
+    return db
+      .prepare<[], { version: number; applied_at: number }>(
+        'SELECT version, applied_at FROM schema_migrations ORDER BY version',
+      )
+      .all()
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * Opens and closes a store at `path` from `count` worker threads (separate connections, locking as
+ * separate processes do), released together by a barrier so their migrations race.
+ */
+async function openConcurrently(path: string, count: number): Promise<void> {
+  const moduleUrl = new URL('../../src/store/sqlite/index.js', import.meta.url).href
+  const arrived = new Int32Array(new SharedArrayBuffer(4))
+  // The barrier gives up after 10 s, so a worker that dies before reaching it cannot hang the others.
+  const source = `
+    const { workerData, parentPort } = require('node:worker_threads')
+    const { moduleUrl, path, arrived, count } = workerData
+    import(moduleUrl).then(async ({ createSqliteStore }) => {
+      const deadline = Date.now() + 10000
+      Atomics.add(arrived, 0, 1)
+      while (Atomics.load(arrived, 0) < count && Date.now() < deadline) {
+        Atomics.wait(arrived, 0, Atomics.load(arrived, 0), 5)
+      }
+      const store = createSqliteStore(path)
+      await store.close()
+      parentPort.postMessage('opened')
+    })`
+  const workers = Array.from(
+    { length: count },
+    () => new Worker(source, { eval: true, workerData: { moduleUrl, path, arrived, count } }),
+  )
+  try {
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            worker.once('message', () => resolve())
+            worker.once('error', reject)
+            worker.once('exit', (code) => reject(new Error(`worker exited with ${code}`)))
+          }),
+      ),
+    )
+  } finally {
+    await Promise.all(workers.map((worker) => worker.terminate()))
+  }
+}
+
+describe('sqlite store', () => {
+  let folder: string
+  const open: Store[] = []
+
+  function openStore(path: string, options?: Parameters<typeof createSqliteStore>[1]): Store {
+    const store = createSqliteStore(path, options)
+    open.push(store)
+    return store
+  }
+
+  beforeEach(() => {
+    folder = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-'))
+  })
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()))
+    rmSync(folder, { recursive: true, force: true })
+  })
+
+  it('records each migration with its time and does not re-apply it on reopen', async () => {
+    const path = join(folder, 'store.db')
+    await openStore(path, { clock: () => 1000 }).close()
+    const expected = MIGRATIONS.map((m) => ({ version: m.version, applied_at: 1000 }))
+    assert.deepEqual(readMigrations(path), expected)
+
+    await openStore(path, { clock: () => 2000 }).close()
+    assert.deepEqual(readMigrations(path), expected)
+  })
+
+  it('applies a migration appended to the list on the next open, once', () => {
+    const path = join(folder, 'store.db')
+    openStore(path)
+    const next = MIGRATIONS.length + 1
+    const later = [
+      ...MIGRATIONS,
+      { version: next, name: 'extra', up: 'CREATE TABLE extra (x INTEGER)' },
+    ]
+    const db = new Database(path)
+    try {
+      assert.deepEqual(migrate(db, 3000, later), [next])
+      assert.deepEqual(migrate(db, 4000, later), [])
+      assert.deepEqual(readMigrations(path).at(-1), { version: next, applied_at: 3000 })
+    } finally {
+      db.close()
+    }
+  })
+
+  it('rolls back a failing migration and records nothing of it', () => {
+    const path = join(folder, 'store.db')
+    openStore(path)
+    const next = MIGRATIONS.length + 1
+    const broken = [
+      ...MIGRATIONS,
+      { version: next, name: 'broken', up: 'CREATE TABLE half (x INTEGER); NOT SQL' },
+    ]
+    const db = new Database(path)
+    try {
+      assert.throws(() => migrate(db, 3000, broken))
+      assert.equal(readMigrations(path).length, MIGRATIONS.length)
+      const half = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'half'").get()
+      assert.equal(half, undefined)
+    } finally {
+      db.close()
+    }
+  })
+
+  it('applies each migration once when several processes open a fresh file at once', async () => {
+    const path = join(folder, 'race.db')
+    await openConcurrently(path, 8)
+    assert.deepEqual(
+      readMigrations(path).map((m) => m.version),
+      MIGRATIONS.map((m) => m.version),
+    )
+  })
+
+  it('refuses a database migrated by a newer Latchkey', () => {
+    const path = join(folder, 'store.db')
+    openStore(path)
+    const db = new Database(path)
+    db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(999, NOW)
+    db.close()
+    assert.throws(() => createSqliteStore(path), /newer/)
+  })
+
+  it('creates the missing parent folders of the database file', async () => {
+    const path = join(folder, 'a', 'b', 'store.db')
+    const store = openStore(path)
+    await store.ping()
+    assert.ok(existsSync(path))
+  })
+
+  it('keeps clients, keys, tokens and revocations across close and reopen', async () => {
+    const path = join(folder, 'store.db')
+    const first = openStore(path)
+    await first.createClient(client)
+    await first.insertKey(signingKey)
+    await first.saveToken(opaqueToken)
+    await first.saveToken({ ...opaqueToken, hash: 'h2', jti: 'j2' })
+    await first.revokeToken('h2', { ...revocation('h2'), kind: 'token' })
+    const seq = await first.appendRevocation(revocation('j9'))
+    await first.close()
+
+    const second = openStore(path)
+    assert.deepEqual(await second.getClient('svc'), client)
+    assert.deepEqual(await second.listKeys(), [signingKey])
+    assert.deepEqual(await second.findToken('h1', NOW), opaqueToken)
+    assert.equal(await second.findToken('h2', NOW), null)
+    const events = await second.listRevocations(0, 10)
+    assert.deepEqual(
+      events.map((e) => [e.kind, e.value]),
+      [
+        ['token', 'h2'],
+        ['jti', 'j9'],
+      ],
+    )
+    assert.equal(events.at(-1)?.seq, seq)
+    assert.ok((await second.appendRevocation(revocation('j10'))) > seq)
+  })
+
+  it('runs the database file in WAL mode', () => {
+    const path = join(folder, 'store.db')
+    openStore(path)
+    const db = new Database(path, { readonly: true })
+    try {
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
+    } finally {
+      db.close()
+    }
+  })
+
+  it('shows each of two stores on one file the other one\u2019s writes at once', async () => {
+    const path = join(folder, 'store.db')
+    const a = openStore(path)
+    const b = openStore(path)
+    const jti = [{ kind: 'jti' as const, value: 'j1' }]
+
+    assert.equal(await a.isRevoked(jti, NOW, NOW), false)
+    await b.appendRevocation(revocation('j1'))
+    assert.equal(await a.isRevoked(jti, NOW, NOW), true)
+
+    await a.createClient(client)
+    await a.saveToken(opaqueToken)
+    assert.deepEqual(await b.getClient('svc'), client)
+    assert.deepEqual(await b.findToken('h1', NOW), opaqueToken)
+    assert.equal(await b.revokeToken('h1', { ...revocation('h1'), kind: 'token' }), true)
+    assert.equal(await a.findToken('h1', NOW), null)
+    assert.equal(await a.isRevoked([{ kind: 'token', value: 'h1' }], NOW, NOW), true)
+  })
+
+  it('rejects a write with StoreUnavailableError when another process holds the lock too long', async () => {
+    const path = join(folder, 'store.db')
+    const store = openStore(path, { busyTimeoutMs: 50 })
+    await store.saveToken(opaqueToken)
+    const other = new Database(path)
+    try {
+      other.exec('BEGIN IMMEDIATE')
+      await assert.rejects(store.appendRevocation(revocation('j1')), StoreUnavailableError)
+      await assert.rejects(store.revokeToken('h1', revocation('h1')), StoreUnavailableError)
+      // WAL readers are not blocked by a writer.
+      assert.deepEqual(await store.findToken('h1', NOW), opaqueToken)
+      other.exec('ROLLBACK')
+      assert.equal(await store.revokeToken('h1', revocation('h1')), true)
+    } finally {
+      other.close()
+    }
+  })
+
+  it('throws StoreUnavailableError when the parent folder cannot be created', () => {
+    const blocker = join(folder, 'not-a-folder')
+    writeFileSync(blocker, 'a regular file')
+    assert.throws(() => createSqliteStore(join(blocker, 'sub', 'store.db')), StoreUnavailableError)
+    assert.throws(() => createSqliteStore(join(blocker, 'store.db')), StoreUnavailableError)
+  })
+
+  it('throws StoreUnavailableError when the path is a folder', () => {
+    const path = join(folder, 'a-folder')
+    mkdirSync(path)
+    assert.throws(() => createSqliteStore(path), StoreUnavailableError)
+  })
+})
