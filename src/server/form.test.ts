@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { OAuthError } from '../errors.js'
+import { MAX_FORM_PARAMETERS, parseForm } from './form.js'
+
+const parse = (body: string | Buffer) =>
+  parseForm(typeof body === 'string' ? Buffer.from(body) : body)
+
+function refuses(body: string | Buffer): void {
+  assert.throws(
+    () => parse(body),
+    (err: unknown) =>
+      err instanceof OAuthError && err.code === 'invalid_request' && err.status === 400,
+  )
+}
+
+describe('form bodies', () => {
+  it('decodes parameters, with + as space and percent-encoded UTF-8', () => {
+    const params = parse('grant_type=client_credentials&scope=read+write&name=J%C3%BCrgen')
+    assert.equal(params.grant_type, 'client_credentials')
+    assert.equal(params.scope, 'read write')
+    assert.equal(params.name, 'Jürgen')
+  })
+
+  it('refuses a repeated parameter (RFC 6749 §3.1)', () => refuses('scope=a&scope=b'))
+
+  it('refuses invalid UTF-8, raw or percent-encoded', () => {
+    refuses(Buffer.from([0x61, 0x3d, 0xff, 0xfe]))
+    refuses('a=%ff')
+    refuses('a=%C3')
+  })
+
+  it('refuses control and bidirectional-override characters', () => {
+    for (const value of ['%00', '%0d%0a', '%09', '%7f', '%E2%80%AE', '%E2%81%A6'])
+      refuses(`a=x${value}y`)
+    refuses('a%00b=1')
+  })
+
+  it(`refuses more than ${MAX_FORM_PARAMETERS} parameters`, () => {
+    const many = Array.from({ length: MAX_FORM_PARAMETERS + 1 }, (_, i) => `p${i}=1`).join('&')
+    refuses(many)
+    parse(Array.from({ length: MAX_FORM_PARAMETERS }, (_, i) => `p${i}=1`).join('&'))
+  })
+
+  it('treats __proto__ and constructor as plain names', () => {
+    const params = parse('__proto__=x&constructor=y')
+    assert.equal(params.__proto__, 'x')
+    assert.equal(params.constructor, 'y')
+    assert.equal(Object.getPrototypeOf(params), null)
+  })
+})
