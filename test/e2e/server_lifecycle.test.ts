@@ -162,9 +162,9 @@ describe('server lifecycle', () => {
       assert.equal(rotated.status, 0, rotated.stderr)
       const newKid = (rotated.json as { kid: string }).kid
       await sleep(1300) // the server re-reads keys every second
-      const kids = ((await server.get('/.well-known/jwks.json')).json as unknown as JSONWebKeySet).keys.map(
-        (k) => k.kid,
-      )
+      const kids = (
+        (await server.get('/.well-known/jwks.json')).json as unknown as JSONWebKeySet
+      ).keys.map((k) => k.kid)
       assert.ok(kids.includes(newKid), 'the new key is published before it signs')
       assert.ok(kids.includes(oldKid))
       const during = await clientToken(server, c.client_id, c.client_secret)

@@ -93,7 +93,8 @@ export function request(url: string, options: RequestOptions = {}): Promise<Http
           let json: Record<string, unknown> = {}
           try {
             const parsed: unknown = JSON.parse(text)
-            if (typeof parsed === 'object' && parsed !== null) json = parsed as Record<string, unknown>
+            if (typeof parsed === 'object' && parsed !== null)
+              json = parsed as Record<string, unknown>
           } catch {
             // not JSON: `text` has it
           }
