@@ -12,7 +12,7 @@ import { registerJwksEndpoint } from './endpoints/jwks.js'
 import { registerMetadataEndpoint } from './endpoints/metadata.js'
 import { registerRevocationEndpoint } from './endpoints/revocation.js'
 import { registerTokenEndpoint } from './endpoints/token.js'
-import { handleError, sendOAuthError } from './errors.js'
+import { handleClientError, handleError, sendOAuthError } from './errors.js'
 import { parseForm } from './form.js'
 
 export function createApp(ctx: ServerContext): FastifyInstance {
@@ -23,6 +23,7 @@ export function createApp(ctx: ServerContext): FastifyInstance {
     bodyLimit: ctx.config.bodyLimit,
     trustProxy: ctx.config.trustProxy,
     return503OnClosing: true,
+    clientErrorHandler: handleClientError,
     requestIdHeader: false,
     routerOptions: { maxParamLength: 256 },
   })

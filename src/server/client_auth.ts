@@ -26,6 +26,9 @@ export interface AuthenticatedClient {
 const MAX_CLIENT_ID = 255
 const MAX_SECRET = 512
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
+// RFC 6749 Appendix A.1, A.2: client-id and client-secret are *VSCHAR (%x20-7E). Anything else, such as
+// a look-alike letter from another script, is malformed rather than merely unknown.
+const VSCHAR = /^[\x20-\x7e]*$/
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 function malformed(description: string): OAuthError {
@@ -68,6 +71,20 @@ function parseBasic(header: string): { clientId: string; secret: string } {
  * more than one method is used (RFC 6749 §2.3) or the header is malformed, `invalid_client` when none is.
  */
 export function readClientCredentials(
+  authorization: string | undefined,
+  params: FormParams,
+): PresentedCredentials {
+  const presented = readPresented(authorization, params)
+  if (
+    !VSCHAR.test(presented.clientId) ||
+    (presented.secret !== null && !VSCHAR.test(presented.secret))
+  ) {
+    throw malformed('client credentials must be printable ASCII')
+  }
+  return presented
+}
+
+function readPresented(
   authorization: string | undefined,
   params: FormParams,
 ): PresentedCredentials {

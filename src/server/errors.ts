@@ -2,6 +2,7 @@
  * Rendering errors as HTTP responses: one function for `OAuthError`, and one handler that maps
  * everything else (framework errors, store outages, bugs) to the right RFC error without leaking detail.
  */
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError, StoreUnavailableError } from '../errors.js'
 
@@ -61,4 +62,27 @@ export function handleError(
   if (mapped) return sendOAuthError(reply, mapped)
   request.log.error({ err: error }, 'unhandled error')
   return sendOAuthError(reply, new OAuthError('server_error', 'internal error'))
+}
+
+/**
+ * Requests Node's HTTP parser rejects before Fastify sees them (oversized headers, malformed framing,
+ * timeouts) still get an RFC 6749 error body, written straight to the socket.
+ */
+export function handleClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, text] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout']
+        : [400, 'Bad Request']
+  const body = JSON.stringify({ error: 'invalid_request', error_description: text.toLowerCase() })
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Cache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy()
 }

@@ -135,6 +135,10 @@ export function buildClient(
       throw new UsageError(`--secret must be at least ${MIN_SECRET_LENGTH} characters`)
     }
     if (o.secret.length > 512) throw new UsageError('--secret must be at most 512 characters')
+    // RFC 6749 Appendix A.2: client-secret = *VSCHAR.
+    if (!/^[\x20-\x7e]+$/.test(o.secret)) {
+      throw new UsageError('--secret must be printable ASCII characters')
+    }
     secret = o.secret
   } else {
     secret = generateSecret()
