@@ -28,6 +28,19 @@ describe('serve configuration', () => {
     assert.equal(c.rateLimit.perClient, 10)
   })
 
+  it('reads the login throttle from the environment', () => {
+    const c = loadServeConfig(
+      {},
+      {
+        LATCHKEY_LOGIN_FAILURES_PER_USER: '3',
+        LATCHKEY_LOGIN_FAILURES_PER_ADDRESS: '5',
+        LATCHKEY_LOGIN_FAILURE_WINDOW: '4',
+      },
+    )
+    assert.deepEqual({ ...c.loginLimit }, { perUser: 3, perAddress: 5, windowSeconds: 4 })
+    assert.equal(c.rateLimit.perAddress, 20, 'the client-authentication throttle is untouched')
+  })
+
   it('strips a trailing slash from the issuer and refuses queries, fragments and other schemes', () => {
     assert.equal(
       loadServeConfig({ issuer: 'https://as.example/' }, {}).issuer,

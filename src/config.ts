@@ -51,6 +51,42 @@ const schema = z.object({
       windowSeconds: z.coerce.number().int().min(1).default(60),
     })
     .prefault({}),
+  /** Sessions (refresh-token lineages): absolute and idle lifetimes, seconds. */
+  sessionMaxSeconds: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(365 * 86_400)
+    .default(30 * 86_400),
+  sessionIdleSeconds: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(365 * 86_400)
+    .default(7 * 86_400),
+  /**
+   * How long after a refresh token was rotated a retry with it still gets the same successor, seconds;
+   * past it, reuse ends the session. At most 1 s by default (DESIGN.md), at most 60 s ever.
+   */
+  refreshGraceSeconds: z.coerce.number().min(0).max(60).default(1),
+  /** How long a browser stays logged in at the authorization server, seconds. */
+  loginSeconds: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(12 * 3600),
+  /** Authorization-code lifetime, seconds (RFC 6749 §4.1.2 recommends at most 10 minutes). */
+  codeSeconds: z.coerce.number().int().min(5).max(600).default(60),
+  loginLimit: z
+    .object({
+      /** Failed logins allowed per window for one username (from any address). */
+      perUser: z.coerce.number().int().min(1).default(10),
+      /** Failed logins allowed per window from one address. */
+      perAddress: z.coerce.number().int().min(1).default(30),
+      windowSeconds: z.coerce.number().int().min(1).default(300),
+    })
+    .prefault({}),
   /** Trust `X-Forwarded-For` from a reverse proxy for the client address. */
   trustProxy: z.coerce.boolean().default(false),
 })
@@ -78,20 +114,31 @@ export const ENVIRONMENT = {
   'rateLimit.perAddress': 'LATCHKEY_AUTH_FAILURES_PER_ADDRESS',
   'rateLimit.perClient': 'LATCHKEY_AUTH_FAILURES_PER_CLIENT',
   'rateLimit.windowSeconds': 'LATCHKEY_AUTH_FAILURE_WINDOW',
+  sessionMaxSeconds: 'LATCHKEY_SESSION_MAX_SECONDS',
+  sessionIdleSeconds: 'LATCHKEY_SESSION_IDLE_SECONDS',
+  refreshGraceSeconds: 'LATCHKEY_REFRESH_GRACE_SECONDS',
+  loginSeconds: 'LATCHKEY_LOGIN_SECONDS',
+  codeSeconds: 'LATCHKEY_CODE_SECONDS',
+  'loginLimit.perUser': 'LATCHKEY_LOGIN_FAILURES_PER_USER',
+  'loginLimit.perAddress': 'LATCHKEY_LOGIN_FAILURES_PER_ADDRESS',
+  'loginLimit.windowSeconds': 'LATCHKEY_LOGIN_FAILURE_WINDOW',
 } as const
 
 function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  const rateLimit: Record<string, unknown> = {}
   for (const [key, name] of Object.entries(ENVIRONMENT)) {
     const value = env[name]
     if (value === undefined || value === '') continue
-    if (key.startsWith('rateLimit.')) rateLimit[key.slice('rateLimit.'.length)] = value
-    else if (key === 'logRequests' || key === 'trustProxy')
+    const dot = key.indexOf('.')
+    if (dot > 0) {
+      // A nested setting (`rateLimit.perClient`, `loginLimit.perUser`, …).
+      const group = key.slice(0, dot)
+      const nested = (out[group] ??= {}) as Record<string, unknown>
+      nested[key.slice(dot + 1)] = value
+    } else if (key === 'logRequests' || key === 'trustProxy')
       out[key] = value === 'true' || value === '1'
     else out[key] = value
   }
-  if (Object.keys(rateLimit).length > 0) out.rateLimit = rateLimit
   return out
 }
 
@@ -131,6 +178,7 @@ export function loadServeConfig(
   return Object.freeze({
     ...c,
     rateLimit: Object.freeze(c.rateLimit),
+    loginLimit: Object.freeze(c.loginLimit),
     issuer,
     defaultAudience: c.defaultAudience ?? issuer,
   })

@@ -130,6 +130,81 @@ export function buildProgram(): Command {
       }),
     )
 
+  const session = program
+    .command('session')
+    .description('sessions: one login of a user at a client, the unit of revocation')
+  session
+    .command('list')
+    .description('live sessions of a user or of a client, as a JSON array')
+    .addOption(dbOption())
+    .option('--user <name>', 'username')
+    .option('--client <id>', 'client id')
+    .action(
+      run(async (o: { db?: string; user?: string; client?: string }) => {
+        const { listSessions } = await import('./commands/session.js')
+        await listSessions(o)
+      }),
+    )
+  session
+    .command('revoke')
+    .description('end one session (--id) or every session of a user (--user), tokens included')
+    .addOption(dbOption())
+    .option('--id <sessionId>', 'session id')
+    .option('--user <name>', 'username')
+    .action(
+      run(async (o: { db?: string; user?: string; id?: string }) => {
+        const { revokeSessions } = await import('./commands/session.js')
+        await revokeSessions(o)
+      }),
+    )
+
+  const user = program.command('user').description('the people who sign in at the login page')
+  user
+    .command('create')
+    .description(
+      'add a user; the password is read from standard input (one line, or typed unechoed)',
+    )
+    .addOption(dbOption())
+    .requiredOption('--username <name>', 'login name: 1-64 printable ASCII characters, no spaces')
+    .action(
+      run(async (o: { db?: string; username: string }) => {
+        const { createUser } = await import('./commands/user.js')
+        await createUser(o)
+      }),
+    )
+  user
+    .command('list')
+    .description('list users as a JSON array')
+    .addOption(dbOption())
+    .action(
+      run(async (o: { db?: string }) => {
+        const { listUsers } = await import('./commands/user.js')
+        await listUsers(o)
+      }),
+    )
+  user
+    .command('delete')
+    .description('delete a user and end their sessions and tokens')
+    .addOption(dbOption())
+    .requiredOption('--username <name>', 'login name')
+    .action(
+      run(async (o: { db?: string; username: string }) => {
+        const { deleteUser } = await import('./commands/user.js')
+        await deleteUser(o)
+      }),
+    )
+  user
+    .command('set-password')
+    .description("replace a user's password, read from standard input like create")
+    .addOption(dbOption())
+    .requiredOption('--username <name>', 'login name')
+    .action(
+      run(async (o: { db?: string; username: string }) => {
+        const { setPassword } = await import('./commands/user.js')
+        await setPassword(o)
+      }),
+    )
+
   const keys = program.command('keys').description('signing keys')
   keys
     .command('list')

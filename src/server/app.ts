@@ -3,9 +3,11 @@
  * and request logs, and the endpoints. Does not listen: `serve.ts` does.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import fastifyCookie from '@fastify/cookie'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { OAuthError } from '../errors.js'
 import type { ServerContext } from './context.js'
+import { registerAuthorizeEndpoint } from './endpoints/authorize.js'
 import { registerHealthEndpoints } from './endpoints/health.js'
 import { registerIntrospectionEndpoint } from './endpoints/introspection.js'
 import { registerJwksEndpoint } from './endpoints/jwks.js'
@@ -68,7 +70,11 @@ export function createApp(ctx: ServerContext): FastifyInstance {
     done()
   })
 
+  // Cookies are parsed only when a request has a Cookie header: API calls pay nothing for them.
+  void app.register(fastifyCookie)
+
   registerMetadataEndpoint(app, ctx)
+  registerAuthorizeEndpoint(app, ctx)
   registerJwksEndpoint(app, ctx)
   registerTokenEndpoint(app, ctx)
   registerIntrospectionEndpoint(app, ctx)

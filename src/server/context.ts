@@ -22,7 +22,11 @@ export interface ServerContext {
   secrets: SecretVerifier
   /** Failed client authentications, per address and per client+address. */
   clientAuthFailures: FailureLimiter
+  /** Failed logins at the login page, per username and per address. */
+  loginFailures: FailureLimiter
   /** Seconds since the epoch. */
   clock: () => number
+  /** Seconds since the epoch with their fraction, for sub-second windows (refresh grace). */
+  preciseClock: () => number
   logger: Logger
 }

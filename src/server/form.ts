@@ -28,7 +28,27 @@ export function parseForm(body: Buffer): FormParams {
   } catch {
     throw refuse('request body is not valid UTF-8')
   }
+  const { params, repeated } = collect(text)
+  const [name] = repeated
+  if (name !== undefined) {
+    throw refuse(SAFE_NAME.test(name) ? `parameter ${name} is repeated` : 'a parameter is repeated')
+  }
+  return params
+}
+
+/**
+ * Parses a query string (the part after `?`) by the same rules, except that repeated parameters are
+ * reported rather than refused: the authorization endpoint must first decide whether it may redirect
+ * before it says so (RFC 6749 §4.1.2.1). A repeated parameter keeps its first value in `params`.
+ * Throws `OAuthError(invalid_request)` on forbidden characters or too many parameters.
+ */
+export function parseQuery(search: string): { params: FormParams; repeated: ReadonlySet<string> } {
+  return collect(search)
+}
+
+function collect(text: string): { params: FormParams; repeated: Set<string> } {
   const params: Record<string, string> = Object.create(null) as Record<string, string>
+  const repeated = new Set<string>()
   let count = 0
   for (const [name, value] of new URLSearchParams(text)) {
     if (++count > MAX_FORM_PARAMETERS) throw refuse('too many parameters')
@@ -36,12 +56,8 @@ export function parseForm(body: Buffer): FormParams {
     if (FORBIDDEN.test(name) || FORBIDDEN.test(value)) {
       throw refuse('a parameter holds a forbidden character')
     }
-    if (name in params) {
-      throw refuse(
-        SAFE_NAME.test(name) ? `parameter ${name} is repeated` : 'a parameter is repeated',
-      )
-    }
-    params[name] = value
+    if (name in params) repeated.add(name)
+    else params[name] = value
   }
-  return params
+  return { params, repeated }
 }

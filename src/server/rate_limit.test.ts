@@ -15,6 +15,22 @@ describe('FailureLimiter', () => {
     assert.equal(limiter.retryAfter('other', 3, 1000), 0, 'keys are independent')
   })
 
+  it('takes back a failure when forgiven, within the same window only', () => {
+    const limiter = new FailureLimiter(60)
+    limiter.fail('k', 1000)
+    limiter.fail('k', 1000)
+    assert.equal(limiter.retryAfter('k', 2, 1000), 60)
+    limiter.forgive('k', 1001)
+    assert.equal(limiter.retryAfter('k', 2, 1001), 0)
+    limiter.forgive('k', 1001)
+    limiter.forgive('k', 1001)
+    limiter.fail('k', 1001)
+    limiter.fail('k', 1001)
+    assert.equal(limiter.retryAfter('k', 2, 1001), 59, 'never goes below zero')
+    limiter.forgive('absent', 1001)
+    assert.equal(limiter.retryAfter('absent', 1, 1001), 0)
+  })
+
   it('stays bounded in memory', () => {
     const limiter = new FailureLimiter(60, 100)
     for (let i = 0; i < 1000; i++) limiter.fail(`k${i}`, 1000)

@@ -34,6 +34,16 @@ export class FailureLimiter {
     this.windows.set(key, { start: now, failures: 1 })
   }
 
+  /**
+   * Takes back one failure counted for `key` in its current window: lets a caller count an attempt
+   * before the (slow) check, so that parallel attempts cannot all slip under the limit, and forgive it
+   * when the check succeeds.
+   */
+  forgive(key: string, now: number): void {
+    const w = this.windows.get(key)
+    if (w && now < w.start + this.windowSeconds && w.failures > 0) w.failures--
+  }
+
   /** Forgets ended windows; when still full, the oldest entries. */
   sweep(now: number): void {
     for (const [key, w] of this.windows) {

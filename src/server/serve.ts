@@ -1,7 +1,7 @@
 /**
  * `latchkey serve`: opens the store, makes sure a signing key exists, builds the app and listens.
- * Keys are re-read every `keyReloadMs` (rotation by the CLI or another node); expired tokens and
- * revocations are pruned every minute. `close()` stops accepting, lets in-flight requests finish, then
+ * Keys are re-read every `keyReloadMs` (rotation by the CLI or another node); expired tokens,
+ * revocations, codes and sessions are pruned every minute. `close()` stops accepting, lets in-flight requests finish, then
  * closes the store.
  */
 import { pino, type Logger } from 'pino'
@@ -83,7 +83,9 @@ export async function createServerContext(
     clients: new ClientCache(store),
     secrets: new SecretVerifier(),
     clientAuthFailures: new FailureLimiter(config.rateLimit.windowSeconds),
+    loginFailures: new FailureLimiter(config.loginLimit.windowSeconds),
     clock,
+    preciseClock: () => Date.now() / 1000,
     logger,
   }
 }
@@ -112,10 +114,11 @@ export async function startServer(
   reload.unref()
   const prune = setInterval(() => {
     const now = ctx.clock()
-    Promise.all([store.pruneTokens(now), store.pruneRevocations(now)])
-      .then(([tokens, revocations]) => {
-        if (tokens + revocations > 0)
-          logger.debug({ tokens, revocations }, 'pruned expired records')
+    Promise.all([store.pruneTokens(now), store.pruneRevocations(now), store.pruneSessions(now)])
+      .then(([tokens, revocations, sessions]) => {
+        if (tokens + revocations + sessions > 0) {
+          logger.debug({ tokens, revocations, sessions }, 'pruned expired records')
+        }
       })
       .catch((err: unknown) => logger.error({ err }, 'pruning failed'))
   }, PRUNE_INTERVAL_MS)

@@ -48,7 +48,10 @@ export interface ClientStore {
   getClient(clientId: string): Promise<ClientRecord | null>
   /** Every client, ordered by id. */
   listClients(): Promise<ClientRecord[]>
-  /** Removes the client and every opaque token issued to it; `false` when it did not exist. */
+  /**
+   * Removes the client with every opaque token, session, refresh token and code issued to it;
+   * `false` when it did not exist.
+   */
   deleteClient(clientId: string): Promise<boolean>
 }
 
@@ -165,7 +168,196 @@ export interface RevocationStore {
   pruneRevocations(now: number): Promise<number>
 }
 
-export interface Store extends ClientStore, KeyStore, TokenStore, RevocationStore {
+export interface UserRecord {
+  /** Random, stable id; the `sub` of the user's tokens. */
+  id: string
+  /** Unique, case-sensitive login name. */
+  username: string
+  /** Encoded password hash (see `src/tokens/secrets.ts`). */
+  passwordHash: string
+  createdAt: number
+}
+
+export interface UserStore {
+  /** Adds a user. Rejects with `ConflictError` when the username (or id) is taken. */
+  createUser(user: UserRecord): Promise<void>
+  /** The user, or `null`. */
+  getUser(id: string): Promise<UserRecord | null>
+  /** The user with this exact username, or `null`. */
+  getUserByUsername(username: string): Promise<UserRecord | null>
+  /** Every user, ordered by username. */
+  listUsers(): Promise<UserRecord[]>
+  /** Replaces the password hash; `false` when the user does not exist. */
+  setPasswordHash(id: string, passwordHash: string): Promise<boolean>
+  /**
+   * Deletes the user with everything that lets them in: sessions (ended as by `revokeSessions`),
+   * browser logins, unused codes, refresh tokens and opaque access tokens of those sessions; `event`
+   * (a `sub` revocation) is appended in the same transaction. `false` (nothing appended) when unknown.
+   */
+  deleteUser(id: string, event: RevocationInput): Promise<boolean>
+}
+
+/** A browser's login at the authorization server, remembered by an HttpOnly cookie. */
+export interface LoginRecord {
+  /** SHA-256 of the cookie value, base64url. */
+  hash: string
+  userId: string
+  createdAt: number
+  expiresAt: number
+}
+
+/**
+ * A session: one login by a user at one client, the lineage of refresh tokens that came from it, and
+ * the unit of revocation (`sid` in its access tokens).
+ */
+export interface SessionRecord {
+  id: string
+  userId: string
+  clientId: string
+  /** Granted scope, space-separated. */
+  scope: string
+  createdAt: number
+  /** Absolute end, whatever the activity. */
+  expiresAt: number
+  /** Ends earlier when no refresh happens before this time; pushed forward by each refresh. */
+  idleExpiresAt: number
+  /** Set when ended; a revoked session never comes back. */
+  revokedAt: number | null
+  /**
+   * Hash of the browser login it came from. Ending the session ends that login too, or the browser
+   * would get a fresh session at once without the user's password.
+   */
+  loginHash: string | null
+}
+
+/** An authorization code (RFC 6749 §4.1), stored by hash. */
+export interface AuthorizationCodeRecord {
+  hash: string
+  clientId: string
+  userId: string
+  redirectUri: string
+  /** PKCE S256 challenge (RFC 7636 §4.2). */
+  codeChallenge: string
+  scope: string
+  createdAt: number
+  expiresAt: number
+  /** The browser login that approved it. */
+  loginHash: string | null
+  /** Set when redeemed. */
+  usedAt: number | null
+  /** The session the redemption created, so a replay can end it (RFC 6749 §4.1.2). */
+  sessionId: string | null
+}
+
+export interface RefreshTokenRecord {
+  /** SHA-256 of the token, base64url. */
+  hash: string
+  sessionId: string
+  clientId: string
+  userId: string
+  scope: string
+  issuedAt: number
+  expiresAt: number
+  /**
+   * When it was exchanged for its successor (seconds, with the fraction `rotateRefreshToken` was given);
+   * `null` while it is the session's current token.
+   */
+  usedAt: number | null
+  /** Hash of the successor, once rotated. */
+  successorHash: string | null
+  /**
+   * The successor token sealed under a key derived from this token itself, so that only a client that
+   * presents this token again (a retry inside the grace window) can recover it. `null` until rotated.
+   */
+  successorSealed: string | null
+}
+
+/** What happened to a presented refresh token. */
+export type RotateOutcome =
+  /** It was current; it is now used, and `successor` is stored as the session's token. */
+  | { outcome: 'rotated'; previous: RefreshTokenRecord }
+  /** It had already been rotated (its record, with `usedAt` and `successorSealed`). Nothing changed. */
+  | { outcome: 'reused'; previous: RefreshTokenRecord }
+  /** Unknown, expired, or its session has ended. Nothing changed. */
+  | { outcome: 'invalid' }
+
+export interface SessionStore {
+  /** Remembers a browser login. */
+  createLogin(login: LoginRecord): Promise<void>
+  /** The live login with this cookie hash, or `null` (unknown, expired, or its user's sessions revoked). */
+  getLogin(hash: string, now: number): Promise<LoginRecord | null>
+  /** Ends a browser login; `false` when there was none. */
+  deleteLogin(hash: string): Promise<boolean>
+
+  /** Stores a new code. */
+  saveCode(code: AuthorizationCodeRecord): Promise<void>
+  /**
+   * Redeems a code atomically: of concurrent calls exactly one gets `{ outcome: 'redeemed' }` (and
+   * `usedAt` is set to `now`); the others, and any later call, get `{ outcome: 'replayed' }` with the
+   * record. Unknown or expired (at `now`) codes give `null`. Conditional update, never read-then-write.
+   */
+  redeemCode(
+    hash: string,
+    now: number,
+  ): Promise<{ outcome: 'redeemed' | 'replayed'; code: AuthorizationCodeRecord } | null>
+  /**
+   * Starts a session with its first refresh token (or none, `null`), and records it on the code it
+   * came from (`codeHash`, or `null`), in one transaction.
+   */
+  createSession(
+    session: SessionRecord,
+    refresh: RefreshTokenRecord | null,
+    codeHash: string | null,
+  ): Promise<void>
+  /** The session, or `null`. Returns revoked and expired sessions too: check `revokedAt`/expiry. */
+  getSession(id: string): Promise<SessionRecord | null>
+  /** Sessions of a user or of a client that are live at `now`, newest first. */
+  listSessions(
+    filter: { userId?: string; clientId?: string },
+    now: number,
+  ): Promise<SessionRecord[]>
+  /**
+   * Rotates a refresh token atomically: when the token with `hash` is current (unused, unexpired at
+   * `now`, its session live at `now`), marks it used (`usedAt = now`, `successorHash =
+   * successor.hash`, `successorSealed`), stores `successor`, and pushes the session's idle expiry to
+   * `idleExpiresAt`, all in one transaction. Of concurrent calls for one token exactly one gets
+   * `rotated`; a conditional update, never read-then-write. `now` may carry a fraction of a second,
+   * which `usedAt` keeps: the grace window for a retry is shorter than a second.
+   */
+  rotateRefreshToken(
+    hash: string,
+    successor: RefreshTokenRecord,
+    successorSealed: string,
+    idleExpiresAt: number,
+    now: number,
+  ): Promise<RotateOutcome>
+  /**
+   * Ends a session: sets `revokedAt`, deletes its refresh tokens, its opaque access tokens and its
+   * browser login, and appends `event` (a `sid` revocation covering its JWTs), in one durable
+   * transaction. `false` (no
+   * event) when the session does not exist or was already revoked.
+   */
+  revokeSession(id: string, event: RevocationInput): Promise<boolean>
+  /**
+   * Ends every live session of a user and forgets their browser logins, like `revokeSession` for each
+   * (one `sid` event each, built by `eventFor`), in one durable transaction. Returns the ended ids.
+   */
+  revokeUserSessions(
+    userId: string,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<string[]>
+  /**
+   * The refresh token with this hash, used or not, while unexpired at `now` and its session is live;
+   * `null` otherwise. For introspection and revocation, never for rotation (use `rotateRefreshToken`).
+   */
+  getRefreshToken(hash: string, now: number): Promise<RefreshTokenRecord | null>
+  /** Deletes expired codes, logins, refresh tokens and sessions; returns how many rows. */
+  pruneSessions(now: number): Promise<number>
+}
+
+export interface Store
+  extends ClientStore, KeyStore, TokenStore, RevocationStore, UserStore, SessionStore {
   /** Which engine: `sqlite`, `postgres`, … */
   readonly engine: string
   /** Resolves when the store answers a trivial query; rejects with `StoreUnavailableError`. */

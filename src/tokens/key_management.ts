@@ -10,7 +10,7 @@ import { generateSigningKey, keyState, pickSigningKey } from './keys.js'
 export const DEFAULT_ACCESS_TOKEN_TTL = 300
 
 /** How long after it stops signing a key must stay published: the longest access-token lifetime. */
-async function longestTokenLifetime(store: Store): Promise<number> {
+export async function longestTokenLifetime(store: Store): Promise<number> {
   const clients = await store.listClients()
   return clients.reduce((max, c) => Math.max(max, c.accessTokenTtl), DEFAULT_ACCESS_TOKEN_TTL)
 }

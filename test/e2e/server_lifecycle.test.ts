@@ -104,7 +104,7 @@ describe('server lifecycle', () => {
         c.client_id,
         c.client_secret,
       ])
-      await sleep(5)
+      await sleep(40)
       const code = server.stop()
       const res = await inFlight
       assert.equal(res.status, 200)

@@ -2,39 +2,20 @@
  * The one storage suite. Every engine's test file calls `runStoreConformance` with its own factory;
  * an engine is done when it passes this suite unchanged. Each test states one sentence of the
  * contract in `src/store/types.ts`. Engine-agnostic: no SQL, no keys, only the `Store` interface.
+ * Users, sessions, refresh tokens and what ends them are in `./conformance_*.ts`, registered below.
  */
 
 import assert from 'node:assert/strict'
 import { after, afterEach, beforeEach, describe, it } from 'node:test'
 import { ConflictError, StoreUnavailableError } from '../../src/errors.js'
-import type {
-  ClientRecord,
-  OpaqueTokenRecord,
-  RevocationInput,
-  RevocationKind,
-  SigningKeyRecord,
-  Store,
-} from '../../src/store/types.js'
-
-const NOW = 1_700_000_000
+import type { RevocationKind, SigningKeyRecord, Store } from '../../src/store/types.js'
+import { describeRefreshConformance } from './conformance_refresh.js'
+import { describeRevokeConformance } from './conformance_revoke.js'
+import { describeSessionConformance } from './conformance_sessions.js'
+import { describeUserConformance } from './conformance_users.js'
+import { NOW, client, revocation, token } from './fixtures.js'
 
 const KINDS: readonly RevocationKind[] = ['jti', 'token', 'sid', 'sub', 'client', 'kid']
-
-function client(clientId: string, overrides: Partial<ClientRecord> = {}): ClientRecord {
-  return {
-    clientId,
-    secretHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo',
-    grants: ['client_credentials'],
-    scopes: ['read', 'write'],
-    redirectUris: [],
-    audience: null,
-    accessTokenFormat: 'jwt',
-    accessTokenTtl: 300,
-    resourceServer: false,
-    createdAt: NOW,
-    ...overrides,
-  }
-}
 
 function key(kid: string, overrides: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
   return {
@@ -55,36 +36,6 @@ function key(kid: string, overrides: Partial<SigningKeyRecord> = {}): SigningKey
     supersededAt: null,
     publishedUntil: null,
     retiredAt: null,
-    ...overrides,
-  }
-}
-
-function token(hash: string, overrides: Partial<OpaqueTokenRecord> = {}): OpaqueTokenRecord {
-  return {
-    hash,
-    clientId: 'svc',
-    sub: 'user-1',
-    scope: 'read write',
-    aud: 'https://api.example.com',
-    jti: `jti-${hash}`,
-    sid: 'session-1',
-    issuedAt: NOW,
-    expiresAt: NOW + 300,
-    ...overrides,
-  }
-}
-
-function revocation(
-  kind: RevocationKind,
-  value: string,
-  overrides: Partial<RevocationInput> = {},
-): RevocationInput {
-  return {
-    kind,
-    value,
-    clientId: 'svc',
-    createdAt: NOW,
-    expiresAt: NOW + 3600,
     ...overrides,
   }
 }
@@ -521,6 +472,11 @@ export function runStoreConformance(
       })
     })
 
+    describeUserConformance(() => store)
+    describeSessionConformance(() => store)
+    describeRefreshConformance(() => store)
+    describeRevokeConformance(() => store)
+
     describe('lifecycle', () => {
       it('names its engine', () => {
         assert.equal(typeof store.engine, 'string')
@@ -536,6 +492,8 @@ export function runStoreConformance(
         await store.close()
         await assert.rejects(store.ping(), StoreUnavailableError)
         await assert.rejects(store.getClient('svc'), StoreUnavailableError)
+        await assert.rejects(store.getUser('u1'), StoreUnavailableError)
+        await assert.rejects(store.redeemCode('c1', NOW), StoreUnavailableError)
       })
     })
   })

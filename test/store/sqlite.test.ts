@@ -3,13 +3,13 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { StoreUnavailableError } from '../../src/errors.js'
 import { createSqliteStore } from '../../src/store/sqlite/index.js'
 import { MIGRATIONS, migrate } from '../../src/store/sqlite/migrations.js'
 import type { ClientRecord, SigningKeyRecord, Store } from '../../src/store/types.js'
 import { runStoreConformance } from './conformance.js'
+import { openConcurrently } from './sqlite_workers.js'
 
 const conformanceFolder = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-conformance-'))
 let storeCount = 0
@@ -73,47 +73,6 @@ function readMigrations(path: string): { version: number; applied_at: number }[]
       .all()
   } finally {
     db.close()
-  }
-}
-
-/**
- * Opens and closes a store at `path` from `count` worker threads (separate connections, locking as
- * separate processes do), released together by a barrier so their migrations race.
- */
-async function openConcurrently(path: string, count: number): Promise<void> {
-  const moduleUrl = new URL('../../src/store/sqlite/index.js', import.meta.url).href
-  const arrived = new Int32Array(new SharedArrayBuffer(4))
-  // The barrier gives up after 10 s, so a worker that dies before reaching it cannot hang the others.
-  const source = `
-    const { workerData, parentPort } = require('node:worker_threads')
-    const { moduleUrl, path, arrived, count } = workerData
-    import(moduleUrl).then(async ({ createSqliteStore }) => {
-      const deadline = Date.now() + 10000
-      Atomics.add(arrived, 0, 1)
-      while (Atomics.load(arrived, 0) < count && Date.now() < deadline) {
-        Atomics.wait(arrived, 0, Atomics.load(arrived, 0), 5)
-      }
-      const store = createSqliteStore(path)
-      await store.close()
-      parentPort.postMessage('opened')
-    })`
-  const workers = Array.from(
-    { length: count },
-    () => new Worker(source, { eval: true, workerData: { moduleUrl, path, arrived, count } }),
-  )
-  try {
-    await Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<void>((resolve, reject) => {
-            worker.once('message', () => resolve())
-            worker.once('error', reject)
-            worker.once('exit', (code) => reject(new Error(`worker exited with ${code}`)))
-          }),
-      ),
-    )
-  } finally {
-    await Promise.all(workers.map((worker) => worker.terminate()))
   }
 }
 
@@ -233,6 +192,31 @@ describe('sqlite store', () => {
     )
     assert.equal(events.at(-1)?.seq, seq)
     assert.ok((await second.appendRevocation(revocation('j10'))) > seq)
+  })
+
+  it('upgrades a version 1 database to the latest schema and keeps its data', async () => {
+    const path = join(folder, 'store.db')
+    const db = new Database(path)
+    try {
+      assert.deepEqual(migrate(db, 1000, MIGRATIONS.slice(0, 1)), [1])
+      db.prepare(
+        `INSERT INTO opaque_tokens (hash, client_id, sub, scope, aud, jti, sid, issued_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run('h1', 'svc', 'svc', 'read', 'https://api.example.com', 'j1', null, NOW, NOW + 300)
+    } finally {
+      db.close()
+    }
+
+    const store = openStore(path, { clock: () => 2000 })
+    assert.deepEqual(
+      readMigrations(path).map((m) => [m.version, m.applied_at]),
+      [[1, 1000], ...MIGRATIONS.slice(1).map((m) => [m.version, 2000])],
+    )
+    assert.deepEqual(await store.findToken('h1', NOW), opaqueToken)
+    // The new tables are there and answer.
+    await store.createUser({ id: 'u1', username: 'alice', passwordHash: 'h', createdAt: NOW })
+    assert.equal((await store.getUserByUsername('alice'))?.id, 'u1')
+    assert.equal(await store.pruneSessions(NOW), 0)
   })
 
   it('runs the database file in WAL mode', () => {

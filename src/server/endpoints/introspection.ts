@@ -1,11 +1,13 @@
 /**
  * Token introspection (RFC 7662), as named steps: authenticate the caller, read the token, resolve it,
  * check the caller may see it, answer. Anything not live, or not the caller's to see, is exactly
- * `{"active": false}` (§2.2): the answer never tells why.
+ * `{"active": false}` (§2.2): the answer never tells why. Access tokens of either format and the
+ * current refresh token of a live session can be introspected.
  */
 import type { FastifyInstance } from 'fastify'
 import { OAuthError } from '../../errors.js'
 import { resolveAccessToken, type LiveAccessToken } from '../../tokens/access_token.js'
+import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
 import { authenticateClient } from '../client_auth.js'
 import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
@@ -43,10 +45,27 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, ctx: ServerC
       throw new OAuthError('invalid_request', 'token is required')
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     const live = await resolveAccessToken(ctx.tokens, token)
-    // A resource server may introspect any token; any other client only its own.
-    if (!live || (!client.resourceServer && live.claims.client_id !== client.clientId)) {
-      return INACTIVE
+    if (live) {
+      // A resource server may introspect any token; any other client only its own.
+      if (!client.resourceServer && live.claims.client_id !== client.clientId) return INACTIVE
+      return describe(live)
     }
-    return describe(live)
+    if (!looksOpaque(token)) return INACTIVE
+    const refresh = await ctx.store.getRefreshToken(hashOpaqueToken(token), ctx.clock())
+    // A rotated refresh token is no longer active: only the session's current one is.
+    if (!refresh || refresh.usedAt !== null) return INACTIVE
+    if (!client.resourceServer && refresh.clientId !== client.clientId) return INACTIVE
+    const out: Record<string, unknown> = {
+      active: true,
+      client_id: refresh.clientId,
+      token_type: 'refresh_token',
+      exp: refresh.expiresAt,
+      iat: refresh.issuedAt,
+      sub: refresh.userId,
+      iss: ctx.config.issuer,
+      sid: refresh.sessionId,
+    }
+    if (refresh.scope) out.scope = refresh.scope
+    return out
   })
 }

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
+import { AUTHORIZE_PATH } from './authorize.js'
 import { INTROSPECTION_PATH } from './introspection.js'
 import { JWKS_PATH } from './jwks.js'
 import { REVOCATION_PATH } from './revocation.js'
@@ -17,12 +18,17 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
   const base = ctx.config.issuer
   return {
     issuer: base,
+    authorization_endpoint: base + AUTHORIZE_PATH,
     token_endpoint: base + TOKEN_PATH,
     jwks_uri: base + JWKS_PATH,
     introspection_endpoint: base + INTROSPECTION_PATH,
     revocation_endpoint: base + REVOCATION_PATH,
     grant_types_supported: supportedGrantTypes(),
-    response_types_supported: [],
+    response_types_supported: ['code'],
+    // RFC 9700 §2.1.1: PKCE required, S256 only.
+    code_challenge_methods_supported: ['S256'],
+    // RFC 9207: authorization responses carry `iss`.
+    authorization_response_iss_parameter_supported: true,
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     introspection_endpoint_auth_methods_supported: AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: [...AUTH_METHODS, 'none'],

@@ -2,11 +2,14 @@
  * Token revocation (RFC 7009), as named steps: authenticate the caller, read the token, resolve it,
  * check the caller owns it, revoke durably, answer 200. An unknown, expired or foreign token gets the
  * same 200 (§2.2) and nothing changes. A revoked JWT's `jti` is kept in the revocation store until its
- * `exp`; a revoked opaque token is deleted. Either way an event enters the revocation feed.
+ * `exp`; a revoked opaque token is deleted; a revoked refresh token ends its session. Every revocation
+ * enters the revocation feed.
  */
 import type { FastifyInstance } from 'fastify'
 import { OAuthError } from '../../errors.js'
 import { resolveAccessToken } from '../../tokens/access_token.js'
+import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
+import { endSession } from '../../tokens/session_revocation.js'
 import { authenticateClient } from '../client_auth.js'
 import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
@@ -22,9 +25,21 @@ export function registerRevocationEndpoint(app: FastifyInstance, ctx: ServerCont
       throw new OAuthError('invalid_request', 'token is required')
     // token_type_hint is only a hint (§2.1): every kind of token is looked up whatever it says.
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
-    const live = await resolveAccessToken(ctx.tokens, token)
-    if (!live || live.claims.client_id !== client.clientId) return reply.code(200).send()
     const now = ctx.clock()
+    const live = await resolveAccessToken(ctx.tokens, token)
+    if (!live) {
+      // RFC 7009 §2.1: revoking a refresh token ends its grant: here, the whole session.
+      const refresh = looksOpaque(token)
+        ? await ctx.store.getRefreshToken(hashOpaqueToken(token), now)
+        : null
+      if (refresh && refresh.clientId === client.clientId) {
+        if (await endSession(ctx.store, refresh.sessionId, now)) {
+          ctx.metrics.tokensRevoked.inc({ kind: 'sid' })
+        }
+      }
+      return reply.code(200).send()
+    }
+    if (live.claims.client_id !== client.clientId) return reply.code(200).send()
     const event = {
       clientId: client.clientId,
       createdAt: now,

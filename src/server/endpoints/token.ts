@@ -7,13 +7,17 @@ import { OAuthError } from '../../errors.js'
 import { authenticateClient } from '../client_auth.js'
 import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
+import { authorizationCodeGrant } from '../grants/authorization_code.js'
 import { clientCredentialsGrant } from '../grants/client_credentials.js'
+import { refreshTokenGrant } from '../grants/refresh_token.js'
 import type { GrantHandler } from '../grants/types.js'
 
 export const TOKEN_PATH = '/token'
 
 const grants: Partial<Record<string, GrantHandler>> = {
+  authorization_code: authorizationCodeGrant,
   client_credentials: clientCredentialsGrant,
+  refresh_token: refreshTokenGrant,
 }
 
 /** Grant types this server implements, for the metadata. */

@@ -76,6 +76,76 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX revocations_expires_at ON revocations (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'users, browser logins, authorization codes, sessions, refresh tokens',
+    up: `
+      CREATE TABLE users (
+        id            TEXT PRIMARY KEY,
+        username      TEXT NOT NULL UNIQUE, -- BINARY collation: case-sensitive
+        password_hash TEXT NOT NULL,
+        created_at    INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE logins (
+        hash       TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX logins_user_id ON logins (user_id);
+
+      CREATE TABLE authorization_codes (
+        hash           TEXT PRIMARY KEY,
+        client_id      TEXT NOT NULL,
+        user_id        TEXT NOT NULL,
+        redirect_uri   TEXT NOT NULL,
+        code_challenge TEXT NOT NULL,
+        scope          TEXT NOT NULL,
+        login_hash     TEXT,
+        created_at     INTEGER NOT NULL,
+        expires_at     INTEGER NOT NULL,
+        used_at        INTEGER,
+        session_id     TEXT
+      ) STRICT;
+      CREATE INDEX authorization_codes_client_id ON authorization_codes (client_id);
+      CREATE INDEX authorization_codes_user_id ON authorization_codes (user_id);
+
+      -- No foreign keys: a deleted user's sessions stay (revoked) until they expire, and every
+      -- engine must behave alike, including those without them.
+      CREATE TABLE sessions (
+        id              TEXT PRIMARY KEY,
+        user_id         TEXT NOT NULL,
+        client_id       TEXT NOT NULL,
+        scope           TEXT NOT NULL,
+        login_hash      TEXT,
+        created_at      INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        idle_expires_at INTEGER NOT NULL,
+        revoked_at      INTEGER
+      ) STRICT;
+      CREATE INDEX sessions_user_id ON sessions (user_id);
+      CREATE INDEX sessions_client_id ON sessions (client_id);
+
+      CREATE TABLE refresh_tokens (
+        hash             TEXT PRIMARY KEY,
+        session_id       TEXT NOT NULL,
+        client_id        TEXT NOT NULL,
+        user_id          TEXT NOT NULL,
+        scope            TEXT NOT NULL,
+        issued_at        INTEGER NOT NULL,
+        expires_at       INTEGER NOT NULL,
+        used_at          REAL, -- with its fraction of a second: the grace window is sub-second
+        successor_hash   TEXT,
+        successor_sealed TEXT
+      ) STRICT;
+      CREATE INDEX refresh_tokens_session_id ON refresh_tokens (session_id);
+      CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
+
+      -- Ending a session deletes its opaque access tokens by sid.
+      CREATE INDEX opaque_tokens_sid ON opaque_tokens (sid);
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

@@ -1,0 +1,154 @@
+/**
+ * Checking an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3), the same way for the GET that
+ * shows the login page and for the POST that comes back from it: the hidden fields of the form are
+ * never trusted.
+ *
+ * Until the client and its redirect URI are known to be valid, an error must not redirect (RFC 6749
+ * §4.1.2.1, RFC 9700 §4.1.1): the caller shows an error page. After that, errors go back to the client
+ * at its redirect URI with `state` and `iss` (RFC 9207).
+ */
+import { OAuthError } from '../errors.js'
+import type { ClientRecord } from '../store/types.js'
+import type { ServerContext } from './context.js'
+import type { FormParams } from './form.js'
+import { grantScope } from './scope.js'
+
+/** The parameters of an authorization request, carried through the login form as hidden fields. */
+export const AUTHORIZATION_PARAMETERS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'state',
+  'code_challenge',
+  'code_challenge_method',
+] as const
+
+const MAX_CLIENT_ID = 255
+// RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters without padding.
+const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/
+
+export interface AuthorizationRequest {
+  client: ClientRecord
+  /** Exactly as sent, and byte-for-byte one of the client's registered URIs. */
+  redirectUri: string
+  /** Echoed to the client when it was sent, even empty. */
+  state: string | undefined
+  /** PKCE S256 challenge. */
+  codeChallenge: string
+  /** The scope to grant. */
+  scope: string[]
+  /** The request's own parameters, as received, for the hidden fields of the login form. */
+  params: Readonly<Record<string, string>>
+}
+
+export type CheckedAuthorizationRequest =
+  | { kind: 'valid'; request: AuthorizationRequest }
+  /** The client or redirect URI is not valid: show an error page, never redirect. */
+  | { kind: 'page'; description: string }
+  /** A valid client at a valid redirect URI asked for something wrong: redirect the error there. */
+  | { kind: 'redirect'; redirectUri: string; state: string | undefined; error: OAuthError }
+
+/**
+ * Checks an authorization request. `repeated` names parameters sent more than once (RFC 6749 §3.1:
+ * they must not be). Does not authenticate the user or look at cookies.
+ */
+export async function checkAuthorizationRequest(
+  params: FormParams,
+  repeated: ReadonlySet<string>,
+  ctx: ServerContext,
+): Promise<CheckedAuthorizationRequest> {
+  const page = (description: string): CheckedAuthorizationRequest => ({ kind: 'page', description })
+
+  // Step 1: who is asking, and where the answer may go. Nothing here may redirect.
+  const clientId = params.client_id
+  if (clientId === undefined || clientId === '') return page('The request does not name a client.')
+  if (repeated.has('client_id')) return page('The request names its client more than once.')
+  const client = clientId.length <= MAX_CLIENT_ID ? await ctx.clients.get(clientId) : null
+  if (!client) return page('The application that sent you here is not registered.')
+
+  const redirectUri = params.redirect_uri
+  if (redirectUri === undefined || redirectUri === '') {
+    return page('The request does not say where to return to.')
+  }
+  if (repeated.has('redirect_uri')) return page('The request has more than one return address.')
+  // RFC 9700 §2.1 / §4.1.3: exact string comparison, no normalisation of any kind.
+  if (!client.redirectUris.includes(redirectUri)) {
+    return page('The return address is not one registered for this application.')
+  }
+
+  // Step 2: everything else goes back to the client.
+  const state = repeated.has('state') ? undefined : params.state
+  const refuse = (code: ConstructorParameters<typeof OAuthError>[0], description: string) =>
+    ({
+      kind: 'redirect',
+      redirectUri,
+      state,
+      error: new OAuthError(code, description),
+    }) as const
+  const [twice] = repeated
+  if (twice !== undefined) {
+    return refuse('invalid_request', `parameter ${safeName(twice)} is repeated`)
+  }
+  const responseType = params.response_type
+  if (responseType === undefined || responseType === '') {
+    return refuse('invalid_request', 'response_type is required')
+  }
+  if (responseType !== 'code') {
+    return refuse('unsupported_response_type', 'only response_type=code is supported')
+  }
+  if (!client.grants.includes('authorization_code')) {
+    return refuse('unauthorized_client', 'this client may not use the authorization code grant')
+  }
+  // RFC 9700 §2.1.1 and §4.8: PKCE is required, and only with S256 (no `plain`, no default).
+  const codeChallenge = params.code_challenge
+  if (codeChallenge === undefined || codeChallenge === '') {
+    return refuse('invalid_request', 'code_challenge is required (PKCE)')
+  }
+  if (params.code_challenge_method !== 'S256') {
+    return refuse('invalid_request', 'code_challenge_method must be S256')
+  }
+  if (!S256_CHALLENGE.test(codeChallenge)) {
+    return refuse('invalid_request', 'code_challenge must be 43 base64url characters')
+  }
+  let scope: string[]
+  try {
+    scope = grantScope(params.scope, client.scopes)
+  } catch (err) {
+    if (err instanceof OAuthError) return refuse(err.code, err.description)
+    throw err
+  }
+
+  const carried: Record<string, string> = {}
+  for (const name of AUTHORIZATION_PARAMETERS) {
+    const value = params[name]
+    if (value !== undefined) carried[name] = value
+  }
+  return {
+    kind: 'valid',
+    request: { client, redirectUri, state, codeChallenge, scope, params: carried },
+  }
+}
+
+/** A parameter name fit to quote in an error description. */
+function safeName(name: string): string {
+  return /^[a-z_]{1,40}$/.test(name) ? name : 'a parameter'
+}
+
+/**
+ * The redirect URI with `params` added to whatever query it already has, which is kept exactly as
+ * registered (RFC 6749 §3.1.2: the query component must be retained).
+ */
+export function redirectTo(
+  redirectUri: string,
+  params: Record<string, string | undefined>,
+): string {
+  const url = new URL(redirectUri)
+  const added = new URLSearchParams()
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined) added.append(name, value)
+  }
+  const extra = added.toString()
+  if (extra !== '') url.search = url.search.length > 1 ? `${url.search}&${extra}` : extra
+  return url.href
+}

@@ -1,0 +1,293 @@
+/**
+ * The authorization endpoint (RFC 6749 §3.1, §4.1) with its login page. Every client is first-party:
+ * no consent screen.
+ *
+ * GET: check the request; a browser with a live login gets a code at once, any other the login form.
+ * POST (the form): check the request again, the CSRF token, the throttle, then the password; on success
+ * remember the browser and send it back to the client with a code.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { OAuthError, StoreUnavailableError } from '../../errors.js'
+import { generateOpaqueToken } from '../../tokens/opaque.js'
+import { PasswordHasherBusy, verifyPassword } from '../../tokens/passwords.js'
+import { isUsername } from '../../users.js'
+import {
+  checkAuthorizationRequest,
+  redirectTo,
+  type AuthorizationRequest,
+} from '../authorization_request.js'
+import {
+  browserSettings,
+  checkCsrfToken,
+  CSRF_FIELD,
+  issueCsrfToken,
+  loginCookieHash,
+  redirectSource,
+  sendPage,
+  sendRedirect,
+  setLoginCookie,
+  type BrowserSettings,
+} from '../browser.js'
+import type { ServerContext } from '../context.js'
+import { parseQuery, type FormParams } from '../form.js'
+import { renderErrorPage, renderLoginPage, STYLE_HASH } from '../login_page.js'
+
+export const AUTHORIZE_PATH = '/authorize'
+
+interface Env {
+  ctx: ServerContext
+  browser: BrowserSettings
+  /** Where the login form posts: the endpoint under the issuer's path. */
+  action: string
+}
+
+export function registerAuthorizeEndpoint(app: FastifyInstance, ctx: ServerContext): void {
+  const env: Env = {
+    ctx,
+    browser: browserSettings(ctx.config),
+    action: new URL(ctx.config.issuer).pathname.replace(/\/$/, '') + AUTHORIZE_PATH,
+  }
+  // Its own encapsulated context: errors here are pages for a person, not JSON for a client.
+  void app.register((scope, _options, done) => {
+    scope.setErrorHandler((error, request, reply) => sendErrorPage(request, reply, error))
+    // A HEAD must not issue a code to a browser that is logged in.
+    scope.get(AUTHORIZE_PATH, { exposeHeadRoute: false }, (request, reply) =>
+      authorizeGet(request, reply, env),
+    )
+    scope.post(AUTHORIZE_PATH, (request, reply) => authorizePost(request, reply, env))
+    done()
+  })
+}
+
+async function authorizeGet(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  env: Env,
+): Promise<FastifyReply> {
+  const url = request.raw.url ?? ''
+  const mark = url.indexOf('?')
+  // Read the raw query: Fastify's parsed one would hide repeated parameters.
+  const { params, repeated } = parseQuery(mark < 0 ? '' : url.slice(mark + 1))
+  const authz = await checkOrAnswer(params, repeated, reply, env)
+  if (!authz) return reply
+
+  const { ctx } = env
+  const loginHash = loginCookieHash(request)
+  if (loginHash !== undefined) {
+    const login = await ctx.store.getLogin(loginHash, ctx.clock())
+    if (login) return sendRedirect(reply, await issueCode(authz, login.userId, login.hash, ctx))
+  }
+  return showLoginForm(request, reply, env, authz, 200, {})
+}
+
+async function authorizePost(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  env: Env,
+): Promise<FastifyReply> {
+  const { ctx, browser } = env
+  const form = (request.body ?? {}) as FormParams
+  // The hidden fields are the browser's word only: check everything again. (Repeats were refused
+  // by the form parser already.)
+  const authz = await checkOrAnswer(form, new Set(), reply, env)
+  if (!authz) return reply
+
+  if (!checkCsrfToken(request, form[CSRF_FIELD], browser)) {
+    request.log.info({ client_id: authz.client.clientId }, 'login form refused: CSRF check failed')
+    return showLoginForm(request, reply, env, authz, 403, {
+      message: 'This sign-in form has expired. Please sign in again.',
+      fresh: true,
+    })
+  }
+
+  const username = form.username ?? ''
+  const password = form.password ?? ''
+  if (username === '' || password === '') {
+    return showLoginForm(request, reply, env, authz, 400, {
+      username,
+      message: 'Enter your username and password.',
+    })
+  }
+
+  // Throttle per username (from any address) and per address. A name that cannot exist gets no
+  // window of its own, so junk names cannot fill the limiter's memory.
+  const now = ctx.clock()
+  const limits = ctx.config.loginLimit
+  const keys: [string, number][] = [[`a:${request.ip}`, limits.perAddress]]
+  if (isUsername(username)) keys.push([`u:${username}`, limits.perUser])
+  const wait = Math.max(
+    ...keys.map(([key, limit]) => ctx.loginFailures.retryAfter(key, limit, now)),
+  )
+  if (wait > 0) {
+    reply.header('retry-after', String(wait))
+    return showLoginForm(request, reply, env, authz, 429, {
+      username,
+      message: `Too many sign-in attempts. Try again in ${wait} ${wait === 1 ? 'second' : 'seconds'}.`,
+    })
+  }
+  // Counted before the slow check, so that parallel guesses cannot all pass the throttle; forgiven
+  // on success.
+  for (const [key] of keys) ctx.loginFailures.fail(key, now)
+
+  const user = isUsername(username) ? await ctx.store.getUserByUsername(username) : null
+  let ok: boolean
+  try {
+    // An unknown user costs the same hash as a known one.
+    ok = await verifyPassword(password, user?.passwordHash ?? null)
+  } catch (err) {
+    if (!(err instanceof PasswordHasherBusy)) throw err
+    for (const [key] of keys) ctx.loginFailures.forgive(key, now)
+    reply.header('retry-after', '1')
+    return showLoginForm(request, reply, env, authz, 503, {
+      username,
+      message: 'Signing in is busy right now. Please try again in a moment.',
+    })
+  }
+  if (!ok || !user) {
+    request.log.info({ client_id: authz.client.clientId }, 'login failed')
+    return showLoginForm(request, reply, env, authz, 401, {
+      username,
+      message: 'Incorrect username or password.',
+      invalid: true,
+    })
+  }
+  for (const [key] of keys) ctx.loginFailures.forgive(key, now)
+
+  // A fresh login cookie on every sign-in (no fixation); the one the browser had, if any, ends.
+  const previous = loginCookieHash(request)
+  if (previous !== undefined) await ctx.store.deleteLogin(previous)
+  const login = generateOpaqueToken()
+  await ctx.store.createLogin({
+    hash: login.hash,
+    userId: user.id,
+    createdAt: now,
+    expiresAt: now + ctx.config.loginSeconds,
+  })
+  setLoginCookie(reply, login.token, browser)
+  request.log.info({ client_id: authz.client.clientId, user_id: user.id }, 'login')
+  return sendRedirect(reply, await issueCode(authz, user.id, login.hash, ctx))
+}
+
+/**
+ * Checks the request; answers the browser itself (error page or error redirect) and returns
+ * `undefined` when it is not valid.
+ */
+async function checkOrAnswer(
+  params: FormParams,
+  repeated: ReadonlySet<string>,
+  reply: FastifyReply,
+  env: Env,
+): Promise<AuthorizationRequest | undefined> {
+  const checked = await checkAuthorizationRequest(params, repeated, env.ctx)
+  switch (checked.kind) {
+    case 'valid':
+      return checked.request
+    case 'page':
+      sendPage(
+        reply,
+        400,
+        renderErrorPage({
+          title: 'This sign-in link is not valid',
+          description: checked.description,
+        }),
+        STYLE_HASH,
+      )
+      return undefined
+    case 'redirect':
+      sendRedirect(
+        reply,
+        redirectTo(checked.redirectUri, {
+          error: checked.error.code,
+          error_description: checked.error.description,
+          state: checked.state,
+          iss: env.ctx.config.issuer,
+        }),
+      )
+      return undefined
+  }
+}
+
+/**
+ * Issues a code (RFC 6749 §4.1.2) bound to the client, the exact redirect URI, the PKCE challenge and
+ * the login, and returns where to send the browser. Only the code's hash is stored.
+ */
+async function issueCode(
+  authz: AuthorizationRequest,
+  userId: string,
+  loginHash: string,
+  ctx: ServerContext,
+): Promise<string> {
+  const now = ctx.clock()
+  const code = generateOpaqueToken()
+  await ctx.store.saveCode({
+    hash: code.hash,
+    clientId: authz.client.clientId,
+    userId,
+    redirectUri: authz.redirectUri,
+    codeChallenge: authz.codeChallenge,
+    scope: authz.scope.join(' '),
+    createdAt: now,
+    expiresAt: now + ctx.config.codeSeconds,
+    loginHash,
+    usedAt: null,
+    sessionId: null,
+  })
+  // RFC 9207: `iss` tells the client which server answered (mix-up defence).
+  return redirectTo(authz.redirectUri, {
+    code: code.token,
+    state: authz.state,
+    iss: ctx.config.issuer,
+  })
+}
+
+function showLoginForm(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  env: Env,
+  authz: AuthorizationRequest,
+  status: number,
+  o: { username?: string; message?: string; invalid?: boolean; fresh?: boolean },
+): FastifyReply {
+  const csrf = issueCsrfToken(request, reply, env.browser, o.fresh)
+  const html = renderLoginPage({
+    action: env.action,
+    clientId: authz.client.clientId,
+    hidden: authz.params,
+    csrf: [CSRF_FIELD, csrf],
+    username: o.username,
+    message: o.message,
+    invalid: o.invalid,
+  })
+  // The form posts here; the redirect after it goes to the client, which `form-action` must allow.
+  return sendPage(reply, status, html, STYLE_HASH, ["'self'", redirectSource(authz.redirectUri)])
+}
+
+/** Anything that went wrong, as a page for a person: a safe sentence, never a stack trace. */
+function sendErrorPage(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  const frameworkStatus = (error as { statusCode?: unknown }).statusCode
+  let status = 500
+  let description = 'Something went wrong on our side. Please try again in a moment.'
+  if (error instanceof OAuthError && error.status < 500) {
+    // The form parser's refusals (a repeated parameter, a control character, …): safe to show.
+    status = error.status
+    description = `The request could not be read: ${error.description}.`
+  } else if (error instanceof StoreUnavailableError) {
+    status = 503
+    description = 'The service is temporarily unavailable. Please try again in a moment.'
+    reply.header('retry-after', '1')
+  } else if (
+    typeof frameworkStatus === 'number' &&
+    frameworkStatus >= 400 &&
+    frameworkStatus < 500
+  ) {
+    // Fastify's own refusals: a body too large, of the wrong type, …
+    status = frameworkStatus
+    description = 'The request could not be read.'
+  }
+  if (status >= 500) {
+    const err = error instanceof OAuthError ? (error.cause ?? error) : error
+    request.log.error({ err }, 'authorization endpoint failed')
+  }
+  const title = status >= 500 ? 'Something went wrong' : 'This sign-in request is not valid'
+  return sendPage(reply, status, renderErrorPage({ title, description }), STYLE_HASH)
+}

@@ -1,0 +1,75 @@
+/**
+ * `grant_type=authorization_code` (RFC 6749 §4.1.3) with PKCE S256 (RFC 7636 §4.6): redeem the code
+ * once, check it was issued to this client for this redirect URI and that the verifier matches, start a
+ * session, answer with an access token and the session's first refresh token.
+ */
+import { OAuthError } from '../../errors.js'
+import type { ClientRecord, SessionRecord } from '../../store/types.js'
+import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
+import { checkPkceS256, isCodeVerifier } from '../../tokens/refresh.js'
+import { endSession } from '../../tokens/session_revocation.js'
+import type { ServerContext } from '../context.js'
+import type { FormParams } from '../form.js'
+import { newRefreshToken, newSessionId, scopeList, sessionTokenResponse } from './sessions.js'
+import type { TokenResponse } from './types.js'
+
+const invalidGrant = (description: string): OAuthError =>
+  new OAuthError('invalid_grant', description)
+
+export async function authorizationCodeGrant(
+  params: FormParams,
+  client: ClientRecord,
+  ctx: ServerContext,
+): Promise<TokenResponse> {
+  const { code, redirect_uri: redirectUri, code_verifier: verifier } = params
+  if (!code) throw new OAuthError('invalid_request', 'code is required')
+  if (!redirectUri) throw new OAuthError('invalid_request', 'redirect_uri is required')
+  // RFC 9700 §4.8: a verifier is required, and a code issued without a challenge cannot exist here.
+  if (!verifier) throw new OAuthError('invalid_request', 'code_verifier is required')
+  if (!isCodeVerifier(verifier))
+    throw new OAuthError('invalid_request', 'code_verifier is malformed')
+  if (!looksOpaque(code)) throw invalidGrant('the code is invalid, expired or already used')
+
+  const now = ctx.clock()
+  const codeHash = hashOpaqueToken(code)
+  const redeemed = await ctx.store.redeemCode(codeHash, now)
+  if (!redeemed) throw invalidGrant('the code is invalid, expired or already used')
+  if (redeemed.outcome === 'replayed') {
+    // RFC 6749 §4.1.2: a code is single use; on reuse, revoke what it issued.
+    if (redeemed.code.sessionId) {
+      if (await endSession(ctx.store, redeemed.code.sessionId, now)) {
+        ctx.metrics.tokensRevoked.inc({ kind: 'sid' })
+      }
+    }
+    throw invalidGrant('the code is invalid, expired or already used')
+  }
+  const record = redeemed.code
+  // The code is spent whatever happens next: a code presented wrongly is not tried again.
+  if (record.clientId !== client.clientId)
+    throw invalidGrant('the code was issued to another client')
+  if (record.redirectUri !== redirectUri) throw invalidGrant('redirect_uri does not match the code')
+  if (!checkPkceS256(verifier, record.codeChallenge))
+    throw invalidGrant('code_verifier does not match')
+  const user = await ctx.store.getUser(record.userId)
+  if (!user) throw invalidGrant('the user no longer exists')
+  // A code approved by a login that has since ended (signed out everywhere, session revoked) is dead.
+  if (record.loginHash !== null && !(await ctx.store.getLogin(record.loginHash, now))) {
+    throw invalidGrant('the login that approved this code has ended')
+  }
+
+  const expiresAt = now + ctx.config.sessionMaxSeconds
+  const session: SessionRecord = {
+    id: newSessionId(),
+    userId: user.id,
+    clientId: client.clientId,
+    scope: record.scope,
+    createdAt: now,
+    expiresAt,
+    idleExpiresAt: Math.min(now + ctx.config.sessionIdleSeconds, expiresAt),
+    revokedAt: null,
+    loginHash: record.loginHash,
+  }
+  const refresh = client.grants.includes('refresh_token') ? newRefreshToken(session, now) : null
+  await ctx.store.createSession(session, refresh?.record ?? null, codeHash)
+  return sessionTokenResponse(ctx, client, session, scopeList(record.scope), refresh?.token ?? null)
+}

@@ -1,0 +1,95 @@
+/**
+ * `grant_type=refresh_token` (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2):
+ * every use exchanges the token for a successor through one conditional update, so of concurrent
+ * refreshes exactly one lineage survives. A rotated token presented again inside the grace window gets
+ * the successor already issued (a client's duplicate request); past it, the whole session ends.
+ */
+import { OAuthError } from '../../errors.js'
+import type { ClientRecord, RefreshTokenRecord } from '../../store/types.js'
+import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
+import { openSuccessor, sealSuccessor } from '../../tokens/refresh.js'
+import { endSession } from '../../tokens/session_revocation.js'
+import type { ServerContext } from '../context.js'
+import type { FormParams } from '../form.js'
+import { parseScope } from '../scope.js'
+import { newRefreshToken, scopeList, sessionTokenResponse } from './sessions.js'
+import type { TokenResponse } from './types.js'
+
+const invalidGrant = (): OAuthError =>
+  new OAuthError('invalid_grant', 'the refresh token is invalid, expired or revoked')
+
+/** RFC 6749 §6: the scope may narrow what was granted, never widen it. */
+function narrowScope(requested: string | undefined, granted: string): string[] {
+  const allowed = scopeList(granted)
+  if (requested === undefined) return allowed
+  const asked = parseScope(requested)
+  if (asked.some((s) => !allowed.includes(s))) {
+    throw new OAuthError('invalid_scope', 'the requested scope exceeds the original grant')
+  }
+  return asked
+}
+
+/** A rotated token presented again: the same successor inside the grace window, else end the session. */
+async function reused(
+  ctx: ServerContext,
+  client: ClientRecord,
+  token: string,
+  previous: RefreshTokenRecord,
+  scope: string[],
+  now: number,
+): Promise<TokenResponse> {
+  const successor =
+    previous.successorSealed !== null ? openSuccessor(token, previous.successorSealed) : null
+  const usedAt = previous.usedAt ?? 0
+  if (successor !== null && ctx.preciseClock() - usedAt <= ctx.config.refreshGraceSeconds) {
+    const session = await ctx.store.getSession(previous.sessionId)
+    if (session && session.revokedAt === null) {
+      return sessionTokenResponse(ctx, client, session, scope, successor)
+    }
+  }
+  // RFC 9700 §4.14.2: reuse of a rotated refresh token ends the session, newest token included.
+  if (await endSession(ctx.store, previous.sessionId, now)) {
+    ctx.metrics.tokensRevoked.inc({ kind: 'sid' })
+    ctx.logger.warn(
+      { sid: previous.sessionId, client_id: client.clientId },
+      'refresh token reuse: session ended',
+    )
+  }
+  throw invalidGrant()
+}
+
+export async function refreshTokenGrant(
+  params: FormParams,
+  client: ClientRecord,
+  ctx: ServerContext,
+): Promise<TokenResponse> {
+  const token = params.refresh_token
+  if (!token) throw new OAuthError('invalid_request', 'refresh_token is required')
+  if (!looksOpaque(token)) throw invalidGrant()
+  const now = ctx.clock()
+  const hash = hashOpaqueToken(token)
+  const current = await ctx.store.getRefreshToken(hash, now)
+  // A token bound to another client is refused and left alone (RFC 6749 §10.4).
+  if (!current || current.clientId !== client.clientId) throw invalidGrant()
+  const scope = narrowScope(params.scope, current.scope)
+  if (current.usedAt !== null) return reused(ctx, client, token, current, scope, now)
+
+  const session = await ctx.store.getSession(current.sessionId)
+  if (!session) throw invalidGrant()
+  const next = newRefreshToken(session, now)
+  const outcome = await ctx.store.rotateRefreshToken(
+    hash,
+    next.record,
+    sealSuccessor(token, next.token),
+    Math.min(now + ctx.config.sessionIdleSeconds, session.expiresAt),
+    ctx.preciseClock(),
+  )
+  switch (outcome.outcome) {
+    case 'rotated':
+      return sessionTokenResponse(ctx, client, session, scope, next.token)
+    case 'reused':
+      return reused(ctx, client, token, outcome.previous, scope, now)
+    case 'invalid':
+      throw invalidGrant()
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * The SQLite store: clients, keys, opaque tokens and revocations here; users, sessions and what ends
+ * them in `./users.ts`, `./sessions.ts` and `./revoke.ts`. Every public method runs its work
+ * synchronously through `attempt`, which maps driver errors to the contract's. Opened by
+ * `createSqliteStore` in `./index.ts`, which also shows the schema.
+ */
+
+import type Database from 'better-sqlite3'
+import { StoreUnavailableError } from '../../errors.js'
+import type {
+  AuthorizationCodeRecord,
+  ClientRecord,
+  LoginRecord,
+  OpaqueTokenRecord,
+  RefreshTokenRecord,
+  RevocationEvent,
+  RevocationInput,
+  RevocationRef,
+  RotateOutcome,
+  SessionRecord,
+  SigningKeyRecord,
+  Store,
+  UserRecord,
+} from '../types.js'
+import { toStoreError } from './connection.js'
+import {
+  clientFromRow,
+  clientParams,
+  keyFromRow,
+  keyParams,
+  revocationFromRow,
+  revocationParams,
+  tokenFromRow,
+  tokenParams,
+  type ClientRow,
+  type KeyRow,
+  type Params,
+  type RevocationRow,
+  type TokenRow,
+} from './rows.js'
+import { SqliteRevoke } from './revoke.js'
+import { SqliteSessions, type RedeemResult } from './sessions.js'
+import { SqliteUsers } from './users.js'
+
+/**
+ * One query for any number of refs: an OR of `(kind, value)` pairs, which SQLite answers with one
+ * lookup per pair in `revocations_kind_value` (MULTI-INDEX OR). Parameters: the pairs, then `now`,
+ * then `issuedAt`.
+ */
+function isRevokedSql(refCount: number): string {
+  const pairs = Array.from({ length: refCount }, () => '(kind = ? AND value = ?)').join(' OR ')
+  return (
+    `SELECT 1 FROM revocations WHERE (${pairs}) AND expires_at >= ?` +
+    // `sub` and `client` events cover only what was issued at or before them.
+    ` AND (kind NOT IN ('sub', 'client') OR created_at >= ?) LIMIT 1`
+  )
+}
+
+const TOKEN_COLUMNS = 'hash, client_id, sub, scope, aud, jti, sid, issued_at, expires_at'
+const REVOCATION_COLUMNS = 'seq, kind, value, client_id, created_at, expires_at'
+
+export class SqliteStore implements Store {
+  readonly engine = 'sqlite'
+  private closed = false
+  /** `isRevoked` statements by number of refs: 1 to 6 prepared at open, longer lists on first use. */
+  private readonly isRevokedByCount = new Map<number, Database.Statement<Params, 1>>()
+
+  // Ordinary reads and writes: the main connection (`synchronous = NORMAL`).
+  private readonly insertClient
+  private readonly selectClient
+  private readonly selectClients
+  private readonly insertKeyRow
+  private readonly selectKeys
+  private readonly selectKey
+  private readonly supersedeKeys
+  private readonly insertToken
+  private readonly selectToken
+  private readonly deleteExpiredTokens
+  private readonly selectRevocations
+  private readonly deleteExpiredRevocations
+  private readonly selectOne
+
+  // Writes that take access away: the durable connection (`synchronous = FULL`).
+  private readonly insertRevocation
+  private readonly retireKeyRow
+  private readonly revokeTokenTx
+
+  // Users, logins, codes, sessions, refresh tokens (`./users.ts`, `./sessions.ts`, `./revoke.ts`).
+  private readonly users
+  private readonly sessions
+  private readonly revoke
+
+  constructor(
+    private readonly main: Database.Database,
+    private readonly durable: Database.Database,
+  ) {
+    this.insertClient = main.prepare<Params>(
+      `INSERT INTO clients (client_id, secret_hash, grants, scopes, redirect_uris, audience,
+         access_token_format, access_token_ttl, resource_server, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    this.selectClient = main.prepare<[string], ClientRow>(
+      'SELECT * FROM clients WHERE client_id = ?',
+    )
+    this.selectClients = main.prepare<[], ClientRow>('SELECT * FROM clients ORDER BY client_id')
+
+    this.insertKeyRow = main.prepare<Params>(
+      `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at,
+         superseded_at, published_until, retired_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    this.selectKeys = main.prepare<[], KeyRow>(
+      'SELECT * FROM signing_keys ORDER BY created_at, rowid',
+    )
+    this.selectKey = main.prepare<[string], KeyRow>('SELECT * FROM signing_keys WHERE kid = ?')
+    this.supersedeKeys = main.prepare<[number, number, string]>(
+      `UPDATE signing_keys SET superseded_at = ?, published_until = ?
+       WHERE kid <> ? AND retired_at IS NULL AND superseded_at IS NULL`,
+    )
+
+    this.insertToken = main.prepare<Params>(
+      `INSERT INTO opaque_tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    this.selectToken = main.prepare<[string, number], TokenRow>(
+      `SELECT ${TOKEN_COLUMNS} FROM opaque_tokens WHERE hash = ? AND expires_at > ?`,
+    )
+    this.deleteExpiredTokens = main.prepare<[number]>(
+      'DELETE FROM opaque_tokens WHERE expires_at < ?',
+    )
+
+    this.selectRevocations = main.prepare<[number, number], RevocationRow>(
+      `SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?`,
+    )
+    this.deleteExpiredRevocations = main.prepare<[number]>(
+      'DELETE FROM revocations WHERE expires_at < ?',
+    )
+    this.selectOne = main.prepare<[], 1>('SELECT 1').pluck()
+    for (let count = 1; count <= 6; count++) {
+      this.isRevokedByCount.set(count, main.prepare<Params, 1>(isRevokedSql(count)))
+    }
+
+    const insertRevocation = durable.prepare<Params>(
+      `INSERT INTO revocations (kind, value, client_id, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?)`,
+    )
+    this.insertRevocation = insertRevocation
+    this.retireKeyRow = durable.prepare<[number, string]>(
+      'UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL',
+    )
+    const deleteToken = durable.prepare<[string]>('DELETE FROM opaque_tokens WHERE hash = ?')
+    this.revokeTokenTx = durable.transaction((hash: string, event: RevocationInput): boolean => {
+      if (deleteToken.run(hash).changes === 0) return false
+      insertRevocation.run(...revocationParams(event))
+      return true
+    })
+
+    this.users = new SqliteUsers(main, durable)
+    this.sessions = new SqliteSessions(main, durable)
+    this.revoke = new SqliteRevoke(durable)
+  }
+
+  /** Runs `work` synchronously and settles with its result, errors mapped to the contract's. */
+  private attempt<T>(work: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('the SQLite store is closed'))
+    try {
+      return Promise.resolve(work())
+    } catch (error) {
+      return Promise.reject(toStoreError(error))
+    }
+  }
+
+  createClient(client: ClientRecord): Promise<void> {
+    return this.attempt(() => {
+      this.insertClient.run(...clientParams(client))
+    })
+  }
+
+  getClient(clientId: string): Promise<ClientRecord | null> {
+    return this.attempt(() => {
+      const row = this.selectClient.get(clientId)
+      return row === undefined ? null : clientFromRow(row)
+    })
+  }
+
+  listClients(): Promise<ClientRecord[]> {
+    return this.attempt(() => this.selectClients.all().map(clientFromRow))
+  }
+
+  deleteClient(clientId: string): Promise<boolean> {
+    return this.attempt(() => this.revoke.deleteClient(clientId))
+  }
+
+  insertKey(key: SigningKeyRecord): Promise<void> {
+    return this.attempt(() => {
+      this.insertKeyRow.run(...keyParams(key))
+    })
+  }
+
+  listKeys(): Promise<SigningKeyRecord[]> {
+    return this.attempt(() => this.selectKeys.all().map(keyFromRow))
+  }
+
+  getKey(kid: string): Promise<SigningKeyRecord | null> {
+    return this.attempt(() => {
+      const row = this.selectKey.get(kid)
+      return row === undefined ? null : keyFromRow(row)
+    })
+  }
+
+  supersedeKeysExcept(kid: string, at: number, publishedUntil: number): Promise<void> {
+    // One UPDATE statement, so atomic on its own.
+    return this.attempt(() => {
+      this.supersedeKeys.run(at, publishedUntil, kid)
+    })
+  }
+
+  retireKey(kid: string, at: number): Promise<boolean> {
+    return this.attempt(() => this.retireKeyRow.run(at, kid).changes > 0)
+  }
+
+  saveToken(token: OpaqueTokenRecord): Promise<void> {
+    return this.attempt(() => {
+      this.insertToken.run(...tokenParams(token))
+    })
+  }
+
+  findToken(hash: string, now: number): Promise<OpaqueTokenRecord | null> {
+    // Live while now < expiresAt, like a JWT's `exp` (RFC 7519 §4.1.4: "on or after which the JWT
+    // MUST NOT be accepted").
+    return this.attempt(() => {
+      const row = this.selectToken.get(hash, now)
+      return row === undefined ? null : tokenFromRow(row)
+    })
+  }
+
+  revokeToken(hash: string, event: RevocationInput): Promise<boolean> {
+    return this.attempt(() => this.revokeTokenTx.immediate(hash, event))
+  }
+
+  pruneTokens(now: number): Promise<number> {
+    return this.attempt(() => this.deleteExpiredTokens.run(now).changes)
+  }
+
+  appendRevocation(event: RevocationInput): Promise<number> {
+    return this.attempt(() =>
+      Number(this.insertRevocation.run(...revocationParams(event)).lastInsertRowid),
+    )
+  }
+
+  isRevoked(refs: RevocationRef[], issuedAt: number, now: number): Promise<boolean> {
+    return this.attempt(() => {
+      if (refs.length === 0) return false
+      let statement = this.isRevokedByCount.get(refs.length)
+      if (statement === undefined) {
+        statement = this.main.prepare<Params, 1>(isRevokedSql(refs.length))
+        this.isRevokedByCount.set(refs.length, statement)
+      }
+      const params: Params = []
+      for (const ref of refs) params.push(ref.kind, ref.value)
+      params.push(now, issuedAt)
+      return statement.get(...params) !== undefined
+    })
+  }
+
+  listRevocations(after: number, limit: number): Promise<RevocationEvent[]> {
+    return this.attempt(() => {
+      // SQLite reads a negative LIMIT as "no limit"; the contract says "at most limit".
+      if (!(limit >= 1)) return []
+      return this.selectRevocations.all(after, Math.floor(limit)).map(revocationFromRow)
+    })
+  }
+
+  pruneRevocations(now: number): Promise<number> {
+    // Strictly before `now`: an event is live through its `expiresAt` second, as `isRevoked` reads it.
+    return this.attempt(() => this.deleteExpiredRevocations.run(now).changes)
+  }
+
+  createUser(user: UserRecord): Promise<void> {
+    return this.attempt(() => this.users.create(user))
+  }
+
+  getUser(id: string): Promise<UserRecord | null> {
+    return this.attempt(() => this.users.get(id))
+  }
+
+  getUserByUsername(username: string): Promise<UserRecord | null> {
+    return this.attempt(() => this.users.getByUsername(username))
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return this.attempt(() => this.users.list())
+  }
+
+  setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
+    return this.attempt(() => this.users.setPasswordHash(id, passwordHash))
+  }
+
+  deleteUser(id: string, event: RevocationInput): Promise<boolean> {
+    return this.attempt(() => this.revoke.deleteUser(id, event))
+  }
+
+  createLogin(login: LoginRecord): Promise<void> {
+    return this.attempt(() => this.sessions.createLogin(login))
+  }
+
+  getLogin(hash: string, now: number): Promise<LoginRecord | null> {
+    return this.attempt(() => this.sessions.getLogin(hash, now))
+  }
+
+  deleteLogin(hash: string): Promise<boolean> {
+    return this.attempt(() => this.sessions.deleteLogin(hash))
+  }
+
+  saveCode(code: AuthorizationCodeRecord): Promise<void> {
+    return this.attempt(() => this.sessions.saveCode(code))
+  }
+
+  redeemCode(hash: string, now: number): Promise<RedeemResult | null> {
+    return this.attempt(() => this.sessions.redeemCode(hash, now))
+  }
+
+  createSession(
+    session: SessionRecord,
+    refresh: RefreshTokenRecord | null,
+    codeHash: string | null,
+  ): Promise<void> {
+    return this.attempt(() => this.sessions.createSession(session, refresh, codeHash))
+  }
+
+  getSession(id: string): Promise<SessionRecord | null> {
+    return this.attempt(() => this.sessions.getSession(id))
+  }
+
+  listSessions(
+    filter: { userId?: string; clientId?: string },
+    now: number,
+  ): Promise<SessionRecord[]> {
+    return this.attempt(() => this.sessions.listSessions(filter, now))
+  }
+
+  rotateRefreshToken(
+    hash: string,
+    successor: RefreshTokenRecord,
+    successorSealed: string,
+    idleExpiresAt: number,
+    now: number,
+  ): Promise<RotateOutcome> {
+    return this.attempt(() =>
+      this.sessions.rotateRefreshToken(hash, successor, successorSealed, idleExpiresAt, now),
+    )
+  }
+
+  getRefreshToken(hash: string, now: number): Promise<RefreshTokenRecord | null> {
+    return this.attempt(() => this.sessions.getRefreshToken(hash, now))
+  }
+
+  revokeSession(id: string, event: RevocationInput): Promise<boolean> {
+    return this.attempt(() => this.revoke.revokeSession(id, event))
+  }
+
+  revokeUserSessions(
+    userId: string,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<string[]> {
+    return this.attempt(() => this.revoke.revokeUserSessions(userId, now, eventFor))
+  }
+
+  pruneSessions(now: number): Promise<number> {
+    return this.attempt(() => this.sessions.pruneSessions(now))
+  }
+
+  ping(): Promise<void> {
+    return this.attempt(() => {
+      this.selectOne.get()
+    })
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    this.closed = true
+    try {
+      try {
+        if (this.durable !== this.main) this.durable.close()
+      } finally {
+        this.main.close()
+      }
+      return Promise.resolve()
+    } catch (error) {
+      return Promise.reject(toStoreError(error))
+    }
+  }
+}

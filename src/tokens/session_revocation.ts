@@ -1,0 +1,38 @@
+/**
+ * Ending sessions, shared by the server (refresh reuse, code replay, RFC 7009 revocation of a refresh
+ * token) and the CLI (`session revoke`). A `sid` revocation event covers the session's JWT access
+ * tokens until the longest of them could still be live.
+ */
+import type { RevocationInput, SessionRecord, Store } from '../store/types.js'
+import { longestTokenLifetime } from './key_management.js'
+
+function sidEvent(
+  session: Pick<SessionRecord, 'id' | 'clientId'>,
+  now: number,
+  keepFor: number,
+): RevocationInput {
+  return {
+    kind: 'sid',
+    value: session.id,
+    clientId: session.clientId,
+    createdAt: now,
+    expiresAt: now + keepFor,
+  }
+}
+
+/** Ends one session durably; `false` when unknown or already ended. */
+export async function endSession(store: Store, sessionId: string, now: number): Promise<boolean> {
+  const session = await store.getSession(sessionId)
+  if (!session || session.revokedAt !== null) return false
+  return store.revokeSession(sessionId, sidEvent(session, now, await longestTokenLifetime(store)))
+}
+
+/** Ends every live session of a user and their browser logins; returns the ended session ids. */
+export async function endUserSessions(
+  store: Store,
+  userId: string,
+  now: number,
+): Promise<string[]> {
+  const keepFor = await longestTokenLifetime(store)
+  return store.revokeUserSessions(userId, now, (session) => sidEvent(session, now, keepFor))
+}
