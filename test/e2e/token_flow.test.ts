@@ -280,7 +280,7 @@ describe('client_credentials, introspection and revocation over HTTP', () => {
       '--grant',
       'client_credentials',
       '--access-token-ttl',
-      '1',
+      '3',
     )
     const shortOpaque = createClient(
       server.db,
@@ -288,7 +288,7 @@ describe('client_credentials, introspection and revocation over HTTP', () => {
       '--grant',
       'client_credentials',
       '--access-token-ttl',
-      '1',
+      '3',
       '--access-token-format',
       'opaque',
     )
@@ -296,7 +296,8 @@ describe('client_credentials, introspection and revocation over HTTP', () => {
     const b = await token(shortOpaque)
     assert.equal((await introspect(a.access_token)).json.active, true)
     assert.equal((await introspect(b.access_token)).json.active, true)
-    await sleep(2100)
+    // exp is whole seconds: a 3 s token lives 2 to 3 s, enough for the checks above under load.
+    await sleep(3200)
     assert.deepEqual((await introspect(a.access_token)).json, { active: false })
     assert.deepEqual((await introspect(b.access_token)).json, { active: false })
   })
