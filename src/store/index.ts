@@ -1,12 +1,15 @@
 /**
  * Opens the store named by a `--db` URL: `sqlite:PATH` (the embedded default) or `postgres://…`.
  */
-import { ConfigError } from '../errors.js'
+import { ConfigError, StoreUnavailableError } from '../errors.js'
 import type { Store } from './types.js'
 
 export type { Store } from './types.js'
 
-/** Opens (and migrates) the store at `url`. Throws `ConfigError` for a URL it cannot use. */
+/**
+ * Opens (and migrates) the store at `url`. Throws `ConfigError` for a URL it cannot use, and
+ * `StoreUnavailableError` when a PostgreSQL server cannot be reached now.
+ */
 export async function openStore(url: string): Promise<Store> {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length)
@@ -20,9 +23,23 @@ export async function openStore(url: string): Promise<Store> {
     }
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    throw new ConfigError('db: the PostgreSQL engine is not available in this version')
+    // Imported here, so that SQLite users never load `pg`.
+    const { createPostgresStore } = await import('./postgres/index.js')
+    try {
+      return await createPostgresStore(url)
+    } catch (cause) {
+      // The engine's message names the host and database, never the URL's password.
+      if (cause instanceof StoreUnavailableError) {
+        throw new StoreUnavailableError(`db: ${cause.message}`, { cause })
+      }
+      const reason = cause instanceof Error ? cause.message : String(cause)
+      throw new ConfigError(`db: ${reason}`, { cause })
+    }
   }
+  // Only the scheme: the rest of a mistyped URL may hold a password.
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0]
   throw new ConfigError(
-    `db: unsupported URL ${JSON.stringify(url)}: use sqlite:PATH or postgres://…`,
+    `db: unsupported URL ${scheme ? `scheme ${JSON.stringify(scheme)}` : JSON.stringify(url)}: ` +
+      'use sqlite:PATH or postgres://…',
   )
 }

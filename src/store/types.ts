@@ -166,6 +166,11 @@ export interface RevocationStore {
   listRevocations(after: number, limit: number): Promise<RevocationEvent[]>
   /** Deletes events expired before `now`; returns how many. */
   pruneRevocations(now: number): Promise<number>
+  /**
+   * The highest `seq` ever deleted by `pruneRevocations` (0 when none was). A reader whose cursor is
+   * below it may have missed events and must reload the full set of live events.
+   */
+  prunedThrough(): Promise<number>
 }
 
 export interface UserRecord {

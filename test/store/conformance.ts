@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { after, afterEach, beforeEach, describe, it } from 'node:test'
 import { ConflictError, StoreUnavailableError } from '../../src/errors.js'
 import type { RevocationKind, SigningKeyRecord, Store } from '../../src/store/types.js'
+import { describeFeedConformance } from './conformance_feed.js'
 import { describeRefreshConformance } from './conformance_refresh.js'
 import { describeRevokeConformance } from './conformance_revoke.js'
 import { describeSessionConformance } from './conformance_sessions.js'
@@ -476,6 +477,7 @@ export function runStoreConformance(
     describeSessionConformance(() => store)
     describeRefreshConformance(() => store)
     describeRevokeConformance(() => store)
+    describeFeedConformance(() => store)
 
     describe('lifecycle', () => {
       it('names its engine', () => {

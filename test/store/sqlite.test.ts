@@ -219,6 +219,35 @@ describe('sqlite store', () => {
     assert.equal(await store.pruneSessions(NOW), 0)
   })
 
+  it('starts prunedThrough at the highest seq handed out when upgrading a database with events', async () => {
+    const path = join(folder, 'store.db')
+    const db = new Database(path)
+    try {
+      migrate(db, 1000, MIGRATIONS.slice(0, 2))
+      const insert = db.prepare(
+        `INSERT INTO revocations (kind, value, client_id, created_at, expires_at)
+         VALUES ('jti', ?, NULL, ?, ?)`,
+      )
+      for (const value of ['a', 'b', 'c']) insert.run(value, NOW, NOW + 300)
+      // What an older server's pruning did: the rows are gone, their seqs were handed out.
+      db.prepare("DELETE FROM revocations WHERE value IN ('b', 'c')").run()
+    } finally {
+      db.close()
+    }
+    const store = openStore(path)
+    // It cannot know what was pruned before, so every reader below the last seq reloads once.
+    assert.equal(await store.prunedThrough(), 3)
+    assert.equal(await store.pruneRevocations(NOW + 301), 1)
+    assert.equal(await store.prunedThrough(), 3)
+    // A fresh database starts at 0, and the mark survives reopening.
+    const fresh = join(folder, 'fresh.db')
+    const first = openStore(fresh)
+    await first.appendRevocation({ ...revocation('x'), expiresAt: NOW - 1 })
+    await first.pruneRevocations(NOW)
+    await first.close()
+    assert.equal(await openStore(fresh).prunedThrough(), 1)
+  })
+
   it('runs the database file in WAL mode', () => {
     const path = join(folder, 'store.db')
     openStore(path)

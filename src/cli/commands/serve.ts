@@ -28,15 +28,28 @@ function freePort(host: string): Promise<number> {
   })
 }
 
+/** The store URL as it may be shown: any password replaced. */
+export function displayDbUrl(db: string): string {
+  if (!db.includes('://')) return db
+  try {
+    const url = new URL(db)
+    if (url.password) url.password = '***'
+    return url.toString()
+  } catch {
+    return db.replace(/\/\/[^@/]*@/, '//***@')
+  }
+}
+
 export async function serve(o: ServeOptions): Promise<void> {
   let config = loadServeConfig({ ...o })
   if (config.port === 0) config = loadServeConfig({ ...o, port: await freePort(config.host) })
   const server = await startServer(config)
+  const db = displayDbUrl(config.db)
   process.stderr.write(
     [
-      `latchkey: listening on ${server.url}, issuer ${config.issuer}, store ${config.db}`,
+      `latchkey: listening on ${server.url}, issuer ${config.issuer}, store ${db}`,
       `latchkey: metadata at ${config.issuer}/.well-known/oauth-authorization-server`,
-      `latchkey: next, create a client:  npx latchkey client create --db ${config.db} --id my-service --grant client_credentials --scope "read write"`,
+      `latchkey: next, create a client:  npx latchkey client create --db ${db} --id my-service --grant client_credentials --scope "read write"`,
       '',
     ].join('\n'),
   )

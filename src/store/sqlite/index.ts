@@ -37,6 +37,9 @@
  *                        successor_hash TEXT NULL, successor_sealed TEXT NULL)
  *                        INDEX (session_id), INDEX (expires_at)
  *
+ *   revocation_feed     (id INTEGER PRIMARY KEY CHECK (id = 1), pruned_through INTEGER): one row,
+ *                        the highest revocations.seq ever deleted by pruning
+ *
  * Every hash is SHA-256 base64url of a token or cookie value; no token, code or cookie is stored.
  * There are no foreign keys: a deleted user's sessions stay, revoked, until they are pruned.
  * Every table is STRICT, so a value of the wrong type is refused rather than stored.

@@ -146,6 +146,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX opaque_tokens_sid ON opaque_tokens (sid);
     `,
   },
+  {
+    version: 3,
+    name: 'revocation feed: the highest pruned seq',
+    up: `
+      -- One row: the highest revocation seq ever deleted by pruning. A feed reader whose cursor is
+      -- below it may have missed events and must reload the live set. A database that already had
+      -- events cannot know what it pruned before this table existed, so it starts at the highest seq
+      -- ever handed out: every existing reader reloads once, which is safe.
+      CREATE TABLE revocation_feed (
+        id             INTEGER PRIMARY KEY CHECK (id = 1),
+        pruned_through INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO revocation_feed (id, pruned_through)
+        VALUES (1, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0));
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

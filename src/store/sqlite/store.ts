@@ -77,7 +77,8 @@ export class SqliteStore implements Store {
   private readonly selectToken
   private readonly deleteExpiredTokens
   private readonly selectRevocations
-  private readonly deleteExpiredRevocations
+  private readonly pruneRevocationsTx
+  private readonly selectPrunedThrough
   private readonly selectOne
 
   // Writes that take access away: the durable connection (`synchronous = FULL`).
@@ -131,9 +132,25 @@ export class SqliteStore implements Store {
     this.selectRevocations = main.prepare<[number, number], RevocationRow>(
       `SELECT ${REVOCATION_COLUMNS} FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?`,
     )
-    this.deleteExpiredRevocations = main.prepare<[number]>(
-      'DELETE FROM revocations WHERE expires_at < ?',
+    const deleteExpiredRevocations = main.prepare<[number], { seq: number }>(
+      'DELETE FROM revocations WHERE expires_at < ? RETURNING seq',
     )
+    const raisePrunedThrough = main.prepare<[number]>(
+      'UPDATE revocation_feed SET pruned_through = max(pruned_through, ?) WHERE id = 1',
+    )
+    // The delete and the high-water mark move together: a reader never sees events gone while
+    // `prunedThrough` still says nothing was pruned.
+    this.pruneRevocationsTx = main.transaction((now: number): number => {
+      const deleted = deleteExpiredRevocations.all(now)
+      if (deleted.length === 0) return 0
+      let highest = 0
+      for (const row of deleted) if (row.seq > highest) highest = row.seq
+      raisePrunedThrough.run(highest)
+      return deleted.length
+    })
+    this.selectPrunedThrough = main
+      .prepare<[], number>('SELECT pruned_through FROM revocation_feed WHERE id = 1')
+      .pluck()
     this.selectOne = main.prepare<[], 1>('SELECT 1').pluck()
     for (let count = 1; count <= 6; count++) {
       this.isRevokedByCount.set(count, main.prepare<Params, 1>(isRevokedSql(count)))
@@ -272,7 +289,11 @@ export class SqliteStore implements Store {
 
   pruneRevocations(now: number): Promise<number> {
     // Strictly before `now`: an event is live through its `expiresAt` second, as `isRevoked` reads it.
-    return this.attempt(() => this.deleteExpiredRevocations.run(now).changes)
+    return this.attempt(() => this.pruneRevocationsTx.immediate(now))
+  }
+
+  prunedThrough(): Promise<number> {
+    return this.attempt(() => this.selectPrunedThrough.get() ?? 0)
   }
 
   createUser(user: UserRecord): Promise<void> {

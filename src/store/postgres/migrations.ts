@@ -1,0 +1,240 @@
+/**
+ * Versioned schema migrations for the PostgreSQL engine, applied in order when a store opens.
+ *
+ * To change the schema, append a migration with the next version; never edit one that has shipped,
+ * since databases in the field have already applied it. `schema_migrations` records what ran:
+ *
+ *   CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)
+ *
+ * Several nodes may start at once on one database: each migration runs in a transaction that first
+ * takes a transaction-scoped advisory lock, so one node applies it while the others wait, then see it
+ * recorded and skip it. PostgreSQL's DDL is transactional, so a failing migration leaves nothing.
+ */
+
+import type pg from 'pg'
+import { LOCK } from './connection.js'
+
+export interface Migration {
+  /** 1, 2, 3, …: contiguous and increasing. */
+  version: number
+  /** What it does, for people reading `schema_migrations` next to this file. */
+  name: string
+  /** SQL run inside the migration's transaction (several statements, no parameters). */
+  up: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'clients, keys, opaque tokens, revocations, users, logins, codes, sessions, refresh tokens',
+    up: `
+      -- COLLATE "C": ordered and compared byte by byte, as the SQLite engine does, whatever the
+      -- database's default collation.
+      CREATE TABLE clients (
+        client_id           text COLLATE "C" PRIMARY KEY,
+        secret_hash         text,
+        grants              text[] NOT NULL,
+        scopes              text[] NOT NULL,
+        redirect_uris       text[] NOT NULL,
+        audience            text,
+        access_token_format text NOT NULL CHECK (access_token_format IN ('jwt', 'opaque')),
+        access_token_ttl    bigint NOT NULL,
+        resource_server     boolean NOT NULL,
+        created_at          bigint NOT NULL
+      );
+
+      CREATE TABLE signing_keys (
+        kid             text PRIMARY KEY,
+        -- Insertion order, to break ties between keys created in the same second.
+        position        bigint GENERATED ALWAYS AS IDENTITY,
+        alg             text NOT NULL,
+        public_jwk      jsonb NOT NULL,
+        private_key     text NOT NULL,
+        created_at      bigint NOT NULL,
+        activates_at    bigint NOT NULL,
+        superseded_at   bigint,
+        published_until bigint,
+        retired_at      bigint
+      );
+
+      CREATE TABLE opaque_tokens (
+        hash       text PRIMARY KEY,
+        client_id  text NOT NULL,
+        sub        text NOT NULL,
+        scope      text NOT NULL,
+        aud        text NOT NULL,
+        jti        text NOT NULL,
+        sid        text,
+        issued_at  bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX opaque_tokens_expires_at ON opaque_tokens (expires_at);
+      CREATE INDEX opaque_tokens_client_id ON opaque_tokens (client_id);
+      CREATE INDEX opaque_tokens_sid ON opaque_tokens (sid);
+
+      -- An identity column's sequence never hands a value out twice, even once every row has been
+      -- pruned, so a feed reader's cursor stays valid.
+      CREATE TABLE revocations (
+        seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        kind       text NOT NULL CHECK (kind IN ('jti', 'token', 'sid', 'sub', 'client', 'kid')),
+        value      text NOT NULL,
+        client_id  text,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX revocations_kind_value ON revocations (kind, value);
+      CREATE INDEX revocations_expires_at ON revocations (expires_at);
+
+      -- At most one row: the highest revocation seq ever deleted by pruning, raised in the prune's
+      -- own statement. No row reads as 0 (nothing pruned yet).
+      CREATE TABLE revocation_feed (
+        id             integer PRIMARY KEY CHECK (id = 1),
+        pruned_through bigint NOT NULL
+      );
+
+      CREATE TABLE users (
+        id            text PRIMARY KEY,
+        username      text COLLATE "C" NOT NULL UNIQUE,
+        password_hash text NOT NULL,
+        created_at    bigint NOT NULL
+      );
+
+      CREATE TABLE logins (
+        hash       text PRIMARY KEY,
+        user_id    text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX logins_user_id ON logins (user_id);
+      CREATE INDEX logins_expires_at ON logins (expires_at);
+
+      CREATE TABLE authorization_codes (
+        hash           text PRIMARY KEY,
+        client_id      text NOT NULL,
+        user_id        text NOT NULL,
+        redirect_uri   text NOT NULL,
+        code_challenge text NOT NULL,
+        scope          text NOT NULL,
+        login_hash     text,
+        created_at     bigint NOT NULL,
+        expires_at     bigint NOT NULL,
+        used_at        bigint,
+        session_id     text
+      );
+      CREATE INDEX authorization_codes_client_id ON authorization_codes (client_id);
+      CREATE INDEX authorization_codes_user_id ON authorization_codes (user_id);
+      CREATE INDEX authorization_codes_expires_at ON authorization_codes (expires_at);
+
+      -- No foreign keys: a deleted user's sessions stay (revoked) until they expire, and every
+      -- engine must behave alike, including those without them.
+      CREATE TABLE sessions (
+        id              text PRIMARY KEY,
+        -- Insertion order, to list sessions created in the same second newest first.
+        position        bigint GENERATED ALWAYS AS IDENTITY,
+        user_id         text NOT NULL,
+        client_id       text NOT NULL,
+        scope           text NOT NULL,
+        login_hash      text,
+        created_at      bigint NOT NULL,
+        expires_at      bigint NOT NULL,
+        idle_expires_at bigint NOT NULL,
+        revoked_at      bigint
+      );
+      CREATE INDEX sessions_user_id ON sessions (user_id);
+      CREATE INDEX sessions_client_id ON sessions (client_id);
+
+      CREATE TABLE refresh_tokens (
+        hash             text PRIMARY KEY,
+        session_id       text NOT NULL,
+        client_id        text NOT NULL,
+        user_id          text NOT NULL,
+        scope            text NOT NULL,
+        issued_at        bigint NOT NULL,
+        expires_at       bigint NOT NULL,
+        used_at          double precision, -- with its fraction of a second: the grace window is sub-second
+        successor_hash   text,
+        successor_sealed text
+      );
+      CREATE INDEX refresh_tokens_session_id ON refresh_tokens (session_id);
+      CREATE INDEX refresh_tokens_client_id ON refresh_tokens (client_id);
+      CREATE INDEX refresh_tokens_user_id ON refresh_tokens (user_id);
+      CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
+    `,
+  },
+]
+
+// A mistake in the list above is a programmer error: fail when the module loads, not at open.
+MIGRATIONS.forEach((migration, index) => {
+  if (migration.version !== index + 1) {
+    throw new Error(
+      `PostgreSQL migration #${index} has version ${migration.version}, expected ${index + 1}`,
+    )
+  }
+})
+
+/** Runs `work` in a transaction that holds the migration lock. */
+async function locked<T>(client: pg.ClientBase, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN')
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK.migrations])
+    const result = await work()
+    await client.query('COMMIT')
+    return result
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
+  }
+}
+
+/**
+ * Applies every migration the database has not recorded, each in its own transaction under the
+ * migration lock, re-checking under the lock that it is still pending. Returns the versions this call
+ * applied. `client` is a connection of its own, without the pool's lock and query timeouts: a node
+ * waits for as long as another one takes to migrate. Driver errors pass through unmapped (the
+ * caller maps them); after one, the connection is in no known state and should be ended.
+ *
+ * Throws when the database records a version this code does not know (it was migrated by a newer
+ * Latchkey), rather than run against a schema it does not understand.
+ */
+export async function migrate(
+  client: pg.ClientBase,
+  now: number,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
+  // Under the lock: two nodes running CREATE TABLE IF NOT EXISTS at once can both pass the check,
+  // and the second then fails on the catalog's unique index.
+  const current = await locked(client, async () => {
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version integer PRIMARY KEY, applied_at bigint NOT NULL)`,
+    )
+    const result = await client.query<{ version: number | null }>(
+      'SELECT max(version) AS version FROM schema_migrations',
+    )
+    return result.rows[0]?.version ?? 0
+  })
+  const known = migrations.length
+  if (current > known) {
+    throw new Error(
+      `the PostgreSQL database is at schema version ${current}, newer than this Latchkey knows (${known})`,
+    )
+  }
+
+  const applied: number[] = []
+  for (const migration of migrations) {
+    if (migration.version <= current) continue
+    await locked(client, async () => {
+      const recorded = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [
+        migration.version,
+      ])
+      if ((recorded.rowCount ?? 0) > 0) return
+      await client.query(migration.up)
+      await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [
+        migration.version,
+        now,
+      ])
+      applied.push(migration.version)
+    })
+  }
+  return applied
+}

@@ -1,0 +1,287 @@
+/**
+ * The PostgreSQL store: clients, keys and opaque tokens here; the revocation feed, users, sessions
+ * and what ends them in `./feed.ts`, `./users.ts`, `./sessions.ts` and `./revoke.ts`. Every query
+ * goes through `PgDatabase` (`./connection.ts`), which maps driver errors to the contract's. Opened
+ * by `createPostgresStore` in `./index.ts`, which also shows the schema.
+ */
+
+import type {
+  AuthorizationCodeRecord,
+  ClientRecord,
+  LoginRecord,
+  OpaqueTokenRecord,
+  RefreshTokenRecord,
+  RevocationEvent,
+  RevocationInput,
+  RevocationRef,
+  RotateOutcome,
+  SessionRecord,
+  SigningKeyRecord,
+  Store,
+  UserRecord,
+} from '../types.js'
+import { sql, type PgDatabase } from './connection.js'
+import * as feed from './feed.js'
+import { PgRevoke } from './revoke.js'
+import {
+  CLIENT_COLUMNS,
+  KEY_COLUMNS,
+  TOKEN_COLUMNS,
+  clientFromRow,
+  clientValues,
+  keyFromRow,
+  keyValues,
+  placeholders,
+  tokenFromRow,
+  tokenValues,
+  type ClientRow,
+  type KeyRow,
+  type TokenRow,
+} from './rows.js'
+import { PgSessions, type RedeemResult } from './sessions.js'
+import { PgUsers } from './users.js'
+
+const INSERT_CLIENT = sql(
+  'insert_client',
+  `INSERT INTO clients (${CLIENT_COLUMNS}) VALUES (${placeholders(10)})`,
+)
+const SELECT_CLIENT = sql(
+  'select_client',
+  `SELECT ${CLIENT_COLUMNS} FROM clients WHERE client_id = $1`,
+)
+const SELECT_CLIENTS = sql(
+  'select_clients',
+  `SELECT ${CLIENT_COLUMNS} FROM clients ORDER BY client_id`,
+)
+
+const INSERT_KEY = sql(
+  'insert_key',
+  `INSERT INTO signing_keys (${KEY_COLUMNS}) VALUES (${placeholders(9)})`,
+)
+const SELECT_KEYS = sql(
+  'select_keys',
+  `SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at, position`,
+)
+const SELECT_KEY = sql('select_key', `SELECT ${KEY_COLUMNS} FROM signing_keys WHERE kid = $1`)
+// One UPDATE statement, so atomic on its own.
+const SUPERSEDE_KEYS = sql(
+  'supersede_keys',
+  `UPDATE signing_keys SET superseded_at = $2, published_until = $3
+   WHERE kid <> $1 AND retired_at IS NULL AND superseded_at IS NULL`,
+)
+const RETIRE_KEY = sql(
+  'retire_key',
+  'UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL',
+)
+
+const INSERT_TOKEN = sql(
+  'insert_token',
+  `INSERT INTO opaque_tokens (${TOKEN_COLUMNS}) VALUES (${placeholders(9)})`,
+)
+// Live while now < expiresAt, like a JWT's `exp` (RFC 7519 §4.1.4: "on or after which the JWT MUST
+// NOT be accepted").
+const SELECT_TOKEN = sql(
+  'select_token',
+  `SELECT ${TOKEN_COLUMNS} FROM opaque_tokens WHERE hash = $1 AND expires_at > $2::float8`,
+)
+const PRUNE_TOKENS = sql(
+  'prune_tokens',
+  'DELETE FROM opaque_tokens WHERE expires_at < ceil($1::float8)::bigint',
+)
+
+export interface PgStoreOptions {
+  /** How long `ping` waits for an answer, in milliseconds. */
+  pingTimeoutMs: number
+}
+
+export class PostgresStore implements Store {
+  readonly engine = 'postgres'
+  private readonly users
+  private readonly sessions
+  private readonly revoke
+
+  constructor(
+    private readonly db: PgDatabase,
+    private readonly options: PgStoreOptions,
+  ) {
+    this.users = new PgUsers(db)
+    this.sessions = new PgSessions(db)
+    this.revoke = new PgRevoke(db)
+  }
+
+  async createClient(client: ClientRecord): Promise<void> {
+    await this.db.count(INSERT_CLIENT, clientValues(client))
+  }
+
+  async getClient(clientId: string): Promise<ClientRecord | null> {
+    const [row] = await this.db.rows<ClientRow>(SELECT_CLIENT, [clientId])
+    return row === undefined ? null : clientFromRow(row)
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return (await this.db.rows<ClientRow>(SELECT_CLIENTS, [])).map(clientFromRow)
+  }
+
+  deleteClient(clientId: string): Promise<boolean> {
+    return this.revoke.deleteClient(clientId)
+  }
+
+  async insertKey(key: SigningKeyRecord): Promise<void> {
+    await this.db.count(INSERT_KEY, keyValues(key))
+  }
+
+  async listKeys(): Promise<SigningKeyRecord[]> {
+    return (await this.db.rows<KeyRow>(SELECT_KEYS, [])).map(keyFromRow)
+  }
+
+  async getKey(kid: string): Promise<SigningKeyRecord | null> {
+    const [row] = await this.db.rows<KeyRow>(SELECT_KEY, [kid])
+    return row === undefined ? null : keyFromRow(row)
+  }
+
+  async supersedeKeysExcept(kid: string, at: number, publishedUntil: number): Promise<void> {
+    await this.db.count(SUPERSEDE_KEYS, [kid, at, publishedUntil])
+  }
+
+  async retireKey(kid: string, at: number): Promise<boolean> {
+    return (await this.db.count(RETIRE_KEY, [kid, at])) > 0
+  }
+
+  async saveToken(token: OpaqueTokenRecord): Promise<void> {
+    await this.db.count(INSERT_TOKEN, tokenValues(token))
+  }
+
+  async findToken(hash: string, now: number): Promise<OpaqueTokenRecord | null> {
+    const [row] = await this.db.rows<TokenRow>(SELECT_TOKEN, [hash, now])
+    return row === undefined ? null : tokenFromRow(row)
+  }
+
+  revokeToken(hash: string, event: RevocationInput): Promise<boolean> {
+    return this.revoke.revokeToken(hash, event)
+  }
+
+  pruneTokens(now: number): Promise<number> {
+    return this.db.count(PRUNE_TOKENS, [now])
+  }
+
+  appendRevocation(event: RevocationInput): Promise<number> {
+    return feed.appendRevocation(this.db, event)
+  }
+
+  isRevoked(refs: RevocationRef[], issuedAt: number, now: number): Promise<boolean> {
+    return feed.isRevoked(this.db, refs, issuedAt, now)
+  }
+
+  listRevocations(after: number, limit: number): Promise<RevocationEvent[]> {
+    return feed.listRevocations(this.db, after, limit)
+  }
+
+  pruneRevocations(now: number): Promise<number> {
+    return feed.pruneRevocations(this.db, now)
+  }
+
+  prunedThrough(): Promise<number> {
+    return feed.prunedThrough(this.db)
+  }
+
+  createUser(user: UserRecord): Promise<void> {
+    return this.users.create(user)
+  }
+
+  getUser(id: string): Promise<UserRecord | null> {
+    return this.users.get(id)
+  }
+
+  getUserByUsername(username: string): Promise<UserRecord | null> {
+    return this.users.getByUsername(username)
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return this.users.list()
+  }
+
+  setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
+    return this.users.setPasswordHash(id, passwordHash)
+  }
+
+  deleteUser(id: string, event: RevocationInput): Promise<boolean> {
+    return this.revoke.deleteUser(id, event)
+  }
+
+  createLogin(login: LoginRecord): Promise<void> {
+    return this.sessions.createLogin(login)
+  }
+
+  getLogin(hash: string, now: number): Promise<LoginRecord | null> {
+    return this.sessions.getLogin(hash, now)
+  }
+
+  deleteLogin(hash: string): Promise<boolean> {
+    return this.sessions.deleteLogin(hash)
+  }
+
+  saveCode(code: AuthorizationCodeRecord): Promise<void> {
+    return this.sessions.saveCode(code)
+  }
+
+  redeemCode(hash: string, now: number): Promise<RedeemResult | null> {
+    return this.sessions.redeemCode(hash, now)
+  }
+
+  createSession(
+    session: SessionRecord,
+    refresh: RefreshTokenRecord | null,
+    codeHash: string | null,
+  ): Promise<void> {
+    return this.sessions.createSession(session, refresh, codeHash)
+  }
+
+  getSession(id: string): Promise<SessionRecord | null> {
+    return this.sessions.getSession(id)
+  }
+
+  listSessions(
+    filter: { userId?: string; clientId?: string },
+    now: number,
+  ): Promise<SessionRecord[]> {
+    return this.sessions.listSessions(filter, now)
+  }
+
+  rotateRefreshToken(
+    hash: string,
+    successor: RefreshTokenRecord,
+    successorSealed: string,
+    idleExpiresAt: number,
+    now: number,
+  ): Promise<RotateOutcome> {
+    return this.sessions.rotateRefreshToken(hash, successor, successorSealed, idleExpiresAt, now)
+  }
+
+  getRefreshToken(hash: string, now: number): Promise<RefreshTokenRecord | null> {
+    return this.sessions.getRefreshToken(hash, now)
+  }
+
+  revokeSession(id: string, event: RevocationInput): Promise<boolean> {
+    return this.revoke.revokeSession(id, event)
+  }
+
+  revokeUserSessions(
+    userId: string,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<string[]> {
+    return this.revoke.revokeUserSessions(userId, now, eventFor)
+  }
+
+  pruneSessions(now: number): Promise<number> {
+    return this.sessions.pruneSessions(now)
+  }
+
+  ping(): Promise<void> {
+    return this.db.ping(this.options.pingTimeoutMs)
+  }
+
+  close(): Promise<void> {
+    return this.db.close()
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Users of the PostgreSQL engine (`users` table, see `./index.ts`). Deleting a user takes access
+ * away, so it lives with the other revoking writes in `./revoke.ts`.
+ */
+
+import type { UserRecord } from '../types.js'
+import { sql, type PgDatabase } from './connection.js'
+import { USER_COLUMNS, placeholders, userFromRow, userValues, type UserRow } from './rows.js'
+
+const INSERT_USER = sql(
+  'insert_user',
+  `INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(4)})`,
+)
+const SELECT_USER = sql('select_user', `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`)
+// `=` under the column's "C" collation: an exact, case-sensitive match.
+const SELECT_USER_BY_USERNAME = sql(
+  'select_user_by_username',
+  `SELECT ${USER_COLUMNS} FROM users WHERE username = $1`,
+)
+const SELECT_USERS = sql('select_users', `SELECT ${USER_COLUMNS} FROM users ORDER BY username`)
+const UPDATE_PASSWORD_HASH = sql(
+  'update_password_hash',
+  'UPDATE users SET password_hash = $2 WHERE id = $1',
+)
+
+export class PgUsers {
+  constructor(private readonly db: PgDatabase) {}
+
+  async create(user: UserRecord): Promise<void> {
+    await this.db.count(INSERT_USER, userValues(user))
+  }
+
+  async get(id: string): Promise<UserRecord | null> {
+    const [row] = await this.db.rows<UserRow>(SELECT_USER, [id])
+    return row === undefined ? null : userFromRow(row)
+  }
+
+  async getByUsername(username: string): Promise<UserRecord | null> {
+    const [row] = await this.db.rows<UserRow>(SELECT_USER_BY_USERNAME, [username])
+    return row === undefined ? null : userFromRow(row)
+  }
+
+  async list(): Promise<UserRecord[]> {
+    return (await this.db.rows<UserRow>(SELECT_USERS, [])).map(userFromRow)
+  }
+
+  async setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
+    return (await this.db.count(UPDATE_PASSWORD_HASH, [id, passwordHash])) > 0
+  }
+}
