@@ -87,6 +87,12 @@ const schema = z.object({
       windowSeconds: z.coerce.number().int().min(1).default(300),
     })
     .prefault({}),
+  /** Revocation feed (`GET /revocations`): how often the store is polled for new events, ms. */
+  feedPollMs: z.coerce.number().int().min(5).max(5000).default(50),
+  /** How often an idle feed stream gets a heartbeat comment, ms. */
+  feedHeartbeatMs: z.coerce.number().int().min(50).max(60_000).default(15_000),
+  /** Feed streams held open at once by this process; more are refused with 503. */
+  feedMaxSubscribers: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** Trust `X-Forwarded-For` from a reverse proxy for the client address. */
   trustProxy: z.coerce.boolean().default(false),
 })
@@ -122,6 +128,9 @@ export const ENVIRONMENT = {
   'loginLimit.perUser': 'LATCHKEY_LOGIN_FAILURES_PER_USER',
   'loginLimit.perAddress': 'LATCHKEY_LOGIN_FAILURES_PER_ADDRESS',
   'loginLimit.windowSeconds': 'LATCHKEY_LOGIN_FAILURE_WINDOW',
+  feedPollMs: 'LATCHKEY_FEED_POLL_MS',
+  feedHeartbeatMs: 'LATCHKEY_FEED_HEARTBEAT_MS',
+  feedMaxSubscribers: 'LATCHKEY_FEED_MAX_SUBSCRIBERS',
 } as const
 
 function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {

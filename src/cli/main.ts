@@ -247,12 +247,27 @@ export function buildProgram(): Command {
   const token = program.command('token').description('look at tokens')
   token
     .command('inspect')
-    .description('decode a token and check it against the keys and revocations in the store')
+    .description(
+      'decode a token and check it against the store (--db), or against a running server ' +
+        '(--issuer without --db) as a resource server would',
+    )
     .argument('<token>', 'the token')
     .addOption(dbOption())
-    .option('--issuer <url>', 'expected issuer (default: the token says)')
+    .option('--issuer <url>', 'expected issuer (default: the token says); alone, the server to ask')
+    .option('--audience <aud>', 'with --issuer: the audience to require (default: the token says)')
+    .addOption(
+      new Option(
+        '--client-id <id>',
+        'with --issuer: a --resource-server client, to introspect and read revocations',
+      ).env('LATCHKEY_CLIENT_ID'),
+    )
+    .addOption(
+      new Option('--client-secret <secret>', 'its secret (prefer the environment variable)').env(
+        'LATCHKEY_CLIENT_SECRET',
+      ),
+    )
     .action(
-      run(async (value: string, o: { db?: string; issuer?: string }) => {
+      run(async (value: string, o: import('./commands/token.js').InspectOptions) => {
         const { inspectToken } = await import('./commands/token.js')
         await inspectToken(value, o)
       }),

@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { OAuthError } from '../errors.js'
 import type { ServerContext } from './context.js'
 import { registerAuthorizeEndpoint } from './endpoints/authorize.js'
+import { registerFeedEndpoint } from './endpoints/feed.js'
 import { registerHealthEndpoints } from './endpoints/health.js'
 import { registerIntrospectionEndpoint } from './endpoints/introspection.js'
 import { registerJwksEndpoint } from './endpoints/jwks.js'
@@ -79,6 +80,7 @@ export function createApp(ctx: ServerContext): FastifyInstance {
   registerTokenEndpoint(app, ctx)
   registerIntrospectionEndpoint(app, ctx)
   registerRevocationEndpoint(app, ctx)
+  registerFeedEndpoint(app, ctx)
   registerHealthEndpoints(app, ctx)
   return app
 }

@@ -10,6 +10,7 @@ import type { SecretVerifier } from '../tokens/secrets.js'
 import type { ClientCache } from './client_cache.js'
 import type { Metrics } from './metrics.js'
 import type { FailureLimiter } from './rate_limit.js'
+import type { RevocationFollower } from './revocation_follower.js'
 
 export interface ServerContext {
   config: ServeConfig
@@ -29,4 +30,6 @@ export interface ServerContext {
   /** Seconds since the epoch with their fraction, for sub-second windows (refresh grace). */
   preciseClock: () => number
   logger: Logger
+  /** New revocation events, read from the store and handed to the feed's streams. */
+  feed: RevocationFollower
 }

@@ -1,7 +1,8 @@
 /**
  * `latchkey serve`: opens the store, makes sure a signing key exists, builds the app and listens.
  * Keys are re-read every `keyReloadMs` (rotation by the CLI or another node); expired tokens,
- * revocations, codes and sessions are pruned every minute. `close()` stops accepting, lets in-flight requests finish, then
+ * revocations, codes and sessions are pruned every minute; one follower reads new revocation events for
+ * the feed. `close()` ends the feed's streams, stops accepting, lets in-flight requests finish, then
  * closes the store.
  */
 import { pino, type Logger } from 'pino'
@@ -17,6 +18,7 @@ import { ClientCache } from './client_cache.js'
 import type { ServerContext } from './context.js'
 import { createMetrics } from './metrics.js'
 import { FailureLimiter } from './rate_limit.js'
+import { RevocationFollower } from './revocation_follower.js'
 
 const PRUNE_INTERVAL_MS = 60_000
 
@@ -87,6 +89,7 @@ export async function createServerContext(
     clock,
     preciseClock: () => Date.now() / 1000,
     logger,
+    feed: new RevocationFollower(store, { pollMs: config.feedPollMs, logger }),
   }
 }
 
@@ -104,7 +107,15 @@ export async function startServer(
     throw err
   }
   const app = createApp(ctx)
-  await app.listen({ port: config.port, host: config.host })
+  try {
+    await ctx.feed.start()
+    await app.listen({ port: config.port, host: config.host })
+  } catch (err) {
+    await ctx.feed.stop()
+    await app.close()
+    await store.close()
+    throw err
+  }
 
   const reload = setInterval(() => {
     ctx.keys
@@ -135,7 +146,9 @@ export async function startServer(
       closing ??= (async () => {
         clearInterval(reload)
         clearInterval(prune)
+        // Ends the feed's streams (a preClose hook), then waits for in-flight requests.
         await app.close()
+        await ctx.feed.stop()
         await store.close()
       })()
       return closing

@@ -118,6 +118,23 @@ export class JWTVerificationKey {
     this.key = createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' })
   }
 
+  /**
+   * Whether `signature` is this key's signature of `input`, computed on the calling thread: no thread
+   * pool round trip, for callers that verify one token at a time (the verifier SDK by default).
+   */
+  verifySync(input: string, signature: Buffer): boolean {
+    try {
+      return verify(
+        this.params.digest,
+        Buffer.from(input),
+        { key: this.key, ...this.params.options },
+        signature,
+      )
+    } catch {
+      return false
+    }
+  }
+
   /** Whether `signature` is this key's signature of `input`; computed on libuv's thread pool. */
   verify(input: string, signature: Buffer): Promise<boolean> {
     return new Promise((resolve) => {

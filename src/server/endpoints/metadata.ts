@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { AUTHORIZE_PATH } from './authorize.js'
+import { FEED_PATH } from './feed.js'
 import { INTROSPECTION_PATH } from './introspection.js'
 import { JWKS_PATH } from './jwks.js'
 import { REVOCATION_PATH } from './revocation.js'
@@ -32,6 +33,9 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     introspection_endpoint_auth_methods_supported: AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: [...AUTH_METHODS, 'none'],
+    // Not registered with IANA, hence the prefix: the revocation feed (SSE, or JSON with ?after=SEQ),
+    // for clients created with --resource-server, authenticated with HTTP Basic.
+    latchkey_revocation_endpoint: base + FEED_PATH,
   }
 }
 

@@ -35,6 +35,7 @@ export function registerRevocationEndpoint(app: FastifyInstance, ctx: ServerCont
       if (refresh && refresh.clientId === client.clientId) {
         if (await endSession(ctx.store, refresh.sessionId, now)) {
           ctx.metrics.tokensRevoked.inc({ kind: 'sid' })
+          ctx.feed.poke()
         }
       }
       return reply.code(200).send()
@@ -52,6 +53,8 @@ export function registerRevocationEndpoint(app: FastifyInstance, ctx: ServerCont
       await ctx.store.appendRevocation({ ...event, kind: 'jti', value: live.claims.jti })
       ctx.metrics.tokensRevoked.inc({ kind: 'jti' })
     }
+    // Resource servers following the feed hear of it now rather than at the next poll.
+    ctx.feed.poke()
     return reply.code(200).send()
   })
 }

@@ -39,6 +39,7 @@ export async function authorizationCodeGrant(
     if (redeemed.code.sessionId) {
       if (await endSession(ctx.store, redeemed.code.sessionId, now)) {
         ctx.metrics.tokensRevoked.inc({ kind: 'sid' })
+        ctx.feed.poke()
       }
     }
     throw invalidGrant('the code is invalid, expired or already used')

@@ -50,6 +50,7 @@ async function reused(
   // RFC 9700 §4.14.2: reuse of a rotated refresh token ends the session, newest token included.
   if (await endSession(ctx.store, previous.sessionId, now)) {
     ctx.metrics.tokensRevoked.inc({ kind: 'sid' })
+    ctx.feed.poke()
     ctx.logger.warn(
       { sid: previous.sessionId, client_id: client.clientId },
       'refresh token reuse: session ended',

@@ -1,0 +1,132 @@
+/**
+ * The one reader of the revocation store in a server process. It polls `listRevocations` for events
+ * past the last one it saw (SQLite: another process, such as the CLI, may have written them) and hands
+ * each batch, in `seq` order, to its listeners: the feed's open streams. A write made by this process
+ * can `poke()` it to read at once instead of at the next tick.
+ *
+ * A failed read is reported to the listeners (`onError`) so that they can end their streams: a feed
+ * that cannot read the store must not look healthy to the resource servers that follow it.
+ */
+import type { Logger } from 'pino'
+import type { RevocationEvent, RevocationStore } from '../store/types.js'
+
+/** Events read from the store per query. */
+const BATCH = 500
+
+export interface FollowerListener {
+  /** New events, ascending by `seq`, each delivered once. */
+  onEvents(events: readonly RevocationEvent[]): void
+  /** Reading the store failed; events may be missing until the next successful read. */
+  onError(): void
+}
+
+export interface RevocationFollowerOptions {
+  /** Milliseconds between two reads of the store. */
+  pollMs: number
+  logger: Logger
+}
+
+export class RevocationFollower {
+  private lastSeq = 0
+  private timer: NodeJS.Timeout | undefined
+  private polling: Promise<void> | undefined
+  private again = false
+  private running = false
+  private failing = false
+  private readonly listeners = new Set<FollowerListener>()
+
+  constructor(
+    private readonly store: RevocationStore,
+    private readonly options: RevocationFollowerOptions,
+  ) {}
+
+  /** The highest `seq` delivered so far. */
+  get head(): number {
+    return this.lastSeq
+  }
+
+  /** Reads up to the newest event without delivering anything, then polls. */
+  async start(): Promise<void> {
+    if (this.running) return
+    for (;;) {
+      const page = await this.store.listRevocations(this.lastSeq, BATCH)
+      if (page.length === 0) break
+      this.lastSeq = page[page.length - 1]!.seq
+    }
+    this.running = true
+    this.schedule()
+  }
+
+  /** Stops polling. Listeners stay registered; nothing more is delivered. */
+  async stop(): Promise<void> {
+    this.running = false
+    clearTimeout(this.timer)
+    this.timer = undefined
+    await this.polling
+  }
+
+  /** Reads now rather than at the next tick (after a revocation written by this process). */
+  poke(): void {
+    if (!this.running) return
+    if (this.polling) {
+      this.again = true
+      return
+    }
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.poll()
+  }
+
+  /** Adds a listener; returns the function that removes it. */
+  subscribe(listener: FollowerListener): () => void {
+    this.listeners.add(listener)
+    return () => {
+      this.listeners.delete(listener)
+    }
+  }
+
+  private schedule(): void {
+    if (!this.running) return
+    this.timer = setTimeout(() => this.poll(), this.options.pollMs)
+    this.timer.unref()
+  }
+
+  private poll(): void {
+    this.timer = undefined
+    this.polling = this.readNew()
+      .catch((err: unknown) => {
+        if (!this.failing) this.options.logger.error({ err }, 'revocation feed: reading failed')
+        this.failing = true
+        for (const listener of [...this.listeners]) listener.onError()
+      })
+      .finally(() => {
+        this.polling = undefined
+        if (this.again && this.running) {
+          this.again = false
+          this.poll()
+        } else {
+          this.schedule()
+        }
+      })
+  }
+
+  private async readNew(): Promise<void> {
+    for (;;) {
+      const page = await this.store.listRevocations(this.lastSeq, BATCH)
+      if (this.failing) {
+        this.failing = false
+        this.options.logger.info('revocation feed: reading again')
+      }
+      if (page.length === 0 || !this.running) return
+      this.lastSeq = page[page.length - 1]!.seq
+      for (const listener of [...this.listeners]) {
+        try {
+          listener.onEvents(page)
+        } catch (err) {
+          this.options.logger.error({ err }, 'revocation feed: a listener failed')
+        }
+      }
+      if (page.length < BATCH) return
+    }
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Token introspection (RFC 7662) for opaque access tokens, authenticated as this API's client. Only an
+ * active access token of this issuer and for this audience comes back as claims: a refresh token
+ * (`token_type` other than Bearer), another issuer's or another audience's token is inactive here.
+ * Does not cache and does not check revocations: the verifier does both.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
+ */
+import type { AccessTokenClaims } from '../tokens/jwt.js'
+import { fetchJSON, UpstreamError } from './http.js'
+
+export interface IntrospectionOptions {
+  endpoint: string
+  authorization: string
+  issuer: string
+  audience: string
+  fetch: typeof fetch
+  timeoutMs: number
+}
+
+export type IntrospectionResult =
+  { active: true; claims: AccessTokenClaims } | { active: false; reason: string }
+
+const inactive = (reason: string): IntrospectionResult => ({ active: false, reason })
+
+/** Posts the token to the introspection endpoint; rejects with `UpstreamError` when it cannot tell. */
+export async function introspect(
+  token: string,
+  o: IntrospectionOptions,
+  nowSeconds: number,
+): Promise<IntrospectionResult> {
+  const res = await fetchJSON(
+    o.fetch,
+    o.endpoint,
+    {
+      method: 'POST',
+      headers: {
+        authorization: o.authorization,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
+      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+    },
+    o.timeoutMs,
+  )
+  if (res.status === 401 || res.status === 403) {
+    throw new UpstreamError(
+      'introspection refused the verifier\u2019s client credentials',
+      res.status,
+    )
+  }
+  if (res.status !== 200)
+    throw new UpstreamError(`introspection answered ${res.status}`, res.status)
+  const r = res.body as Record<string, unknown>
+  if (typeof r !== 'object' || r === null)
+    throw new UpstreamError('introspection answer is not an object')
+  if (r.active !== true) return inactive('token is not active')
+  // RFC 7662 §2.2: token_type is optional; when present it must say this is an access token.
+  if (
+    r.token_type !== undefined &&
+    (typeof r.token_type !== 'string' || r.token_type.toLowerCase() !== 'bearer')
+  ) {
+    return inactive('not an access token')
+  }
+  if (r.iss !== undefined && r.iss !== o.issuer) return inactive('iss does not match')
+  const aud = typeof r.aud === 'string' ? [r.aud] : Array.isArray(r.aud) ? r.aud : []
+  if (!aud.includes(o.audience)) return inactive('aud does not match')
+  const { exp, iat, sub, client_id, jti } = r
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return inactive('exp is missing')
+  if (exp <= nowSeconds) return inactive('token has expired')
+  if (typeof sub !== 'string' || typeof client_id !== 'string') {
+    return inactive('sub or client_id is missing')
+  }
+  const claims: AccessTokenClaims = {
+    iss: o.issuer,
+    sub,
+    aud: r.aud as string | string[],
+    exp,
+    iat: typeof iat === 'number' ? iat : nowSeconds,
+    jti: typeof jti === 'string' ? jti : '',
+    client_id,
+  }
+  if (typeof r.scope === 'string' && r.scope !== '') claims.scope = r.scope
+  if (typeof r.sid === 'string') claims.sid = r.sid
+  return { active: true, claims }
+}

@@ -1,0 +1,68 @@
+/**
+ * Checking a JWT access token locally (RFC 9068 §4), from the token's bytes to its claims: the
+ * header allow-list and shape (`decodeJWT`), `typ` at+jwt, the key by `kid`, `alg` equal to the key's
+ * own, the signature, then `iss`, `aud`, `exp`, `nbf`, `iat` with the clock tolerance (`checkClaims`).
+ * Does not check revocation or scope: the verifier does, after this.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
+ */
+import {
+  checkClaims,
+  decodeJWT,
+  isAccessTokenType,
+  JWTInvalid,
+  type AccessTokenClaims,
+  type JWTVerificationKey,
+} from '../tokens/jwt.js'
+import { invalidToken } from './errors.js'
+
+export interface JWTCheckOptions {
+  issuer: string
+  audience: string
+  clockTolerance: number
+  offload: boolean
+  /** The key for `kid`: cached, or after a (rate-limited) JWKS refetch. */
+  key: (kid: string) => JWTVerificationKey | undefined | Promise<JWTVerificationKey | undefined>
+}
+
+export interface CheckedJWT {
+  claims: AccessTokenClaims
+  kid: string
+}
+
+/** Rejects with `VerifierError(invalid_token)` saying why, or with the key lookup's own error. */
+export async function checkJWT(
+  token: string,
+  o: JWTCheckOptions,
+  nowSeconds: () => number,
+): Promise<CheckedJWT> {
+  let decoded
+  try {
+    decoded = decodeJWT(token)
+  } catch (err) {
+    throw invalidToken(err instanceof JWTInvalid ? err.message : 'malformed token', err)
+  }
+  const { header } = decoded
+  // RFC 9068 §4: refuse anything not typed as an access token (an ID token, a plain JWT) before
+  // spending a key lookup on it.
+  if (!isAccessTokenType(header.typ)) throw invalidToken('typ is not at+jwt')
+  const key = await o.key(header.kid)
+  if (key === undefined) throw invalidToken('unknown signing key')
+  // The algorithm comes from the key, never from the token (RFC 8725 §3.1, CVE-2015-9235).
+  if (header.alg !== key.alg) throw invalidToken('alg does not match the key')
+  const ok = o.offload
+    ? await key.verify(decoded.signingInput, decoded.signature)
+    : key.verifySync(decoded.signingInput, decoded.signature)
+  if (!ok) throw invalidToken('signature is not valid')
+  try {
+    const claims = checkClaims(decoded.payload, {
+      issuer: o.issuer,
+      audience: o.audience,
+      now: nowSeconds(),
+      leeway: o.clockTolerance,
+    })
+    return { claims, kid: key.kid }
+  } catch (err) {
+    throw invalidToken(err instanceof JWTInvalid ? err.message : 'invalid claims', err)
+  }
+}

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { VerifierError } from '../errors.js'
+import { challenge, MissingToken, readBearerToken, realmOf, refusal } from './bearer.js'
+
+describe('bearer token reading and RFC 6750 challenges', () => {
+  it('reads a b64token after a case-insensitive Bearer scheme', () => {
+    assert.equal(readBearerToken('Bearer abc.DEF-_~+/='), 'abc.DEF-_~+/=')
+    assert.equal(readBearerToken('bearer   abc'), 'abc')
+  })
+
+  it('treats no header or another scheme as missing, and a broken Bearer header as malformed', () => {
+    for (const h of [undefined, '', 'Basic YTpi', 'Token abc']) {
+      assert.throws(() => readBearerToken(h), MissingToken)
+    }
+    for (const h of ['Bearer', 'Bearer ', 'Bearer a b', 'Bearer "x"', 'Bearer a\u00e9']) {
+      assert.throws(
+        () => readBearerToken(h),
+        (e: unknown) =>
+          e instanceof VerifierError &&
+          !(e instanceof MissingToken) &&
+          e.code === 'invalid_request',
+      )
+    }
+    assert.throws(() => readBearerToken(['Bearer a', 'Bearer b']), VerifierError)
+  })
+
+  it('builds challenges without an error code for a missing token, with one otherwise', () => {
+    assert.equal(challenge(new MissingToken(), 'api'), 'Bearer realm="api"')
+    const scope = new VerifierError('insufficient_scope', 'needs "more"', { scope: 'a b' })
+    assert.equal(
+      challenge(scope, 'api'),
+      'Bearer realm="api", error="insufficient_scope", error_description="needs ?more?", scope="a b"',
+    )
+  })
+
+  it('maps each code to its status, and 503 with Retry-After and no challenge', () => {
+    const status = (e: VerifierError): number => refusal(e, 'api').status
+    assert.equal(status(new MissingToken()), 401)
+    assert.equal(status(new VerifierError('invalid_request', 'x')), 400)
+    assert.equal(status(new VerifierError('invalid_token', 'x')), 401)
+    assert.equal(status(new VerifierError('insufficient_scope', 'x')), 403)
+    const down = refusal(
+      new VerifierError('temporarily_unavailable', 'x', { retryAfter: 1 }),
+      'api',
+    )
+    assert.equal(down.status, 503)
+    assert.equal(down.headers['retry-after'], '1')
+    assert.equal(down.headers['www-authenticate'], undefined)
+  })
+
+  it('refuses a realm that cannot be quoted', () => {
+    assert.throws(() => realmOf({ realm: 'a"b' }), TypeError)
+    assert.equal(realmOf(), 'api')
+  })
+})

@@ -1,0 +1,106 @@
+/**
+ * What every framework adapter shares: reading `Authorization: Bearer` (RFC 6750 §2.1, the only
+ * method accepted), verifying, and turning a refusal into a status, a `WWW-Authenticate` challenge
+ * (RFC 6750 §3) and a JSON body. Framework-free, so each adapter is a few lines.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ */
+import { VerifierError } from '../errors.js'
+import type { VerifiedClaims, VerifyOptions } from '../verifier.js'
+
+/** What the adapters need of a verifier: `createVerifier`'s result, or a stand-in in tests. */
+export interface TokenVerifier {
+  verify(token: string, options?: VerifyOptions): Promise<VerifiedClaims>
+}
+
+export interface BearerAuthOptions {
+  /** `realm` of the challenge (RFC 7235 §2.2). Default `api`. */
+  realm?: string
+}
+
+// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
+// RFC 6750 §3: error_description and scope values are limited to these characters.
+const QUOTABLE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g
+
+/** A request that carried no bearer token at all: challenged without an error code (RFC 6750 §3.1). */
+export class MissingToken extends VerifierError {
+  constructor() {
+    super('invalid_request', 'an access token is required')
+  }
+}
+
+/** Checks an adapter's options once, at set-up. */
+export function realmOf(options: BearerAuthOptions = {}): string {
+  const realm = options.realm ?? 'api'
+  if (typeof realm !== 'string' || realm === '' || realm.replace(QUOTABLE, '') !== realm) {
+    throw new TypeError('bearer auth: realm must be printable ASCII without quotes or backslashes')
+  }
+  return realm
+}
+
+/**
+ * The bearer token of an `Authorization` header. Throws `MissingToken` when there is none (or another
+ * scheme, such as Basic, is used) and `invalid_request` when the header is malformed.
+ */
+export function readBearerToken(authorization: string | string[] | undefined): string {
+  if (Array.isArray(authorization)) {
+    throw new VerifierError('invalid_request', 'more than one Authorization header')
+  }
+  if (authorization === undefined || authorization === '') throw new MissingToken()
+  const m = BEARER.exec(authorization)
+  if (m) return m[1]!
+  if (!/^bearer(\s|$)/i.test(authorization)) throw new MissingToken()
+  throw new VerifierError('invalid_request', 'malformed Bearer authorization header')
+}
+
+/** Reads the token from the header and verifies it, requiring `scopes`. Rejects with `VerifierError`. */
+export async function authenticate(
+  verifier: TokenVerifier,
+  authorization: string | string[] | undefined,
+  scopes: readonly string[],
+): Promise<VerifiedClaims> {
+  const token = readBearerToken(authorization)
+  return verifier.verify(token, scopes.length > 0 ? { scopes } : undefined)
+}
+
+export interface Refusal {
+  status: number
+  headers: Record<string, string>
+  body: { error: string; error_description: string }
+}
+
+/** The `WWW-Authenticate` challenge for a refusal (RFC 6750 §3). */
+export function challenge(err: VerifierError, realm: string): string {
+  let value = `Bearer realm="${realm}"`
+  if (err instanceof MissingToken) return value
+  value += `, error="${err.code}", error_description="${err.description.replace(QUOTABLE, '?')}"`
+  if (err.code === 'insufficient_scope' && err.scope !== undefined) {
+    value += `, scope="${err.scope.replace(QUOTABLE, '?')}"`
+  }
+  return value
+}
+
+/** The response for a refusal: 400, 401, 403, or 503 when the verifier could not decide. */
+export function refusal(err: VerifierError, realm: string): Refusal {
+  const headers: Record<string, string> = { 'cache-control': 'no-store' }
+  let status: number
+  switch (err.code) {
+    case 'invalid_request':
+      status = err instanceof MissingToken ? 401 : 400
+      break
+    case 'invalid_token':
+      status = 401
+      break
+    case 'insufficient_scope':
+      status = 403
+      break
+    case 'temporarily_unavailable':
+      status = 503
+      headers['retry-after'] = String(err.retryAfter ?? 1)
+      break
+  }
+  if (err.code !== 'temporarily_unavailable') headers['www-authenticate'] = challenge(err, realm)
+  return { status, headers, body: { error: err.code, error_description: err.description } }
+}

@@ -1,0 +1,416 @@
+/**
+ * The verifier: discovery, the JWKS cache, local JWT checks, introspection, the revocation feed and
+ * the caches in front of them, put together. `index.ts` is its public face.
+ *
+ * Invariant: no cache holds a token that a known revocation covers. A token is checked against the
+ * revocation set synchronously right before it is cached, and every batch of feed events evicts
+ * what it covers, so a cache hit needs no revocation lookup.
+ */
+import type { AccessTokenClaims } from '../tokens/jwt.js'
+import { hashOpaqueToken } from '../tokens/opaque.js'
+import { discoverMetadata, type ServerMetadata } from './discovery.js'
+import { invalidToken, unavailable, VerifierError } from './errors.js'
+import { FeedFollower } from './feed.js'
+import { basicAuthorization } from './http.js'
+import { introspect } from './introspection.js'
+import { JWKSCache } from './jwks.js'
+import { checkJWT } from './jwt_check.js'
+import { ExpiringLRU } from './lru.js'
+import { resolveOptions, type ResolvedOptions, type VerifierOptions } from './options.js'
+import { RevocationSet, type FeedEvent, type RevocationSubject } from './revocation_set.js'
+
+/** The claims of a verified access token (RFC 9068 §2.2), frozen: the same object may be shared. */
+export type VerifiedClaims = Readonly<AccessTokenClaims>
+
+export interface VerifyOptions {
+  /** Scopes the token must all have, else `insufficient_scope` (RFC 6750 §3.1). */
+  scopes?: readonly string[]
+}
+
+export interface VerifierStats {
+  /** JWT signatures checked (cache misses). */
+  signatureChecks: number
+  jwtCacheHits: number
+  /** Requests made to the introspection endpoint. */
+  introspections: number
+  introspectionCacheHits: number
+  jwksFetches: number
+  /** Revocation events received from the feed. */
+  revocationEvents: number
+  /** Connections (SSE) or requests (poll) made to the feed. */
+  feedConnects: number
+  /** Caught up with the feed now. */
+  feedLive: boolean
+  /** Milliseconds since the feed was last known current (0 while it is). */
+  feedStaleMs: number
+  /** The last feed position seen. */
+  feedCursor: number
+}
+
+interface JWTEntry {
+  expiresAt: number
+  claims: VerifiedClaims
+  subject: RevocationSubject
+}
+
+interface OpaqueEntry {
+  expiresAt: number
+  /** `null`: inactive, for `reason`. */
+  claims: VerifiedClaims | null
+  subject: RevocationSubject | null
+  reason: string
+}
+
+// RFC 6750 §2.1 b64token, bounded: anything else is refused without a request.
+const OPAQUE_SHAPE = /^[A-Za-z0-9\-._~+/]{1,2048}=*$/
+const PRUNE_EVERY_MS = 30_000
+const DISCOVERY_RETRY_MAX_MS = 10_000
+
+function subjectOf(
+  claims: AccessTokenClaims,
+  extra: Partial<RevocationSubject>,
+): RevocationSubject {
+  return {
+    jti: claims.jti || undefined,
+    sid: claims.sid,
+    sub: claims.sub,
+    client_id: claims.client_id,
+    iat: claims.iat,
+    ...extra,
+  }
+}
+
+/**
+ * Throws `insufficient_scope` unless the token was granted every scope in `required`.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ */
+export function requireScopes(claims: VerifiedClaims, required: readonly string[]): void {
+  if (required.length === 0) return
+  const granted = typeof claims.scope === 'string' ? claims.scope.split(' ') : []
+  if (!required.every((s) => granted.includes(s))) {
+    throw new VerifierError('insufficient_scope', 'the token lacks a scope this request needs', {
+      scope: required.join(' '),
+    })
+  }
+}
+
+export class Verifier {
+  private readonly o: ResolvedOptions
+  private readonly createdAt: number
+  private metadata: ServerMetadata | undefined
+  private discoveryError: Error | undefined
+  private readonly firstDiscovery: Promise<void>
+  private jwks: JWKSCache | undefined
+  private feed: FeedFollower | undefined
+  private feedMissing = false
+  private readonly revocations = new RevocationSet()
+  private readonly jwtCache: ExpiringLRU<JWTEntry>
+  private readonly opaqueCache: ExpiringLRU<OpaqueEntry>
+  private readonly introspecting = new Map<string, Promise<OpaqueEntry>>()
+  private readonly pruneTimer: NodeJS.Timeout
+  private discoveryTimer: NodeJS.Timeout | undefined
+  private closed = false
+  private readonly counters = {
+    signatureChecks: 0,
+    jwtCacheHits: 0,
+    introspections: 0,
+    introspectionCacheHits: 0,
+    revocationEvents: 0,
+  }
+  private readonly nowSeconds = (): number => Math.floor(this.o.clock() / 1000)
+
+  constructor(options: VerifierOptions) {
+    this.o = resolveOptions(options)
+    this.createdAt = this.o.clock()
+    this.jwtCache = new ExpiringLRU(this.o.cacheSize)
+    this.opaqueCache = new ExpiringLRU(this.o.cacheSize)
+    this.firstDiscovery = this.discover(1000)
+    this.pruneTimer = setInterval(() => this.prune(), PRUNE_EVERY_MS)
+    this.pruneTimer.unref()
+  }
+
+  /**
+   * Verifies an access token: a JWT locally (RFC 9068 §4), an opaque token by introspection
+   * (RFC 7662), then against the revocations the feed has announced, then `options.scopes`.
+   */
+  async verify(token: string, options?: VerifyOptions): Promise<VerifiedClaims> {
+    if (typeof token !== 'string' || token === '') {
+      throw new VerifierError('invalid_request', 'no access token was given')
+    }
+    if (this.closed) throw unavailable('the verifier is closed')
+    const now = this.o.clock()
+    if (token.includes('.')) {
+      const hit = this.jwtCache.get(token, now)
+      if (hit !== undefined) {
+        this.checkFresh(now)
+        this.counters.jwtCacheHits++
+        if (options?.scopes) requireScopes(hit.claims, options.scopes)
+        return hit.claims
+      }
+      return this.verifyJWT(token, options)
+    }
+    return this.verifyOpaque(token, now, options)
+  }
+
+  /** Resolves once the metadata is known and the feed has caught up; rejects after `timeoutMs`. */
+  async ready(timeoutMs = this.o.maxStalenessMs): Promise<void> {
+    const deadline = this.o.clock() + timeoutMs
+    while (this.metadata === undefined) {
+      if (this.closed) throw unavailable('the verifier is closed')
+      if (this.o.clock() > deadline) {
+        throw unavailable('the authorization server cannot be reached', this.discoveryError)
+      }
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    if (this.feed) {
+      await this.feed.waitForSync(deadline - this.o.clock()).catch((err: unknown) => {
+        throw unavailable('the revocation feed cannot be reached', err)
+      })
+    }
+  }
+
+  stats(): VerifierStats {
+    const now = this.o.clock()
+    return {
+      ...this.counters,
+      jwksFetches: this.jwks?.fetches ?? 0,
+      feedConnects: this.feed?.connects ?? 0,
+      feedLive: this.feed?.isLive ?? false,
+      feedStaleMs: this.feed?.staleFor(now) ?? 0,
+      feedCursor: this.feed?.cursor ?? 0,
+    }
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.pruneTimer)
+    clearTimeout(this.discoveryTimer)
+    this.feed?.close()
+    this.jwtCache.clear()
+    this.opaqueCache.clear()
+  }
+
+  private async verifyJWT(token: string, options?: VerifyOptions): Promise<VerifiedClaims> {
+    const jwks = this.jwks ?? (await this.discovered()).jwks
+    await this.feedReady()
+    const { claims, kid } = await checkJWT(
+      token,
+      {
+        issuer: this.o.issuer,
+        audience: this.o.audience,
+        clockTolerance: this.o.clockTolerance,
+        offload: this.o.offloadSignatureChecks,
+        key: (k) => jwks.peek(k) ?? this.fetchKey(jwks, k),
+      },
+      this.nowSeconds,
+    )
+    this.counters.signatureChecks++
+    const subject = subjectOf(claims, { kid })
+    // Synchronously from here to the cache: no event can slip in between the check and the insert.
+    if (this.revocations.covers(subject)) throw invalidToken('token has been revoked')
+    this.checkFresh(this.o.clock())
+    const frozen = Object.freeze(claims)
+    this.jwtCache.set(token, { claims: frozen, subject, expiresAt: claims.exp * 1000 })
+    if (options?.scopes) requireScopes(frozen, options.scopes)
+    return frozen
+  }
+
+  private async fetchKey(jwks: JWKSCache, kid: string) {
+    try {
+      return await jwks.get(kid)
+    } catch (err) {
+      throw unavailable('the signing keys cannot be fetched', err)
+    }
+  }
+
+  private async verifyOpaque(
+    token: string,
+    now: number,
+    options?: VerifyOptions,
+  ): Promise<VerifiedClaims> {
+    if (!OPAQUE_SHAPE.test(token)) throw invalidToken('malformed token')
+    if (!this.o.credentials) {
+      throw invalidToken(
+        'opaque tokens are not accepted here (the verifier has no client credentials)',
+      )
+    }
+    let entry = this.opaqueCache.get(token, now)
+    if (entry !== undefined) {
+      this.counters.introspectionCacheHits++
+    } else {
+      await this.discovered()
+      await this.feedReady()
+      let pending = this.introspecting.get(token)
+      if (pending === undefined) {
+        pending = this.introspect(token).finally(() => this.introspecting.delete(token))
+        this.introspecting.set(token, pending)
+      }
+      entry = await pending
+      // An event may have arrived while this caller waited.
+      if (entry.subject !== null && this.revocations.covers(entry.subject)) {
+        throw invalidToken('token has been revoked')
+      }
+    }
+    this.checkFresh(this.o.clock())
+    if (entry.claims === null) throw invalidToken(entry.reason)
+    if (options?.scopes) requireScopes(entry.claims, options.scopes)
+    return entry.claims
+  }
+
+  private async introspect(token: string): Promise<OpaqueEntry> {
+    const md = this.metadata
+    const credentials = this.o.credentials
+    if (!md?.introspectionEndpoint || !credentials) {
+      throw unavailable('the authorization server announces no introspection endpoint')
+    }
+    this.counters.introspections++
+    let result
+    try {
+      result = await introspect(
+        token,
+        {
+          endpoint: md.introspectionEndpoint,
+          authorization: basicAuthorization(credentials.clientId, credentials.clientSecret),
+          issuer: this.o.issuer,
+          audience: this.o.audience,
+          fetch: this.o.fetch,
+          timeoutMs: this.o.requestTimeoutMs,
+        },
+        this.nowSeconds(),
+      )
+    } catch (err) {
+      throw unavailable('the authorization server cannot be reached to introspect the token', err)
+    }
+    const now = this.o.clock()
+    if (!result.active) {
+      const entry = {
+        claims: null,
+        subject: null,
+        reason: result.reason,
+        expiresAt: now + this.o.negativeCacheTtlMs,
+      }
+      this.opaqueCache.set(token, entry)
+      return entry
+    }
+    const claims = Object.freeze(result.claims)
+    const subject = subjectOf(claims, { tokenHash: hashOpaqueToken(token) })
+    const entry: OpaqueEntry = {
+      claims,
+      subject,
+      reason: '',
+      // Never past the token's own expiry.
+      expiresAt: Math.min(claims.exp * 1000, now + this.o.introspectionCacheTtlMs),
+    }
+    if (!this.revocations.covers(subject)) this.opaqueCache.set(token, entry)
+    return entry
+  }
+
+  /** Throws `temporarily_unavailable` when the feed has been out of reach too long (fail closed). */
+  private checkFresh(now: number): void {
+    if (this.o.failOpen) return
+    if (this.feedMissing) {
+      throw unavailable('the authorization server announces no revocation feed')
+    }
+    const feed = this.feed
+    if (feed === undefined) return
+    const stale = feed.staleFor(now)
+    if (stale > this.o.maxStalenessMs) {
+      throw unavailable(
+        `the revocation feed has been unreachable for ${Math.round(stale / 1000)} s; ` +
+          'tokens are refused until it is back',
+      )
+    }
+  }
+
+  /** Before the feed's first catch-up, waits for it (up to the staleness bound from creation). */
+  private async feedReady(): Promise<void> {
+    const feed = this.feed
+    if (feed === undefined || feed.hasSynced || this.o.failOpen) return
+    const left = this.createdAt + this.o.maxStalenessMs - this.o.clock()
+    try {
+      await feed.waitForSync(left)
+    } catch {
+      throw unavailable('the revocation feed cannot be reached')
+    }
+  }
+
+  private async discovered(): Promise<{ md: ServerMetadata; jwks: JWKSCache }> {
+    if (this.metadata === undefined) await this.firstDiscovery
+    if (this.metadata === undefined || this.jwks === undefined) {
+      throw unavailable('the authorization server cannot be reached', this.discoveryError)
+    }
+    return { md: this.metadata, jwks: this.jwks }
+  }
+
+  /** Fetches the metadata, then keeps retrying in the background with backoff until it succeeds. */
+  private async discover(retryMs: number): Promise<void> {
+    if (this.closed) return
+    try {
+      const md = await discoverMetadata(this.o.issuer, this.o.fetch, this.o.requestTimeoutMs)
+      if (this.closed) return
+      this.start(md)
+    } catch (err) {
+      this.discoveryError = err instanceof Error ? err : new Error(String(err))
+      this.o.onError(this.discoveryError)
+      if (this.closed) return
+      this.discoveryTimer = setTimeout(() => {
+        void this.discover(Math.min(retryMs * 2, DISCOVERY_RETRY_MAX_MS))
+      }, retryMs)
+      this.discoveryTimer.unref()
+    }
+  }
+
+  private start(md: ServerMetadata): void {
+    this.jwks = new JWKSCache({
+      uri: md.jwksUri,
+      algorithms: this.o.algorithms,
+      cooldownMs: this.o.jwksCooldownMs,
+      timeoutMs: this.o.requestTimeoutMs,
+      fetch: this.o.fetch,
+      clock: this.o.clock,
+      onError: this.o.onError,
+    })
+    // Warm the key cache now rather than on the first token.
+    this.jwks.refresh().catch((err: unknown) => this.o.onError(err as Error))
+    const credentials = this.o.credentials
+    if (this.o.revocationFeed !== false && credentials) {
+      if (md.revocationFeedEndpoint === undefined) {
+        this.feedMissing = true
+        this.o.onError(new Error('the authorization server announces no revocation feed'))
+      } else {
+        this.feed = new FeedFollower({
+          url: md.revocationFeedEndpoint,
+          authorization: basicAuthorization(credentials.clientId, credentials.clientSecret),
+          transport: this.o.revocationFeed,
+          pollIntervalMs: this.o.pollIntervalMs,
+          heartbeatTimeoutMs: this.o.heartbeatTimeoutMs,
+          requestTimeoutMs: this.o.requestTimeoutMs,
+          fetch: this.o.fetch,
+          clock: this.o.clock,
+          onEvents: (events) => this.apply(events),
+          onError: this.o.onError,
+        })
+      }
+    }
+    this.metadata = md
+  }
+
+  /** Records feed events and evicts every cached token they cover. */
+  private apply(events: FeedEvent[]): void {
+    for (const e of events) this.revocations.add(e)
+    this.counters.revocationEvents += events.length
+    this.jwtCache.deleteWhere((entry) => this.revocations.covers(entry.subject))
+    this.opaqueCache.deleteWhere(
+      (entry) => entry.subject !== null && this.revocations.covers(entry.subject),
+    )
+  }
+
+  private prune(): void {
+    const now = this.o.clock()
+    this.revocations.prune(Math.floor(now / 1000) - this.o.clockTolerance)
+    this.jwtCache.prune(now)
+    this.opaqueCache.prune(now)
+  }
+}
