@@ -2,7 +2,8 @@
  * The one reader of the revocation store in a server process. It polls `listRevocations` for events
  * past the last one it saw (SQLite: another process, such as the CLI, may have written them) and hands
  * each batch, in `seq` order, to its listeners: the feed's open streams. A write made by this process
- * can `poke()` it to read at once instead of at the next tick.
+ * can `poke()` it to read at once instead of at the next tick, and so does the store when another
+ * process appends, where the engine can tell (`watchRevocations`: PostgreSQL LISTEN/NOTIFY).
  *
  * A failed read is reported to the listeners (`onError`) so that they can end their streams: a feed
  * that cannot read the store must not look healthy to the resource servers that follow it.
@@ -34,6 +35,7 @@ export class RevocationFollower {
   private running = false
   private failing = false
   private readonly listeners = new Set<FollowerListener>()
+  private unwatch: (() => Promise<void>) | undefined
 
   constructor(
     private readonly store: RevocationStore,
@@ -54,6 +56,8 @@ export class RevocationFollower {
       this.lastSeq = page[page.length - 1]!.seq
     }
     this.running = true
+    // PostgreSQL: LISTEN/NOTIFY wakes us when any node appends; polling stays as the fallback.
+    this.unwatch = this.store.watchRevocations?.(() => this.poke())
     this.schedule()
   }
 
@@ -62,6 +66,9 @@ export class RevocationFollower {
     this.running = false
     clearTimeout(this.timer)
     this.timer = undefined
+    const unwatch = this.unwatch
+    this.unwatch = undefined
+    await unwatch?.()
     await this.polling
   }
 

@@ -2,12 +2,14 @@
  * `latchkey serve`: opens the store, makes sure a signing key exists, builds the app and listens.
  * Keys are re-read every `keyReloadMs` (rotation by the CLI or another node); expired tokens,
  * revocations, codes and sessions are pruned every minute; one follower reads new revocation events for
- * the feed. `close()` ends the feed's streams, stops accepting, lets in-flight requests finish, then
- * closes the store.
+ * the feed (woken at once by PostgreSQL LISTEN/NOTIFY, and by Redis pub/sub with `--redis`).
+ * `close()` ends the feed's streams, stops accepting, lets in-flight requests finish, then closes the
+ * store.
  */
 import { pino, type Logger } from 'pino'
 import type { ServeConfig } from '../config.js'
 import { openStore } from '../store/index.js'
+import { withRedisWakeups } from '../store/redis/revocation_wakeups.js'
 import type { Store } from '../store/types.js'
 import type { TokenContext } from '../tokens/access_token.js'
 import { ensureSigningKey } from '../tokens/key_management.js'
@@ -98,12 +100,16 @@ export async function startServer(
   config: ServeConfig,
   logger = createLogger(config),
 ): Promise<RunningServer> {
-  const store = await openStore(config.db)
+  const opened = await openStore(config.db)
+  // Redis only wakes the followers of other nodes after a revocation; it holds nothing.
+  const wakeups = config.redis ? withRedisWakeups(opened, config.redis, logger) : undefined
+  const store = wakeups?.store ?? opened
   let ctx: ServerContext
   try {
     ctx = await createServerContext(config, store, logger)
   } catch (err) {
     await store.close()
+    await wakeups?.close()
     throw err
   }
   const app = createApp(ctx)
@@ -114,6 +120,7 @@ export async function startServer(
     await ctx.feed.stop()
     await app.close()
     await store.close()
+    await wakeups?.close()
     throw err
   }
 
@@ -150,6 +157,7 @@ export async function startServer(
         await app.close()
         await ctx.feed.stop()
         await store.close()
+        await wakeups?.close()
       })()
       return closing
     },

@@ -81,6 +81,13 @@ export interface SigningKeyRecord {
 export interface KeyStore {
   /** Adds a key. Rejects with `ConflictError` when the kid exists. */
   insertKey(key: SigningKeyRecord): Promise<void>
+  /**
+   * Adds `key` only when no key can sign at `now` (one unretired, with `activatesAt <= now` and
+   * `publishedUntil` unset or after `now`); `false` (nothing added) when one can. Atomic across
+   * processes sharing the store: of concurrent calls on a store without a signing key exactly one
+   * adds its key, so nodes starting together agree on one key. Does not check `key` itself.
+   */
+  insertKeyUnlessSigning(key: SigningKeyRecord, now: number): Promise<boolean>
   /** Every key, retired ones included, oldest first. */
   listKeys(): Promise<SigningKeyRecord[]>
   /** The key, or `null`. */
@@ -166,6 +173,13 @@ export interface RevocationStore {
   listRevocations(after: number, limit: number): Promise<RevocationEvent[]>
   /** Deletes events expired before `now`; returns how many. */
   pruneRevocations(now: number): Promise<number>
+  /**
+   * Calls `onAppend` soon after any process appends an event, so that a reader can call
+   * `listRevocations` at once rather than at its next poll; returns the function that stops it. A
+   * hint only: calls may be merged, spurious, or missing while the engine's channel is down, so the
+   * reader keeps polling. Optional: an engine without a push channel leaves it out.
+   */
+  watchRevocations?(onAppend: () => void): () => Promise<void>
   /**
    * The highest `seq` ever deleted by `pruneRevocations` (0 when none was). A reader whose cursor is
    * below it may have missed events and must reload the full set of live events.

@@ -17,7 +17,7 @@ export async function longestTokenLifetime(store: Store): Promise<number> {
 
 /**
  * Creates a signing key when none can sign at `now`, as on a first start. Returns the new key, or
- * `null` when one was already there.
+ * `null` when one was already there (or another node added one first: concurrent starts add one).
  */
 export async function ensureSigningKey(
   store: Store,
@@ -26,8 +26,8 @@ export async function ensureSigningKey(
   const keys = await store.listKeys()
   if (pickSigningKey(keys, options.now)) return null
   const key = await generateSigningKey(options)
-  await store.insertKey(key)
-  return key
+  // Nodes starting together on one empty database all get here: the store adds one key of theirs.
+  return (await store.insertKeyUnlessSigning(key, options.now)) ? key : null
 }
 
 export interface RotateOptions {

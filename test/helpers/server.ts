@@ -144,12 +144,14 @@ export interface StartOptions {
   args?: string[]
   /** Listen on this port (a restart keeps its issuer URL, which includes the port). */
   port?: number
+  /** Use this database (`postgres://…`) instead of a SQLite file in `dir`. */
+  db?: string
 }
 
 /** Starts `latchkey serve` on a free port with its own SQLite database and waits for /healthz. */
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
   const dir = options.dir ?? tempDir().dir
-  const db = `sqlite:${join(dir, 'latchkey.db')}`
+  const db = options.db ?? `sqlite:${join(dir, 'latchkey.db')}`
   const port = options.port ?? (await freePort())
   const child = spawn(
     process.execPath,

@@ -214,6 +214,24 @@ export function runStoreConformance(
         assert.deepEqual(await store.getKey('successor'), successor)
       })
 
+      it('adds a first key unless one can sign, and of concurrent first keys adds exactly one', async () => {
+        const results = await Promise.all(
+          ['a', 'b', 'c', 'd', 'e'].map((kid) => store.insertKeyUnlessSigning(key(kid), NOW)),
+        )
+        assert.equal(results.filter(Boolean).length, 1)
+        assert.equal((await store.listKeys()).length, 1)
+        assert.equal(await store.insertKeyUnlessSigning(key('late'), NOW + 10), false)
+        assert.equal(await store.getKey('late'), null)
+      })
+
+      it('adds a key when every key is retired, not yet active or no longer published', async () => {
+        await store.insertKey(key('retired', { retiredAt: NOW - 1 }))
+        await store.insertKey(key('pending', { activatesAt: NOW + 60 }))
+        await store.insertKey(key('gone', { supersededAt: NOW - 20, publishedUntil: NOW }))
+        assert.equal(await store.insertKeyUnlessSigning(key('fresh'), NOW), true)
+        assert.equal((await store.getKey('fresh'))?.kid, 'fresh')
+      })
+
       it('supersedes nothing when the given key is the only one', async () => {
         const only = key('only')
         await store.insertKey(only)

@@ -211,6 +211,40 @@ describe('postgres store: one database, several stores', () => {
     assert.equal(await a.revokeToken('h1', revocation('token', 'h1')), false)
   })
 
+  it('wakes a watcher of one store when another store appends a revocation, at commit', async () => {
+    const a = await openStore()
+    const b = await openStore()
+    let calls = 0
+    let wake: () => void = () => {}
+    const stop = a.watchRevocations!(() => {
+      calls++
+      wake()
+    })
+    try {
+      const next = (): Promise<number> => {
+        const started = performance.now()
+        return new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no notice within 2 s')), 2000)
+          wake = () => {
+            clearTimeout(timer)
+            resolve(performance.now() - started)
+          }
+        })
+      }
+      await next() // the call that follows each (re)connection
+      const alone = next()
+      await b.appendRevocation(revocation('jti', 'j1'))
+      assert.ok((await alone) < 1000)
+      await b.saveToken(token('h1'))
+      const inTransaction = next()
+      assert.equal(await b.revokeToken('h1', revocation('token', 'h1')), true)
+      assert.ok((await inTransaction) < 1000)
+      assert.ok(calls >= 3)
+    } finally {
+      await stop()
+    }
+  })
+
   it('keeps the pruned mark at the highest seq ever pruned, whichever store prunes', async () => {
     const a = await openStore()
     const b = await openStore()

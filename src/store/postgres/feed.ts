@@ -11,6 +11,7 @@
 
 import type { RevocationEvent, RevocationInput, RevocationRef } from '../types.js'
 import { LOCK, sql, type Queryable } from './connection.js'
+import { REVOCATION_CHANNEL } from './notify.js'
 import {
   REVOCATION_COLUMNS,
   revocationFromRow,
@@ -21,12 +22,14 @@ import {
 /**
  * Appends one event (values from `revocationValues`) and returns its seq. One statement that takes
  * the feed lock before the identity hands out a seq: on its own it is its own transaction; inside a
- * larger one the lock is held until that commits.
+ * larger one the lock is held until that commits. It also notifies `REVOCATION_CHANNEL`, which
+ * PostgreSQL delivers to the listening nodes at commit (see `./notify.ts`).
  */
 export const APPEND_REVOCATION = sql(
   'append_revocation',
   `INSERT INTO revocations (kind, value, client_id, created_at, expires_at)
-   SELECT $1, $2, $3, $4, $5 FROM (SELECT pg_advisory_xact_lock(${LOCK.feed})) AS feed_lock
+   SELECT $1, $2, $3, $4, $5
+   FROM (SELECT pg_advisory_xact_lock(${LOCK.feed}), pg_notify('${REVOCATION_CHANNEL}', '')) AS feed_lock
    RETURNING seq`,
 )
 

@@ -142,5 +142,9 @@ export async function createPostgresStore(
   } finally {
     await migrator?.end().catch(() => {})
   }
-  return new PostgresStore(new PgDatabase(createPool(url, poolOptions)), { pingTimeoutMs })
+  return new PostgresStore(new PgDatabase(createPool(url, poolOptions)), {
+    pingTimeoutMs,
+    url,
+    connectTimeoutMs,
+  })
 }

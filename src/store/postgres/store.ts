@@ -20,8 +20,9 @@ import type {
   Store,
   UserRecord,
 } from '../types.js'
-import { sql, type PgDatabase } from './connection.js'
+import { LOCK, sql, type PgDatabase } from './connection.js'
 import * as feed from './feed.js'
+import { listenForRevocations } from './notify.js'
 import { PgRevoke } from './revoke.js'
 import {
   CLIENT_COLUMNS,
@@ -58,6 +59,15 @@ const INSERT_KEY = sql(
   'insert_key',
   `INSERT INTO signing_keys (${KEY_COLUMNS}) VALUES (${placeholders(9)})`,
 )
+/** Parameters: the key's 9 columns, then `now`. Runs after the keys lock is taken (a new snapshot). */
+const INSERT_KEY_UNLESS_SIGNING = sql(
+  'insert_key_unless_signing',
+  `INSERT INTO signing_keys (${KEY_COLUMNS})
+   SELECT ${placeholders(9)} WHERE NOT EXISTS (
+     SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND activates_at <= $10
+       AND (published_until IS NULL OR published_until > $10))`,
+)
+const LOCK_KEYS = sql('lock_keys', `SELECT pg_advisory_xact_lock(${LOCK.keys})`)
 const SELECT_KEYS = sql(
   'select_keys',
   `SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at, position`,
@@ -92,6 +102,9 @@ const PRUNE_TOKENS = sql(
 export interface PgStoreOptions {
   /** How long `ping` waits for an answer, in milliseconds. */
   pingTimeoutMs: number
+  /** The database, for the connection that listens for revocations (`watchRevocations`). */
+  url: string
+  connectTimeoutMs: number
 }
 
 export class PostgresStore implements Store {
@@ -128,6 +141,16 @@ export class PostgresStore implements Store {
 
   async insertKey(key: SigningKeyRecord): Promise<void> {
     await this.db.count(INSERT_KEY, keyValues(key))
+  }
+
+  insertKeyUnlessSigning(key: SigningKeyRecord, now: number): Promise<boolean> {
+    // READ COMMITTED takes a snapshot per statement: the lock comes first, in its own statement, so
+    // the check sees a key committed by a node that held the lock before us. A single statement
+    // taking the lock in a subquery would check against a snapshot older than the lock.
+    return this.db.transaction(async (tx) => {
+      await tx.rows(LOCK_KEYS, [])
+      return (await tx.count(INSERT_KEY_UNLESS_SIGNING, [...keyValues(key), now])) > 0
+    })
   }
 
   async listKeys(): Promise<SigningKeyRecord[]> {
@@ -174,6 +197,10 @@ export class PostgresStore implements Store {
 
   listRevocations(after: number, limit: number): Promise<RevocationEvent[]> {
     return feed.listRevocations(this.db, after, limit)
+  }
+
+  watchRevocations(onAppend: () => void): () => Promise<void> {
+    return listenForRevocations(this.options.url, onAppend, this.options.connectTimeoutMs)
   }
 
   pruneRevocations(now: number): Promise<number> {

@@ -70,6 +70,7 @@ export class SqliteStore implements Store {
   private readonly selectClient
   private readonly selectClients
   private readonly insertKeyRow
+  private readonly insertKeyUnlessSigningTx
   private readonly selectKeys
   private readonly selectKey
   private readonly supersedeKeys
@@ -109,6 +110,19 @@ export class SqliteStore implements Store {
       `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at,
          superseded_at, published_until, retired_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    const insertKeyUnlessSigning = main.prepare<Params>(
+      `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at,
+         superseded_at, published_until, retired_at)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (
+         SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND activates_at <= ?
+           AND (published_until IS NULL OR published_until > ?))`,
+    )
+    // Run IMMEDIATE: the write lock is taken before the check, so two processes on one file cannot
+    // both see no signing key and both add one.
+    this.insertKeyUnlessSigningTx = main.transaction(
+      (key: SigningKeyRecord, now: number): boolean =>
+        insertKeyUnlessSigning.run(...keyParams(key), now, now).changes > 0,
     )
     this.selectKeys = main.prepare<[], KeyRow>(
       'SELECT * FROM signing_keys ORDER BY created_at, rowid',
@@ -211,6 +225,10 @@ export class SqliteStore implements Store {
     return this.attempt(() => {
       this.insertKeyRow.run(...keyParams(key))
     })
+  }
+
+  insertKeyUnlessSigning(key: SigningKeyRecord, now: number): Promise<boolean> {
+    return this.attempt(() => this.insertKeyUnlessSigningTx.immediate(key, now))
   }
 
   listKeys(): Promise<SigningKeyRecord[]> {

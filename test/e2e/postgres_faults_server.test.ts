@@ -1,0 +1,158 @@
+/**
+ * `latchkey serve` when its PostgreSQL becomes unreachable: a TCP relay in this process stands between
+ * the server and the database and is cut, then restored. While cut, token, refresh and introspection
+ * answer 503 `temporarily_unavailable` and never report a token active; `/healthz` says 503. Once
+ * restored, the same process serves again without a restart.
+ */
+
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { authorize, Browser, pkce } from '../helpers/browser.js'
+import {
+  cli,
+  createClient,
+  sleep,
+  startServer,
+  type CreatedClient,
+  type HttpResponse,
+  type TestServer,
+} from '../helpers/server.js'
+import { TcpRelay } from '../helpers/tcp_relay.js'
+import { createTestDatabase, type TestDatabase } from '../store/postgres_databases.js'
+
+const REDIRECT = 'https://app.example/callback'
+const USER = { username: 'alice', password: 'correct horse battery' }
+
+describe('latchkey serve when PostgreSQL is unreachable', () => {
+  let database: TestDatabase
+  let relay: TcpRelay
+  let server: TestServer
+  let svc: CreatedClient
+  let opaque: CreatedClient
+  let web: CreatedClient
+  let api: CreatedClient
+
+  const creds = (c: CreatedClient): [string, string] => [c.client_id, c.client_secret]
+
+  before(async () => {
+    database = await createTestDatabase()
+    relay = TcpRelay.to(database.url)
+    await relay.start()
+    server = await startServer({ db: relay.url(database.url) })
+    svc = createClient(database.url, 'svc', '--grant', 'client_credentials')
+    opaque = createClient(
+      database.url,
+      'svc-o',
+      '--grant',
+      'client_credentials',
+      '--access-token-format',
+      'opaque',
+    )
+    api = createClient(database.url, 'api', '--grant', 'client_credentials', '--resource-server')
+    web = createClient(
+      database.url,
+      'web',
+      '--grant',
+      'authorization_code',
+      '--grant',
+      'refresh_token',
+      '--redirect-uri',
+      REDIRECT,
+    )
+    const user = cli(['user', 'create', '--db', database.url, '--username', USER.username], {
+      input: USER.password + '\n',
+    })
+    assert.equal(user.status, 0, user.stderr)
+  })
+  after(async () => {
+    await server?.dispose()
+    await relay?.cut()
+    await database?.drop()
+  })
+
+  const token = (client: CreatedClient): Promise<HttpResponse> =>
+    server.post('/token', { grant_type: 'client_credentials' }, creds(client))
+  const introspect = (value: string): Promise<HttpResponse> =>
+    server.post('/introspect', { token: value }, creds(api))
+  const refresh = (value: string): Promise<HttpResponse> =>
+    server.post('/token', { grant_type: 'refresh_token', refresh_token: value }, creds(web))
+
+  async function login(): Promise<{ access_token: string; refresh_token: string }> {
+    const p = pkce()
+    const landed = await authorize(
+      new Browser(server.url),
+      { clientId: web.client_id, redirectUri: REDIRECT, challenge: p.challenge, state: 's' },
+      USER,
+    )
+    const code = landed.searchParams.get('code')
+    assert.ok(code, landed.href)
+    const res = await server.post(
+      '/token',
+      { grant_type: 'authorization_code', code, code_verifier: p.verifier, redirect_uri: REDIRECT },
+      creds(web),
+    )
+    assert.equal(res.status, 200, res.text)
+    return res.json as { access_token: string; refresh_token: string }
+  }
+
+  function assertUnavailable(res: HttpResponse, what: string): void {
+    assert.equal(res.status, 503, `${what}: ${res.status} ${res.text}`)
+    assert.equal(res.json.error, 'temporarily_unavailable', what)
+    assert.notEqual(res.json.active, true, `${what} never reports active`)
+  }
+
+  it('answers 503 temporarily_unavailable while cut, fails closed, and recovers by itself', async () => {
+    const jwt = (await token(svc)).json.access_token as string
+    const opaqueToken = (await token(opaque)).json.access_token as string
+    const session = await login()
+    for (const value of [jwt, opaqueToken, session.access_token, session.refresh_token]) {
+      assert.equal((await introspect(value)).json.active, true)
+    }
+
+    await relay.cut()
+    // Client records are cached for one second: past it every request needs the database.
+    await sleep(1100)
+    assertUnavailable(await token(opaque), 'token (opaque, a write)')
+    assertUnavailable(await token(svc), 'token (JWT, client lookup)')
+    assertUnavailable(await refresh(session.refresh_token), 'refresh')
+    for (const value of [jwt, opaqueToken, session.access_token, session.refresh_token]) {
+      assertUnavailable(await introspect(value), 'introspection')
+    }
+    const health = await server.get('/healthz')
+    assert.equal(health.status, 503)
+    assert.equal((health.json.checks as { store: string }).store, 'unavailable')
+
+    await relay.restore()
+    const deadline = Date.now() + 10_000
+    while ((await server.get('/healthz')).status !== 200) {
+      assert.ok(Date.now() < deadline, 'healthy again within 10 s of the restore')
+      await sleep(100)
+    }
+    assert.equal((await token(opaque)).status, 200)
+    assert.equal((await token(svc)).status, 200)
+    const next = await refresh(session.refresh_token)
+    assert.equal(next.status, 200, next.text)
+    for (const value of [jwt, opaqueToken, session.access_token]) {
+      assert.equal((await introspect(value)).json.active, true)
+    }
+    assert.equal(server.process.exitCode, null, 'the same process, never restarted')
+  })
+
+  it('fails closed at once, without waiting for the client cache to expire', async () => {
+    const jwt = (await token(svc)).json.access_token as string
+    assert.equal((await introspect(jwt)).json.active, true)
+    await relay.cut()
+    try {
+      // The client is cached now; the revocation check still needs the database.
+      assertUnavailable(await introspect(jwt), 'introspection of a JWT')
+      assertUnavailable(await token(opaque), 'token (opaque, a write)')
+    } finally {
+      await relay.restore()
+    }
+    const deadline = Date.now() + 10_000
+    while ((await server.get('/healthz')).status !== 200) {
+      assert.ok(Date.now() < deadline, 'healthy again within 10 s of the restore')
+      await sleep(100)
+    }
+  })
+})
