@@ -1,0 +1,290 @@
+/**
+ * What the benchmark loads: the clients it registers through Latchkey's real CLI, the endpoint cases
+ * of each system (Latchkey on an engine, the oidc-provider reference), and the checks that one
+ * request of each kind returns a real answer (a JWT that verifies against the system's JWKS, an
+ * introspection with `active: true`) before the case is loaded and again after.
+ */
+import {
+  basic,
+  FORM,
+  JWT_CLIENT,
+  OPAQUE_CLIENT,
+  REFERENCE,
+  RESOURCE_SERVER,
+  SECRET,
+  USER,
+  WEB_CLIENT,
+  WEB_REDIRECT,
+} from './clients.js'
+import type { Harness } from './harness.js'
+import { checkTokenResponse, postForJSON, postForm } from './checks.js'
+import type { LoadTarget } from './load.js'
+import { createSessionPool, type SessionPool } from './sessions.js'
+
+export type CaseId =
+  'token-jwt' | 'token-opaque' | 'introspect-opaque' | 'introspect-jwt' | 'refresh'
+export const CASE_IDS: readonly CaseId[] = [
+  'token-jwt',
+  'token-opaque',
+  'introspect-opaque',
+  'introspect-jwt',
+  'refresh',
+]
+
+export const CASE_TITLES: Record<CaseId, string> = {
+  'token-jwt': 'POST /token client_credentials → JWT (ES256)',
+  'token-opaque': 'POST /token client_credentials → opaque',
+  'introspect-opaque': 'introspection of an opaque token (active)',
+  'introspect-jwt': 'introspection of a JWT (active)',
+  refresh: 'POST /token refresh_token (rotating)',
+}
+
+export interface BenchCase {
+  id: CaseId
+  /** Before the warm-up: checks one real request, returns what to load. */
+  prepare(): Promise<LoadTarget>
+  /** After the measured runs: the same check again (the server still answers correctly). */
+  check(): Promise<void>
+}
+
+/** A case a system does not offer: `confirm()` shows the refusal is the system's, not a bug here. */
+export interface UnsupportedCase {
+  id: CaseId
+  reason: string
+  /** A few words for the chart. */
+  short: string
+  confirm(): Promise<void>
+}
+
+/** Where a system's endpoints are and how it is asked for each kind of token. */
+interface System {
+  baseUrl: string
+  tokenPath: string
+  introspectionPath: string
+  /** The client_credentials request body for a token of `format`. */
+  tokenBody(format: 'jwt' | 'opaque'): string
+}
+
+/** Registers the benchmark's clients and user with the `latchkey` CLI, as an operator would. */
+export async function createClients(harness: Harness, cli: string, db: string): Promise<void> {
+  const create = async (id: string, extra: string[]): Promise<void> => {
+    const args = [cli, 'client', 'create', '--db', db, '--id', id, '--secret', SECRET]
+    const out = await harness.runNode([...args, '--scope', 'read', ...extra])
+    const printed = JSON.parse(out) as { client_id?: unknown }
+    if (printed.client_id !== id)
+      throw new Error(`client create printed an unexpected answer: ${out}`)
+  }
+  // The first command creates the schema; the others then run side by side.
+  await create(JWT_CLIENT, ['--grant', 'client_credentials'])
+  const userCreated = async (): Promise<void> => {
+    const out = await harness.runNode(
+      [cli, 'user', 'create', '--db', db, '--username', USER.username],
+      { input: `${USER.password}\n` },
+    )
+    if (typeof (JSON.parse(out) as { id?: unknown }).id !== 'string') {
+      throw new Error(`user create printed an unexpected answer: ${out}`)
+    }
+  }
+  await Promise.all([
+    create(OPAQUE_CLIENT, ['--grant', 'client_credentials', '--access-token-format', 'opaque']),
+    create(RESOURCE_SERVER, ['--grant', 'client_credentials', '--resource-server']),
+    create(WEB_CLIENT, [
+      ...['--grant', 'authorization_code', '--grant', 'refresh_token'],
+      ...['--redirect-uri', WEB_REDIRECT],
+    ]),
+    userCreated(),
+  ])
+}
+
+async function fetchToken(system: System, clientId: string, format: 'jwt' | 'opaque') {
+  const json = await postForJSON(
+    system.baseUrl + system.tokenPath,
+    clientId,
+    system.tokenBody(format),
+  )
+  return checkTokenResponse(system.baseUrl, json, format).catch((error: unknown) => {
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new Error(`token endpoint (${clientId}, ${format}): ${reason}`)
+  })
+}
+
+/** Introspects `token` as the resource server and requires `active: true` for `clientId`'s token. */
+async function checkIntrospection(system: System, token: string, clientId: string) {
+  const json = await postForJSON(
+    system.baseUrl + system.introspectionPath,
+    RESOURCE_SERVER,
+    `token=${encodeURIComponent(token)}`,
+  )
+  if (json.active !== true || json.client_id !== clientId) {
+    throw new Error(`introspection of a ${clientId} token: ${JSON.stringify(json)}`)
+  }
+}
+
+function tokenCase(system: System, id: CaseId, clientId: string, format: 'jwt' | 'opaque') {
+  return {
+    id,
+    async prepare(): Promise<LoadTarget> {
+      await fetchToken(system, clientId, format)
+      const prefix = format === 'jwt' ? '{"access_token":"eyJ' : '{"access_token":"'
+      return {
+        id,
+        title: CASE_TITLES[id],
+        url: system.baseUrl + system.tokenPath,
+        headers: { authorization: basic(clientId), 'content-type': FORM },
+        body: system.tokenBody(format),
+        verifyBody: (body) => body.startsWith(prefix),
+      }
+    },
+    async check(): Promise<void> {
+      await fetchToken(system, clientId, format)
+    },
+  } satisfies BenchCase
+}
+
+function introspectionCase(system: System, id: CaseId, clientId: string, format: 'jwt' | 'opaque') {
+  let token = ''
+  return {
+    id,
+    async prepare(): Promise<LoadTarget> {
+      token = await fetchToken(system, clientId, format)
+      await checkIntrospection(system, token, clientId)
+      return {
+        id,
+        title: CASE_TITLES[id],
+        url: system.baseUrl + system.introspectionPath,
+        headers: { authorization: basic(RESOURCE_SERVER), 'content-type': FORM },
+        body: `token=${encodeURIComponent(token)}`,
+        verifyBody: (body) => body.startsWith('{"active":true'),
+      }
+    },
+    async check(): Promise<void> {
+      await checkIntrospection(system, token, clientId)
+    },
+  } satisfies BenchCase
+}
+
+/**
+ * Latchkey's cases against the server at `baseUrl`. The refresh case logs `sessions` sessions in
+ * first (see `sessions.ts`).
+ */
+export function latchkeyCases(baseUrl: string, sessions: number): BenchCase[] {
+  const system: System = {
+    baseUrl,
+    tokenPath: '/token',
+    introspectionPath: '/introspect',
+    tokenBody: () => 'grant_type=client_credentials&scope=read',
+  }
+  let pool: SessionPool | undefined
+  const refreshCase: BenchCase & { readonly pool: SessionPool | undefined } = {
+    id: 'refresh',
+    get pool() {
+      return pool
+    },
+    async prepare() {
+      pool = await createSessionPool(baseUrl, sessions)
+      await pool.check()
+      return {
+        id: 'refresh',
+        title: CASE_TITLES.refresh,
+        url: `${baseUrl}/token`,
+        headers: { authorization: basic(WEB_CLIENT), 'content-type': FORM },
+        body: pool.next(),
+        verifyBody: (body) =>
+          body.startsWith('{"access_token":"eyJ') && body.includes('"refresh_token"'),
+        dynamic: pool,
+      }
+    },
+    async check() {
+      if (!pool) throw new Error('refresh: no session pool')
+      await pool.check()
+    },
+  }
+  return [
+    tokenCase(system, 'token-jwt', JWT_CLIENT, 'jwt'),
+    tokenCase(system, 'token-opaque', OPAQUE_CLIENT, 'opaque'),
+    introspectionCase(system, 'introspect-opaque', OPAQUE_CLIENT, 'opaque'),
+    introspectionCase(system, 'introspect-jwt', JWT_CLIENT, 'jwt'),
+    refreshCase,
+  ]
+}
+
+/**
+ * The reference's cases (`reference_server.ts`): the same clients, each asking for its resource
+ * (RFC 8707 `resource`), which sets the token format. It has no JWT introspection (it refuses it) and
+ * no refresh case (its client_credentials set-up has no users).
+ */
+export function referenceCases(baseUrl: string): {
+  cases: BenchCase[]
+  unsupported: UnsupportedCase[]
+} {
+  const system: System = {
+    baseUrl,
+    tokenPath: REFERENCE.tokenPath,
+    introspectionPath: REFERENCE.introspectionPath,
+    tokenBody: (format) =>
+      'grant_type=client_credentials&scope=read&resource=' +
+      encodeURIComponent(format === 'jwt' ? REFERENCE.jwtResource : REFERENCE.opaqueResource),
+  }
+  const jwtIntrospection: UnsupportedCase = {
+    id: 'introspect-jwt',
+    reason:
+      'oidc-provider refuses to introspect its JWT access tokens (400 unsupported_token_type)',
+    short: 'n/a: refuses to introspect JWTs',
+    async confirm() {
+      const token = await fetchToken(system, JWT_CLIENT, 'jwt')
+      const { status, text } = await postForm(
+        baseUrl + REFERENCE.introspectionPath,
+        RESOURCE_SERVER,
+        `token=${encodeURIComponent(token)}`,
+      )
+      if (status !== 400 || !text.includes('unsupported_token_type')) {
+        throw new Error(`reference: JWT introspection answered ${status} ${text}, not a refusal`)
+      }
+    },
+  }
+  return {
+    cases: [
+      tokenCase(system, 'token-jwt', JWT_CLIENT, 'jwt'),
+      tokenCase(system, 'token-opaque', OPAQUE_CLIENT, 'opaque'),
+      introspectionCase(system, 'introspect-opaque', OPAQUE_CLIENT, 'opaque'),
+    ],
+    unsupported: [
+      jwtIntrospection,
+      {
+        id: 'refresh',
+        reason: 'not configured: the reference is set up for client_credentials only (no users)',
+        short: 'n/a: not set up (no users)',
+        confirm: () => Promise.resolve(),
+      },
+    ],
+  }
+}
+
+/**
+ * A load of requests the reference must refuse (a wrong client secret): run through the same path as
+ * the real cases, it must come out FAILED, proving a non-2xx answer is never counted as a rate.
+ */
+export function wrongSecretTarget(baseUrl: string): LoadTarget {
+  return {
+    id: 'negative-control',
+    title: 'reference, wrong client secret (must fail)',
+    url: baseUrl + REFERENCE.tokenPath,
+    headers: {
+      authorization: `Basic ${Buffer.from(`${JWT_CLIENT}:not-the-secret-0123456789`).toString('base64')}`,
+      'content-type': FORM,
+    },
+    body: 'grant_type=client_credentials&scope=read',
+  }
+}
+
+/** The bare `node:http` floor, loaded with the same request as opaque introspection. */
+export function bareHttpTarget(url: string): LoadTarget {
+  return {
+    id: 'bare-http',
+    title: 'bare node:http, POST form → small JSON',
+    url,
+    headers: { authorization: basic(RESOURCE_SERVER), 'content-type': FORM },
+    body: `token=${'A'.repeat(43)}`,
+    verifyBody: (body) => body.startsWith('{"active":true'),
+  }
+}

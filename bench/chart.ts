@@ -1,0 +1,203 @@
+/**
+ * The benchmark chart (`docs/benchmark.svg`), written by hand: one group of horizontal bars per case,
+ * one bar per system (req/s, labelled with the rate and the p99 latency), the floors in a last group,
+ * a shared x axis with grid lines, a legend, and the conditions of the run under the title.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { CASE_IDS, CASE_TITLES } from './cases.js'
+import { SYSTEM_NAMES, type BenchReport, type SystemId } from './report.js'
+
+const COLORS: Record<SystemId | 'floor', string> = {
+  'latchkey-sqlite': '#2563eb',
+  'latchkey-postgres': '#0d9488',
+  reference: '#f59e0b',
+  floor: '#9ca3af',
+}
+const LEGEND: Record<SystemId | 'floor', string> = {
+  ...SYSTEM_NAMES,
+  floor: 'floor (bare node:http; raw node:crypto, 1 thread)',
+}
+
+const WIDTH = 980
+const LEFT = 250
+const PLOT = 500
+const BAR = 18
+const BAR_GAP = 4
+const GROUP_GAP = 16
+const HEADER = 22
+const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"'
+
+interface Bar {
+  key: SystemId | 'floor'
+  label: string
+  /** null: no bar, only the label (failed, unsupported). */
+  value: number | null
+  text: string
+}
+
+interface Group {
+  title: string
+  bars: Bar[]
+}
+
+const escape = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+const int = (n: number): string => Math.round(n).toLocaleString('en-US')
+
+/** A round axis maximum at or above `max`: 1, 2, 2.5 or 5 times a power of ten. */
+function niceMax(max: number): number {
+  if (max <= 0) return 1
+  const power = 10 ** Math.floor(Math.log10(max))
+  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= max) return step * power
+  return 10 * power
+}
+
+function groups(report: BenchReport): Group[] {
+  const out: Group[] = []
+  for (const id of CASE_IDS) {
+    const bars: Bar[] = []
+    for (const system of report.systems) {
+      if (system.skipped !== null) continue
+      const c = system.cases.find((x) => x.id === id)
+      const unsupported = system.unsupported.find((u) => u.id === id)
+      const label = SYSTEM_NAMES[system.id]
+      if (c?.result && c.failure === null) {
+        const r = c.result
+        bars.push({
+          key: system.id,
+          label,
+          value: r.requestsPerSecond,
+          text: `${int(r.requestsPerSecond)} req/s · p99 ${r.latencyMs.p99.toFixed(1)} ms`,
+        })
+      } else if (c) {
+        bars.push({ key: system.id, label, value: null, text: 'FAILED (not counted)' })
+      } else if (unsupported) {
+        bars.push({ key: system.id, label, value: null, text: unsupported.short })
+      }
+    }
+    if (bars.length > 0) out.push({ title: CASE_TITLES[id], bars })
+  }
+  const { floors } = report
+  const bare = floors.bareHttp.result
+  out.push({
+    title: 'Floors',
+    bars: [
+      bare && floors.bareHttp.failure === null
+        ? {
+            key: 'floor',
+            label: 'bare node:http, small JSON',
+            value: bare.requestsPerSecond,
+            text: `${int(bare.requestsPerSecond)} req/s · p99 ${bare.latencyMs.p99.toFixed(1)} ms`,
+          }
+        : { key: 'floor', label: 'bare node:http', value: null, text: 'FAILED' },
+      {
+        key: 'floor',
+        label: 'raw ES256 sign',
+        value: floors.es256SignPerSecond,
+        text: `${int(floors.es256SignPerSecond)} ops/s`,
+      },
+      {
+        key: 'floor',
+        label: 'raw ES256 verify',
+        value: floors.es256VerifyPerSecond,
+        text: `${int(floors.es256VerifyPerSecond)} ops/s`,
+      },
+    ],
+  })
+  return out
+}
+
+/** The chart as an SVG document. */
+export function renderChart(report: BenchReport): string {
+  const all = groups(report)
+  const max = niceMax(Math.max(1, ...all.flatMap((g) => g.bars.map((b) => b.value ?? 0))))
+  const x = (value: number): number => LEFT + (value / max) * PLOT
+  const keys = [...new Set(all.flatMap((g) => g.bars.map((b) => b.key)))] as (SystemId | 'floor')[]
+
+  const top = 118
+  const parts: string[] = []
+  let y = top
+  for (const group of all) {
+    parts.push(
+      `<text x="16" y="${y + 14}" font-size="13" font-weight="600" fill="#111827">${escape(group.title)}</text>`,
+    )
+    y += HEADER
+    for (const bar of group.bars) {
+      const mid = y + BAR / 2 + 4
+      parts.push(
+        `<text x="${LEFT - 8}" y="${mid}" font-size="12" fill="#374151" text-anchor="end">${escape(bar.label)}</text>`,
+      )
+      if (bar.value !== null) {
+        const w = Math.max(1, x(bar.value) - LEFT)
+        parts.push(
+          `<rect x="${LEFT}" y="${y}" width="${w.toFixed(1)}" height="${BAR}" rx="2" fill="${COLORS[bar.key]}"/>`,
+        )
+        parts.push(
+          `<text x="${(LEFT + w + 6).toFixed(1)}" y="${mid}" font-size="12" fill="#111827">${escape(bar.text)}</text>`,
+        )
+      } else {
+        parts.push(
+          `<text x="${LEFT + 6}" y="${mid}" font-size="12" font-style="italic" fill="#6b7280">${escape(bar.text)}</text>`,
+        )
+      }
+      y += BAR + BAR_GAP
+    }
+    y += GROUP_GAP
+  }
+  const bottom = y - GROUP_GAP + 4
+
+  // Axis: grid lines and tick labels at fifths of the maximum.
+  const axis: string[] = []
+  for (let i = 0; i <= 5; i++) {
+    const value = (max / 5) * i
+    const px = x(value).toFixed(1)
+    axis.push(
+      `<line x1="${px}" y1="${top - 4}" x2="${px}" y2="${bottom}" stroke="${i === 0 ? '#6b7280' : '#e5e7eb'}" stroke-width="1"/>`,
+    )
+    axis.push(
+      `<text x="${px}" y="${bottom + 16}" font-size="11" fill="#6b7280" text-anchor="middle">${int(value)}</text>`,
+    )
+  }
+  axis.push(
+    `<text x="${LEFT + PLOT / 2}" y="${bottom + 34}" font-size="12" fill="#374151" text-anchor="middle">requests per second (raw crypto: operations per second) — higher is better</text>`,
+  )
+
+  const legend: string[] = []
+  let lx = 16
+  for (const key of keys) {
+    legend.push(`<rect x="${lx}" y="84" width="12" height="12" rx="2" fill="${COLORS[key]}"/>`)
+    legend.push(
+      `<text x="${lx + 18}" y="94" font-size="12" fill="#374151">${escape(LEGEND[key])}</text>`,
+    )
+    lx += 18 + LEGEND[key].length * 6.6 + 22
+  }
+
+  const { machine, settings } = report
+  const subtitle =
+    `${machine.model}, ${machine.cores} cores, Node ${machine.node}; autocannon, ` +
+    `${settings.connections} connections, on the same ${machine.cores} cores as the server; ` +
+    `${settings.runs === 1 ? '1 run' : `median of ${settings.runs} runs`} of ${settings.measureSeconds} s per case`
+  const note =
+    `${report.startedAt.slice(0, 10)}${report.quick ? ' · --quick run: short and noisy, for checking the harness only' : ''}` +
+    ' · labels: rate · p99 latency'
+  const height = bottom + 50
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ${FONT} role="img" aria-labelledby="title">`,
+    `<title id="title">Latchkey benchmark: requests per second by case and system, with p99 latency</title>`,
+    `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
+    `<text x="16" y="30" font-size="18" font-weight="700" fill="#111827">Latchkey vs oidc-provider vs the floors: throughput (req/s) and p99 latency</text>`,
+    `<text x="16" y="52" font-size="12" fill="#4b5563">${escape(subtitle)}</text>`,
+    `<text x="16" y="70" font-size="12" fill="#4b5563">${escape(note)}</text>`,
+    ...legend,
+    ...axis,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n')
+}
+
+export function writeChart(path: string, report: BenchReport): void {
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, renderChart(report))
+}

@@ -1,0 +1,335 @@
+/**
+ * One load case: a warm-up run that is thrown away, then the measured runs, all with autocannon in
+ * this process (the server is a child process). Latencies are recorded here from every response with
+ * microsecond resolution; autocannon's own histogram keeps whole milliseconds only. The server's RSS
+ * is sampled during each measured run, and the CPU of the server, of its database processes, of this
+ * process and of everything else on the machine is accounted for.
+ */
+import autocannon from 'autocannon'
+import { cpuSeconds, machineBusySeconds, rssBytes } from './harness.js'
+import type { Progress } from './progress.js'
+
+/**
+ * A request body that changes on every request (a rotating refresh token): `next()` is asked for the
+ * body of each request just before it is sent, `answered()` gets every response (in the order of the
+ * connection's requests, before that connection's next `next()`).
+ */
+export interface DynamicBody {
+  next(): string
+  answered(status: number, body: string): void
+}
+
+export interface LoadTarget {
+  /** Short id, used in the JSON and on the command line (`--only`). */
+  id: string
+  title: string
+  url: string
+  headers: Record<string, string>
+  body: string
+  /** A cheap check of every response body; a `false` counts as a mismatch and fails the case. */
+  verifyBody?: (body: string) => boolean
+  /** When set, `body` is only the first request's and every later body comes from here. */
+  dynamic?: DynamicBody
+}
+
+/** What is watched while a case runs, besides the load itself. */
+export interface Observed {
+  /** The server process: its CPU and RSS. */
+  serverPid: number
+  /**
+   * Processes that work for the server (PostgreSQL backends of its database), asked after the
+   * warm-up: their CPU is reported as the database's, not as other load.
+   */
+  companions?: () => Promise<number[]>
+}
+
+export interface LoadSettings {
+  connections: number
+  warmupSeconds: number
+  measureSeconds: number
+  /** Measured runs after the one warm-up; the report takes the median. */
+  runs: number
+}
+
+export interface LoadResult {
+  /** Mean of autocannon's per-second samples, as its own report prints it. */
+  requestsPerSecond: number
+  /** Completed requests over the measured wall time, for comparison with the mean of samples. */
+  completedPerSecond: number
+  requests: number
+  durationSeconds: number
+  latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number }
+  non2xx: number
+  errors: number
+  timeouts: number
+  mismatches: number
+  statusCodes: Record<string, number>
+  /** Server CPU (user+system) over the measured run, as a share of one core: 1.5 = 150%. */
+  serverCpu: number | null
+  /** CPU of the server's companion processes (database backends), share of one core; null: none. */
+  databaseCpu: number | null
+  /** The largest resident set of the server process sampled during the run (every 100 ms). */
+  peakRssBytes: number | null
+  /** This process's CPU over the measured run (the load generator), as a share of one core. */
+  loadGeneratorCpu: number
+  /**
+   * CPU used by everything else on the machine over the measured run, as a share of one core: other
+   * load that competed with this run (null where /proc is missing).
+   */
+  otherCpu: number | null
+}
+
+interface RunOutput {
+  result: autocannon.Result
+  latencies: Float64Array
+  count: number
+}
+
+let current: autocannon.Instance | undefined
+
+/** Stops a run in progress (Ctrl-C). */
+export function stopLoad(): void {
+  current?.stop()
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[index] ?? 0
+}
+
+/** `seconds` of load, or exactly `amount` requests. */
+type Length = { seconds: number } | { amount: number }
+
+function runOnce(
+  target: LoadTarget,
+  connections: number,
+  length: Length,
+  onTick: (secondsLeft: number) => void,
+): Promise<RunOutput> {
+  return new Promise((resolve, reject) => {
+    let latencies = new Float64Array(1 << 16)
+    let count = 0
+    const options: autocannon.Options = {
+      url: target.url,
+      method: 'POST',
+      headers: target.headers,
+      body: target.body,
+      connections,
+      ...('amount' in length ? { amount: length.amount } : { duration: length.seconds }),
+      pipelining: 1,
+      timeout: 10,
+    }
+    if (target.verifyBody) {
+      const verify = target.verifyBody
+      options.verifyBody = (body) => typeof body === 'string' && verify(body)
+    }
+    if (target.dynamic) {
+      const dynamic = target.dynamic
+      options.requests = [
+        {
+          method: 'POST',
+          headers: target.headers,
+          body: target.body,
+          setupRequest: (request) => ({ ...request, body: dynamic.next() }),
+          onResponse: (status, body) => dynamic.answered(status, body),
+        },
+      ]
+    }
+    const instance = autocannon(options, (error: unknown, result) => {
+      current = undefined
+      if (error)
+        reject(error instanceof Error ? error : new Error(`autocannon: ${JSON.stringify(error)}`))
+      else resolve({ result, latencies: latencies.subarray(0, count), count })
+    })
+    current = instance
+    let left = 'seconds' in length ? length.seconds : 0
+    instance.on('tick', () => onTick(--left))
+    instance.on('response', (_client, _status, _bytes, responseTime) => {
+      if (count === latencies.length) {
+        const bigger = new Float64Array(latencies.length * 2)
+        bigger.set(latencies)
+        latencies = bigger
+      }
+      latencies[count++] = responseTime
+    })
+  })
+}
+
+/**
+ * Warm-up (not counted), then `settings.runs` measured runs, back to back. The observed processes
+ * are sampled for CPU and RSS during each measured run.
+ */
+export async function runLoad(
+  target: LoadTarget,
+  settings: LoadSettings,
+  observed: Observed,
+  progress: Progress,
+): Promise<LoadResult[]> {
+  if (settings.warmupSeconds > 0) {
+    progress.phase(`${target.id}: warm-up`, settings.warmupSeconds)
+    await runOnce(target, settings.connections, { seconds: settings.warmupSeconds }, (s) =>
+      progress.tick(s),
+    )
+  }
+  const results: LoadResult[] = []
+  for (let run = 1; run <= settings.runs; run++) {
+    const label = settings.runs > 1 ? `measuring, run ${run}/${settings.runs}` : 'measuring'
+    progress.phase(`${target.id}: ${label}`, settings.measureSeconds)
+    const companions = (await observed.companions?.()) ?? []
+    results.push(await measureOnce(target, settings, observed.serverPid, companions, progress))
+  }
+  progress.done()
+  return results
+}
+
+/** The CPU seconds of each process in `pids` (its own, not its children's); absent when unreadable. */
+function cpuOfEach(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>()
+  for (const pid of pids) {
+    const seconds = cpuSeconds(pid, false)
+    if (seconds !== null) out.set(pid, seconds)
+  }
+  return out
+}
+
+async function measureOnce(
+  target: LoadTarget,
+  settings: LoadSettings,
+  serverPid: number,
+  companions: number[],
+  progress: Progress,
+): Promise<LoadResult> {
+  let peakRss = rssBytes(serverPid)
+  const sampler = setInterval(() => {
+    const rss = rssBytes(serverPid)
+    if (rss !== null && (peakRss === null || rss > peakRss)) peakRss = rss
+  }, 100)
+  const companionsBefore = cpuOfEach(companions)
+  const cpuBefore = cpuSeconds(serverPid)
+  const machineBefore = machineBusySeconds()
+  const ownBefore = process.cpuUsage()
+  const started = performance.now()
+  let output: RunOutput
+  try {
+    output = await runOnce(
+      target,
+      settings.connections,
+      { seconds: settings.measureSeconds },
+      (s) => progress.tick(s),
+    )
+  } finally {
+    clearInterval(sampler)
+  }
+  const { result, latencies } = output
+  const wall = (performance.now() - started) / 1000
+  const own = process.cpuUsage(ownBefore)
+  const cpuAfter = cpuSeconds(serverPid)
+  const machineAfter = machineBusySeconds()
+  const companionsAfter = cpuOfEach(companions)
+  let databaseSeconds = 0
+  for (const [pid, after] of companionsAfter)
+    databaseSeconds += after - (companionsBefore.get(pid) ?? after)
+  const databaseCpu = companions.length > 0 ? databaseSeconds / wall : null
+
+  const serverCpu = cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / wall
+  const loadGeneratorCpu = (own.user + own.system) / 1e6 / wall
+  return {
+    ...summarize(result, latencies),
+    serverCpu,
+    databaseCpu,
+    peakRssBytes: peakRss,
+    loadGeneratorCpu,
+    otherCpu:
+      serverCpu === null || machineBefore === null || machineAfter === null
+        ? null
+        : Math.max(
+            0,
+            (machineAfter - machineBefore) / wall -
+              serverCpu -
+              (databaseCpu ?? 0) -
+              loadGeneratorCpu,
+          ),
+  }
+}
+
+type Counts = Omit<
+  LoadResult,
+  'serverCpu' | 'databaseCpu' | 'peakRssBytes' | 'loadGeneratorCpu' | 'otherCpu'
+>
+
+/** Rates, latency percentiles and failure counts of one autocannon run. */
+function summarize(result: autocannon.Result, latencies: Float64Array): Counts {
+  const sorted = latencies.slice().sort()
+  let sum = 0
+  for (const value of sorted) sum += value
+  const statusCodes: Record<string, number> = {}
+  for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) {
+    statusCodes[code] = stats.count ?? 0
+  }
+  const round = (ms: number): number => Math.round(ms * 1000) / 1000
+  return {
+    requestsPerSecond: result.requests.mean,
+    completedPerSecond: sorted.length / result.duration,
+    requests: sorted.length,
+    durationSeconds: result.duration,
+    latencyMs: {
+      p50: round(percentile(sorted, 50)),
+      p90: round(percentile(sorted, 90)),
+      p99: round(percentile(sorted, 99)),
+      mean: round(sorted.length > 0 ? sum / sorted.length : 0),
+      max: round(sorted.length > 0 ? (sorted[sorted.length - 1] ?? 0) : 0),
+    },
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    mismatches: result.mismatches,
+    statusCodes,
+  }
+}
+
+/**
+ * Sends exactly `amount` requests through the same path as a measured run and returns why that load
+ * would be reported as failed (null when it would count as clean): the negative control.
+ */
+export async function probe(
+  target: LoadTarget,
+  connections: number,
+  amount: number,
+): Promise<{ failure: string | null; statusCodes: Record<string, number> }> {
+  const { result, latencies } = await runOnce(target, connections, { amount }, () => {})
+  const counts = summarize(result, latencies)
+  const failure = failureOf({
+    ...counts,
+    serverCpu: null,
+    databaseCpu: null,
+    peakRssBytes: null,
+    loadGeneratorCpu: 0,
+    otherCpu: null,
+  })
+  return { failure, statusCodes: counts.statusCodes }
+}
+
+/** The run with the median rate (the lower middle one for an even count). */
+export function medianRun(results: LoadResult[]): LoadResult {
+  const sorted = [...results].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]
+  if (!median) throw new Error('no runs')
+  return median
+}
+
+/** Why a case cannot be reported as a number, or null when it ran clean. */
+export function failureOf(result: LoadResult): string | null {
+  const problems: string[] = []
+  if (result.non2xx > 0) {
+    const codes = Object.entries(result.statusCodes)
+      .filter(([code]) => !code.startsWith('2'))
+      .map(([code, n]) => `${n}×${code}`)
+      .join(', ')
+    problems.push(`${result.non2xx} non-2xx (${codes})`)
+  }
+  if (result.errors > 0) problems.push(`${result.errors} errors (${result.timeouts} timeouts)`)
+  if (result.mismatches > 0) problems.push(`${result.mismatches} unexpected bodies`)
+  if (result.requests === 0) problems.push('no responses')
+  return problems.length > 0 ? problems.join('; ') : null
+}

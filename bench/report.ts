@@ -1,0 +1,368 @@
+/**
+ * The benchmark's report: its shape (written raw as JSON under `bench/results/`), the ratios and the
+ * targets, and the text printed at the end of a run.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { CASE_IDS, CASE_TITLES, type CaseId } from './cases.js'
+import type { CryptoFloors } from './floors.js'
+import type { LoadResult, LoadSettings } from './load.js'
+import type { LoginCost } from './login_cost.js'
+import type { SdkBench } from './sdk_benches.js'
+
+export interface CaseReport {
+  id: string
+  title: string
+  /** Why the case is not reported as a number; null when every measured run was clean. */
+  failure: string | null
+  /** The median run. */
+  result: LoadResult | null
+  runs: LoadResult[]
+}
+
+export type SystemId = 'latchkey-sqlite' | 'latchkey-postgres' | 'reference'
+
+export const SYSTEM_NAMES: Record<SystemId, string> = {
+  'latchkey-sqlite': 'Latchkey, SQLite',
+  'latchkey-postgres': 'Latchkey, PostgreSQL',
+  reference: 'oidc-provider (reference)',
+}
+
+export interface SystemReport {
+  id: SystemId
+  /** What ran: the entry point and version, the database. */
+  description: string
+  /** Why the system was not measured at all; null when it was. */
+  skipped: string | null
+  /** The server's peak resident set over its whole life (VmHWM). */
+  peakRssBytes: number | null
+  cases: CaseReport[]
+  /** Cases this system does not offer, and why. */
+  unsupported: { id: CaseId; reason: string; short: string }[]
+  notes: string[]
+}
+
+export interface Target {
+  source: string
+  name: string
+  ratio: number | null
+  minimum: number
+  pass: boolean
+  /** What the target asks for in req/s, next to the bare node:http rate of the same run. */
+  note: string | null
+}
+
+export interface BenchReport {
+  startedAt: string
+  finishedAt: string
+  quick: boolean
+  machine: {
+    model: string
+    cores: number
+    totalMemoryBytes: number
+    node: string
+    platform: string
+    arch: string
+    loadAverageAtStart: number[]
+  }
+  loadGenerator: string
+  settings: LoadSettings
+  floors: CryptoFloors & { bareHttp: CaseReport; bareHttpPeakRssBytes: number | null }
+  systems: SystemReport[]
+  /** The reference loaded with a wrong client secret: must come out failed. */
+  negativeControl: { failure: string | null; statusCodes: Record<string, number> } | null
+  loginCost: LoginCost | null
+  /** Engines the issue names that were not measured, and why. */
+  notMeasured: string[]
+  targets: Target[]
+  sdk: SdkBench[]
+}
+
+/** Other load, in cores, above which a run is flagged as disturbed. */
+export const OTHER_LOAD_WARNING = 0.15
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US')
+const ms = (n: number): string => n.toFixed(2)
+const pct = (n: number | null): string => (n === null ? '—' : `${(n * 100).toFixed(1)}%`)
+const times = (n: number | null): string => (n === null ? '—' : `${n.toFixed(2)}x`)
+const mib = (bytes: number | null): string =>
+  bytes === null ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(0)} MiB`
+
+function table(head: string[], rows: string[][], right: boolean[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, i) => (right[i] ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd()
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
+}
+
+/** The rate of a clean case, or null when it failed or did not run. */
+export function rateOf(report: CaseReport | undefined): number | null {
+  if (!report?.result || report.failure !== null) return null
+  return report.result.requestsPerSecond
+}
+
+function ratio(rate: number | null, base: number | null): number | null {
+  return rate === null || base === null || base <= 0 ? null : rate / base
+}
+
+export function caseOf(report: BenchReport, system: SystemId, id: CaseId): CaseReport | undefined {
+  return report.systems.find((s) => s.id === system)?.cases.find((c) => c.id === id)
+}
+
+/** The floor a case is held against: raw sign, raw verify, or the bare HTTP server. */
+export function floorOf(report: BenchReport, id: CaseId): { name: string; rate: number | null } {
+  const { floors } = report
+  if (id === 'token-jwt') return { name: 'sign', rate: floors.es256SignPerSecond }
+  if (id === 'introspect-jwt') return { name: 'verify', rate: floors.es256VerifyPerSecond }
+  return { name: 'http', rate: rateOf(floors.bareHttp) }
+}
+
+/** The targets of issue 6 (against the reference and raw sign) and issue 2 (against the floors). */
+export function evaluateTargets(report: BenchReport): Target[] {
+  const jwt = rateOf(caseOf(report, 'latchkey-sqlite', 'token-jwt'))
+  const opaque = rateOf(caseOf(report, 'latchkey-sqlite', 'introspect-opaque'))
+  const bare = rateOf(report.floors.bareHttp)
+  const sign = report.floors.es256SignPerSecond
+  /** A sign-based target in req/s, and what share of the bare HTTP server's rate that is. */
+  const ofSign = (minimum: number): string | null =>
+    bare === null
+      ? null
+      : `needs ${int(minimum * sign)} req/s = ${pct((minimum * sign) / bare)} of the bare node:http rate`
+  const target = (
+    source: string,
+    name: string,
+    value: number | null,
+    minimum: number,
+    note: string | null = null,
+  ): Target => ({
+    source,
+    name,
+    ratio: value,
+    minimum,
+    pass: value !== null && value >= minimum,
+    note,
+  })
+  return [
+    target(
+      'issue 6',
+      'JWT issuance vs the reference (token-jwt req/s)',
+      ratio(jwt, rateOf(caseOf(report, 'reference', 'token-jwt'))),
+      3,
+    ),
+    target('issue 6', 'JWT issuance vs raw ES256 sign ops/s', ratio(jwt, sign), 0.45, ofSign(0.45)),
+    target(
+      'issue 6',
+      'opaque introspection vs the reference (introspect-opaque req/s)',
+      ratio(opaque, rateOf(caseOf(report, 'reference', 'introspect-opaque'))),
+      3,
+    ),
+    target('issue 2', 'JWT issuance vs raw ES256 sign ops/s', ratio(jwt, sign), 0.35, ofSign(0.35)),
+    target('issue 2', 'opaque introspection vs bare node:http req/s', ratio(opaque, bare), 0.35),
+  ]
+}
+
+function caseRow(report: BenchReport, system: SystemReport, c: CaseReport): string[] {
+  const r = c.result
+  const name = SYSTEM_NAMES[system.id]
+  if (c.failure !== null || !r) return [c.id, name, 'FAILED', '', '', '', '', '', '', '', '', '']
+  const id = c.id as CaseId
+  const reference = system.id === 'reference' ? null : rateOf(caseOf(report, 'reference', id))
+  const floor = floorOf(report, id)
+  const ofFloor = ratio(r.requestsPerSecond, floor.rate)
+  return [
+    id,
+    name,
+    int(r.requestsPerSecond),
+    ms(r.latencyMs.p50),
+    ms(r.latencyMs.p99),
+    int(r.non2xx),
+    int(r.errors + r.mismatches),
+    mib(r.peakRssBytes),
+    pct(r.serverCpu),
+    r.databaseCpu === null ? '' : pct(r.databaseCpu),
+    pct(r.otherCpu),
+    system.id === 'reference' ? '' : times(ratio(r.requestsPerSecond, reference)),
+    ofFloor === null ? '—' : `${pct(ofFloor)} ${floor.name}`,
+  ]
+}
+
+/** Each case's and floor's other load, for the warning. */
+function disturbed(report: BenchReport): string[] {
+  const out: string[] = []
+  if ((report.floors.cryptoOtherCpu ?? 0) > OTHER_LOAD_WARNING) out.push('crypto floors')
+  if ((report.floors.bareHttp.result?.otherCpu ?? 0) > OTHER_LOAD_WARNING) out.push('bare-http')
+  for (const system of report.systems) {
+    for (const c of system.cases) {
+      if ((c.result?.otherCpu ?? 0) > OTHER_LOAD_WARNING) out.push(`${c.id} (${system.id})`)
+    }
+  }
+  return out
+}
+
+export function formatReport(report: BenchReport): string {
+  const { machine, settings, floors } = report
+  const out: string[] = []
+  out.push(`Latchkey benchmark${report.quick ? ' (--quick)' : ''}, ${report.startedAt}`)
+  out.push(
+    `machine: ${machine.model}, ${machine.cores} cores, ${mib(machine.totalMemoryBytes)} RAM; ` +
+      `Node ${machine.node} ${machine.platform}/${machine.arch}`,
+  )
+  out.push(
+    `NOTE: the load generator (${report.loadGenerator}) shares the machine's ${machine.cores} cores ` +
+      'with the server under test (and PostgreSQL with both); rates are for this machine only.',
+  )
+  out.push(
+    `load: ${settings.connections} connections, keep-alive, no pipelining; warm-up ` +
+      `${settings.warmupSeconds} s (not counted), then ${settings.runs} × ${settings.measureSeconds} s ` +
+      `measured per case${settings.runs > 1 ? ', median run shown' : ''}`,
+  )
+  out.push('req/s: mean of per-second samples; latency: every response, µs resolution')
+  out.push('')
+
+  out.push('Floors (same run)')
+  const bare = floors.bareHttp.result
+  out.push(
+    table(
+      ['floor', 'rate', 'p50 ms', 'p99 ms', 'peak RSS', 'other CPU'],
+      [
+        ['raw node:crypto ES256 sign, 1 thread', `${int(floors.es256SignPerSecond)} ops/s`],
+        ['raw node:crypto ES256 verify, 1 thread', `${int(floors.es256VerifyPerSecond)} ops/s`],
+        floors.bareHttp.failure !== null || !bare
+          ? [floors.bareHttp.title, `FAILED: ${floors.bareHttp.failure ?? 'no result'}`]
+          : [
+              floors.bareHttp.title,
+              `${int(bare.requestsPerSecond)} req/s`,
+              ms(bare.latencyMs.p50),
+              ms(bare.latencyMs.p99),
+              mib(bare.peakRssBytes),
+              pct(bare.otherCpu),
+            ],
+      ].map((r) => [...r, '', '', '', '', ''].slice(0, 6)),
+      [false, true, true, true, true, true],
+    ),
+  )
+  out.push('')
+
+  out.push('Endpoints')
+  const rows: string[][] = []
+  for (const id of CASE_IDS) {
+    for (const system of report.systems) {
+      const c = system.cases.find((x) => x.id === id)
+      if (c) rows.push(caseRow(report, system, c))
+      const unsupported = system.unsupported.find((u) => u.id === id)
+      if (unsupported) rows.push([id, SYSTEM_NAMES[system.id], 'n/a (see below)'])
+    }
+  }
+  out.push(
+    table(
+      [
+        'case',
+        'system',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'non-2xx',
+        'errors',
+        'peak RSS',
+        'server CPU',
+        'db CPU',
+        'other CPU',
+        'vs reference',
+        'vs floor',
+      ],
+      rows,
+      [false, false, true, true, true, true, true, true, true, true, true, true, true],
+    ),
+  )
+  out.push(
+    'cases: ' + CASE_IDS.map((id) => `${id} = ${CASE_TITLES[id]}`).join('; ') + '.',
+    'peak RSS: largest resident set of the server sampled during the case; CPU: share of one core' +
+      ' over the measured run (100% = one core); db = the PostgreSQL backends of the bench database;' +
+      ' other = everything else on the machine. vs floor: sign/verify = raw ES256 ops/s, http =' +
+      ' bare node:http req/s.',
+  )
+  for (const system of report.systems) {
+    if (system.skipped !== null)
+      out.push(`${SYSTEM_NAMES[system.id]}: not measured: ${system.skipped}`)
+    for (const u of system.unsupported)
+      out.push(`${SYSTEM_NAMES[system.id]}, ${u.id}: n/a: ${u.reason}`)
+    for (const note of system.notes) out.push(`${SYSTEM_NAMES[system.id]}: ${note}`)
+  }
+  for (const note of report.notMeasured) out.push(`not measured: ${note}`)
+  const failed = [floors.bareHttp, ...report.systems.flatMap((s) => s.cases)].filter(
+    (c) => c.failure !== null,
+  )
+  for (const c of failed) out.push(`FAILED ${c.id}: ${c.failure ?? ''}`)
+  const busy = disturbed(report)
+  const steps = 2 + report.systems.reduce((n, s) => n + s.cases.length, 0)
+  if (busy.length === steps) busy.splice(0, busy.length, 'every step')
+  if (busy.length > 0) {
+    out.push(
+      `WARNING: other processes used > ${OTHER_LOAD_WARNING} of a core during ${busy.join(', ')}:` +
+        ' those numbers are low and noisy; run again on a quiet machine.',
+    )
+  }
+  out.push('')
+
+  if (report.negativeControl) {
+    const n = report.negativeControl
+    const codes = Object.entries(n.statusCodes)
+      .map(([code, count]) => `${count}×${code}`)
+      .join(', ')
+    out.push(
+      n.failure !== null
+        ? `Negative control: the reference with a wrong client secret was reported FAILED (${codes}), as it must be.`
+        : `Negative control BROKEN: a wrong client secret was counted as clean (${codes}).`,
+    )
+  }
+  if (report.loginCost) {
+    const l = report.loginCost
+    out.push(
+      `Login cost: argon2id verifyPassword ${ms(l.meanMs)} ms per verification (mean of ` +
+        `${l.verifications}; p50 ${ms(l.p50Ms)}, min ${ms(l.minMs)}, max ${ms(l.maxMs)} ms); the ` +
+        `server runs at most ${l.maxConcurrent} at once, so at most ~${int((l.maxConcurrent * 1000) / l.meanMs)} logins/s.`,
+    )
+  }
+  out.push('')
+
+  out.push('Targets (Latchkey on SQLite; ratios measured in this run)')
+  for (const t of report.targets) {
+    const value = t.minimum >= 1 ? times(t.ratio) : pct(t.ratio)
+    const minimum = t.minimum >= 1 ? `${t.minimum}x` : pct(t.minimum)
+    const verdict = t.ratio === null ? 'not measured' : `${value}  ${t.pass ? 'PASS' : 'MISS'}`
+    out.push(
+      `  [${t.source}] ${t.name} >= ${minimum}: ${verdict}` +
+        (t.note === null || t.ratio === null ? '' : `  (${t.note})`),
+    )
+  }
+  out.push('')
+  const peaks = report.systems
+    .filter((s) => s.skipped === null)
+    .map((s) => `${SYSTEM_NAMES[s.id]} ${mib(s.peakRssBytes)}`)
+  out.push(
+    `server peak RSS over the whole run (VmHWM): ${peaks.join(', ')}; bare node:http ` +
+      mib(floors.bareHttpPeakRssBytes),
+  )
+  return out.join('\n')
+}
+
+/** The Verifier SDK benchmarks' own output, under their heading. */
+export function formatSdk(sdk: SdkBench[]): string {
+  if (sdk.length === 0) return ''
+  const out = ['', 'Verifier SDK', '============']
+  for (const bench of sdk) {
+    out.push(`$ ${bench.command}${bench.seconds > 0 ? `   (${bench.seconds.toFixed(1)} s)` : ''}`)
+    if (bench.output) out.push(bench.output.trimEnd())
+    if (bench.failure !== null) out.push(`(${bench.name}: ${bench.failure})`)
+  }
+  return out.join('\n')
+}
+
+/** Writes the raw results, creating the folder. */
+export function writeResults(path: string, report: BenchReport): void {
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`)
+}

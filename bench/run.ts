@@ -1,0 +1,361 @@
+/**
+ * `npm run bench`: in one run on this machine, with the same load generator and settings, measures
+ *   - the floors: raw `node:crypto` ES256 sign and verify, and a bare `node:http` server;
+ *   - Latchkey on SQLite (client_credentials JWT and opaque, introspection of each, the rotating
+ *     refresh grant) and on PostgreSQL (the token and introspection cases), real CLI, real server;
+ *   - the reference, oidc-provider, configured for the same work (`reference_server.ts`);
+ *   - the login cost (argon2id verification) and, at the end, the Verifier SDK's own benchmarks;
+ * then prints a table with each Latchkey figure's ratio to the reference and to the floor and the
+ * targets, writes `bench/results/latest.json` and draws `docs/benchmark.svg` (a partial run, with
+ * `--only`, `--no-reference`, `--postgres off` or `--server`, writes `bench/results/partial.json` and
+ * `partial.svg` instead).
+ *
+ * Usage: node dist/bench/run.js [--quick] [--duration S] [--warmup S] [--runs N] [--connections N]
+ *          [--only ID,ID] [--server PATH] [--postgres URL|off] [--no-reference] [--no-sdk]
+ *          [--sessions N] [--login-runs N] [--wait-quiet S]
+ *   --quick        1 s warm-up, 1 s measured, 1 run: the whole run in about a minute (a check of
+ *                  the harness, not a figure to publish); default 3 s warm-up, 3 × 10 s measured
+ *   --runs N       measured runs per case after one warm-up; the median is reported (default 3)
+ *   --only         cases: token-jwt, token-opaque, introspect-opaque, introspect-jwt, refresh
+ *   --server PATH  another build's dist/src/cli/main.js (to compare a patched copy); default this one
+ *   --postgres URL maintenance database where the bench database is created and dropped (default
+ *                  $LATCHKEY_BENCH_POSTGRES, $LATCHKEY_TEST_POSTGRES, or
+ *                  postgres://postgres@127.0.0.1:5432/postgres); off: skip the engine
+ *   --sessions N   sessions logged in for the refresh case (default: enough for every run)
+ *   --wait-quiet S before each step, wait up to S s for other load to stop (default 20; --quick 0)
+ * Exits 1 when a case FAILED (non-2xx, errors or a wrong body), 0 otherwise, targets met or not.
+ */
+import { existsSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { bareHttpTarget, CASE_IDS, type CaseId } from './cases.js'
+import { writeChart } from './chart.js'
+import { measureCryptoFloors } from './floors.js'
+import { freePort, Harness, peakRss, waitForQuiet, waitUntilReady } from './harness.js'
+import { stopLoad, type LoadSettings } from './load.js'
+import { measureLoginCost } from './login_cost.js'
+import { machineDescription } from './machine.js'
+import { createBenchDatabase, DEFAULT_POSTGRES } from './postgres.js'
+import { Progress } from './progress.js'
+import {
+  evaluateTargets,
+  formatReport,
+  formatSdk,
+  writeResults,
+  type BenchReport,
+  type SystemReport,
+} from './report.js'
+import { runSdkBenches } from './sdk_benches.js'
+import { loadCase, runLatchkey, runReference, versionOf, type RunContext } from './systems.js'
+
+const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url))
+const RESULTS_PATH = here('../../bench/results/latest.json')
+/** Where a run with cases or systems left out writes its results, so it never replaces a whole one. */
+const PARTIAL_RESULTS_PATH = here('../../bench/results/partial.json')
+const CHART_PATH = here('../../docs/benchmark.svg')
+const PARTIAL_CHART_PATH = here('../../bench/results/partial.svg')
+const DEFAULT_SERVER = here('../src/cli/main.js')
+const BARE_SERVER = here('./bare_http_server.js')
+/** The cases PostgreSQL runs (the refresh grant is measured on the default engine only). */
+const POSTGRES_CASES: readonly CaseId[] = [
+  'token-jwt',
+  'token-opaque',
+  'introspect-opaque',
+  'introspect-jwt',
+]
+
+interface Options {
+  quick: boolean
+  settings: LoadSettings
+  only: CaseId[]
+  server: string
+  postgres: string | null
+  reference: boolean
+  sdk: boolean
+  sessions: number
+  loginRuns: number
+  waitQuietSeconds: number
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`)
+  return n
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      runs: { type: 'string' },
+      connections: { type: 'string' },
+      only: { type: 'string' },
+      server: { type: 'string' },
+      postgres: { type: 'string' },
+      'no-reference': { type: 'boolean', default: false },
+      'no-sdk': { type: 'boolean', default: false },
+      sessions: { type: 'string' },
+      'login-runs': { type: 'string' },
+      'wait-quiet': { type: 'string' },
+    },
+    strict: true,
+  })
+  const quick = values.quick ?? false
+  const only = (values.only ?? CASE_IDS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+  for (const id of only) {
+    if (!(CASE_IDS as readonly string[]).includes(id)) {
+      throw new Error(`--only: unknown case ${JSON.stringify(id)}; use ${CASE_IDS.join(', ')}`)
+    }
+  }
+  const server = resolve(values.server ?? DEFAULT_SERVER)
+  if (!existsSync(server)) throw new Error(`${server} not found: run the build first`)
+  const settings: LoadSettings = {
+    connections: Math.floor(positive('connections', values.connections, 50)),
+    // autocannon stops on its one-second tick: whole seconds are what it runs.
+    warmupSeconds: Math.ceil(positive('warmup', values.warmup, quick ? 1 : 3)),
+    measureSeconds: Math.ceil(positive('duration', values.duration, quick ? 1 : 10)),
+    runs: Math.floor(positive('runs', values.runs, quick ? 1 : 3)),
+  }
+  const postgres =
+    values.postgres ??
+    process.env.LATCHKEY_BENCH_POSTGRES ??
+    process.env.LATCHKEY_TEST_POSTGRES ??
+    DEFAULT_POSTGRES
+  return {
+    quick,
+    settings,
+    only: only as CaseId[],
+    server,
+    postgres: postgres === 'off' ? null : postgres,
+    reference: !(values['no-reference'] ?? false),
+    sdk: !(values['no-sdk'] ?? false),
+    // Each run (warm-up included) may strand one session per connection: one pool for all of them.
+    sessions: Math.floor(
+      positive('sessions', values.sessions, settings.connections * (settings.runs + 2) + 50),
+    ),
+    loginRuns: Math.floor(positive('login-runs', values['login-runs'], quick ? 10 : 50)),
+    waitQuietSeconds:
+      values['wait-quiet'] === '0'
+        ? 0
+        : positive('wait-quiet', values['wait-quiet'], quick ? 0 : 20),
+  }
+}
+
+/** The environment of the children: ours, without any LATCHKEY_* setting of the caller's shell. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('LATCHKEY_')) env[key] = value
+  }
+  return { ...env, ...extra }
+}
+
+async function bench(options: Options, harness: Harness): Promise<BenchReport> {
+  const { settings } = options
+  const startedAt = new Date().toISOString()
+  const loadAverageAtStart = loadavg()
+  const cases = options.only.length
+  const postgresCases = POSTGRES_CASES.filter((id) => options.only.includes(id)).length
+  const referenceCases = ['token-jwt', 'token-opaque', 'introspect-opaque'].filter((id) =>
+    options.only.includes(id as CaseId),
+  ).length
+  const steps =
+    4 +
+    (1 + cases) +
+    (options.postgres ? 1 + postgresCases : 0) +
+    (options.reference ? 1 + referenceCases : 0)
+  const loadSteps =
+    1 + cases + (options.postgres ? postgresCases : 0) + (options.reference ? referenceCases : 0)
+  const progress = new Progress(
+    steps,
+    loadSteps,
+    settings.warmupSeconds + settings.runs * settings.measureSeconds,
+  )
+  /** Lets other people's builds and tests on the machine finish before a step measures anything. */
+  const quiet = async (): Promise<void> => {
+    if (options.waitQuietSeconds <= 0) return
+    const load = await waitForQuiet(options.waitQuietSeconds, (busy, left) =>
+      progress.waiting(`other load ${busy.toFixed(2)} cores; waiting for quiet`, left),
+    )
+    progress.done()
+    if (load !== null && load >= 0.1) progress.note(`machine still busy (${load.toFixed(2)} cores)`)
+  }
+  const context: RunContext = {
+    harness,
+    settings,
+    progress,
+    only: options.only,
+    quiet,
+    env: childEnv,
+  }
+
+  const cryptoSeconds = options.quick ? 0.5 : 2
+  progress.next(`floor: raw node:crypto ES256 sign and verify, ${cryptoSeconds} s each`)
+  await quiet()
+  const crypto = measureCryptoFloors(cryptoSeconds)
+  progress.note(
+    `sign ${Math.round(crypto.es256SignPerSecond)} ops/s, verify ${Math.round(crypto.es256VerifyPerSecond)} ops/s` +
+      `, other load ${crypto.cryptoOtherCpu === null ? '?' : crypto.cryptoOtherCpu.toFixed(2)} cores`,
+  )
+
+  progress.next('floor: bare node:http server', true)
+  await quiet()
+  const barePort = await freePort()
+  const bare = harness.spawnNode('bare-http', [BARE_SERVER, String(barePort)])
+  const bareTarget = bareHttpTarget(`http://127.0.0.1:${barePort}/introspect`)
+  await waitUntilReady(bareTarget.url, bare, {
+    method: 'POST',
+    headers: bareTarget.headers,
+    body: bareTarget.body,
+  })
+  const bareHttp = await loadCase(context, bareTarget, bare)
+  const bareHttpPeakRssBytes = peakRss(bare.pid)
+  await harness.stop(bare)
+
+  const systems: SystemReport[] = []
+  systems.push(
+    await runLatchkey(
+      context,
+      options.server,
+      {
+        id: 'latchkey-sqlite',
+        db: `sqlite:${join(harness.folder, 'latchkey.db')}`,
+        cases: CASE_IDS,
+      },
+      options.sessions,
+    ),
+  )
+
+  if (options.postgres) {
+    const database = await createBenchDatabase(options.postgres).catch((error: unknown) => {
+      const reason = error instanceof Error ? error.message : String(error)
+      progress.note(`PostgreSQL not reachable (${reason}): engine skipped`)
+      return null
+    })
+    if (database) {
+      harness.defer(() => database.drop())
+      systems.push(
+        await runLatchkey(
+          context,
+          options.server,
+          { id: 'latchkey-postgres', db: database.url, cases: POSTGRES_CASES, database },
+          options.sessions,
+        ),
+      )
+      await database.drop()
+    } else {
+      systems.push({
+        id: 'latchkey-postgres',
+        description: options.postgres,
+        skipped: 'PostgreSQL was not reachable',
+        peakRssBytes: null,
+        cases: [],
+        unsupported: [],
+        notes: [],
+      })
+    }
+  }
+
+  let negativeControl: BenchReport['negativeControl'] = null
+  if (options.reference) {
+    const reference = await runReference(context)
+    systems.push(reference.system)
+    negativeControl = reference.negativeControl
+  }
+
+  progress.next(`login cost: argon2id verifyPassword × ${options.loginRuns}`)
+  const loginCost = await measureLoginCost(options.loginRuns)
+  progress.note(`${loginCost.meanMs.toFixed(2)} ms per verification`)
+
+  const report: BenchReport = {
+    startedAt,
+    finishedAt: '',
+    quick: options.quick,
+    machine: { ...machineDescription(), loadAverageAtStart },
+    loadGenerator: `autocannon ${versionOf(here('../../node_modules/autocannon/package.json'))}, in the harness process`,
+    settings,
+    floors: { ...crypto, bareHttp, bareHttpPeakRssBytes },
+    systems,
+    negativeControl,
+    loginCost,
+    notMeasured: [
+      'Latchkey on PostgreSQL + Redis: the Redis engine does not exist yet',
+      ...(options.postgres ? [] : ['Latchkey on PostgreSQL: --postgres off']),
+    ],
+    targets: [],
+    sdk: [],
+  }
+  report.targets = evaluateTargets(report)
+
+  if (options.sdk) {
+    progress.next('Verifier SDK benchmarks (child processes)')
+    report.sdk = await runSdkBenches(options.quick, childEnv({}))
+  }
+  report.finishedAt = new Date().toISOString()
+  return report
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2))
+  const harness = new Harness()
+  let stopping = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      harness.closeNow()
+      process.exit(130)
+    }
+    stopping = true
+    process.stderr.write(`\n${signal}: stopping the children and removing ${harness.folder}\n`)
+    stopLoad()
+    void harness.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  process.on('exit', () => harness.closeNow())
+
+  try {
+    const started = performance.now()
+    const report = await bench(options, harness)
+    // Only a whole run (every case, every system, this build) replaces the published results.
+    const whole =
+      options.only.length === CASE_IDS.length &&
+      options.reference &&
+      options.postgres !== null &&
+      options.server === resolve(DEFAULT_SERVER)
+    const resultsPath = whole ? RESULTS_PATH : PARTIAL_RESULTS_PATH
+    const chartPath = whole ? CHART_PATH : PARTIAL_CHART_PATH
+    writeResults(resultsPath, report)
+    writeChart(chartPath, report)
+    const took = ((performance.now() - started) / 1000).toFixed(0)
+    process.stdout.write(
+      `${formatReport(report)}\nraw results: ${resultsPath}\nchart: ${chartPath}\n` +
+        `${formatSdk(report.sdk)}\n\nwhole run: ${took} s\n`,
+    )
+    const failed = [report.floors.bareHttp, ...report.systems.flatMap((s) => s.cases)].some(
+      (c) => c.failure !== null,
+    )
+    const controlBroken = report.negativeControl !== null && report.negativeControl.failure === null
+    return failed || controlBroken ? 1 : 0
+  } finally {
+    await harness.close()
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,232 @@
+/**
+ * The systems under test, each started as its own process on a free loopback port and loaded case by
+ * case: Latchkey on an engine (the real CLI registers the clients and the user, `latchkey serve` runs
+ * on the engine's database) and the oidc-provider reference (`reference_server.ts`).
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  createClients,
+  latchkeyCases,
+  referenceCases,
+  wrongSecretTarget,
+  type BenchCase,
+  type CaseId,
+} from './cases.js'
+import { freePort, peakRss, tailOf, waitUntilReady, type Child, type Harness } from './harness.js'
+import {
+  failureOf,
+  medianRun,
+  probe,
+  runLoad,
+  type LoadSettings,
+  type LoadTarget,
+  type Observed,
+} from './load.js'
+import type { BenchDatabase } from './postgres.js'
+import type { Progress } from './progress.js'
+import type { BenchReport, CaseReport, SystemReport } from './report.js'
+import type { SessionPool } from './sessions.js'
+
+const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url))
+const REFERENCE_SERVER = here('./reference_server.js')
+
+/** What every system's run needs from the harness. */
+export interface RunContext {
+  harness: Harness
+  settings: LoadSettings
+  progress: Progress
+  only: readonly CaseId[]
+  /** Waits (bounded) for other load on the machine to stop before a step. */
+  quiet(): Promise<void>
+  /** The environment for server processes: ours without the caller's LATCHKEY_* settings. */
+  env(extra: Record<string, string>): NodeJS.ProcessEnv
+}
+
+/** The version field of an installed package (or of this project), for the report. */
+export function versionOf(packageJsonPath: string): string {
+  try {
+    return (
+      (JSON.parse(readFileSync(packageJsonPath, 'utf8')) as { version?: string }).version ?? '?'
+    )
+  } catch {
+    return '?'
+  }
+}
+
+function caseReport(target: LoadTarget, runs: CaseReport['runs']): CaseReport {
+  const failures = runs.map(failureOf).filter((f): f is string => f !== null)
+  return {
+    id: target.id,
+    title: target.title,
+    failure: failures.length > 0 ? failures.join(' | ') : null,
+    result: runs.length > 0 ? medianRun(runs) : null,
+    runs,
+  }
+}
+
+/** Fails fast with the child's stderr when it has died under load. */
+function assertAlive(child: Child): void {
+  const { exitCode, signalCode } = child.process
+  if (exitCode !== null || signalCode !== null) {
+    throw new Error(
+      `${child.name} exited (${signalCode ?? exitCode}) during the run:\n${tailOf(child.stderrPath)}`,
+    )
+  }
+}
+
+/** Warm-up and measured runs of one target against `child`, with a one-line summary. */
+export async function loadCase(
+  context: RunContext,
+  target: LoadTarget,
+  child: Child,
+  observed: Omit<Observed, 'serverPid'> = {},
+): Promise<CaseReport> {
+  const { progress } = context
+  const runs = await runLoad(
+    target,
+    context.settings,
+    { serverPid: child.pid, ...observed },
+    progress,
+  )
+  assertAlive(child)
+  const report = caseReport(target, runs)
+  const r = report.result
+  progress.note(
+    report.failure !== null || !r
+      ? `FAILED: ${report.failure ?? 'no result'}`
+      : `${Math.round(r.requestsPerSecond)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms` +
+          `, other load ${r.otherCpu === null ? '?' : r.otherCpu.toFixed(2)} cores`,
+  )
+  return report
+}
+
+/** Each case: prepare (checked request), load, and the same check after the load. */
+async function runCases(
+  context: RunContext,
+  label: string,
+  cases: BenchCase[],
+  child: Child,
+  observed: Omit<Observed, 'serverPid'> = {},
+): Promise<CaseReport[]> {
+  const out: CaseReport[] = []
+  for (const benchCase of cases) {
+    if (!context.only.includes(benchCase.id)) continue
+    context.progress.next(`${label}: ${benchCase.id}`, true)
+    const target = await benchCase.prepare()
+    await context.quiet()
+    const report = await loadCase(context, target, child, observed)
+    // The server must still answer correctly after the load, not just answer.
+    if (report.failure === null) await benchCase.check()
+    out.push(report)
+  }
+  return out
+}
+
+async function stopServer(context: RunContext, child: Child, notes: string[]): Promise<void> {
+  const exit = await context.harness.stop(child)
+  if (exit !== '0')
+    notes.push(`server exited with ${exit} on SIGTERM: ${tailOf(child.stderrPath, 500)}`)
+}
+
+export interface LatchkeyEngine {
+  id: 'latchkey-sqlite' | 'latchkey-postgres'
+  /** `--db` URL. */
+  db: string
+  /** Which cases run on this engine. */
+  cases: readonly CaseId[]
+  database?: BenchDatabase
+}
+
+/** Latchkey on one engine: clients and user through the CLI, `latchkey serve`, then each case. */
+export async function runLatchkey(
+  context: RunContext,
+  cli: string,
+  engine: LatchkeyEngine,
+  sessions: number,
+): Promise<SystemReport> {
+  const { harness, progress } = context
+  const label = engine.id === 'latchkey-sqlite' ? 'Latchkey/SQLite' : 'Latchkey/PostgreSQL'
+  progress.next(`${label}: clients and user via the CLI, start, wait for /healthz`)
+  await createClients(harness, cli, engine.db)
+  const port = await freePort()
+  const baseUrl = `http://127.0.0.1:${port}`
+  const server = harness.spawnNode(
+    engine.id,
+    [cli, 'serve', '--port', String(port), '--host', '127.0.0.1', '--db', engine.db],
+    context.env({ LATCHKEY_LOG_REQUESTS: 'false', LATCHKEY_ISSUER: baseUrl }),
+  )
+  await waitUntilReady(`${baseUrl}/healthz`, server)
+  progress.note(`pid ${server.pid}, ${baseUrl}`)
+
+  const cases = latchkeyCases(baseUrl, sessions).filter((c) => engine.cases.includes(c.id))
+  const database = engine.database
+  const observed = database ? { companions: () => database.backendPids() } : {}
+  const reports = await runCases(context, label, cases, server, observed)
+  const notes: string[] = []
+  const refresh = reports.find((r) => r.id === 'refresh')
+  const pool = (cases.find((c) => c.id === 'refresh') as { pool?: SessionPool } | undefined)?.pool
+  if (refresh && pool) {
+    notes.push(
+      `refresh: ${pool.size} sessions logged in through /authorize (PKCE), every request a real ` +
+        `rotation with the session's current token; ${pool.lost} sessions lost in flight at the ` +
+        `ends of runs, ${pool.starved} requests found no idle session`,
+    )
+  }
+  const peakRssBytes = peakRss(server.pid)
+  await stopServer(context, server, notes)
+  const version = versionOf(join(cli, '../../../../package.json'))
+  return {
+    id: engine.id,
+    description: `latchkey ${version}, ${cli}, --db ${engine.db.replace(/\/\/[^@/]*@/, '//…@')}`,
+    skipped: null,
+    peakRssBytes,
+    cases: reports,
+    unsupported: [],
+    notes,
+  }
+}
+
+/** The reference: its server, a negative control, its cases and the cases it does not offer. */
+export async function runReference(
+  context: RunContext,
+): Promise<{ system: SystemReport; negativeControl: BenchReport['negativeControl'] }> {
+  const { harness, progress } = context
+  const version = versionOf(here('../../node_modules/oidc-provider/package.json'))
+  progress.next(`oidc-provider ${version}: start, negative control`)
+  const port = await freePort()
+  const baseUrl = `http://127.0.0.1:${port}`
+  const server = harness.spawnNode('reference', [REFERENCE_SERVER, String(port)], context.env({}))
+  await waitUntilReady(`${baseUrl}/.well-known/openid-configuration`, server)
+  // The failure path, proven on this very server: refused requests must make a case FAILED.
+  const negativeControl = await probe(wrongSecretTarget(baseUrl), 10, 200)
+  progress.note(
+    negativeControl.failure === null
+      ? 'negative control BROKEN: refused requests were counted as clean'
+      : `negative control: wrong secret → FAILED as it must (${negativeControl.failure})`,
+  )
+  const { cases, unsupported } = referenceCases(baseUrl)
+  for (const u of unsupported) await u.confirm()
+  const reports = await runCases(context, 'oidc-provider', cases, server)
+  const notes: string[] = [
+    'default storage: the in-memory adapter (an LRU of 1,000 entries per process: nothing survives' +
+      ' a restart or is shared between processes)',
+  ]
+  const peakRssBytes = peakRss(server.pid)
+  await stopServer(context, server, notes)
+  return {
+    system: {
+      id: 'reference',
+      description: `oidc-provider ${version} (${join('bench', 'reference_server.ts')})`,
+      skipped: null,
+      peakRssBytes,
+      cases: reports,
+      unsupported: unsupported
+        .filter((u) => context.only.includes(u.id))
+        .map(({ id, reason, short }) => ({ id, reason, short })),
+      notes,
+    },
+    negativeControl,
+  }
+}
