@@ -21,6 +21,19 @@ import type {
   SigningKeyRecord,
   UserRecord,
 } from '../types.js'
+export {
+  USER_COLUMNS,
+  LOGIN_COLUMNS,
+  CODE_COLUMNS,
+  SESSION_COLUMNS,
+  REFRESH_COLUMNS,
+  userFromRow,
+  loginFromRow,
+  codeFromRow,
+  sessionFromRow,
+  refreshFromRow,
+} from '../session_rows.js'
+export type { UserRow, LoginRow, CodeRow, SessionRow, RefreshRow } from '../session_rows.js'
 import type { Values } from './connection.js'
 
 export const CLIENT_COLUMNS =
@@ -31,16 +44,6 @@ export const KEY_COLUMNS =
   'retired_at'
 export const TOKEN_COLUMNS = 'hash, client_id, sub, scope, aud, jti, sid, issued_at, expires_at'
 export const REVOCATION_COLUMNS = 'seq, kind, value, client_id, created_at, expires_at'
-export const USER_COLUMNS = 'id, username, password_hash, created_at'
-export const LOGIN_COLUMNS = 'hash, user_id, created_at, expires_at'
-export const CODE_COLUMNS =
-  'hash, client_id, user_id, redirect_uri, code_challenge, scope, login_hash, created_at, ' +
-  'expires_at, used_at, session_id'
-export const SESSION_COLUMNS =
-  'id, user_id, client_id, scope, login_hash, created_at, expires_at, idle_expires_at, revoked_at'
-export const REFRESH_COLUMNS =
-  'hash, session_id, client_id, user_id, scope, issued_at, expires_at, used_at, successor_hash, ' +
-  'successor_sealed'
 
 /** `$1, $2, …, $n`: the placeholders of an INSERT of `n` columns. */
 export function placeholders(n: number): string {
@@ -91,59 +94,6 @@ export interface RevocationRow {
   client_id: string | null
   created_at: number
   expires_at: number
-}
-
-export interface UserRow {
-  id: string
-  username: string
-  password_hash: string
-  created_at: number
-}
-
-export interface LoginRow {
-  hash: string
-  user_id: string
-  created_at: number
-  expires_at: number
-}
-
-export interface CodeRow {
-  hash: string
-  client_id: string
-  user_id: string
-  redirect_uri: string
-  code_challenge: string
-  scope: string
-  login_hash: string | null
-  created_at: number
-  expires_at: number
-  used_at: number | null
-  session_id: string | null
-}
-
-export interface SessionRow {
-  id: string
-  user_id: string
-  client_id: string
-  scope: string
-  login_hash: string | null
-  created_at: number
-  expires_at: number
-  idle_expires_at: number
-  revoked_at: number | null
-}
-
-export interface RefreshRow {
-  hash: string
-  session_id: string
-  client_id: string
-  user_id: string
-  scope: string
-  issued_at: number
-  expires_at: number
-  used_at: number | null
-  successor_hash: string | null
-  successor_sealed: string | null
 }
 
 export function clientFromRow(row: ClientRow): ClientRecord {
@@ -252,48 +202,14 @@ export function revocationValues(event: RevocationInput): Values {
   return [event.kind, event.value, event.clientId, event.createdAt, event.expiresAt]
 }
 
-export function userFromRow(row: UserRow): UserRecord {
-  return {
-    id: row.id,
-    username: row.username,
-    passwordHash: row.password_hash,
-    createdAt: row.created_at,
-  }
-}
-
 /** Values for `INSERT INTO users (USER_COLUMNS)`. */
 export function userValues(user: UserRecord): Values {
   return [user.id, user.username, user.passwordHash, user.createdAt]
 }
 
-export function loginFromRow(row: LoginRow): LoginRecord {
-  return {
-    hash: row.hash,
-    userId: row.user_id,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-  }
-}
-
 /** Values for `INSERT INTO logins (LOGIN_COLUMNS)`. */
 export function loginValues(login: LoginRecord): Values {
   return [login.hash, login.userId, login.createdAt, login.expiresAt]
-}
-
-export function codeFromRow(row: CodeRow): AuthorizationCodeRecord {
-  return {
-    hash: row.hash,
-    clientId: row.client_id,
-    userId: row.user_id,
-    redirectUri: row.redirect_uri,
-    codeChallenge: row.code_challenge,
-    scope: row.scope,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    loginHash: row.login_hash,
-    usedAt: row.used_at,
-    sessionId: row.session_id,
-  }
 }
 
 /** Values for `INSERT INTO authorization_codes (CODE_COLUMNS)`. */
@@ -313,20 +229,6 @@ export function codeValues(code: AuthorizationCodeRecord): Values {
   ]
 }
 
-export function sessionFromRow(row: SessionRow): SessionRecord {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    clientId: row.client_id,
-    scope: row.scope,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    idleExpiresAt: row.idle_expires_at,
-    revokedAt: row.revoked_at,
-    loginHash: row.login_hash,
-  }
-}
-
 /** Values for `INSERT INTO sessions (SESSION_COLUMNS)`. */
 export function sessionValues(session: SessionRecord): Values {
   return [
@@ -340,21 +242,6 @@ export function sessionValues(session: SessionRecord): Values {
     session.idleExpiresAt,
     session.revokedAt,
   ]
-}
-
-export function refreshFromRow(row: RefreshRow): RefreshTokenRecord {
-  return {
-    hash: row.hash,
-    sessionId: row.session_id,
-    clientId: row.client_id,
-    userId: row.user_id,
-    scope: row.scope,
-    issuedAt: row.issued_at,
-    expiresAt: row.expires_at,
-    usedAt: row.used_at,
-    successorHash: row.successor_hash,
-    successorSealed: row.successor_sealed,
-  }
 }
 
 /** Values for `INSERT INTO refresh_tokens (REFRESH_COLUMNS)`. */

@@ -1,0 +1,144 @@
+/**
+ * The rows of the session tables (users, logins, codes, sessions, refresh tokens), with their column
+ * lists and mappers to records. Both engines store them with the same columns and types, so the SQLite
+ * and PostgreSQL engines share this mapping; each keeps its own parameter order for writes.
+ */
+
+import type {
+  AuthorizationCodeRecord,
+  LoginRecord,
+  RefreshTokenRecord,
+  SessionRecord,
+  UserRecord,
+} from './types.js'
+
+export interface UserRow {
+  id: string
+  username: string
+  password_hash: string
+  created_at: number
+}
+
+export interface LoginRow {
+  hash: string
+  user_id: string
+  created_at: number
+  expires_at: number
+}
+
+export interface CodeRow {
+  hash: string
+  client_id: string
+  user_id: string
+  redirect_uri: string
+  code_challenge: string
+  scope: string
+  login_hash: string | null
+  created_at: number
+  expires_at: number
+  used_at: number | null
+  session_id: string | null
+}
+
+export interface SessionRow {
+  id: string
+  user_id: string
+  client_id: string
+  scope: string
+  login_hash: string | null
+  created_at: number
+  expires_at: number
+  idle_expires_at: number
+  revoked_at: number | null
+}
+
+export interface RefreshRow {
+  hash: string
+  session_id: string
+  client_id: string
+  user_id: string
+  scope: string
+  issued_at: number
+  expires_at: number
+  used_at: number | null
+  successor_hash: string | null
+  successor_sealed: string | null
+}
+
+export const USER_COLUMNS = 'id, username, password_hash, created_at'
+
+export const LOGIN_COLUMNS = 'hash, user_id, created_at, expires_at'
+
+export const CODE_COLUMNS =
+  'hash, client_id, user_id, redirect_uri, code_challenge, scope, login_hash, created_at, ' +
+  'expires_at, used_at, session_id'
+
+export const SESSION_COLUMNS =
+  'id, user_id, client_id, scope, login_hash, created_at, expires_at, idle_expires_at, revoked_at'
+
+export const REFRESH_COLUMNS =
+  'hash, session_id, client_id, user_id, scope, issued_at, expires_at, used_at, successor_hash, ' +
+  'successor_sealed'
+
+export function userFromRow(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    passwordHash: row.password_hash,
+    createdAt: row.created_at,
+  }
+}
+
+export function loginFromRow(row: LoginRow): LoginRecord {
+  return {
+    hash: row.hash,
+    userId: row.user_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  }
+}
+
+export function codeFromRow(row: CodeRow): AuthorizationCodeRecord {
+  return {
+    hash: row.hash,
+    clientId: row.client_id,
+    userId: row.user_id,
+    redirectUri: row.redirect_uri,
+    codeChallenge: row.code_challenge,
+    scope: row.scope,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    loginHash: row.login_hash,
+    usedAt: row.used_at,
+    sessionId: row.session_id,
+  }
+}
+
+export function sessionFromRow(row: SessionRow): SessionRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    clientId: row.client_id,
+    scope: row.scope,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    idleExpiresAt: row.idle_expires_at,
+    revokedAt: row.revoked_at,
+    loginHash: row.login_hash,
+  }
+}
+
+export function refreshFromRow(row: RefreshRow): RefreshTokenRecord {
+  return {
+    hash: row.hash,
+    sessionId: row.session_id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    scope: row.scope,
+    issuedAt: row.issued_at,
+    expiresAt: row.expires_at,
+    usedAt: row.used_at,
+    successorHash: row.successor_hash,
+    successorSealed: row.successor_sealed,
+  }
+}
