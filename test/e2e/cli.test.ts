@@ -211,11 +211,11 @@ describe('latchkey CLI', () => {
     assert.notEqual(byKid.get(k1.kid)?.published_until, null)
 
     // The key signing now cannot be retired; a pending one can.
-    assertOneLineFailure(cli(['keys', 'retire', '--db', db, String(k1.kid)]))
-    const retired = cli(['keys', 'retire', '--db', db, String(k2.kid)])
+    assertOneLineFailure(cli(['keys', 'retire', '--db', db, `--kid=${String(k1.kid)}`]))
+    const retired = cli(['keys', 'retire', '--db', db, `--kid=${String(k2.kid)}`])
     assert.equal(retired.status, 0, retired.stderr)
     assert.equal((retired.json as Record<string, unknown>).state, 'retired')
-    assertOneLineFailure(cli(['keys', 'retire', '--db', db, String(k2.kid)]))
+    assertOneLineFailure(cli(['keys', 'retire', '--db', db, `--kid=${String(k2.kid)}`]))
     assertOneLineFailure(cli(['keys', 'retire', '--db', db, 'no-such-kid']))
     assertOneLineFailure(cli(['keys', 'rotate', '--db', db, '--alg', 'HS256']))
   })

@@ -179,7 +179,7 @@ describe('server lifecycle', () => {
       assert.ok(published.includes(oldKid), 'the old key stays published while its tokens live')
       assert.equal(await isActive(server, before, who), true)
 
-      const retired = cli(['keys', 'retire', '--db', server.db, String(oldKid)])
+      const retired = cli(['keys', 'retire', '--db', server.db, `--kid=${String(oldKid)}`])
       assert.equal(retired.status, 0, retired.stderr)
       assert.equal(
         await isActive(server, before, who),
