@@ -49,10 +49,12 @@ export interface ClientStore {
   /** Every client, ordered by id. */
   listClients(): Promise<ClientRecord[]>
   /**
-   * Removes the client with every opaque token, session, refresh token and code issued to it;
-   * `false` when it did not exist.
+   * Removes the client with every opaque token, session, refresh token and code issued to it, and
+   * appends `event` (a `client` revocation covering its JWTs) in the same transaction, so that no
+   * reader ever sees the event without the deletion or the deletion without the event. `false`
+   * (nothing appended) when it did not exist.
    */
-  deleteClient(clientId: string): Promise<boolean>
+  deleteClient(clientId: string, event: RevocationInput): Promise<boolean>
 }
 
 export type SigningAlg = 'ES256' | 'RS256' | 'PS256' | 'EdDSA'

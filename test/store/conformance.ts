@@ -128,7 +128,8 @@ export function runStoreConformance(
         await store.saveToken(token('h2', { clientId: 'gone' }))
         await store.saveToken(token('h3', { clientId: 'kept' }))
 
-        assert.equal(await store.deleteClient('gone'), true)
+        const event = revocation('client', 'gone')
+        assert.equal(await store.deleteClient('gone', event), true)
 
         assert.equal(await store.getClient('gone'), null)
         assert.equal(await store.findToken('h1', NOW), null)
@@ -138,17 +139,24 @@ export function runStoreConformance(
           (await store.listClients()).map((c) => c.clientId),
           ['kept'],
         )
+        // The event was appended in the same transaction.
+        const events = await store.listRevocations(0, 10)
+        assert.deepEqual(
+          events.map(({ seq: _seq, ...e }) => e),
+          [event],
+        )
       })
 
       it('returns false when deleting an unknown client', async () => {
         await store.createClient(client('svc'))
-        assert.equal(await store.deleteClient('nobody'), false)
+        assert.equal(await store.deleteClient('nobody', revocation('client', 'nobody')), false)
         assert.notEqual(await store.getClient('svc'), null)
+        assert.deepEqual(await store.listRevocations(0, 10), [], 'no event for an unknown client')
       })
 
       it('accepts a new client under the id of a deleted one', async () => {
         await store.createClient(client('svc', { scopes: ['old'] }))
-        await store.deleteClient('svc')
+        await store.deleteClient('svc', revocation('client', 'svc'))
         const second = client('svc', { scopes: ['new'] })
         await store.createClient(second)
         assert.deepEqual(await store.getClient('svc'), second)

@@ -270,7 +270,7 @@ export function describeRevokeConformance(store: () => Store): void {
       await store().redeemCode('c-web-used', NOW)
       await store().saveCode(code('c-cli', { clientId: 'cli' }))
 
-      assert.equal(await store().deleteClient('web'), true)
+      assert.equal(await store().deleteClient('web', revocation('client', 'web')), true)
 
       assert.equal(await store().getClient('web'), null)
       assert.equal(await store().getSession('s-web'), null)
@@ -304,7 +304,7 @@ export function describeRevokeConformance(store: () => Store): void {
       await start(session('s-web', { loginHash: 'l-web' }))
       await start(session('s-cli', { clientId: 'cli', loginHash: 'l-other' }))
 
-      await store().deleteClient('web')
+      await store().deleteClient('web', revocation('client', 'web'))
 
       assert.equal(await store().getLogin('l-web', NOW), null)
       assert.notEqual(await store().getLogin('l-other', NOW), null)

@@ -201,14 +201,14 @@ export async function deleteClient(o: { db?: string; id: string }): Promise<void
   await withStore(o.db, async (store) => {
     const client = await mustGetClient(store, o.id)
     const at = now()
-    await store.appendRevocation({
+    // One transaction: the client, its opaque tokens and sessions go, and the event is appended.
+    await store.deleteClient(client.clientId, {
       kind: 'client',
       value: client.clientId,
       clientId: client.clientId,
       createdAt: at,
       expiresAt: at + client.accessTokenTtl,
     })
-    await store.deleteClient(client.clientId)
     printJSON({ client_id: client.clientId, deleted: true })
   })
 }

@@ -158,7 +158,7 @@ export class PgRevoke {
     })
   }
 
-  deleteClient(clientId: string): Promise<boolean> {
+  deleteClient(clientId: string, event: RevocationInput): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const sessions = await tx.rows<{
         id: string
@@ -173,7 +173,9 @@ export class PgRevoke {
         s.revoked_at === null && s.login_hash !== null ? [s.login_hash] : [],
       )
       if (logins.length > 0) await tx.count(DELETE_LOGINS, [logins])
-      return (await tx.count(DELETE_CLIENT, [clientId])) > 0
+      if ((await tx.count(DELETE_CLIENT, [clientId])) === 0) return false
+      await tx.rows(APPEND_REVOCATION, revocationValues(event))
+      return true
     })
   }
 }

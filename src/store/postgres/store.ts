@@ -135,8 +135,8 @@ export class PostgresStore implements Store {
     return (await this.db.rows<ClientRow>(SELECT_CLIENTS, [])).map(clientFromRow)
   }
 
-  deleteClient(clientId: string): Promise<boolean> {
-    return this.revoke.deleteClient(clientId)
+  deleteClient(clientId: string, event: RevocationInput): Promise<boolean> {
+    return this.revoke.deleteClient(clientId, event)
   }
 
   async insertKey(key: SigningKeyRecord): Promise<void> {

@@ -105,7 +105,7 @@ export function withRedisWakeups(store: Store, url: string, logger: Logger): Rev
       (done: boolean) => done,
     ),
     deleteClient: announcing(
-      (clientId: string) => store.deleteClient(clientId),
+      (clientId: string, event: RevocationInput) => store.deleteClient(clientId, event),
       (done: boolean) => done,
     ),
     watchRevocations(onAppend: () => void): () => Promise<void> {

@@ -131,15 +131,19 @@ export class SqliteRevoke {
       'DELETE FROM sessions WHERE client_id = ?',
     )
     const deleteClientRow = durable.prepare<[string]>('DELETE FROM clients WHERE client_id = ?')
-    this.deleteClientTx = durable.transaction((clientId: string): boolean => {
-      // Order matters: logins and refresh tokens are found through the sessions deleted below.
-      deleteClientLogins.run(clientId)
-      deleteClientRefresh.run(clientId, clientId)
-      deleteClientTokens.run(clientId)
-      deleteClientCodes.run(clientId)
-      deleteClientSessions.run(clientId)
-      return deleteClientRow.run(clientId).changes > 0
-    })
+    this.deleteClientTx = durable.transaction(
+      (clientId: string, event: RevocationInput): boolean => {
+        // Order matters: logins and refresh tokens are found through the sessions deleted below.
+        deleteClientLogins.run(clientId)
+        deleteClientRefresh.run(clientId, clientId)
+        deleteClientTokens.run(clientId)
+        deleteClientCodes.run(clientId)
+        deleteClientSessions.run(clientId)
+        if (deleteClientRow.run(clientId).changes === 0) return false
+        insertRevocation.run(...revocationParams(event))
+        return true
+      },
+    )
   }
 
   revokeSession(id: string, event: RevocationInput): boolean {
@@ -158,7 +162,7 @@ export class SqliteRevoke {
     return this.deleteUserTx.immediate(id, event)
   }
 
-  deleteClient(clientId: string): boolean {
-    return this.deleteClientTx.immediate(clientId)
+  deleteClient(clientId: string, event: RevocationInput): boolean {
+    return this.deleteClientTx.immediate(clientId, event)
   }
 }

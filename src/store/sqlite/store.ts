@@ -217,8 +217,8 @@ export class SqliteStore implements Store {
     return this.attempt(() => this.selectClients.all().map(clientFromRow))
   }
 
-  deleteClient(clientId: string): Promise<boolean> {
-    return this.attempt(() => this.revoke.deleteClient(clientId))
+  deleteClient(clientId: string, event: RevocationInput): Promise<boolean> {
+    return this.attempt(() => this.revoke.deleteClient(clientId, event))
   }
 
   insertKey(key: SigningKeyRecord): Promise<void> {
