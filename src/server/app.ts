@@ -50,18 +50,14 @@ export function createApp(ctx: ServerContext): FastifyInstance {
     sendOAuthError(reply, new OAuthError('invalid_request', 'no such endpoint', { status: 404 })),
   )
 
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    reply.header('x-content-type-options', 'nosniff')
-    done(null, payload)
-  })
-
-  const { metrics } = ctx
+  // `x-content-type-options: nosniff` is set where each response is built (sendOAuthError, the
+  // endpoints), not in an onSend hook: one hook runner less per request.
+  const { http } = ctx.metrics
   app.addHook('onResponse', (request, reply, done) => {
     // The route pattern, never the raw URL: bounded label values, and no query strings in logs.
     const route = request.routeOptions.url ?? 'unmatched'
     const status = reply.statusCode
-    metrics.requests.inc({ method: request.method, route, status })
-    metrics.latency.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+    http.record(request.method, route, status, reply.elapsedTime / 1000)
     if (ctx.config.logRequests) {
       request.log.info(
         { method: request.method, route, status, ms: Math.round(reply.elapsedTime * 100) / 100 },

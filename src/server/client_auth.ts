@@ -4,6 +4,7 @@
  * request; secrets verified in constant time against their hash; failures throttled per address and per
  * client+address, with the same error and the same cost whether the client exists or not.
  */
+import type { Socket } from 'node:net'
 import type { FastifyRequest } from 'fastify'
 import { OAuthError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
@@ -113,20 +114,32 @@ function failed(): OAuthError {
 }
 
 /**
- * Authenticates the calling client. A public client (no stored secret) authenticates with `none`; a
- * confidential one needs its secret. Throws `invalid_client` (401) on failure and a 429 when the
- * address or client+address has failed too often. Does not check what the client may do.
+ * Basic credentials verified on a connection: the exact header, the client, and the stored hash the
+ * secret was checked against. A keep-alive client repeats the header on every request; it is parsed and
+ * its secret checked once per connection (docs/PERFORMANCE.md, P1). The client is still looked up on
+ * every request (through the client cache), so a changed secret or a deleted client ends the memo
+ * within the cache's TTL. Only `client_secret_basic` is remembered: never a body secret, never a public
+ * client.
+ *
+ * The header (so the secret) stays referenced for the life of the connection. The `===` on it is not
+ * constant-time, but it only compares a connection's header with that same connection's earlier one.
  */
-export async function authenticateClient(
-  request: FastifyRequest,
-  params: FormParams,
+interface VerifiedBasic {
+  header: string
+  clientId: string
+  secretHash: string
+}
+
+const verifiedOnSocket = new WeakMap<Socket, VerifiedBasic>()
+
+/** Throws the 429 when the address, or the client from this address, has failed too often. */
+function checkThrottle(
   ctx: ServerContext,
-): Promise<AuthenticatedClient> {
-  const presented = readClientCredentials(request.headers.authorization, params)
-  const now = ctx.clock()
+  addressKey: string,
+  clientKey: string,
+  now: number,
+): void {
   const limits = ctx.config.rateLimit
-  const addressKey = `a:${request.ip}`
-  const clientKey = `c:${request.ip}:${presented.clientId}`
   const wait = Math.max(
     ctx.clientAuthFailures.retryAfter(addressKey, limits.perAddress, now),
     ctx.clientAuthFailures.retryAfter(clientKey, limits.perClient, now),
@@ -138,6 +151,42 @@ export async function authenticateClient(
       { status: 429, retryAfter: wait },
     )
   }
+}
+
+/**
+ * Authenticates the calling client. A public client (no stored secret) authenticates with `none`; a
+ * confidential one needs its secret. Throws `invalid_client` (401) on failure and a 429 when the
+ * address or client+address has failed too often, also on a connection that authenticated before.
+ * Does not check what the client may do.
+ */
+export async function authenticateClient(
+  request: FastifyRequest,
+  params: FormParams,
+  ctx: ServerContext,
+): Promise<AuthenticatedClient> {
+  const authorization = request.headers.authorization
+  const socket = request.raw.socket
+  const memo = authorization === undefined ? undefined : verifiedOnSocket.get(socket)
+  if (
+    memo !== undefined &&
+    memo.header === authorization &&
+    params.client_id === undefined &&
+    params.client_secret === undefined
+  ) {
+    // The throttle still applies: it belongs to the address, whatever this connection proved before.
+    checkThrottle(ctx, `a:${request.ip}`, `c:${request.ip}:${memo.clientId}`, ctx.clock())
+    const client = await ctx.clients.get(memo.clientId)
+    if (client !== null && client.secretHash === memo.secretHash) {
+      return { client, method: 'client_secret_basic' }
+    }
+    verifiedOnSocket.delete(socket)
+  }
+
+  const presented = readClientCredentials(authorization, params)
+  const now = ctx.clock()
+  const addressKey = `a:${request.ip}`
+  const clientKey = `c:${request.ip}:${presented.clientId}`
+  checkThrottle(ctx, addressKey, clientKey, now)
   const fail = (): OAuthError => {
     ctx.clientAuthFailures.fail(addressKey, now)
     ctx.clientAuthFailures.fail(clientKey, now)
@@ -156,5 +205,16 @@ export async function authenticateClient(
     client ? client.secretHash : null,
   )
   if (!ok || !client) throw fail()
+  if (
+    presented.method === 'client_secret_basic' &&
+    authorization !== undefined &&
+    client.secretHash !== null
+  ) {
+    verifiedOnSocket.set(socket, {
+      header: authorization,
+      clientId: client.clientId,
+      secretHash: client.secretHash,
+    })
+  }
   return { client, method: presented.method }
 }

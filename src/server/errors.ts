@@ -6,9 +6,13 @@ import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError, StoreUnavailableError } from '../errors.js'
 
-/** Sends `err` as RFC 6749 §5.2 JSON with `Cache-Control: no-store`. */
+/** Sends `err` as RFC 6749 §5.2 JSON with `Cache-Control: no-store` (and `nosniff`, as every answer). */
 export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyReply {
-  reply.code(err.status).header('cache-control', 'no-store').header('pragma', 'no-cache')
+  reply
+    .code(err.status)
+    .header('cache-control', 'no-store')
+    .header('pragma', 'no-cache')
+    .header('x-content-type-options', 'nosniff')
   if (err.code === 'invalid_client' && err.status === 401) {
     // RFC 6749 §5.2: a 401 names the authentication scheme the client may use.
     reply.header('www-authenticate', 'Basic realm="latchkey", charset="UTF-8"')

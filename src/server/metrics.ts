@@ -1,15 +1,236 @@
 /**
  * Prometheus metrics: requests and their latency by route, tokens issued and revoked by kind, and the
  * process defaults (CPU, memory, event-loop lag). One registry per server instance.
+ *
+ * Requests, latency and tokens issued are counted on every request, so they are kept in plain objects
+ * (no label hashing per request) and read by the registry at scrape time, in the same exposition format
+ * prom-client's own `Counter` and `Histogram` give.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
+import type { AccessTokenFormat } from '../store/types.js'
+
+export type TokenKind = 'access_token' | 'refresh_token'
 
 export interface Metrics {
   registry: Registry
-  requests: Counter<'method' | 'route' | 'status'>
-  latency: Histogram<'method' | 'route'>
-  tokensIssued: Counter<'kind' | 'format'>
+  /** `latchkey_http_requests_total` and `latchkey_http_request_duration_seconds`. */
+  http: HttpMetrics
+  /** `latchkey_tokens_issued_total`. */
+  tokensIssued: IssuedTokens
   tokensRevoked: Counter<'kind'>
+  /** Lookups through the Redis cache (`--redis`) by cache and outcome. */
+  cacheLookups: Counter<'cache' | 'result'>
+}
+
+/** Upper bounds of the latency buckets, in seconds. */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+]
+
+type Labels = Readonly<Record<string, string | number>>
+
+/** One counter series: its labels, built once, and its count. */
+interface CounterCell {
+  labels: Labels
+  count: number
+}
+
+/** One latency series (a method and route): per-bucket counts, not cumulative. */
+interface RouteSeries {
+  labels: Labels
+  /** Request counts by status code. */
+  statuses: Map<number, CounterCell>
+  buckets: Float64Array
+  sum: number
+  count: number
+}
+
+interface MetricValue {
+  value: number
+  labels: Labels
+  metricName?: string
+  sharedLabels?: Labels
+}
+
+/** What a registry reads from a metric: the shape of prom-client's own metric objects. */
+interface CollectedMetric {
+  name: string
+  help: string
+  type: 'counter' | 'histogram'
+  aggregator: 'sum'
+  values: MetricValue[]
+}
+
+/**
+ * A metric whose values are read at scrape time. Registered as prom-client's own are: the registry
+ * only calls `get` (or `getForPromString`) and `reset`.
+ */
+interface ScrapedMetric {
+  name: string
+  help: string
+  type: 'counter' | 'histogram'
+  aggregator: 'sum'
+  get(): Promise<CollectedMetric>
+  getForPromString?(): Promise<CollectedMetric>
+  reset(): void
+}
+
+function register(registry: Registry, metric: ScrapedMetric): void {
+  // prom-client types `registerMetric` with its own classes; the registry needs only this shape.
+  registry.registerMetric(metric as unknown as Metric)
+}
+
+function counterMetric(
+  name: string,
+  help: string,
+  cells: () => readonly CounterCell[],
+  reset: () => void,
+): ScrapedMetric {
+  const collect = (): Promise<CollectedMetric> =>
+    Promise.resolve({
+      name,
+      help,
+      type: 'counter',
+      aggregator: 'sum',
+      values: cells().map((c) => ({ value: c.count, labels: c.labels })),
+    })
+  return { name, help, type: 'counter', aggregator: 'sum', get: collect, reset }
+}
+
+/**
+ * Requests by method, route and status, and their latency by method and route. `route` must be a
+ * route pattern (bounded), never a raw URL.
+ */
+export class HttpMetrics {
+  private byMethod = new Map<string, Map<string, RouteSeries>>()
+  /** Both in first-seen order, as prom-client lists its series. */
+  private series: RouteSeries[] = []
+  private cells: CounterCell[] = []
+
+  constructor(registry: Registry) {
+    register(
+      registry,
+      counterMetric(
+        'latchkey_http_requests_total',
+        'HTTP requests by method, route and status code',
+        () => this.cells,
+        () => this.reset(),
+      ),
+    )
+    const name = 'latchkey_http_request_duration_seconds'
+    const help = 'HTTP request latency by method and route'
+    register(registry, {
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      // As prom-client's Histogram: `get` gives each line all its labels, `getForPromString` the
+      // method and route as shared labels, written after `le`.
+      get: () => Promise.resolve(this.latency(name, help, true)),
+      getForPromString: () => Promise.resolve(this.latency(name, help, false)),
+      reset: () => this.reset(),
+    })
+  }
+
+  /** Counts one finished request that took `seconds`. */
+  record(method: string, route: string, status: number, seconds: number): void {
+    let routes = this.byMethod.get(method)
+    if (routes === undefined) {
+      routes = new Map()
+      this.byMethod.set(method, routes)
+    }
+    let s = routes.get(route)
+    if (s === undefined) {
+      s = {
+        labels: { method, route },
+        statuses: new Map(),
+        buckets: new Float64Array(LATENCY_BUCKETS.length),
+        sum: 0,
+        count: 0,
+      }
+      routes.set(route, s)
+      this.series.push(s)
+    }
+    let cell = s.statuses.get(status)
+    if (cell === undefined) {
+      cell = { labels: { method, route, status }, count: 0 }
+      s.statuses.set(status, cell)
+      this.cells.push(cell)
+    }
+    cell.count++
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+      if (seconds <= LATENCY_BUCKETS[i]!) {
+        s.buckets[i]!++
+        break
+      }
+    }
+    s.sum += seconds
+    s.count++
+  }
+
+  reset(): void {
+    this.byMethod = new Map()
+    this.series = []
+    this.cells = []
+  }
+
+  private latency(name: string, help: string, splay: boolean): CollectedMetric {
+    const values: MetricValue[] = []
+    const line = (metricName: string, own: Labels, shared: Labels, value: number): void => {
+      values.push(
+        splay
+          ? { metricName, labels: { ...own, ...shared }, value }
+          : { metricName, labels: own, sharedLabels: shared, value },
+      )
+    }
+    for (const s of this.series) {
+      let cumulative = 0
+      for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+        cumulative += s.buckets[i]!
+        line(`${name}_bucket`, { le: LATENCY_BUCKETS[i]! }, s.labels, cumulative)
+      }
+      line(`${name}_bucket`, { le: '+Inf' }, s.labels, s.count)
+      line(`${name}_sum`, {}, s.labels, s.sum)
+      line(`${name}_count`, {}, s.labels, s.count)
+    }
+    return { name, help, type: 'histogram', aggregator: 'sum', values }
+  }
+}
+
+/** Tokens issued by kind and format: one cell per combination, created on first use. */
+export class IssuedTokens {
+  /** Indexed by kind × format. */
+  private byIndex: (CounterCell | undefined)[] = [undefined, undefined, undefined, undefined]
+  private cells: CounterCell[] = []
+
+  constructor(registry: Registry) {
+    register(
+      registry,
+      counterMetric(
+        'latchkey_tokens_issued_total',
+        'Tokens issued by kind (access_token, refresh_token) and format (jwt, opaque)',
+        () => this.cells,
+        () => this.reset(),
+      ),
+    )
+  }
+
+  /** Counts one issued token. */
+  record(kind: TokenKind, format: AccessTokenFormat): void {
+    const index = (kind === 'access_token' ? 0 : 2) + (format === 'jwt' ? 0 : 1)
+    let cell = this.byIndex[index]
+    if (cell === undefined) {
+      cell = { labels: { kind, format }, count: 0 }
+      this.byIndex[index] = cell
+      this.cells.push(cell)
+    }
+    cell.count++
+  }
+
+  reset(): void {
+    this.byIndex = [undefined, undefined, undefined, undefined]
+    this.cells = []
+  }
 }
 
 export function createMetrics(): Metrics {
@@ -17,29 +238,18 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'latchkey_' })
   return {
     registry,
-    requests: new Counter({
-      name: 'latchkey_http_requests_total',
-      help: 'HTTP requests by method, route and status code',
-      labelNames: ['method', 'route', 'status'],
-      registers: [registry],
-    }),
-    latency: new Histogram({
-      name: 'latchkey_http_request_duration_seconds',
-      help: 'HTTP request latency by method and route',
-      labelNames: ['method', 'route'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    }),
-    tokensIssued: new Counter({
-      name: 'latchkey_tokens_issued_total',
-      help: 'Tokens issued by kind (access_token, refresh_token) and format (jwt, opaque)',
-      labelNames: ['kind', 'format'],
-      registers: [registry],
-    }),
+    http: new HttpMetrics(registry),
+    tokensIssued: new IssuedTokens(registry),
     tokensRevoked: new Counter({
       name: 'latchkey_tokens_revoked_total',
       help: 'Revocations by kind (jti, token, sid, sub, client, kid)',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    cacheLookups: new Counter({
+      name: 'latchkey_cache_lookups_total',
+      help: 'Redis cache lookups by cache (token, client, keys) and result (hit, miss, stale, error, bypass)',
+      labelNames: ['cache', 'result'],
       registers: [registry],
     }),
   }

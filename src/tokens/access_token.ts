@@ -126,10 +126,14 @@ export function revocationRefs(claims: AccessTokenClaims, kid: string): Revocati
  * The claims of `token` when it is a live access token of this server: for a JWT, a valid signature by
  * a published key, valid claims and no revocation; for an opaque token, a stored, unexpired record.
  * `null` for anything else (expired, revoked, unknown, malformed, forged). Does not check who asks.
+ *
+ * `opaqueHash`, when given, must be `hashOpaqueToken(token)`: a caller that looks a missed token up
+ * again (as a refresh token) hashes it once. It is not checked against `token`.
  */
 export async function resolveAccessToken(
   ctx: TokenContext,
   token: string,
+  opaqueHash?: string,
 ): Promise<LiveAccessToken | null> {
   const now = ctx.clock()
   if (token.includes('.')) {
@@ -150,7 +154,7 @@ export async function resolveAccessToken(
     return { format: 'jwt', claims }
   }
   if (!looksOpaque(token)) return null
-  const hash = hashOpaqueToken(token)
+  const hash = opaqueHash ?? hashOpaqueToken(token)
   const record = await ctx.store.findToken(hash, now)
   if (!record) return null
   const claims: AccessTokenClaims = {

@@ -46,6 +46,9 @@ interface AlgParams {
   options: Partial<{ dsaEncoding: 'ieee-p1363'; padding: number; saltLength: number }>
 }
 
+/** What `sign` and `verify` of `node:crypto` take as the key: the key with its algorithm's options. */
+type KeyWithOptions = AlgParams['options'] & { key: KeyObject }
+
 function algParams(alg: SigningAlg): AlgParams {
   switch (alg) {
     case 'ES256':
@@ -68,19 +71,20 @@ export class JWTSigner {
   readonly kid: string
   readonly alg: SigningAlg
   private readonly headerSegment: string
-  private readonly params: AlgParams
+  private readonly digest: string | null
+  /** Built once: `node:crypto` takes the key and its options as one object. */
+  private readonly key: KeyWithOptions
 
   constructor(privateKey: KeyObject, kid: string, alg: SigningAlg) {
     this.kid = kid
     this.alg = alg
-    this.params = algParams(alg)
+    const params = algParams(alg)
+    this.digest = params.digest
+    this.key = { key: privateKey, ...params.options }
     this.headerSegment = Buffer.from(JSON.stringify({ alg, typ: 'at+jwt', kid })).toString(
       'base64url',
     )
-    this.key = privateKey
   }
-
-  private readonly key: KeyObject
 
   /**
    * A compact JWS of `claims`. The signature is computed on libuv's thread pool, not the event loop:
@@ -90,15 +94,10 @@ export class JWTSigner {
   sign(claims: AccessTokenClaims): Promise<string> {
     const input = `${this.headerSegment}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
     return new Promise((resolve, reject) => {
-      sign(
-        this.params.digest,
-        Buffer.from(input),
-        { key: this.key, ...this.params.options },
-        (err, signature) => {
-          if (err) reject(err)
-          else resolve(`${input}.${signature.toString('base64url')}`)
-        },
-      )
+      sign(this.digest, Buffer.from(input), this.key, (err, signature) => {
+        if (err) reject(err)
+        else resolve(`${input}.${signature.toString('base64url')}`)
+      })
     })
   }
 }
@@ -107,15 +106,20 @@ export class JWTSigner {
 export class JWTVerificationKey {
   readonly kid: string
   readonly alg: SigningAlg
-  private readonly key: KeyObject
-  private readonly params: AlgParams
+  private readonly digest: string | null
+  /** Built once: `node:crypto` takes the key and its options as one object. */
+  private readonly key: KeyWithOptions
 
   constructor(publicJwk: JWK, alg: SigningAlg) {
     if (typeof publicJwk.kid !== 'string') throw new TypeError('publicJwk.kid must be a string')
     this.kid = publicJwk.kid
     this.alg = alg
-    this.params = algParams(alg)
-    this.key = createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' })
+    const params = algParams(alg)
+    this.digest = params.digest
+    this.key = {
+      key: createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }),
+      ...params.options,
+    }
   }
 
   /**
@@ -124,12 +128,7 @@ export class JWTVerificationKey {
    */
   verifySync(input: string, signature: Buffer): boolean {
     try {
-      return verify(
-        this.params.digest,
-        Buffer.from(input),
-        { key: this.key, ...this.params.options },
-        signature,
-      )
+      return verify(this.digest, Buffer.from(input), this.key, signature)
     } catch {
       return false
     }
@@ -139,12 +138,8 @@ export class JWTVerificationKey {
   verify(input: string, signature: Buffer): Promise<boolean> {
     return new Promise((resolve) => {
       try {
-        verify(
-          this.params.digest,
-          Buffer.from(input),
-          { key: this.key, ...this.params.options },
-          signature,
-          (err, ok) => resolve(!err && ok),
+        verify(this.digest, Buffer.from(input), this.key, signature, (err, ok) =>
+          resolve(!err && ok),
         )
       } catch {
         // A signature of the wrong length or encoding is simply not valid.

@@ -171,6 +171,34 @@ describe('client_credentials, introspection and revocation over HTTP', () => {
     assert.equal(res.headers['cache-control'], 'no-store')
   })
 
+  it('marks every answer nosniff: tokens, introspection, revocation, errors, metadata, JWKS', async () => {
+    const t = await token(jwtClient)
+    const answers = {
+      token: await server.post('/token', { grant_type: 'client_credentials' }, creds(jwtClient)),
+      'token error': await server.post('/token', { grant_type: 'client_credentials' }, [
+        jwtClient.client_id,
+        'wrong-secret-wrong-secret',
+      ]),
+      'malformed request': await server.post('/token', {}, creds(jwtClient)),
+      introspection: await introspect(t.access_token),
+      'introspection error': await server.post('/introspect', {}, creds(api)),
+      revocation: await server.post('/revoke', { token: 'unknown' }, creds(other)),
+      metadata: await server.get('/.well-known/oauth-authorization-server'),
+      jwks: await server.get('/.well-known/jwks.json'),
+      'unknown path': await server.get('/no-such-endpoint'),
+      health: await server.get('/healthz'),
+      metrics: await server.get('/metrics'),
+    }
+    for (const [name, res] of Object.entries(answers)) {
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', name)
+    }
+    assert.equal(answers.token.status, 200)
+    assert.equal(answers['token error'].status, 401)
+    assert.equal(answers['malformed request'].status, 400)
+    assert.equal(answers['introspection error'].status, 400)
+    assert.equal(answers['unknown path'].status, 404)
+  })
+
   it('issues opaque tokens of 256 bits that are stored only as a hash', async () => {
     const t = await token(opaqueClient)
     assert.match(t.access_token, /^[A-Za-z0-9_-]{43}$/)
@@ -335,6 +363,21 @@ describe('client_credentials, introspection and revocation over HTTP', () => {
       /latchkey_http_requests_total\{method="POST",route="\/token",status="200"\} \d+/,
     )
     assert.match(res.text, /latchkey_http_request_duration_seconds_bucket/)
+    // The exposition prom-client's own Histogram gives: `le` first, then the series' labels.
+    assert.match(
+      res.text,
+      /latchkey_http_request_duration_seconds_bucket\{le="0\.0005",method="POST",route="\/token"\} \d+/,
+    )
+    assert.match(
+      res.text,
+      /latchkey_http_request_duration_seconds_bucket\{le="\+Inf",method="POST",route="\/token"\} \d+/,
+    )
+    assert.match(
+      res.text,
+      /latchkey_http_request_duration_seconds_count\{method="POST",route="\/token"\} \d+/,
+    )
+    assert.match(res.text, /# TYPE latchkey_http_request_duration_seconds histogram/)
+    assert.match(res.text, /# TYPE latchkey_http_requests_total counter/)
     assert.match(res.text, /latchkey_tokens_issued_total\{kind="access_token",format="jwt"\} \d+/)
     assert.match(
       res.text,

@@ -50,6 +50,11 @@ export function registerAuthorizeEndpoint(app: FastifyInstance, ctx: ServerConte
   // Its own encapsulated context: errors here are pages for a person, not JSON for a client.
   void app.register((scope, _options, done) => {
     scope.setErrorHandler((error, request, reply) => sendErrorPage(request, reply, error))
+    // Pages for a person: off the hot path, so a scoped hook sets what every other answer sets inline.
+    scope.addHook('onRequest', (_request, reply, done) => {
+      reply.header('x-content-type-options', 'nosniff')
+      done()
+    })
     // A HEAD must not issue a code to a browser that is logged in.
     scope.get(AUTHORIZE_PATH, { exposeHeadRoute: false }, (request, reply) =>
       authorizeGet(request, reply, env),

@@ -81,7 +81,7 @@ export function registerFeedEndpoint(app: FastifyInstance, ctx: ServerContext): 
         throw new OAuthError('invalid_request', `limit must be from 1 to ${FEED_PAGE_LIMIT}`)
       }
       const prunedThrough = await store.prunedThrough()
-      reply.header('cache-control', 'no-store')
+      reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff')
       if (after < prunedThrough) {
         const events = await readAll(store)
         const last = events.length > 0 ? events[events.length - 1]!.seq : 0

@@ -9,7 +9,7 @@ export const METRICS_PATH = '/metrics'
 
 export function registerHealthEndpoints(app: FastifyInstance, ctx: ServerContext): void {
   app.get(HEALTH_PATH, async (request, reply) => {
-    reply.header('cache-control', 'no-store')
+    reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff')
     const checks = { store: 'ok', signing_key: 'ok' }
     try {
       await ctx.store.ping()
@@ -22,7 +22,10 @@ export function registerHealthEndpoints(app: FastifyInstance, ctx: ServerContext
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks })
   })
   app.get(METRICS_PATH, async (_request, reply) => {
-    reply.header('cache-control', 'no-store').type(ctx.metrics.registry.contentType)
+    reply
+      .header('cache-control', 'no-store')
+      .header('x-content-type-options', 'nosniff')
+      .type(ctx.metrics.registry.contentType)
     return ctx.metrics.registry.metrics()
   })
 }

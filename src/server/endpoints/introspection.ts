@@ -43,15 +43,20 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, ctx: ServerC
     const token = params.token
     if (token === undefined || token === '')
       throw new OAuthError('invalid_request', 'token is required')
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
-    const live = await resolveAccessToken(ctx.tokens, token)
+    reply
+      .header('cache-control', 'no-store')
+      .header('pragma', 'no-cache')
+      .header('x-content-type-options', 'nosniff')
+    // Hashed once: a token that is not a live access token is looked up again as a refresh token.
+    const hash = looksOpaque(token) ? hashOpaqueToken(token) : undefined
+    const live = await resolveAccessToken(ctx.tokens, token, hash)
     if (live) {
       // A resource server may introspect any token; any other client only its own.
       if (!client.resourceServer && live.claims.client_id !== client.clientId) return INACTIVE
       return describe(live)
     }
-    if (!looksOpaque(token)) return INACTIVE
-    const refresh = await ctx.store.getRefreshToken(hashOpaqueToken(token), ctx.clock())
+    if (hash === undefined) return INACTIVE
+    const refresh = await ctx.store.getRefreshToken(hash, ctx.clock())
     // A rotated refresh token is no longer active: only the session's current one is.
     if (!refresh || refresh.usedAt !== null) return INACTIVE
     if (!client.resourceServer && refresh.clientId !== client.clientId) return INACTIVE

@@ -12,6 +12,7 @@ export function registerJwksEndpoint(app: FastifyInstance, ctx: ServerContext): 
   app.get(JWKS_PATH, (_request, reply) => {
     reply
       .header('cache-control', `public, max-age=${ctx.config.jwksMaxAge}`)
+      .header('x-content-type-options', 'nosniff')
       .type('application/jwk-set+json; charset=utf-8')
       .send(JSON.stringify(ctx.keys.jwks()))
   })

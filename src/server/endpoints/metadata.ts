@@ -44,6 +44,7 @@ export function registerMetadataEndpoint(app: FastifyInstance, ctx: ServerContex
   app.get(METADATA_PATH, (_request, reply) => {
     reply
       .header('cache-control', 'public, max-age=300')
+      .header('x-content-type-options', 'nosniff')
       .type('application/json; charset=utf-8')
       .send(body)
   })

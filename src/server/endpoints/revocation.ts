@@ -24,14 +24,17 @@ export function registerRevocationEndpoint(app: FastifyInstance, ctx: ServerCont
     if (token === undefined || token === '')
       throw new OAuthError('invalid_request', 'token is required')
     // token_type_hint is only a hint (§2.1): every kind of token is looked up whatever it says.
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    reply
+      .header('cache-control', 'no-store')
+      .header('pragma', 'no-cache')
+      .header('x-content-type-options', 'nosniff')
     const now = ctx.clock()
-    const live = await resolveAccessToken(ctx.tokens, token)
+    // Hashed once: a token that is not a live access token is looked up again as a refresh token.
+    const hash = looksOpaque(token) ? hashOpaqueToken(token) : undefined
+    const live = await resolveAccessToken(ctx.tokens, token, hash)
     if (!live) {
       // RFC 7009 §2.1: revoking a refresh token ends its grant: here, the whole session.
-      const refresh = looksOpaque(token)
-        ? await ctx.store.getRefreshToken(hashOpaqueToken(token), now)
-        : null
+      const refresh = hash === undefined ? null : await ctx.store.getRefreshToken(hash, now)
       if (refresh && refresh.clientId === client.clientId) {
         if (await endSession(ctx.store, refresh.sessionId, now)) {
           ctx.metrics.tokensRevoked.inc({ kind: 'sid' })

@@ -43,7 +43,10 @@ export function registerTokenEndpoint(app: FastifyInstance, ctx: ServerContext):
       throw new OAuthError('unauthorized_client', 'a public client may not use this grant type')
     }
     const response = await grant(params, client, ctx)
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    reply
+      .header('cache-control', 'no-store')
+      .header('pragma', 'no-cache')
+      .header('x-content-type-options', 'nosniff')
     return response
   })
 }

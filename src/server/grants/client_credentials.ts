@@ -16,7 +16,7 @@ export async function clientCredentialsGrant(
 ): Promise<TokenResponse> {
   const scope = grantScope(params.scope, client.scopes)
   const issued = await issueAccessToken(ctx.tokens, { client, sub: client.clientId, scope })
-  ctx.metrics.tokensIssued.inc({ kind: 'access_token', format: issued.format })
+  ctx.metrics.tokensIssued.record('access_token', issued.format)
   const response: TokenResponse = {
     access_token: issued.token,
     token_type: 'Bearer',

@@ -51,7 +51,7 @@ export async function sessionTokenResponse(
     scope,
     sid: session.id,
   })
-  ctx.metrics.tokensIssued.inc({ kind: 'access_token', format: issued.format })
+  ctx.metrics.tokensIssued.record('access_token', issued.format)
   const response: TokenResponse = {
     access_token: issued.token,
     token_type: 'Bearer',
@@ -60,7 +60,7 @@ export async function sessionTokenResponse(
   if (scope.length > 0) response.scope = scope.join(' ')
   if (refreshToken !== null) {
     response.refresh_token = refreshToken
-    ctx.metrics.tokensIssued.inc({ kind: 'refresh_token', format: 'opaque' })
+    ctx.metrics.tokensIssued.record('refresh_token', 'opaque')
   }
   return response
 }

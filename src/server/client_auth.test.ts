@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict'
+import { Socket } from 'node:net'
+import { describe, it } from 'node:test'
+import type { FastifyRequest } from 'fastify'
+import { OAuthError } from '../errors.js'
+import type { ClientRecord } from '../store/types.js'
+import { hashSecret, SecretVerifier } from '../tokens/secrets.js'
+import { authenticateClient } from './client_auth.js'
+import type { ServerContext } from './context.js'
+import type { FormParams } from './form.js'
+import { FailureLimiter } from './rate_limit.js'
+
+/** A cheap scrypt cost: these tests are about when a secret is checked, not how. */
+const TEST_COST = { logN: 10, r: 8, p: 1 }
+
+/** Counts slow-path secret checks. */
+class CountingVerifier extends SecretVerifier {
+  calls = 0
+  override verify(clientId: string, secret: string, encoded: string | null): Promise<boolean> {
+    this.calls++
+    return super.verify(clientId, secret, encoded)
+  }
+}
+
+function basic(clientId: string, secret: string): string {
+  return 'Basic ' + Buffer.from(`${clientId}:${secret}`).toString('base64')
+}
+
+async function clientRecord(clientId: string, secret: string | null): Promise<ClientRecord> {
+  return {
+    clientId,
+    secretHash: secret === null ? null : await hashSecret(secret, TEST_COST),
+    grants: ['client_credentials'],
+    scopes: [],
+    redirectUris: [],
+    audience: null,
+    accessTokenFormat: 'jwt',
+    accessTokenTtl: 300,
+    resourceServer: false,
+    createdAt: 0,
+  }
+}
+
+/**
+ * Just what `authenticateClient` reads. `clients` stands for the client cache: a record replaced or
+ * removed here is what the cache returns once its entry has expired.
+ */
+function setup(perAddress = 20) {
+  const clients = new Map<string, ClientRecord>()
+  const secrets = new CountingVerifier()
+  const ctx = {
+    config: { rateLimit: { perAddress, perClient: 10, windowSeconds: 60 } },
+    clock: () => 1_000_000,
+    clients: { get: (id: string) => Promise.resolve(clients.get(id) ?? null) },
+    secrets,
+    clientAuthFailures: new FailureLimiter(60),
+  } as unknown as ServerContext
+  const authenticate = (
+    socket: Socket,
+    authorization: string | undefined,
+    params: FormParams = {},
+  ): ReturnType<typeof authenticateClient> => {
+    const request = {
+      headers: authorization === undefined ? {} : { authorization },
+      raw: { socket },
+      ip: '127.0.0.1',
+    } as unknown as FastifyRequest
+    return authenticateClient(request, params, ctx)
+  }
+  return { clients, secrets, authenticate }
+}
+
+function isError(code: string, status: number): (err: unknown) => boolean {
+  return (err) => err instanceof OAuthError && err.code === code && err.status === status
+}
+
+describe('authenticateClient on a keep-alive connection', () => {
+  it('checks a Basic header once per connection and accepts it again unparsed', async () => {
+    const { clients, secrets, authenticate } = setup()
+    clients.set('svc', await clientRecord('svc', 'right-secret-of-svc'))
+    const socket = new Socket()
+    const header = basic('svc', 'right-secret-of-svc')
+    for (let i = 0; i < 3; i++) {
+      const { client, method } = await authenticate(socket, header)
+      assert.equal(client.clientId, 'svc')
+      assert.equal(method, 'client_secret_basic')
+    }
+    assert.equal(secrets.calls, 1, 'the secret was checked on the first request only')
+
+    await authenticate(new Socket(), header)
+    assert.equal(secrets.calls, 2, 'another connection checks it again')
+  })
+
+  it('checks a different header on the same connection, and refuses a wrong secret', async () => {
+    const { clients, secrets, authenticate } = setup()
+    clients.set('svc', await clientRecord('svc', 'right-secret-of-svc'))
+    clients.set('other', await clientRecord('other', 'right-secret-of-other'))
+    const socket = new Socket()
+    await authenticate(socket, basic('svc', 'right-secret-of-svc'))
+    await assert.rejects(
+      authenticate(socket, basic('svc', 'wrong-secret-of-svc')),
+      isError('invalid_client', 401),
+    )
+    await assert.rejects(
+      authenticate(socket, basic('other', 'right-secret-of-svc')),
+      isError('invalid_client', 401),
+    )
+    const { client } = await authenticate(socket, basic('other', 'right-secret-of-other'))
+    assert.equal(client.clientId, 'other')
+    assert.equal(secrets.calls, 4)
+  })
+
+  it('does not take the remembered header for one that adds client_id or client_secret', async () => {
+    const { clients, secrets, authenticate } = setup()
+    clients.set('svc', await clientRecord('svc', 'right-secret-of-svc'))
+    const socket = new Socket()
+    const header = basic('svc', 'right-secret-of-svc')
+    await authenticate(socket, header)
+    await assert.rejects(
+      authenticate(socket, header, { client_secret: 'right-secret-of-svc' }),
+      isError('invalid_request', 400),
+    )
+    await assert.rejects(
+      authenticate(socket, header, { client_id: 'someone-else' }),
+      isError('invalid_request', 400),
+    )
+    await authenticate(socket, header, { client_id: 'svc' })
+    assert.equal(secrets.calls, 2, 'the matching client_id went the slow path')
+  })
+
+  it('ends the memory when the client is deleted or its secret changes', async () => {
+    const { clients, authenticate } = setup()
+    clients.set('svc', await clientRecord('svc', 'right-secret-of-svc'))
+    const socket = new Socket()
+    const header = basic('svc', 'right-secret-of-svc')
+    await authenticate(socket, header)
+
+    clients.set('svc', await clientRecord('svc', 'a-new-secret-for-svc'))
+    await assert.rejects(authenticate(socket, header), isError('invalid_client', 401))
+    const { client } = await authenticate(socket, basic('svc', 'a-new-secret-for-svc'))
+    assert.equal(client.clientId, 'svc')
+
+    clients.delete('svc')
+    await assert.rejects(
+      authenticate(socket, basic('svc', 'a-new-secret-for-svc')),
+      isError('invalid_client', 401),
+    )
+  })
+
+  it('never remembers client_secret_post or a public client', async () => {
+    const { clients, secrets, authenticate } = setup()
+    clients.set('svc', await clientRecord('svc', 'right-secret-of-svc'))
+    clients.set('app', await clientRecord('app', null))
+    const socket = new Socket()
+    const post = { client_id: 'svc', client_secret: 'right-secret-of-svc' }
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await authenticate(socket, undefined, post)).method, 'client_secret_post')
+    }
+    assert.equal(secrets.calls, 2, 'each client_secret_post request is checked')
+    await assert.rejects(
+      authenticate(socket, undefined, { client_id: 'svc', client_secret: 'wrong' }),
+      isError('invalid_client', 401),
+    )
+    assert.equal((await authenticate(socket, undefined, { client_id: 'app' })).method, 'none')
+    await assert.rejects(
+      authenticate(socket, undefined, { client_id: 'svc' }),
+      isError('invalid_client', 401),
+    )
+  })
+
+  it('still refuses a remembered connection while its address is throttled', async () => {
+    const { clients, authenticate } = setup(2)
+    clients.set('svc', await clientRecord('svc', 'right-secret-of-svc'))
+    const socket = new Socket()
+    const header = basic('svc', 'right-secret-of-svc')
+    await authenticate(socket, header)
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(
+        authenticate(new Socket(), basic(`guess-${i}`, 'wrong-secret')),
+        isError('invalid_client', 401),
+      )
+    }
+    await assert.rejects(authenticate(socket, header), isError('temporarily_unavailable', 429))
+  })
+})
