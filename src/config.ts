@@ -19,6 +19,14 @@ const schema = z.object({
   issuer: z.string().optional(),
   db: z.string().min(1).default(DEFAULT_DB),
   redis: z.string().optional(),
+  /**
+   * Prefix of every Redis key and channel of this deployment, so that several deployments (or test
+   * runs) can share one Redis server.
+   */
+  redisPrefix: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,64}$/, 'must be 1 to 64 printable ASCII characters without spaces')
+    .default('latchkey:'),
   /** Seals signing keys at rest when set. */
   keyEncryptionSecret: z.string().min(16, 'must be at least 16 characters').optional(),
   signingAlg: z
@@ -111,6 +119,7 @@ export const ENVIRONMENT = {
   issuer: 'LATCHKEY_ISSUER',
   db: 'LATCHKEY_DB',
   redis: 'LATCHKEY_REDIS',
+  redisPrefix: 'LATCHKEY_REDIS_PREFIX',
   keyEncryptionSecret: 'LATCHKEY_KEY_ENCRYPTION_SECRET',
   signingAlg: 'LATCHKEY_SIGNING_ALG',
   defaultAudience: 'LATCHKEY_DEFAULT_AUDIENCE',

@@ -57,6 +57,12 @@ export function buildProgram(): Command {
       new Option('--redis <url>', 'Redis URL for hot lookups and the feed').env('LATCHKEY_REDIS'),
     )
     .addOption(
+      new Option(
+        '--redis-prefix <prefix>',
+        'prefix of every Redis key and channel (default latchkey:)',
+      ).env('LATCHKEY_REDIS_PREFIX'),
+    )
+    .addOption(
       new Option('--signing-alg <alg>', 'algorithm of the first signing key')
         .choices(['ES256', 'RS256', 'PS256', 'EdDSA'])
         .env('LATCHKEY_SIGNING_ALG'),

@@ -24,4 +24,9 @@ export class ClientCache {
     this.entries.set(clientId, { client, until: now + this.ttlMs })
     return client
   }
+
+  /** Drops the client's entry (it was deleted). */
+  forget(clientId: string): void {
+    this.entries.delete(clientId)
+  }
 }

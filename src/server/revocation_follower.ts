@@ -36,6 +36,11 @@ export class RevocationFollower {
   private failing = false
   private readonly listeners = new Set<FollowerListener>()
   private unwatch: (() => Promise<void>) | undefined
+  /** `Date.now()` when the last read of the store that succeeded began. */
+  private lastReadAt = 0
+  /** Callers of `sync()` waiting for a read that has not begun yet, and for the one under way. */
+  private waitingForNext: (() => void)[] = []
+  private waitingForCurrent: (() => void)[] = []
 
   constructor(
     private readonly store: RevocationStore,
@@ -50,11 +55,13 @@ export class RevocationFollower {
   /** Reads up to the newest event without delivering anything, then polls. */
   async start(): Promise<void> {
     if (this.running) return
+    const startedAt = Date.now()
     for (;;) {
       const page = await this.store.listRevocations(this.lastSeq, BATCH)
       if (page.length === 0) break
       this.lastSeq = page[page.length - 1]!.seq
     }
+    this.lastReadAt = startedAt
     this.running = true
     // PostgreSQL: LISTEN/NOTIFY wakes us when any node appends; polling stays as the fallback.
     this.unwatch = this.store.watchRevocations?.(() => this.poke())
@@ -70,6 +77,29 @@ export class RevocationFollower {
     this.unwatch = undefined
     await unwatch?.()
     await this.polling
+    for (const resolve of this.waitingForNext.splice(0)) resolve()
+  }
+
+  /**
+   * Whether the last successful read of the store is at most `maxAgeMs` old: every event appended
+   * before then has been delivered. A follower that cannot read the store goes stale.
+   */
+  isFresh(maxAgeMs: number): boolean {
+    return this.running && Date.now() - this.lastReadAt <= maxAgeMs
+  }
+
+  /**
+   * Resolves once a read of the store that began after this call has ended (whether it succeeded or
+   * not): by then every event committed before the call has been delivered to the listeners, unless
+   * the read failed. A write made by this process calls it so that its own event is known here
+   * before its response goes out.
+   */
+  sync(): Promise<void> {
+    if (!this.running) return Promise.resolve()
+    return new Promise((resolve) => {
+      this.waitingForNext.push(resolve)
+      this.poke()
+    })
   }
 
   /** Reads now rather than at the next tick (after a revocation written by this process). */
@@ -100,6 +130,8 @@ export class RevocationFollower {
 
   private poll(): void {
     this.timer = undefined
+    this.waitingForCurrent = this.waitingForNext
+    this.waitingForNext = []
     this.polling = this.readNew()
       .catch((err: unknown) => {
         if (!this.failing) this.options.logger.error({ err }, 'revocation feed: reading failed')
@@ -108,7 +140,8 @@ export class RevocationFollower {
       })
       .finally(() => {
         this.polling = undefined
-        if (this.again && this.running) {
+        for (const resolve of this.waitingForCurrent.splice(0)) resolve()
+        if ((this.again || this.waitingForNext.length > 0) && this.running) {
           this.again = false
           this.poll()
         } else {
@@ -119,7 +152,10 @@ export class RevocationFollower {
 
   private async readNew(): Promise<void> {
     for (;;) {
+      const startedAt = Date.now()
       const page = await this.store.listRevocations(this.lastSeq, BATCH)
+      // Everything committed before the query began is in `page` or was delivered already.
+      this.lastReadAt = startedAt
       if (this.failing) {
         this.failing = false
         this.options.logger.info('revocation feed: reading again')

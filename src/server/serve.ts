@@ -2,13 +2,16 @@
  * `latchkey serve`: opens the store, makes sure a signing key exists, builds the app and listens.
  * Keys are re-read every `keyReloadMs` (rotation by the CLI or another node); expired tokens,
  * revocations, codes and sessions are pruned every minute; one follower reads new revocation events for
- * the feed (woken at once by PostgreSQL LISTEN/NOTIFY, and by Redis pub/sub with `--redis`).
+ * the feed (woken at once by PostgreSQL LISTEN/NOTIFY, and by Redis pub/sub with `--redis`). With
+ * `--redis`, opaque tokens, clients and keys are also cached in Redis (`store/redis/cache.ts`), kept
+ * correct by the same follower.
  * `close()` ends the feed's streams, stops accepting, lets in-flight requests finish, then closes the
  * store.
  */
 import { pino, type Logger } from 'pino'
 import type { ServeConfig } from '../config.js'
 import { openStore } from '../store/index.js'
+import { RedisCache } from '../store/redis/cache.js'
 import { withRedisWakeups } from '../store/redis/revocation_wakeups.js'
 import type { Store } from '../store/types.js'
 import type { TokenContext } from '../tokens/access_token.js'
@@ -78,20 +81,29 @@ export async function createServerContext(
     clock,
     leeway: config.leeway,
   }
+  const clients = new ClientCache(store)
+  const feed = new RevocationFollower(store, { pollMs: config.feedPollMs, logger })
+  // A deleted client is forgotten as soon as its event is read, not a second later.
+  feed.subscribe({
+    onEvents(events) {
+      for (const e of events) if (e.kind === 'client') clients.forget(e.value)
+    },
+    onError() {},
+  })
   return {
     config,
     store,
     keys,
     tokens,
     metrics: createMetrics(),
-    clients: new ClientCache(store),
+    clients,
     secrets: new SecretVerifier(),
     clientAuthFailures: new FailureLimiter(config.rateLimit.windowSeconds),
     loginFailures: new FailureLimiter(config.loginLimit.windowSeconds),
     clock,
     preciseClock: () => Date.now() / 1000,
     logger,
-    feed: new RevocationFollower(store, { pollMs: config.feedPollMs, logger }),
+    feed,
   }
 }
 
@@ -101,26 +113,46 @@ export async function startServer(
   logger = createLogger(config),
 ): Promise<RunningServer> {
   const opened = await openStore(config.db)
-  // Redis only wakes the followers of other nodes after a revocation; it holds nothing.
-  const wakeups = config.redis ? withRedisWakeups(opened, config.redis, logger) : undefined
-  const store = wakeups?.store ?? opened
+  // Redis wakes the followers of other nodes after a revocation, and caches hot lookups; the store
+  // stays the only truth.
+  const wakeups = config.redis
+    ? withRedisWakeups(opened, config.redis, logger, config.redisPrefix)
+    : undefined
+  const cache = config.redis
+    ? new RedisCache(config.redis, {
+        prefix: config.redisPrefix,
+        logger,
+        secret: config.keyEncryptionSecret,
+      })
+    : undefined
+  const store = cache?.wrap(wakeups?.store ?? opened) ?? opened
+  const closeRedis = async (): Promise<void> => {
+    await cache?.close()
+    await wakeups?.close()
+  }
   let ctx: ServerContext
   try {
     ctx = await createServerContext(config, store, logger)
   } catch (err) {
     await store.close()
-    await wakeups?.close()
+    await closeRedis()
     throw err
   }
   const app = createApp(ctx)
   try {
     await ctx.feed.start()
+    if (cache) {
+      const metrics = ctx.metrics
+      cache.onLookup = (name, result) => metrics.cacheLookups.inc({ cache: name, result })
+      // Entries are trusted only while the follower reads the store: a few polls' worth of silence.
+      cache.attach(ctx.feed, Math.max(500, 4 * config.feedPollMs))
+    }
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {
     await ctx.feed.stop()
     await app.close()
     await store.close()
-    await wakeups?.close()
+    await closeRedis()
     throw err
   }
 
@@ -157,7 +189,7 @@ export async function startServer(
         await app.close()
         await ctx.feed.stop()
         await store.close()
-        await wakeups?.close()
+        await closeRedis()
       })()
       return closing
     },

@@ -1,8 +1,9 @@
 /**
- * `--redis`: pub/sub wakes the revocation feed of the other nodes at once. Two nodes share one SQLite
- * file (the feed is polled once a second only) and a private `redis-server` of this test, which is
- * stopped and started again: the nodes keep serving from the store, no revoked token is accepted in
- * between, and the wake-ups come back by themselves.
+ * `--redis`: pub/sub wakes the revocation feed of the other nodes at once, and Redis caches opaque
+ * tokens. Two nodes share one SQLite file (the feed is polled once a second only) and a private
+ * `redis-server` of this test, which is stopped and started again: the nodes keep serving from the
+ * store, no revoked token is accepted in between, and the wake-ups and the cache come back by
+ * themselves.
  */
 
 import assert from 'node:assert/strict'
@@ -53,6 +54,7 @@ describe('two nodes with --redis: pub/sub wakes the revocation feed', () => {
   let a: TestServer
   let b: TestServer
   let svc: CreatedClient
+  let opaque: CreatedClient
   let api: CreatedClient
   let stream: OpenStream
 
@@ -69,6 +71,14 @@ describe('two nodes with --redis: pub/sub wakes the revocation feed', () => {
     a = await startServer(options)
     b = await startServer(options)
     svc = createClient(a.db, 'svc', '--grant', 'client_credentials')
+    opaque = createClient(
+      a.db,
+      'opaque',
+      '--grant',
+      'client_credentials',
+      '--access-token-format',
+      'opaque',
+    )
     api = createClient(a.db, 'api', '--grant', 'client_credentials', '--resource-server')
     stream = await openStream(`${b.url}/revocations`, {
       authorization: basic(api.client_id, api.client_secret),
@@ -81,6 +91,26 @@ describe('two nodes with --redis: pub/sub wakes the revocation feed', () => {
     if (redis) await stopRedis(redis)
     folder.cleanup()
   })
+
+  /** Issues an opaque token on A. */
+  async function issueOpaque(): Promise<string> {
+    const issued = await a.post('/token', { grant_type: 'client_credentials' }, creds(opaque))
+    assert.equal(issued.status, 200, issued.text)
+    return issued.json.access_token as string
+  }
+
+  async function introspect(node: TestServer, token: string): Promise<boolean> {
+    const seen = await node.post('/introspect', { token }, creds(api))
+    assert.equal(seen.status, 200, seen.text)
+    return seen.json.active as boolean
+  }
+
+  /** B's count of opaque-token lookups answered by Redis. */
+  async function tokenHits(): Promise<number> {
+    const metrics = (await b.get('/metrics')).text
+    const hits = /^latchkey_cache_lookups_total\{cache="token",result="hit"\} (\d+)/m.exec(metrics)
+    return Number(hits?.[1] ?? 0)
+  }
 
   /** Revokes a fresh JWT on A; resolves with ms from the acknowledgement to the event on B's feed. */
   async function revokeAndStream(timeoutMs: number): Promise<{ ms: number; token: string }> {
@@ -109,7 +139,21 @@ describe('two nodes with --redis: pub/sub wakes the revocation feed', () => {
   })
 
   it('keeps serving and refusing revoked tokens while Redis is down, and wakes again after', async () => {
+    const cachedThenRevoked = await issueOpaque()
+    const cachedLive = await issueOpaque()
+    const hits = await tokenHits()
+    assert.equal(await introspect(b, cachedThenRevoked), true)
+    assert.equal(await introspect(b, cachedLive), true)
+    assert.equal(await tokenHits(), hits + 2, 'served from Redis while it is up')
+
     await stopRedis(redis)
+    // Opaque tokens: from the store, the revoked one refused, the live one still active.
+    assert.equal((await a.post('/revoke', { token: cachedThenRevoked }, creds(opaque))).status, 200)
+    assert.equal(await introspect(b, cachedThenRevoked), false)
+    assert.equal(await introspect(a, cachedThenRevoked), false)
+    assert.equal(await introspect(b, cachedLive), true)
+    assert.equal(await tokenHits(), hits + 2, 'no hit while Redis is down')
+
     // Served from the store; the event still reaches B's feed, by polling.
     const { token } = await revokeAndStream(3000)
     const seen = await b.post('/introspect', { token }, creds(api))
@@ -124,5 +168,15 @@ describe('two nodes with --redis: pub/sub wakes the revocation feed', () => {
       assert.ok(Date.now() < deadline, 'wake-ups come back within 10 s of Redis')
       await sleep(200)
     }
+    // The cache too: a token issued now is written to Redis and served from it on B.
+    const fresh = await issueOpaque()
+    for (;;) {
+      const before = await tokenHits()
+      assert.equal(await introspect(b, fresh), true)
+      if ((await tokenHits()) > before) break
+      assert.ok(Date.now() < deadline, 'the cache comes back within 10 s of Redis')
+      await sleep(200)
+    }
+    assert.equal(await introspect(b, cachedThenRevoked), false)
   })
 })

@@ -12,6 +12,7 @@ export interface ServeOptions {
   db?: string
   issuer?: string
   redis?: string
+  redisPrefix?: string
   signingAlg?: string
   logLevel?: string
 }

@@ -1,7 +1,8 @@
 /**
  * Redis pub/sub as a wake-up channel for the revocation feed between nodes (`--redis URL`).
  *
- * Key layout: none. Redis holds nothing here, only the channel `latchkey:revocations`, on which a node
+ * Key layout: none. Redis holds nothing here, only the channel `<prefix>revocations` (default
+ * `latchkey:revocations`, the prefix from `--redis-prefix`), on which a node
  * publishes an empty message after each revocation it wrote to the store has committed. Every node
  * subscribes and, on a message, reads the feed from the store at once instead of at its next poll.
  * A message is a hint, never the event: events are read from the store by seq, so losing Redis (or a
@@ -13,7 +14,8 @@ import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { RevocationInput, SessionRecord, Store } from '../types.js'
 
-export const REDIS_REVOCATION_CHANNEL = 'latchkey:revocations'
+/** The channel of a deployment whose Redis keys and channels begin with `prefix`. */
+export const revocationChannel = (prefix: string): string => `${prefix}revocations`
 
 export interface RevocationWakeups {
   /** The store, with every committed revocation announced and `watchRevocations` also fed by Redis. */
@@ -28,7 +30,13 @@ export interface RevocationWakeups {
  * messages. Redis failures are logged once per outage and never fail a request; ioredis reconnects
  * by itself. Does not cache anything.
  */
-export function withRedisWakeups(store: Store, url: string, logger: Logger): RevocationWakeups {
+export function withRedisWakeups(
+  store: Store,
+  url: string,
+  logger: Logger,
+  prefix = 'latchkey:',
+): RevocationWakeups {
+  const channel = revocationChannel(prefix)
   const options = {
     // Publishing while disconnected fails at once instead of queueing: a late hint is worthless.
     enableOfflineQueue: false,
@@ -62,15 +70,15 @@ export function withRedisWakeups(store: Store, url: string, logger: Logger): Rev
   const wakeAll = (): void => {
     for (const watcher of [...watchers]) watcher()
   }
-  subscriber.on('message', (channel: string) => {
-    if (channel === REDIS_REVOCATION_CHANNEL) wakeAll()
+  subscriber.on('message', (name: string) => {
+    if (name === channel) wakeAll()
   })
   // Also on every (re)subscription: events may have been announced while we were away.
   subscriber.on('ready', wakeAll)
-  subscriber.subscribe(REDIS_REVOCATION_CHANNEL).catch(failed)
+  subscriber.subscribe(channel).catch(failed)
 
   const announce = (): void => {
-    publisher.publish(REDIS_REVOCATION_CHANNEL, '').then(recovered, failed)
+    publisher.publish(channel, '').then(recovered, failed)
   }
   /** Runs a store write and announces it when it reports that it appended. */
   const announcing =

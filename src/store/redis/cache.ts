@@ -1,0 +1,407 @@
+/**
+ * Redis as a shared cache of the hot lookups (`--redis URL`): opaque access tokens by hash, client
+ * records and the signing-key list, so that the nodes of a deployment read PostgreSQL once per token
+ * or client rather than on every request. Redis is never the only copy: every entry is written after
+ * (or read from) the store, and losing Redis, or any entry, only sends reads back to the store.
+ *
+ * Key layout (PREFIX from `--redis-prefix`, default `latchkey:`), each value `MAC.JSON` where JSON is
+ * `{"s":SEQ,"r":RECORD}` with an expiry (`PX`):
+ *   PREFIX token:HASH     an OpaqueTokenRecord, until the token expires (at most 5 minutes)
+ *   PREFIX client:ID      a ClientRecord (its secret only as the stored password hash), 60 s
+ *   PREFIX keys           the SigningKeyRecords without their private keys, 1 s
+ * Private keys never go to Redis: a node reads a key it has not opened from the store.
+ *
+ * A cache must never serve what has been revoked. Three rules keep it so:
+ * 1. Every entry records `s`, the revocation feed position of the node that read it from the store
+ *    *before* that read: the record reflects every revocation up to `s`.
+ * 2. Every node keeps, from its revocation follower, the newest `seq` of each revoked token, session,
+ *    user, client and key (the guard). An entry is used only when no event that could cover it is newer
+ *    than its `s`, and only when `s` is not older than where this node's follower began (older events
+ *    are not in the guard). Anything else is read from the store again and the entry replaced. So an
+ *    entry that the revoking node could not delete (Redis unreachable from it, a race with a reader
+ *    writing a stale entry back) is refused by every node as soon as that node's follower has the
+ *    event: the same bound as the feed itself (LISTEN/NOTIFY or pub/sub, milliseconds).
+ * 3. While the follower cannot read the store (its last successful read is older than `maxStaleMs`),
+ *    the cache is bypassed and every lookup goes to the store: a node that cannot hear revocations
+ *    does not trust entries, and a node whose store is down answers 503 as without Redis.
+ * The node that revokes also deletes the entries it knows of and waits for its own follower to have
+ * the event before answering, so a revocation is refused on the node that acknowledged it at once.
+ *
+ * Entries are authenticated with HMAC-SHA256 under a key derived from the key-encryption secret (the
+ * one secret every node shares) and bound to their Redis key, so write access to Redis alone cannot
+ * forge or move a token record. Without that secret, entries are not authenticated (documented).
+ */
+
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type {
+  ClientRecord,
+  OpaqueTokenRecord,
+  RevocationEvent,
+  RevocationInput,
+  SessionRecord,
+  SigningKeyRecord,
+  Store,
+} from '../types.js'
+
+export type CacheName = 'token' | 'client' | 'keys'
+/**
+ * `hit`: served from Redis; `miss`: not in Redis; `stale`: in Redis but possibly revoked since, or
+ * not authentic, so read again; `error`: Redis failed; `bypass`: not consulted (follower stale).
+ */
+export type LookupResult = 'hit' | 'miss' | 'stale' | 'error' | 'bypass'
+
+/** What the cache needs of the node's revocation follower. */
+export interface FollowerView {
+  /** The newest `seq` delivered to the listeners. */
+  readonly head: number
+  isFresh(maxAgeMs: number): boolean
+  /** Resolves once a read begun after the call has ended. */
+  sync(): Promise<void>
+  subscribe(listener: {
+    onEvents(events: readonly RevocationEvent[]): void
+    onError(): void
+  }): () => void
+}
+
+export interface RedisCacheOptions {
+  /** Key prefix (`--redis-prefix`). */
+  prefix: string
+  logger: Logger
+  /** The key-encryption secret; entries are authenticated under a key derived from it. */
+  secret?: string | undefined
+  /** Longest life of a token entry, ms (never past the token's expiry). */
+  tokenTtlMs?: number
+  clientTtlMs?: number
+  keysTtlMs?: number
+  /** Longest wait for one Redis command before the store is read instead, ms. */
+  commandTimeoutMs?: number
+}
+
+interface Entry<T> {
+  s: number
+  r: T
+}
+
+type PublicKeyRecord = Omit<SigningKeyRecord, 'privateKey'>
+
+/** Events in the guard outlive their own expiry by this much: a client entry may be that old. */
+const GUARD_MARGIN_MS = 5_000
+
+export class RedisCache {
+  private readonly redis: Redis
+  private readonly prefix: string
+  private readonly mac: Buffer | undefined
+  private readonly tokenTtlMs: number
+  private readonly clientTtlMs: number
+  private readonly keysTtlMs: number
+  /** Newest event seq per `kind:value`, and until when it must be remembered (ms). */
+  private readonly guard = new Map<string, { seq: number; keepUntil: number }>()
+  private newestKidSeq = 0
+  private lastPrune = 0
+  private feed: FollowerView | undefined
+  private maxStaleMs = 1000
+  private trustedFrom = Infinity
+  private unsubscribe: (() => void) | undefined
+  private failing = false
+  /** Opened private keys are not cached in Redis: the PEM (sealed or not) of each kid seen. */
+  private readonly privateKeys = new Map<string, string>()
+  onLookup: (cache: CacheName, result: LookupResult) => void = () => {}
+
+  constructor(url: string, options: RedisCacheOptions) {
+    this.prefix = options.prefix
+    this.tokenTtlMs = options.tokenTtlMs ?? 300_000
+    this.clientTtlMs = options.clientTtlMs ?? 60_000
+    this.keysTtlMs = options.keysTtlMs ?? 1000
+    this.mac =
+      options.secret === undefined
+        ? undefined
+        : Buffer.from(hkdfSync('sha256', options.secret, '', 'latchkey redis cache entries', 32))
+    this.redis = new Redis(url, {
+      // While disconnected a command fails at once and the store answers: never queue behind Redis.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? 250,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
+    })
+    const { logger } = options
+    this.redis.on('error', (err: unknown) => {
+      if (!this.failing) logger.warn({ err }, 'redis cache: unavailable; reading from the store')
+      this.failing = true
+    })
+    this.redis.on('ready', () => {
+      if (this.failing) logger.info('redis cache: connected again')
+      this.failing = false
+    })
+  }
+
+  /**
+   * Starts using the cache: from now on entries read at or after the follower's current position are
+   * trusted, and the follower's events feed the guard. Until then every lookup reads the store.
+   */
+  attach(feed: FollowerView, maxStaleMs: number): void {
+    this.feed = feed
+    this.maxStaleMs = maxStaleMs
+    this.trustedFrom = feed.head
+    this.unsubscribe = feed.subscribe({
+      onEvents: (events) => this.learn(events),
+      onError: () => {},
+    })
+  }
+
+  /** Stops using the cache and closes the connection. */
+  close(): Promise<void> {
+    this.unsubscribe?.()
+    this.feed = undefined
+    this.redis.disconnect()
+    return Promise.resolve()
+  }
+
+  /** The store, with the hot lookups served through Redis and the writes that revoke invalidating it. */
+  wrap(store: Store): Store {
+    const wrapped: Store = Object.create(store) as Store
+    const afterRevoking = async <R>(result: R, keys: string[] = []): Promise<R> => {
+      await Promise.all(keys.map((key) => this.delete(key)))
+      // This node's own guard has the event before the response goes out.
+      await this.feed?.sync()
+      return result
+    }
+    Object.assign(wrapped, {
+      findToken: (hash: string, now: number) => this.findToken(store, hash, now),
+      saveToken: async (token: OpaqueTokenRecord) => {
+        const seq = this.feed?.head
+        await store.saveToken(token)
+        if (seq !== undefined) this.put(this.tokenKey(token.hash), seq, token, this.tokenTtl(token))
+      },
+      getClient: (clientId: string) => this.getClient(store, clientId),
+      listKeys: () => this.listKeys(store),
+      revokeToken: async (hash: string, event: RevocationInput) =>
+        afterRevoking(await store.revokeToken(hash, event), [this.tokenKey(hash)]),
+      deleteClient: async (clientId: string, event: RevocationInput) =>
+        afterRevoking(await store.deleteClient(clientId, event), [this.clientKey(clientId)]),
+      appendRevocation: async (event: RevocationInput) =>
+        afterRevoking(
+          await store.appendRevocation(event),
+          event.kind === 'kid' ? [this.keysKey()] : [],
+        ),
+      revokeSession: async (id: string, event: RevocationInput) =>
+        afterRevoking(await store.revokeSession(id, event)),
+      revokeUserSessions: async (
+        userId: string,
+        now: number,
+        eventFor: (s: SessionRecord) => RevocationInput,
+      ) => afterRevoking(await store.revokeUserSessions(userId, now, eventFor)),
+      deleteUser: async (id: string, event: RevocationInput) =>
+        afterRevoking(await store.deleteUser(id, event)),
+      insertKey: async (key: SigningKeyRecord) => {
+        await store.insertKey(key)
+        await this.delete(this.keysKey())
+      },
+      insertKeyUnlessSigning: async (key: SigningKeyRecord, now: number) => {
+        const inserted = await store.insertKeyUnlessSigning(key, now)
+        if (inserted) await this.delete(this.keysKey())
+        return inserted
+      },
+      supersedeKeysExcept: async (kid: string, at: number, publishedUntil: number) => {
+        await store.supersedeKeysExcept(kid, at, publishedUntil)
+        await this.delete(this.keysKey())
+      },
+      retireKey: async (kid: string, at: number) => {
+        const retired = await store.retireKey(kid, at)
+        await this.delete(this.keysKey())
+        return retired
+      },
+    })
+    return wrapped
+  }
+
+  private async findToken(
+    store: Store,
+    hash: string,
+    now: number,
+  ): Promise<OpaqueTokenRecord | null> {
+    const key = this.tokenKey(hash)
+    const cached = await this.lookup<OpaqueTokenRecord>('token', key, (r) => [
+      `token:${r.hash}`,
+      `client:${r.clientId}`,
+      `sub:${r.sub}`,
+      ...(r.sid === null ? [] : [`sid:${r.sid}`]),
+    ])
+    if (cached.record !== undefined) {
+      // Live while now < expiresAt, as the engines decide.
+      return cached.record.hash === hash && now < cached.record.expiresAt ? cached.record : null
+    }
+    const seq = this.feed?.head
+    const record = await store.findToken(hash, now)
+    if (seq !== undefined && cached.result !== 'bypass' && cached.result !== 'error') {
+      if (record) this.put(key, seq, record, this.tokenTtl(record))
+      else if (cached.result === 'stale') void this.delete(key)
+    }
+    return record
+  }
+
+  private async getClient(store: Store, clientId: string): Promise<ClientRecord | null> {
+    const key = this.clientKey(clientId)
+    const cached = await this.lookup<ClientRecord>('client', key, (r) => [`client:${r.clientId}`])
+    if (cached.record !== undefined && cached.record.clientId === clientId) return cached.record
+    const seq = this.feed?.head
+    const client = await store.getClient(clientId)
+    if (seq !== undefined && cached.result !== 'bypass' && cached.result !== 'error') {
+      // An unknown client is not remembered: it may be created at any moment.
+      if (client) this.put(key, seq, client, this.clientTtlMs)
+      else if (cached.result === 'stale') void this.delete(key)
+    }
+    return client
+  }
+
+  private async listKeys(store: Store): Promise<SigningKeyRecord[]> {
+    const key = this.keysKey()
+    const cached = await this.lookup<PublicKeyRecord[]>('keys', key, () => [], this.newestKidSeq)
+    if (cached.record !== undefined) {
+      const records: SigningKeyRecord[] = []
+      for (const record of cached.record) {
+        let privateKey = this.privateKeys.get(record.kid)
+        if (privateKey === undefined) {
+          privateKey = (await store.getKey(record.kid))?.privateKey
+          if (privateKey === undefined) return this.listKeysFromStore(store, undefined)
+          this.privateKeys.set(record.kid, privateKey)
+        }
+        records.push({ ...record, privateKey })
+      }
+      return records
+    }
+    const ok = cached.result !== 'bypass' && cached.result !== 'error'
+    return this.listKeysFromStore(store, ok ? this.feed?.head : undefined)
+  }
+
+  private async listKeysFromStore(
+    store: Store,
+    seq: number | undefined,
+  ): Promise<SigningKeyRecord[]> {
+    const records = await store.listKeys()
+    for (const record of records) this.privateKeys.set(record.kid, record.privateKey)
+    if (seq !== undefined) {
+      const published: PublicKeyRecord[] = records.map(({ privateKey: _secret, ...rest }) => rest)
+      this.put(this.keysKey(), seq, published, this.keysTtlMs)
+    }
+    return records
+  }
+
+  /**
+   * The entry under `key` when it may be used: authentic, read at or after where this node's guard
+   * begins, and not older than any event covering it (`covers` lists them; `floor` is a further
+   * lower bound on its `s`).
+   */
+  private async lookup<T>(
+    cache: CacheName,
+    key: string,
+    covers: (record: T) => string[],
+    floor = 0,
+  ): Promise<{ record?: T; result: LookupResult }> {
+    const feed = this.feed
+    if (feed === undefined || !feed.isFresh(this.maxStaleMs)) {
+      this.onLookup(cache, 'bypass')
+      return { result: 'bypass' }
+    }
+    let raw: string | null
+    try {
+      raw = await this.redis.get(key)
+    } catch {
+      this.onLookup(cache, 'error')
+      return { result: 'error' }
+    }
+    if (raw === null) {
+      this.onLookup(cache, 'miss')
+      return { result: 'miss' }
+    }
+    const entry = this.open<T>(key, raw)
+    if (
+      entry === undefined ||
+      entry.s < this.trustedFrom ||
+      entry.s < floor ||
+      // The follower may have gone stale while Redis answered.
+      !feed.isFresh(this.maxStaleMs) ||
+      covers(entry.r).some((k) => (this.guard.get(k)?.seq ?? 0) > entry.s)
+    ) {
+      this.onLookup(cache, 'stale')
+      return { result: 'stale' }
+    }
+    this.onLookup(cache, 'hit')
+    return { record: entry.r, result: 'hit' }
+  }
+
+  /** Writes an entry without waiting; a failure only means the next reader goes to the store. */
+  private put(key: string, seq: number, record: unknown, ttlMs: number): void {
+    if (ttlMs < 1) return
+    const json = JSON.stringify({ s: seq, r: record })
+    this.redis.set(key, `${this.sign(key, json)}.${json}`, 'PX', Math.ceil(ttlMs)).catch(() => {})
+  }
+
+  private async delete(key: string): Promise<void> {
+    // A failed delete is covered by the guard on every node (rule 2).
+    await this.redis.del(key).catch(() => {})
+  }
+
+  private open<T>(key: string, raw: string): Entry<T> | undefined {
+    const dot = raw.indexOf('.')
+    if (dot < 0) return undefined
+    const json = raw.slice(dot + 1)
+    const mac = Buffer.from(raw.slice(0, dot))
+    const expected = Buffer.from(this.sign(key, json))
+    if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return undefined
+    try {
+      const entry = JSON.parse(json) as Entry<T>
+      return Number.isSafeInteger(entry.s) && typeof entry.r === 'object' && entry.r !== null
+        ? entry
+        : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  private sign(key: string, json: string): string {
+    if (this.mac === undefined) return '-'
+    return createHmac('sha256', this.mac).update(key).update('\n').update(json).digest('base64url')
+  }
+
+  /** Takes new events into the guard and deletes the entries they name. */
+  private learn(events: readonly RevocationEvent[]): void {
+    const now = Date.now()
+    for (const e of events) {
+      const name = `${e.kind}:${e.value}`
+      const keepUntil = Math.max(e.expiresAt * 1000, now) + GUARD_MARGIN_MS + this.clientTtlMs
+      const known = this.guard.get(name)
+      this.guard.set(name, {
+        seq: Math.max(known?.seq ?? 0, e.seq),
+        keepUntil: Math.max(known?.keepUntil ?? 0, keepUntil),
+      })
+      if (e.kind === 'token') void this.delete(this.tokenKey(e.value))
+      else if (e.kind === 'client') void this.delete(this.clientKey(e.value))
+      else if (e.kind === 'kid') {
+        this.newestKidSeq = Math.max(this.newestKidSeq, e.seq)
+        void this.delete(this.keysKey())
+      }
+    }
+    if (now - this.lastPrune > 10_000) {
+      this.lastPrune = now
+      for (const [name, { keepUntil }] of this.guard) if (keepUntil < now) this.guard.delete(name)
+    }
+  }
+
+  private tokenTtl(token: OpaqueTokenRecord): number {
+    return Math.min(this.tokenTtlMs, token.expiresAt * 1000 - Date.now())
+  }
+
+  private tokenKey(hash: string): string {
+    return `${this.prefix}token:${hash}`
+  }
+
+  private clientKey(clientId: string): string {
+    return `${this.prefix}client:${clientId}`
+  }
+
+  private keysKey(): string {
+    return `${this.prefix}keys`
+  }
+}
