@@ -125,7 +125,11 @@ describe('a node killed with SIGKILL under load', () => {
     }
 
     const load = [...Array.from({ length: 4 }, revokeLoop), ...sessions.map(refreshLoop), bLoop()]
+    // Under load for at least 1.5 s and until A has acknowledged some revocations (a busy CI machine
+    // may need longer for that).
     await sleep(1500)
+    for (const deadline = Date.now() + 15_000; acknowledged.length <= 20 && Date.now() < deadline;)
+      await sleep(50)
     a.process.kill('SIGKILL')
     killed = true
     await Promise.all(load)

@@ -371,8 +371,9 @@ describe('verifier SDK when the revocation feed is cut', () => {
       const stoppedAt = performance.now()
       const ms = await untilRefused(closed, kept, 'temporarily_unavailable', 3000)
       const sinceStop = performance.now() - stoppedAt
+      // maxStaleness counts from the last message (a heartbeat every 300 ms), not from the stop.
       assert.ok(
-        sinceStop >= 900 && sinceStop < 2500,
+        sinceStop >= 600 && sinceStop < 2500,
         `refused ${sinceStop} ms after the cut (${ms})`,
       )
       const err = await refused(closed.verify(doomed), 'temporarily_unavailable')
