@@ -1,8 +1,8 @@
 /**
  * What the benchmark loads: the clients it registers through Latchkey's real CLI, the endpoint cases
- * of each system (Latchkey on an engine, the oidc-provider reference), and the checks that one
- * request of each kind returns a real answer (a JWT that verifies against the system's JWKS, an
- * introspection with `active: true`) before the case is loaded and again after.
+ * of each system (Latchkey on an engine, on one node or several, and the oidc-provider reference),
+ * and the checks that one request of each kind returns a real answer (a JWT that verifies against
+ * the system's JWKS, an introspection with `active: true`) before the case is loaded and again after.
  */
 import {
   basic,
@@ -41,8 +41,11 @@ export const CASE_TITLES: Record<CaseId, string> = {
 
 export interface BenchCase {
   id: CaseId
-  /** Before the warm-up: checks one real request, returns what to load. */
-  prepare(): Promise<LoadTarget>
+  /**
+   * Before the warm-up: checks one real request on every node, returns what to load, one target per
+   * node (the load is split evenly between them).
+   */
+  prepare(): Promise<LoadTarget[]>
   /** After the measured runs: the same check again (the server still answers correctly). */
   check(): Promise<void>
 }
@@ -56,9 +59,11 @@ export interface UnsupportedCase {
   confirm(): Promise<void>
 }
 
-/** Where a system's endpoints are and how it is asked for each kind of token. */
+/** Where a system's (or one node's) endpoints are and how it is asked for each kind of token. */
 interface System {
   baseUrl: string
+  /** The `iss` of its tokens: its own base URL, or the first node's when nodes share one issuer. */
+  issuer: string
   tokenPath: string
   introspectionPath: string
   /** The client_credentials request body for a token of `format`. */
@@ -102,9 +107,9 @@ async function fetchToken(system: System, clientId: string, format: 'jwt' | 'opa
     clientId,
     system.tokenBody(format),
   )
-  return checkTokenResponse(system.baseUrl, json, format).catch((error: unknown) => {
+  return checkTokenResponse(system.baseUrl, json, format, system.issuer).catch((error: unknown) => {
     const reason = error instanceof Error ? error.message : String(error)
-    throw new Error(`token endpoint (${clientId}, ${format}): ${reason}`)
+    throw new Error(`token endpoint ${system.baseUrl} (${clientId}, ${format}): ${reason}`)
   })
 }
 
@@ -116,64 +121,86 @@ async function checkIntrospection(system: System, token: string, clientId: strin
     `token=${encodeURIComponent(token)}`,
   )
   if (json.active !== true || json.client_id !== clientId) {
-    throw new Error(`introspection of a ${clientId} token: ${JSON.stringify(json)}`)
+    throw new Error(
+      `introspection of a ${clientId} token at ${system.baseUrl}: ${JSON.stringify(json)}`,
+    )
   }
 }
 
-function tokenCase(system: System, id: CaseId, clientId: string, format: 'jwt' | 'opaque') {
+/** Each node issues a token; every answer is checked. */
+function tokenCase(nodes: System[], id: CaseId, clientId: string, format: 'jwt' | 'opaque') {
+  const checkEveryNode = async (): Promise<void> => {
+    for (const node of nodes) await fetchToken(node, clientId, format)
+  }
   return {
     id,
-    async prepare(): Promise<LoadTarget> {
-      await fetchToken(system, clientId, format)
+    async prepare(): Promise<LoadTarget[]> {
+      await checkEveryNode()
       const prefix = format === 'jwt' ? '{"access_token":"eyJ' : '{"access_token":"'
-      return {
+      return nodes.map((node) => ({
         id,
         title: CASE_TITLES[id],
-        url: system.baseUrl + system.tokenPath,
+        url: node.baseUrl + node.tokenPath,
         headers: { authorization: basic(clientId), 'content-type': FORM },
-        body: system.tokenBody(format),
+        body: node.tokenBody(format),
         verifyBody: (body) => body.startsWith(prefix),
-      }
+      }))
     },
-    async check(): Promise<void> {
-      await fetchToken(system, clientId, format)
-    },
-  } satisfies BenchCase
-}
-
-function introspectionCase(system: System, id: CaseId, clientId: string, format: 'jwt' | 'opaque') {
-  let token = ''
-  return {
-    id,
-    async prepare(): Promise<LoadTarget> {
-      token = await fetchToken(system, clientId, format)
-      await checkIntrospection(system, token, clientId)
-      return {
-        id,
-        title: CASE_TITLES[id],
-        url: system.baseUrl + system.introspectionPath,
-        headers: { authorization: basic(RESOURCE_SERVER), 'content-type': FORM },
-        body: `token=${encodeURIComponent(token)}`,
-        verifyBody: (body) => body.startsWith('{"active":true'),
-      }
-    },
-    async check(): Promise<void> {
-      await checkIntrospection(system, token, clientId)
-    },
+    check: checkEveryNode,
   } satisfies BenchCase
 }
 
 /**
- * Latchkey's cases against the server at `baseUrl`. The refresh case logs `sessions` sessions in
- * first (see `sessions.ts`).
+ * Each node issues a token, and every token is introspected on every node before and after the
+ * load. With several nodes, each node's load introspects the token the next node issued (node 2's
+ * load, node 1's token; node 1's, node 2's): every request reads what another node wrote.
  */
-export function latchkeyCases(baseUrl: string, sessions: number): BenchCase[] {
-  const system: System = {
-    baseUrl,
+function introspectionCase(
+  nodes: System[],
+  id: CaseId,
+  clientId: string,
+  format: 'jwt' | 'opaque',
+) {
+  let tokens: string[] = []
+  const checkEveryNode = async (): Promise<void> => {
+    for (const node of nodes) {
+      for (const token of tokens) await checkIntrospection(node, token, clientId)
+    }
+  }
+  return {
+    id,
+    async prepare(): Promise<LoadTarget[]> {
+      tokens = []
+      for (const node of nodes) tokens.push(await fetchToken(node, clientId, format))
+      await checkEveryNode()
+      return nodes.map((node, i) => ({
+        id,
+        title: CASE_TITLES[id],
+        url: node.baseUrl + node.introspectionPath,
+        headers: { authorization: basic(RESOURCE_SERVER), 'content-type': FORM },
+        body: `token=${encodeURIComponent(tokens[(i + 1) % tokens.length] ?? '')}`,
+        verifyBody: (body) => body.startsWith('{"active":true'),
+      }))
+    },
+    check: checkEveryNode,
+  } satisfies BenchCase
+}
+
+/**
+ * Latchkey's cases against the server at `baseUrls` (one URL per node; the first node's is the
+ * issuer of all). The refresh case, offered on one node only, logs `sessions` sessions in first (see
+ * `sessions.ts`).
+ */
+export function latchkeyCases(baseUrls: readonly string[], sessions: number): BenchCase[] {
+  const [baseUrl] = baseUrls
+  if (baseUrl === undefined) throw new Error('no node to load')
+  const nodes: System[] = baseUrls.map((url) => ({
+    baseUrl: url,
+    issuer: baseUrl,
     tokenPath: '/token',
     introspectionPath: '/introspect',
     tokenBody: () => 'grant_type=client_credentials&scope=read',
-  }
+  }))
   let pool: SessionPool | undefined
   const refreshCase: BenchCase & { readonly pool: SessionPool | undefined } = {
     id: 'refresh',
@@ -183,16 +210,18 @@ export function latchkeyCases(baseUrl: string, sessions: number): BenchCase[] {
     async prepare() {
       pool = await createSessionPool(baseUrl, sessions)
       await pool.check()
-      return {
-        id: 'refresh',
-        title: CASE_TITLES.refresh,
-        url: `${baseUrl}/token`,
-        headers: { authorization: basic(WEB_CLIENT), 'content-type': FORM },
-        body: pool.next(),
-        verifyBody: (body) =>
-          body.startsWith('{"access_token":"eyJ') && body.includes('"refresh_token"'),
-        dynamic: pool,
-      }
+      return [
+        {
+          id: 'refresh',
+          title: CASE_TITLES.refresh,
+          url: `${baseUrl}/token`,
+          headers: { authorization: basic(WEB_CLIENT), 'content-type': FORM },
+          body: pool.next(),
+          verifyBody: (body) =>
+            body.startsWith('{"access_token":"eyJ') && body.includes('"refresh_token"'),
+          dynamic: pool,
+        },
+      ]
     },
     async check() {
       if (!pool) throw new Error('refresh: no session pool')
@@ -200,11 +229,11 @@ export function latchkeyCases(baseUrl: string, sessions: number): BenchCase[] {
     },
   }
   return [
-    tokenCase(system, 'token-jwt', JWT_CLIENT, 'jwt'),
-    tokenCase(system, 'token-opaque', OPAQUE_CLIENT, 'opaque'),
-    introspectionCase(system, 'introspect-opaque', OPAQUE_CLIENT, 'opaque'),
-    introspectionCase(system, 'introspect-jwt', JWT_CLIENT, 'jwt'),
-    refreshCase,
+    tokenCase(nodes, 'token-jwt', JWT_CLIENT, 'jwt'),
+    tokenCase(nodes, 'token-opaque', OPAQUE_CLIENT, 'opaque'),
+    introspectionCase(nodes, 'introspect-opaque', OPAQUE_CLIENT, 'opaque'),
+    introspectionCase(nodes, 'introspect-jwt', JWT_CLIENT, 'jwt'),
+    ...(nodes.length === 1 ? [refreshCase] : []),
   ]
 }
 
@@ -219,6 +248,7 @@ export function referenceCases(baseUrl: string): {
 } {
   const system: System = {
     baseUrl,
+    issuer: baseUrl,
     tokenPath: REFERENCE.tokenPath,
     introspectionPath: REFERENCE.introspectionPath,
     tokenBody: (format) =>
@@ -244,9 +274,9 @@ export function referenceCases(baseUrl: string): {
   }
   return {
     cases: [
-      tokenCase(system, 'token-jwt', JWT_CLIENT, 'jwt'),
-      tokenCase(system, 'token-opaque', OPAQUE_CLIENT, 'opaque'),
-      introspectionCase(system, 'introspect-opaque', OPAQUE_CLIENT, 'opaque'),
+      tokenCase([system], 'token-jwt', JWT_CLIENT, 'jwt'),
+      tokenCase([system], 'token-opaque', OPAQUE_CLIENT, 'opaque'),
+      introspectionCase([system], 'introspect-opaque', OPAQUE_CLIENT, 'opaque'),
     ],
     unsupported: [
       jwtIntrospection,

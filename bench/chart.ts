@@ -1,7 +1,9 @@
 /**
  * The benchmark chart (`docs/benchmark.svg`), written by hand: one group of horizontal bars per case,
  * one bar per system (req/s, labelled with the rate and the p99 latency), the floors in a last group,
- * a shared x axis with grid lines, a legend, and the conditions of the run under the title.
+ * a shared x axis with grid lines, a legend (wrapped onto as many rows as it needs), and the
+ * conditions of the run under the title. A system's two-node variant has a lighter shade of its
+ * one-node colour.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -11,6 +13,9 @@ import { SYSTEM_NAMES, type BenchReport, type SystemId } from './report.js'
 const COLORS: Record<SystemId | 'floor', string> = {
   'latchkey-sqlite': '#2563eb',
   'latchkey-postgres': '#0d9488',
+  'latchkey-postgres-2': '#5eead4',
+  'latchkey-postgres-redis': '#be123c',
+  'latchkey-postgres-redis-2': '#fda4af',
   reference: '#f59e0b',
   floor: '#9ca3af',
 }
@@ -20,8 +25,8 @@ const LEGEND: Record<SystemId | 'floor', string> = {
 }
 
 const WIDTH = 980
-const LEFT = 250
-const PLOT = 500
+const LEFT = 280
+const PLOT = 480
 const BAR = 18
 const BAR_GAP = 4
 const GROUP_GAP = 16
@@ -115,7 +120,24 @@ export function renderChart(report: BenchReport): string {
   const x = (value: number): number => LEFT + (value / max) * PLOT
   const keys = [...new Set(all.flatMap((g) => g.bars.map((b) => b.key)))] as (SystemId | 'floor')[]
 
-  const top = 118
+  // The legend first: its rows push the plot down.
+  const legend: string[] = []
+  let lx = 16
+  let ly = 84
+  for (const key of keys) {
+    const width = 18 + LEGEND[key].length * 6.6 + 22
+    if (lx > 16 && lx + width - 22 > WIDTH - 16) {
+      lx = 16
+      ly += 20
+    }
+    legend.push(`<rect x="${lx}" y="${ly}" width="12" height="12" rx="2" fill="${COLORS[key]}"/>`)
+    legend.push(
+      `<text x="${lx + 18}" y="${ly + 10}" font-size="12" fill="#374151">${escape(LEGEND[key])}</text>`,
+    )
+    lx += width
+  }
+
+  const top = ly + 34
   const parts: string[] = []
   let y = top
   for (const group of all) {
@@ -162,16 +184,6 @@ export function renderChart(report: BenchReport): string {
   axis.push(
     `<text x="${LEFT + PLOT / 2}" y="${bottom + 34}" font-size="12" fill="#374151" text-anchor="middle">requests per second (raw crypto: operations per second) — higher is better</text>`,
   )
-
-  const legend: string[] = []
-  let lx = 16
-  for (const key of keys) {
-    legend.push(`<rect x="${lx}" y="84" width="12" height="12" rx="2" fill="${COLORS[key]}"/>`)
-    legend.push(
-      `<text x="${lx + 18}" y="94" font-size="12" fill="#374151">${escape(LEGEND[key])}</text>`,
-    )
-    lx += 18 + LEGEND[key].length * 6.6 + 22
-  }
 
   const { machine, settings } = report
   const subtitle =

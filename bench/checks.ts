@@ -58,13 +58,15 @@ async function jwksOf(baseUrl: string): Promise<ReturnType<typeof createRemoteJW
 
 /**
  * Checks a token response: a Bearer token with a positive `expires_in`; for a JWT, an ES256
- * `at+jwt` whose signature verifies against the system's JWKS with the system as `iss`; for an
- * opaque token, a long base64url string that is not a JWT. Returns the token.
+ * `at+jwt` whose signature verifies against the JWKS that the node at `baseUrl` publishes, with
+ * `issuer` as `iss` (the system itself, unless several nodes share one issuer); for an opaque token,
+ * a long base64url string that is not a JWT. Returns the token.
  */
 export async function checkTokenResponse(
   baseUrl: string,
   json: Record<string, unknown>,
   format: 'jwt' | 'opaque',
+  issuer = baseUrl,
 ): Promise<string> {
   const token = json.access_token
   if (typeof token !== 'string') throw new Error(`no access_token in ${JSON.stringify(json)}`)
@@ -81,7 +83,7 @@ export async function checkTokenResponse(
   }
   if (!compactJWS) throw new Error('access_token is not a compact JWS')
   const { protectedHeader } = await jwtVerify(token, await jwksOf(baseUrl), {
-    issuer: baseUrl,
+    issuer,
     algorithms: ['ES256'],
     typ: 'at+jwt',
   })

@@ -4,6 +4,10 @@
  * microsecond resolution; autocannon's own histogram keeps whole milliseconds only. The server's RSS
  * is sampled during each measured run, and the CPU of the server, of its database processes, of this
  * process and of everything else on the machine is accounted for.
+ *
+ * A system of several nodes has no balancer in front: the load is one autocannon instance per node,
+ * all running at once, the connections split evenly between them. The rate is their sum; the latency
+ * percentiles come from every response of every node, merged; CPU and RSS are summed over the nodes.
  */
 import autocannon from 'autocannon'
 import { cpuSeconds, machineBusySeconds, rssBytes } from './harness.js'
@@ -34,13 +38,15 @@ export interface LoadTarget {
 
 /** What is watched while a case runs, besides the load itself. */
 export interface Observed {
-  /** The server process: its CPU and RSS. */
-  serverPid: number
+  /** The server processes, one per node: their CPU and RSS, summed. */
+  serverPids: readonly number[]
   /**
    * Processes that work for the server (PostgreSQL backends of its database), asked after the
    * warm-up: their CPU is reported as the database's, not as other load.
    */
   companions?: () => Promise<number[]>
+  /** The Redis server's process on this machine, when the system uses Redis: its CPU is Redis's. */
+  redisPid?: number | null
 }
 
 export interface LoadSettings {
@@ -51,8 +57,18 @@ export interface LoadSettings {
   runs: number
 }
 
+/** One node's part of a load split over several nodes. */
+export interface NodeShare {
+  url: string
+  connections: number
+  /** Mean of this node's autocannon per-second samples. */
+  requestsPerSecond: number
+  requests: number
+  latencyMs: { p50: number; p99: number }
+}
+
 export interface LoadResult {
-  /** Mean of autocannon's per-second samples, as its own report prints it. */
+  /** Mean of autocannon's per-second samples, as its own report prints it (summed over nodes). */
   requestsPerSecond: number
   /** Completed requests over the measured wall time, for comparison with the mean of samples. */
   completedPerSecond: number
@@ -68,7 +84,12 @@ export interface LoadResult {
   serverCpu: number | null
   /** CPU of the server's companion processes (database backends), share of one core; null: none. */
   databaseCpu: number | null
-  /** The largest resident set of the server process sampled during the run (every 100 ms). */
+  /** CPU of the Redis server process, share of one core; null: no Redis (or not on this machine). */
+  redisCpu: number | null
+  /**
+   * The largest resident set of the server process sampled during the run (every 100 ms); with
+   * several nodes, the largest sum of their resident sets sampled at the same moment.
+   */
   peakRssBytes: number | null
   /** This process's CPU over the measured run (the load generator), as a share of one core. */
   loadGeneratorCpu: number
@@ -77,19 +98,22 @@ export interface LoadResult {
    * load that competed with this run (null where /proc is missing).
    */
   otherCpu: number | null
+  /** Each node's part, when the load was split over several nodes (absent with one). */
+  nodes?: NodeShare[]
 }
 
 interface RunOutput {
+  url: string
+  connections: number
   result: autocannon.Result
   latencies: Float64Array
-  count: number
 }
 
-let current: autocannon.Instance | undefined
+const running = new Set<autocannon.Instance>()
 
-/** Stops a run in progress (Ctrl-C). */
+/** Stops the runs in progress (Ctrl-C). */
 export function stopLoad(): void {
-  current?.stop()
+  for (const instance of running) instance.stop()
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -137,12 +161,13 @@ function runOnce(
       ]
     }
     const instance = autocannon(options, (error: unknown, result) => {
-      current = undefined
+      running.delete(instance)
       if (error)
         reject(error instanceof Error ? error : new Error(`autocannon: ${JSON.stringify(error)}`))
-      else resolve({ result, latencies: latencies.subarray(0, count), count })
+      else
+        resolve({ url: target.url, connections, result, latencies: latencies.subarray(0, count) })
     })
-    current = instance
+    running.add(instance)
     let left = 'seconds' in length ? length.seconds : 0
     instance.on('tick', () => onTick(--left))
     instance.on('response', (_client, _status, _bytes, responseTime) => {
@@ -156,28 +181,59 @@ function runOnce(
   })
 }
 
+/** `connections` split as evenly as possible over `parts` loads (the first ones get one more). */
+function splitConnections(connections: number, parts: number): number[] {
+  if (connections < parts) {
+    throw new Error(`${connections} connections cannot be split over ${parts} nodes`)
+  }
+  return Array.from(
+    { length: parts },
+    (_, i) => Math.floor(connections / parts) + (i < connections % parts ? 1 : 0),
+  )
+}
+
 /**
- * Warm-up (not counted), then `settings.runs` measured runs, back to back. The observed processes
- * are sampled for CPU and RSS during each measured run.
+ * `seconds` of load on every target at once (one target per node), `connections` split between
+ * them; the first one drives the progress ticks.
+ */
+function runSplit(
+  targets: readonly LoadTarget[],
+  connections: number,
+  seconds: number,
+  onTick: (secondsLeft: number) => void,
+): Promise<RunOutput[]> {
+  const split = splitConnections(connections, targets.length)
+  return Promise.all(
+    targets.map((target, i) =>
+      runOnce(target, split[i] ?? 1, { seconds }, i === 0 ? onTick : () => {}),
+    ),
+  )
+}
+
+/**
+ * Warm-up (not counted), then `settings.runs` measured runs, back to back. With several targets
+ * (one per node of a system), each run loads all of them at once, the connections split evenly.
+ * The observed processes are sampled for CPU and RSS during each measured run.
  */
 export async function runLoad(
-  target: LoadTarget,
+  targets: readonly LoadTarget[],
   settings: LoadSettings,
   observed: Observed,
   progress: Progress,
 ): Promise<LoadResult[]> {
+  const id = targets[0]?.id
+  if (id === undefined) throw new Error('nothing to load')
+  splitConnections(settings.connections, targets.length)
   if (settings.warmupSeconds > 0) {
-    progress.phase(`${target.id}: warm-up`, settings.warmupSeconds)
-    await runOnce(target, settings.connections, { seconds: settings.warmupSeconds }, (s) =>
-      progress.tick(s),
-    )
+    progress.phase(`${id}: warm-up`, settings.warmupSeconds)
+    await runSplit(targets, settings.connections, settings.warmupSeconds, (s) => progress.tick(s))
   }
   const results: LoadResult[] = []
   for (let run = 1; run <= settings.runs; run++) {
     const label = settings.runs > 1 ? `measuring, run ${run}/${settings.runs}` : 'measuring'
-    progress.phase(`${target.id}: ${label}`, settings.measureSeconds)
+    progress.phase(`${id}: ${label}`, settings.measureSeconds)
     const companions = (await observed.companions?.()) ?? []
-    results.push(await measureOnce(target, settings, observed.serverPid, companions, progress))
+    results.push(await measureOnce(targets, settings, observed, companions, progress))
   }
   progress.done()
   return results
@@ -193,51 +249,76 @@ function cpuOfEach(pids: number[]): Map<number, number> {
   return out
 }
 
+/** The summed resident sets of `pids` now; null when one cannot be read. */
+function summedRss(pids: readonly number[]): number | null {
+  let total = 0
+  for (const pid of pids) {
+    const rss = rssBytes(pid)
+    if (rss === null) return null
+    total += rss
+  }
+  return total
+}
+
+/** The summed CPU seconds of `pids` and their workers; null when one cannot be read. */
+function summedCpu(pids: readonly number[]): number | null {
+  let total = 0
+  for (const pid of pids) {
+    const seconds = cpuSeconds(pid)
+    if (seconds === null) return null
+    total += seconds
+  }
+  return total
+}
+
 async function measureOnce(
-  target: LoadTarget,
+  targets: readonly LoadTarget[],
   settings: LoadSettings,
-  serverPid: number,
+  observed: Observed,
   companions: number[],
   progress: Progress,
 ): Promise<LoadResult> {
-  let peakRss = rssBytes(serverPid)
+  const { serverPids } = observed
+  const redisPid = observed.redisPid ?? null
+  let peakRss = summedRss(serverPids)
   const sampler = setInterval(() => {
-    const rss = rssBytes(serverPid)
+    const rss = summedRss(serverPids)
     if (rss !== null && (peakRss === null || rss > peakRss)) peakRss = rss
   }, 100)
   const companionsBefore = cpuOfEach(companions)
-  const cpuBefore = cpuSeconds(serverPid)
+  const redisBefore = redisPid === null ? null : cpuSeconds(redisPid, false)
+  const cpuBefore = summedCpu(serverPids)
   const machineBefore = machineBusySeconds()
   const ownBefore = process.cpuUsage()
   const started = performance.now()
-  let output: RunOutput
+  let outputs: RunOutput[]
   try {
-    output = await runOnce(
-      target,
-      settings.connections,
-      { seconds: settings.measureSeconds },
-      (s) => progress.tick(s),
+    outputs = await runSplit(targets, settings.connections, settings.measureSeconds, (s) =>
+      progress.tick(s),
     )
   } finally {
     clearInterval(sampler)
   }
-  const { result, latencies } = output
   const wall = (performance.now() - started) / 1000
   const own = process.cpuUsage(ownBefore)
-  const cpuAfter = cpuSeconds(serverPid)
+  const cpuAfter = summedCpu(serverPids)
   const machineAfter = machineBusySeconds()
   const companionsAfter = cpuOfEach(companions)
+  const redisAfter = redisPid === null ? null : cpuSeconds(redisPid, false)
   let databaseSeconds = 0
   for (const [pid, after] of companionsAfter)
     databaseSeconds += after - (companionsBefore.get(pid) ?? after)
   const databaseCpu = companions.length > 0 ? databaseSeconds / wall : null
+  const redisCpu =
+    redisBefore === null || redisAfter === null ? null : (redisAfter - redisBefore) / wall
 
   const serverCpu = cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / wall
   const loadGeneratorCpu = (own.user + own.system) / 1e6 / wall
   return {
-    ...summarize(result, latencies),
+    ...summarize(outputs),
     serverCpu,
     databaseCpu,
+    redisCpu,
     peakRssBytes: peakRss,
     loadGeneratorCpu,
     otherCpu:
@@ -248,6 +329,7 @@ async function measureOnce(
             (machineAfter - machineBefore) / wall -
               serverCpu -
               (databaseCpu ?? 0) -
+              (redisCpu ?? 0) -
               loadGeneratorCpu,
           ),
   }
@@ -255,24 +337,63 @@ async function measureOnce(
 
 type Counts = Omit<
   LoadResult,
-  'serverCpu' | 'databaseCpu' | 'peakRssBytes' | 'loadGeneratorCpu' | 'otherCpu'
+  'serverCpu' | 'databaseCpu' | 'redisCpu' | 'peakRssBytes' | 'loadGeneratorCpu' | 'otherCpu'
 >
 
-/** Rates, latency percentiles and failure counts of one autocannon run. */
-function summarize(result: autocannon.Result, latencies: Float64Array): Counts {
-  const sorted = latencies.slice().sort()
+const round = (ms: number): number => Math.round(ms * 1000) / 1000
+
+/**
+ * Rates, latency percentiles and failure counts of autocannon runs made at the same time (one per
+ * node): rates and counts are summed, percentiles taken over every response of all of them.
+ */
+function summarize(outputs: readonly RunOutput[]): Counts {
+  let total = 0
+  for (const output of outputs) total += output.latencies.length
+  const merged = new Float64Array(total)
+  let offset = 0
+  for (const output of outputs) {
+    merged.set(output.latencies, offset)
+    offset += output.latencies.length
+  }
+  const sorted = merged.sort()
   let sum = 0
   for (const value of sorted) sum += value
   const statusCodes: Record<string, number> = {}
-  for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) {
-    statusCodes[code] = stats.count ?? 0
+  let requestsPerSecond = 0
+  let duration = 0
+  let non2xx = 0
+  let errors = 0
+  let timeouts = 0
+  let mismatches = 0
+  for (const { result } of outputs) {
+    for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) {
+      statusCodes[code] = (statusCodes[code] ?? 0) + (stats.count ?? 0)
+    }
+    requestsPerSecond += result.requests.mean
+    duration = Math.max(duration, result.duration)
+    non2xx += result.non2xx
+    errors += result.errors
+    timeouts += result.timeouts
+    mismatches += result.mismatches
   }
-  const round = (ms: number): number => Math.round(ms * 1000) / 1000
+  const nodes =
+    outputs.length > 1
+      ? outputs.map(({ url, connections, result, latencies }): NodeShare => {
+          const own = latencies.slice().sort()
+          return {
+            url,
+            connections,
+            requestsPerSecond: result.requests.mean,
+            requests: own.length,
+            latencyMs: { p50: round(percentile(own, 50)), p99: round(percentile(own, 99)) },
+          }
+        })
+      : undefined
   return {
-    requestsPerSecond: result.requests.mean,
-    completedPerSecond: sorted.length / result.duration,
+    requestsPerSecond,
+    completedPerSecond: duration > 0 ? sorted.length / duration : 0,
     requests: sorted.length,
-    durationSeconds: result.duration,
+    durationSeconds: duration,
     latencyMs: {
       p50: round(percentile(sorted, 50)),
       p90: round(percentile(sorted, 90)),
@@ -280,11 +401,12 @@ function summarize(result: autocannon.Result, latencies: Float64Array): Counts {
       mean: round(sorted.length > 0 ? sum / sorted.length : 0),
       max: round(sorted.length > 0 ? (sorted[sorted.length - 1] ?? 0) : 0),
     },
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    mismatches: result.mismatches,
+    non2xx,
+    errors,
+    timeouts,
+    mismatches,
     statusCodes,
+    ...(nodes ? { nodes } : {}),
   }
 }
 
@@ -297,12 +419,13 @@ export async function probe(
   connections: number,
   amount: number,
 ): Promise<{ failure: string | null; statusCodes: Record<string, number> }> {
-  const { result, latencies } = await runOnce(target, connections, { amount }, () => {})
-  const counts = summarize(result, latencies)
+  const output = await runOnce(target, connections, { amount }, () => {})
+  const counts = summarize([output])
   const failure = failureOf({
     ...counts,
     serverCpu: null,
     databaseCpu: null,
+    redisCpu: null,
     peakRssBytes: null,
     loadGeneratorCpu: 0,
     otherCpu: null,

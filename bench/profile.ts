@@ -70,18 +70,19 @@ try {
     },
   )
   await waitUntilReady(`${baseUrl}/healthz`, server)
-  const benchCase = latchkeyCases(baseUrl, 0).find((c) => c.id === caseId)
+  const benchCase = latchkeyCases([baseUrl], 0).find((c) => c.id === caseId)
   if (!benchCase) throw new Error(`no case ${caseId}`)
-  const target = await benchCase.prepare()
+  const [target] = await benchCase.prepare()
+  if (!target) throw new Error(`case ${caseId} has nothing to load`)
   const progress = new Progress(1)
   progress.next(`profiling ${caseId} (${target.title}) under load, pid ${server.pid}`)
   // Per-thread CPU over the warm-up and the measured load: the profile sees the main thread only.
   const threadsBefore = threadCpuSeconds(server.pid)
   const loadStarted = performance.now()
   const [run] = await runLoad(
-    target,
+    [target],
     { connections: Number(values.connections), warmupSeconds: 2, measureSeconds: seconds, runs: 1 },
-    { serverPid: server.pid },
+    { serverPids: [server.pid] },
     progress,
   )
   const loadWall = (performance.now() - loadStarted) / 1000

@@ -20,11 +20,20 @@ export interface CaseReport {
   runs: LoadResult[]
 }
 
-export type SystemId = 'latchkey-sqlite' | 'latchkey-postgres' | 'reference'
+export type SystemId =
+  | 'latchkey-sqlite'
+  | 'latchkey-postgres'
+  | 'latchkey-postgres-redis'
+  | 'latchkey-postgres-2'
+  | 'latchkey-postgres-redis-2'
+  | 'reference'
 
 export const SYSTEM_NAMES: Record<SystemId, string> = {
   'latchkey-sqlite': 'Latchkey, SQLite',
   'latchkey-postgres': 'Latchkey, PostgreSQL',
+  'latchkey-postgres-redis': 'Latchkey, PostgreSQL + Redis',
+  'latchkey-postgres-2': 'Latchkey, PostgreSQL, 2 nodes',
+  'latchkey-postgres-redis-2': 'Latchkey, PostgreSQL + Redis, 2 nodes',
   reference: 'oidc-provider (reference)',
 }
 
@@ -167,7 +176,7 @@ export function evaluateTargets(report: BenchReport): Target[] {
 function caseRow(report: BenchReport, system: SystemReport, c: CaseReport): string[] {
   const r = c.result
   const name = SYSTEM_NAMES[system.id]
-  if (c.failure !== null || !r) return [c.id, name, 'FAILED', '', '', '', '', '', '', '', '', '']
+  if (c.failure !== null || !r) return [c.id, name, 'FAILED']
   const id = c.id as CaseId
   const reference = system.id === 'reference' ? null : rateOf(caseOf(report, 'reference', id))
   const floor = floorOf(report, id)
@@ -183,10 +192,34 @@ function caseRow(report: BenchReport, system: SystemReport, c: CaseReport): stri
     mib(r.peakRssBytes),
     pct(r.serverCpu),
     r.databaseCpu === null ? '' : pct(r.databaseCpu),
+    r.redisCpu === null ? '' : pct(r.redisCpu),
     pct(r.otherCpu),
     system.id === 'reference' ? '' : times(ratio(r.requestsPerSecond, reference)),
     ofFloor === null ? '—' : `${pct(ofFloor)} ${floor.name}`,
   ]
+}
+
+/** Each node's rate and latency, for the cases whose load was split over several nodes. */
+function nodeRows(report: BenchReport): string[][] {
+  const rows: string[][] = []
+  for (const id of CASE_IDS) {
+    for (const system of report.systems) {
+      const c = system.cases.find((x) => x.id === id)
+      if (!c?.result?.nodes || c.failure !== null) continue
+      for (const [i, node] of c.result.nodes.entries()) {
+        rows.push([
+          id,
+          SYSTEM_NAMES[system.id],
+          `${i + 1} (${new URL(node.url).host})`,
+          int(node.connections),
+          int(node.requestsPerSecond),
+          ms(node.latencyMs.p50),
+          ms(node.latencyMs.p99),
+        ])
+      }
+    }
+  }
+  return rows
 }
 
 /** Each case's and floor's other load, for the warning. */
@@ -269,21 +302,44 @@ export function formatReport(report: BenchReport): string {
         'peak RSS',
         'server CPU',
         'db CPU',
+        'redis CPU',
         'other CPU',
         'vs reference',
         'vs floor',
       ],
       rows,
-      [false, false, true, true, true, true, true, true, true, true, true, true, true],
+      [false, false, true, true, true, true, true, true, true, true, true, true, true, true],
     ),
   )
   out.push(
     'cases: ' + CASE_IDS.map((id) => `${id} = ${CASE_TITLES[id]}`).join('; ') + '.',
     'peak RSS: largest resident set of the server sampled during the case; CPU: share of one core' +
       ' over the measured run (100% = one core); db = the PostgreSQL backends of the bench database;' +
-      ' other = everything else on the machine. vs floor: sign/verify = raw ES256 ops/s, http =' +
-      ' bare node:http req/s.',
+      ' redis = the whole Redis server process; other = everything else on the machine. vs floor:' +
+      ' sign/verify = raw ES256 ops/s, http = bare node:http req/s.',
   )
+  const split = nodeRows(report)
+  if (split.length > 0) {
+    out.push(
+      '2 nodes: two `latchkey serve` on one database and issuer, no balancer: two loads at once, one' +
+        ' per node with half the connections each; req/s is their sum, p50 and p99 are over every' +
+        ' response of both (merged, not the worse node), server CPU and peak RSS are summed over' +
+        ' both nodes; introspection on each node is of a token issued by the other.',
+    )
+    out.push('')
+    out.push("2 nodes: each node's part of the load (median run)")
+    out.push(
+      table(['case', 'system', 'node', 'connections', 'req/s', 'p50 ms', 'p99 ms'], split, [
+        false,
+        false,
+        false,
+        true,
+        true,
+        true,
+        true,
+      ]),
+    )
+  }
   for (const system of report.systems) {
     if (system.skipped !== null)
       out.push(`${SYSTEM_NAMES[system.id]}: not measured: ${system.skipped}`)

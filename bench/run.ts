@@ -2,18 +2,19 @@
  * `npm run bench`: in one run on this machine, with the same load generator and settings, measures
  *   - the floors: raw `node:crypto` ES256 sign and verify, and a bare `node:http` server;
  *   - Latchkey on SQLite (client_credentials JWT and opaque, introspection of each, the rotating
- *     refresh grant) and on PostgreSQL (the token and introspection cases), real CLI, real server;
+ *     refresh grant) and on PostgreSQL, without and with Redis, as one node and as two nodes on one
+ *     database (the token and introspection cases), real CLI, real server;
  *   - the reference, oidc-provider, configured for the same work (`reference_server.ts`);
  *   - the login cost (argon2id verification) and, at the end, the Verifier SDK's own benchmarks;
  * then prints a table with each Latchkey figure's ratio to the reference and to the floor and the
  * targets, writes `bench/results/latest.json` and draws `docs/benchmark.svg` (a partial run, with
- * `--only`, `--no-reference`, `--postgres off` or `--server`, writes `bench/results/partial.json` and
- * `partial.svg` instead).
+ * `--only`, `--no-reference`, `--postgres off`, `--redis off` or `--server`, writes
+ * `bench/results/partial.json` and `partial.svg` instead).
  *
  * Usage: node dist/bench/run.js [--quick] [--duration S] [--warmup S] [--runs N] [--connections N]
- *          [--only ID,ID] [--server PATH] [--postgres URL|off] [--no-reference] [--no-sdk]
- *          [--sessions N] [--login-runs N] [--wait-quiet S]
- *   --quick        1 s warm-up, 1 s measured, 1 run: the whole run in about a minute (a check of
+ *          [--only ID,ID] [--server PATH] [--postgres URL|off] [--redis URL|off] [--no-reference]
+ *          [--no-sdk] [--sessions N] [--login-runs N] [--wait-quiet S]
+ *   --quick        1 s warm-up, 1 s measured, 1 run: the whole run in about two minutes (a check of
  *                  the harness, not a figure to publish); default 3 s warm-up, 3 × 10 s measured
  *   --runs N       measured runs per case after one warm-up; the median is reported (default 3)
  *   --only         cases: token-jwt, token-opaque, introspect-opaque, introspect-jwt, refresh
@@ -21,6 +22,10 @@
  *   --postgres URL maintenance database where the bench database is created and dropped (default
  *                  $LATCHKEY_BENCH_POSTGRES, $LATCHKEY_TEST_POSTGRES, or
  *                  postgres://postgres@127.0.0.1:5432/postgres); off: skip the engine
+ *   --redis URL    the Redis server of the PostgreSQL + Redis systems (default
+ *                  $LATCHKEY_BENCH_REDIS or redis://127.0.0.1:6379); each system's keys get a
+ *                  prefix of their own (LATCHKEY_REDIS_PREFIX), deleted after it; off: skip them
+ *   --connections  in all, per case (default 50); a two-node system gets half on each node
  *   --sessions N   sessions logged in for the refresh case (default: enough for every run)
  *   --wait-quiet S before each step, wait up to S s for other load to stop (default 20; --quick 0)
  * Exits 1 when a case FAILED (non-2xx, errors or a wrong body), 0 otherwise, targets met or not.
@@ -37,8 +42,10 @@ import { freePort, Harness, peakRss, waitForQuiet, waitUntilReady } from './harn
 import { stopLoad, type LoadSettings } from './load.js'
 import { measureLoginCost } from './login_cost.js'
 import { machineDescription } from './machine.js'
-import { createBenchDatabase, DEFAULT_POSTGRES } from './postgres.js'
+import { DEFAULT_POSTGRES } from './postgres.js'
+import { POSTGRES_CASES, POSTGRES_SYSTEMS, runPostgresSystems } from './postgres_systems.js'
 import { Progress } from './progress.js'
+import { DEFAULT_REDIS } from './redis.js'
 import {
   evaluateTargets,
   formatReport,
@@ -58,13 +65,6 @@ const CHART_PATH = here('../../docs/benchmark.svg')
 const PARTIAL_CHART_PATH = here('../../bench/results/partial.svg')
 const DEFAULT_SERVER = here('../src/cli/main.js')
 const BARE_SERVER = here('./bare_http_server.js')
-/** The cases PostgreSQL runs (the refresh grant is measured on the default engine only). */
-const POSTGRES_CASES: readonly CaseId[] = [
-  'token-jwt',
-  'token-opaque',
-  'introspect-opaque',
-  'introspect-jwt',
-]
 
 interface Options {
   quick: boolean
@@ -72,6 +72,7 @@ interface Options {
   only: CaseId[]
   server: string
   postgres: string | null
+  redis: string | null
   reference: boolean
   sdk: boolean
   sessions: number
@@ -98,6 +99,7 @@ function parseOptions(argv: string[]): Options {
       only: { type: 'string' },
       server: { type: 'string' },
       postgres: { type: 'string' },
+      redis: { type: 'string' },
       'no-reference': { type: 'boolean', default: false },
       'no-sdk': { type: 'boolean', default: false },
       sessions: { type: 'string' },
@@ -130,12 +132,14 @@ function parseOptions(argv: string[]): Options {
     process.env.LATCHKEY_BENCH_POSTGRES ??
     process.env.LATCHKEY_TEST_POSTGRES ??
     DEFAULT_POSTGRES
+  const redis = values.redis ?? process.env.LATCHKEY_BENCH_REDIS ?? DEFAULT_REDIS
   return {
     quick,
     settings,
     only: only as CaseId[],
     server,
     postgres: postgres === 'off' ? null : postgres,
+    redis: redis === 'off' ? null : redis,
     reference: !(values['no-reference'] ?? false),
     sdk: !(values['no-sdk'] ?? false),
     // Each run (warm-up included) may strand one session per connection: one pool for all of them.
@@ -165,16 +169,19 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
   const loadAverageAtStart = loadavg()
   const cases = options.only.length
   const postgresCases = POSTGRES_CASES.filter((id) => options.only.includes(id)).length
+  const postgresSystems = options.postgres
+    ? POSTGRES_SYSTEMS.filter((s) => !s.redis || options.redis !== null).length
+    : 0
   const referenceCases = ['token-jwt', 'token-opaque', 'introspect-opaque'].filter((id) =>
     options.only.includes(id as CaseId),
   ).length
   const steps =
     4 +
     (1 + cases) +
-    (options.postgres ? 1 + postgresCases : 0) +
+    postgresSystems * (1 + postgresCases) +
     (options.reference ? 1 + referenceCases : 0)
   const loadSteps =
-    1 + cases + (options.postgres ? postgresCases : 0) + (options.reference ? referenceCases : 0)
+    1 + cases + postgresSystems * postgresCases + (options.reference ? referenceCases : 0)
   const progress = new Progress(
     steps,
     loadSteps,
@@ -217,7 +224,7 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
     headers: bareTarget.headers,
     body: bareTarget.body,
   })
-  const bareHttp = await loadCase(context, bareTarget, bare)
+  const bareHttp = await loadCase(context, [bareTarget], [bare])
   const bareHttpPeakRssBytes = peakRss(bare.pid)
   await harness.stop(bare)
 
@@ -235,35 +242,15 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
     ),
   )
 
-  if (options.postgres) {
-    const database = await createBenchDatabase(options.postgres).catch((error: unknown) => {
-      const reason = error instanceof Error ? error.message : String(error)
-      progress.note(`PostgreSQL not reachable (${reason}): engine skipped`)
-      return null
-    })
-    if (database) {
-      harness.defer(() => database.drop())
-      systems.push(
-        await runLatchkey(
-          context,
-          options.server,
-          { id: 'latchkey-postgres', db: database.url, cases: POSTGRES_CASES, database },
-          options.sessions,
-        ),
-      )
-      await database.drop()
-    } else {
-      systems.push({
-        id: 'latchkey-postgres',
-        description: options.postgres,
-        skipped: 'PostgreSQL was not reachable',
-        peakRssBytes: null,
-        cases: [],
-        unsupported: [],
-        notes: [],
-      })
-    }
-  }
+  if (options.postgres)
+    systems.push(
+      ...(await runPostgresSystems(context, {
+        postgres: options.postgres,
+        redis: options.redis,
+        cli: options.server,
+        sessions: options.sessions,
+      })),
+    )
 
   let negativeControl: BenchReport['negativeControl'] = null
   if (options.reference) {
@@ -288,8 +275,10 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
     negativeControl,
     loginCost,
     notMeasured: [
-      'Latchkey on PostgreSQL + Redis: the Redis engine does not exist yet',
-      ...(options.postgres ? [] : ['Latchkey on PostgreSQL: --postgres off']),
+      ...(options.postgres
+        ? []
+        : ['Latchkey on PostgreSQL (with and without Redis): --postgres off']),
+      ...(options.redis ? [] : ['Latchkey on PostgreSQL + Redis: --redis off']),
     ],
     targets: [],
     sdk: [],
@@ -330,6 +319,7 @@ async function main(): Promise<number> {
       options.only.length === CASE_IDS.length &&
       options.reference &&
       options.postgres !== null &&
+      options.redis !== null &&
       options.server === resolve(DEFAULT_SERVER)
     const resultsPath = whole ? RESULTS_PATH : PARTIAL_RESULTS_PATH
     const chartPath = whole ? CHART_PATH : PARTIAL_CHART_PATH

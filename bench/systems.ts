@@ -1,7 +1,8 @@
 /**
  * The systems under test, each started as its own process on a free loopback port and loaded case by
  * case: Latchkey on an engine (the real CLI registers the clients and the user, `latchkey serve` runs
- * on the engine's database) and the oidc-provider reference (`reference_server.ts`).
+ * on the engine's database, with Redis or not, as one node or several sharing the database and the
+ * issuer) and the oidc-provider reference (`reference_server.ts`).
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -26,7 +27,14 @@ import {
 } from './load.js'
 import type { BenchDatabase } from './postgres.js'
 import type { Progress } from './progress.js'
-import type { BenchReport, CaseReport, SystemReport } from './report.js'
+import type { BenchRedis } from './redis.js'
+import {
+  SYSTEM_NAMES,
+  type BenchReport,
+  type CaseReport,
+  type SystemId,
+  type SystemReport,
+} from './report.js'
 import type { SessionPool } from './sessions.js'
 
 const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url))
@@ -76,52 +84,65 @@ function assertAlive(child: Child): void {
   }
 }
 
-/** Warm-up and measured runs of one target against `child`, with a one-line summary. */
+/**
+ * Warm-up and measured runs of `targets` (one per node, loaded at once) against the `servers`, with
+ * a one-line summary.
+ */
 export async function loadCase(
   context: RunContext,
-  target: LoadTarget,
-  child: Child,
-  observed: Omit<Observed, 'serverPid'> = {},
+  targets: readonly LoadTarget[],
+  servers: readonly Child[],
+  observed: Omit<Observed, 'serverPids'> = {},
 ): Promise<CaseReport> {
   const { progress } = context
+  const [target] = targets
+  if (!target) throw new Error('nothing to load')
   const runs = await runLoad(
-    target,
+    targets,
     context.settings,
-    { serverPid: child.pid, ...observed },
+    { serverPids: servers.map((s) => s.pid), ...observed },
     progress,
   )
-  assertAlive(child)
+  for (const server of servers) assertAlive(server)
   const report = caseReport(target, runs)
   const r = report.result
+  const perNode = r?.nodes
+    ? ` (${r.nodes.map((n) => Math.round(n.requestsPerSecond)).join(' + ')})`
+    : ''
   progress.note(
     report.failure !== null || !r
       ? `FAILED: ${report.failure ?? 'no result'}`
-      : `${Math.round(r.requestsPerSecond)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms` +
-          `, other load ${r.otherCpu === null ? '?' : r.otherCpu.toFixed(2)} cores`,
+      : `${Math.round(r.requestsPerSecond)} req/s${perNode}, p50 ${r.latencyMs.p50} ms, ` +
+          `p99 ${r.latencyMs.p99} ms, other load ${r.otherCpu === null ? '?' : r.otherCpu.toFixed(2)} cores`,
   )
   return report
 }
 
-/** Each case: prepare (checked request), load, and the same check after the load. */
+/** Each case: prepare (checked requests), load, and the same checks after the load. */
 async function runCases(
   context: RunContext,
   label: string,
   cases: BenchCase[],
-  child: Child,
-  observed: Omit<Observed, 'serverPid'> = {},
+  servers: readonly Child[],
+  observed: Omit<Observed, 'serverPids'> = {},
 ): Promise<CaseReport[]> {
   const out: CaseReport[] = []
   for (const benchCase of cases) {
     if (!context.only.includes(benchCase.id)) continue
     context.progress.next(`${label}: ${benchCase.id}`, true)
-    const target = await benchCase.prepare()
+    const targets = await benchCase.prepare()
     await context.quiet()
-    const report = await loadCase(context, target, child, observed)
+    const report = await loadCase(context, targets, servers, observed)
     // The server must still answer correctly after the load, not just answer.
     if (report.failure === null) await benchCase.check()
     out.push(report)
   }
   return out
+}
+
+/** A database or Redis URL as it may be shown: any password left out. */
+function masked(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//…@')
 }
 
 async function stopServer(context: RunContext, child: Child, notes: string[]): Promise<void> {
@@ -131,15 +152,23 @@ async function stopServer(context: RunContext, child: Child, notes: string[]): P
 }
 
 export interface LatchkeyEngine {
-  id: 'latchkey-sqlite' | 'latchkey-postgres'
+  id: Exclude<SystemId, 'reference'>
   /** `--db` URL. */
   db: string
   /** Which cases run on this engine. */
   cases: readonly CaseId[]
   database?: BenchDatabase
+  /** `latchkey serve --redis`, with this prefix for the keys (`LATCHKEY_REDIS_PREFIX`). */
+  redis?: { server: BenchRedis; prefix: string }
+  /** How many `latchkey serve` processes share the database and the issuer (default 1). */
+  nodes?: number
 }
 
-/** Latchkey on one engine: clients and user through the CLI, `latchkey serve`, then each case. */
+/**
+ * Latchkey on one engine: clients and user through the CLI, `latchkey serve` (each node in turn,
+ * once the one before is ready, so the first creates the signing key and the others find it), then
+ * each case.
+ */
 export async function runLatchkey(
   context: RunContext,
   cli: string,
@@ -147,24 +176,58 @@ export async function runLatchkey(
   sessions: number,
 ): Promise<SystemReport> {
   const { harness, progress } = context
-  const label = engine.id === 'latchkey-sqlite' ? 'Latchkey/SQLite' : 'Latchkey/PostgreSQL'
+  const label = SYSTEM_NAMES[engine.id]
+  const nodes = engine.nodes ?? 1
   progress.next(`${label}: clients and user via the CLI, start, wait for /healthz`)
   await createClients(harness, cli, engine.db)
-  const port = await freePort()
-  const baseUrl = `http://127.0.0.1:${port}`
-  const server = harness.spawnNode(
-    engine.id,
-    [cli, 'serve', '--port', String(port), '--host', '127.0.0.1', '--db', engine.db],
-    context.env({ LATCHKEY_LOG_REQUESTS: 'false', LATCHKEY_ISSUER: baseUrl }),
-  )
-  await waitUntilReady(`${baseUrl}/healthz`, server)
-  progress.note(`pid ${server.pid}, ${baseUrl}`)
+  const servers: Child[] = []
+  const baseUrls: string[] = []
+  for (let node = 1; node <= nodes; node++) {
+    const port = await freePort()
+    const baseUrl = `http://127.0.0.1:${port}`
+    const redis = engine.redis
+    const server = harness.spawnNode(
+      nodes > 1 ? `${engine.id}-node${node}` : engine.id,
+      [
+        ...[cli, 'serve', '--port', String(port), '--host', '127.0.0.1', '--db', engine.db],
+        ...(redis ? ['--redis', redis.server.url] : []),
+      ],
+      context.env({
+        LATCHKEY_LOG_REQUESTS: 'false',
+        // One deployment: every node issues tokens as the first one.
+        LATCHKEY_ISSUER: baseUrls[0] ?? baseUrl,
+        // As in production: keys sealed at rest, and Redis entries authenticated (one HMAC each).
+        LATCHKEY_KEY_ENCRYPTION_SECRET: 'latchkey benchmark key-encryption secret',
+        ...(redis ? { LATCHKEY_REDIS_PREFIX: redis.prefix } : {}),
+      }),
+    )
+    servers.push(server)
+    baseUrls.push(baseUrl)
+    await waitUntilReady(`${baseUrl}/healthz`, server)
+    progress.note(`${nodes > 1 ? `node ${node}: ` : ''}pid ${server.pid}, ${baseUrl}`)
+  }
 
-  const cases = latchkeyCases(baseUrl, sessions).filter((c) => engine.cases.includes(c.id))
+  const cases = latchkeyCases(baseUrls, sessions).filter((c) => engine.cases.includes(c.id))
   const database = engine.database
-  const observed = database ? { companions: () => database.backendPids() } : {}
-  const reports = await runCases(context, label, cases, server, observed)
+  const observed = {
+    ...(database ? { companions: () => database.backendPids() } : {}),
+    ...(engine.redis ? { redisPid: engine.redis.server.pid } : {}),
+  }
+  const reports = await runCases(context, label, cases, servers, observed)
   const notes: string[] = []
+  if (nodes > 1) {
+    notes.push(
+      `\`latchkey serve\` × ${nodes} (${baseUrls.join(', ')}) on one database, the first one's ` +
+        'URL as the issuer of all; see "2 nodes" above for how they are loaded and counted',
+    )
+  }
+  if (engine.redis) {
+    notes.push(
+      `--redis ${masked(engine.redis.server.url)}, LATCHKEY_REDIS_PREFIX=${engine.redis.prefix} (its keys ` +
+        `are deleted after the run); redis CPU = the whole Redis server process` +
+        (engine.redis.server.pid === null ? ' (not on this machine: not measured)' : ''),
+    )
+  }
   const refresh = reports.find((r) => r.id === 'refresh')
   const pool = (cases.find((c) => c.id === 'refresh') as { pool?: SessionPool } | undefined)?.pool
   if (refresh && pool) {
@@ -174,12 +237,19 @@ export async function runLatchkey(
         `ends of runs, ${pool.starved} requests found no idle session`,
     )
   }
-  const peakRssBytes = peakRss(server.pid)
-  await stopServer(context, server, notes)
+  let peakRssBytes: number | null = null
+  for (const server of servers) {
+    const peak = peakRss(server.pid)
+    if (peak !== null) peakRssBytes = (peakRssBytes ?? 0) + peak
+  }
+  for (const server of servers) await stopServer(context, server, notes)
   const version = versionOf(join(cli, '../../../../package.json'))
+  const extra =
+    (engine.redis ? `, --redis ${masked(engine.redis.server.url)}` : '') +
+    (nodes > 1 ? `, ${nodes} nodes` : '')
   return {
     id: engine.id,
-    description: `latchkey ${version}, ${cli}, --db ${engine.db.replace(/\/\/[^@/]*@/, '//…@')}`,
+    description: `latchkey ${version}, ${cli}, --db ${masked(engine.db)}` + extra,
     skipped: null,
     peakRssBytes,
     cases: reports,
@@ -208,7 +278,7 @@ export async function runReference(
   )
   const { cases, unsupported } = referenceCases(baseUrl)
   for (const u of unsupported) await u.confirm()
-  const reports = await runCases(context, 'oidc-provider', cases, server)
+  const reports = await runCases(context, 'oidc-provider', cases, [server])
   const notes: string[] = [
     'default storage: the in-memory adapter (an LRU of 1,000 entries per process: nothing survives' +
       ' a restart or is shared between processes)',
