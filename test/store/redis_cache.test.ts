@@ -7,6 +7,9 @@
 
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
@@ -15,18 +18,25 @@ import { RedisCache, type LookupResult } from '../../src/store/redis/cache.js'
 import { createSqliteStore } from '../../src/store/sqlite/index.js'
 import type { Store } from '../../src/store/types.js'
 import { runStoreConformance } from './conformance.js'
-import { NOW, client } from './fixtures.js'
+import { NOW, client, revocation, session, token, user } from './fixtures.js'
 
 const REDIS_URL = process.env.LATCHKEY_TEST_REDIS ?? 'redis://127.0.0.1:6379'
 const PREFIX = `latchkey-test-${randomBytes(6).toString('hex')}:`
 const logger = pino({ level: 'silent' })
 let count = 0
 
-/** A SQLite store in memory behind a Redis cache attached to its own follower, as `serve` does. */
-async function cachedStore(url = REDIS_URL): Promise<{ store: Store; results: LookupResult[] }> {
-  const inner = createSqliteStore(':memory:')
+/**
+ * A SQLite store behind a Redis cache attached to its own follower, as `serve` does: in memory, or on
+ * `file` with the key prefix `prefix` (two such stores on one file and prefix are two nodes).
+ */
+async function cachedStore(
+  url = REDIS_URL,
+  file = ':memory:',
+  prefix = `${PREFIX}${++count}:`,
+): Promise<{ store: Store; results: LookupResult[] }> {
+  const inner = createSqliteStore(file)
   const cache = new RedisCache(url, {
-    prefix: `${PREFIX}${++count}:`,
+    prefix,
     logger,
     secret: 'conformance secret of the cache',
     commandTimeoutMs: 500,
@@ -83,5 +93,63 @@ describe('Redis cache', () => {
     assert.equal((await down.store.getClient('svc'))?.clientId, 'svc')
     assert.equal(await down.store.getClient('nobody'), null)
     assert.deepEqual(down.results, ['error', 'error'])
+  })
+
+  it('refuses a cached token once another node ends its session, though nobody deleted the entry', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'latchkey-redis-cache-'))
+    try {
+      const file = join(folder, 'shared.db')
+      const prefix = `${PREFIX}two-nodes:`
+      const a = await cachedStore(REDIS_URL, file, prefix)
+      const b = await cachedStore(REDIS_URL, file, prefix)
+      opened.push(a.store, b.store)
+      const now = Math.floor(Date.now() / 1000)
+      await a.store.createClient(client('web', { createdAt: now }))
+      await a.store.createUser(user('u1', { createdAt: now }))
+      await a.store.createSession(
+        session('s1', { createdAt: now, expiresAt: now + 3600, idleExpiresAt: now + 600 }),
+        null,
+        null,
+      )
+      const live = token('h1', {
+        clientId: 'web',
+        sub: 'u1',
+        sid: 's1',
+        issuedAt: now,
+        expiresAt: now + 300,
+      })
+      await a.store.saveToken(live)
+      const deadline = Date.now() + 2000
+      while (a.results.at(-1) !== 'hit') {
+        assert.deepEqual(await a.store.findToken('h1', now), live)
+        assert.ok(
+          Date.now() < deadline,
+          `A serves the token from Redis: ${a.results.slice(-5).join()}`,
+        )
+        // SQLite answers without I/O: let the follower's timer run.
+        await new Promise((r) => setTimeout(r, 5))
+      }
+
+      // B ends the session: the token's row goes, the event names only the session.
+      assert.equal(
+        await b.store.revokeSession(
+          's1',
+          revocation('sid', 's1', { createdAt: now, expiresAt: now + 600 }),
+        ),
+        true,
+      )
+      const revoked = Date.now()
+      while ((await a.store.findToken('h1', now)) !== null) {
+        assert.ok(
+          Date.now() - revoked < 1000,
+          'A refuses it as soon as its follower reads the event',
+        )
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      assert.equal(a.results.at(-1), 'stale', 'the entry is still there: A refused it')
+      assert.equal(await b.store.findToken('h1', now), null, 'and on the node that revoked')
+    } finally {
+      rmSync(folder, { recursive: true, force: true })
+    }
   })
 })
