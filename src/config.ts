@@ -99,6 +99,12 @@ const schema = z.object({
   feedPollMs: z.coerce.number().int().min(5).max(5000).default(50),
   /** How often an idle feed stream gets a heartbeat comment, ms. */
   feedHeartbeatMs: z.coerce.number().int().min(50).max(60_000).default(15_000),
+  /**
+   * Live opaque access tokens remembered in this process after their first lookup (0: none). Kept
+   * correct by the revocation follower: a token revoked elsewhere is refused here as soon as the
+   * follower reads the event (see `store/cache_guard.ts`).
+   */
+  tokenCacheSize: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
   /** Feed streams held open at once by this process; more are refused with 503. */
   feedMaxSubscribers: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** Trust `X-Forwarded-For` from a reverse proxy for the client address. */
@@ -140,6 +146,7 @@ export const ENVIRONMENT = {
   feedPollMs: 'LATCHKEY_FEED_POLL_MS',
   feedHeartbeatMs: 'LATCHKEY_FEED_HEARTBEAT_MS',
   feedMaxSubscribers: 'LATCHKEY_FEED_MAX_SUBSCRIBERS',
+  tokenCacheSize: 'LATCHKEY_TOKEN_CACHE_SIZE',
 } as const
 
 function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {

@@ -11,7 +11,9 @@
 import { pino, type Logger } from 'pino'
 import type { ServeConfig } from '../config.js'
 import { openStore } from '../store/index.js'
-import { RedisCache } from '../store/redis/cache.js'
+import { CacheGuard, syncingRevocations } from '../store/cache_guard.js'
+import { REDIS_CLIENT_TTL_MS, RedisCache } from '../store/redis/cache.js'
+import { TokenMemo } from '../store/token_memo.js'
 import { withRedisWakeups } from '../store/redis/revocation_wakeups.js'
 import type { Store } from '../store/types.js'
 import type { TokenContext } from '../tokens/access_token.js'
@@ -21,7 +23,7 @@ import { SecretVerifier } from '../tokens/secrets.js'
 import { createApp } from './app.js'
 import { ClientCache } from './client_cache.js'
 import type { ServerContext } from './context.js'
-import { createMetrics } from './metrics.js'
+import { createMetrics, type Metrics } from './metrics.js'
 import { FailureLimiter } from './rate_limit.js'
 import { RevocationFollower } from './revocation_follower.js'
 
@@ -107,25 +109,46 @@ export async function createServerContext(
   }
 }
 
+/** Counts cache lookups by cache and result, through label-bound children (no hashing per call). */
+function cacheCounter(metrics: Metrics): (cache: string, result: string) => void {
+  const bound = new Map<string, { inc(): void }>()
+  return (cache, result) => {
+    const key = `${cache}/${result}`
+    let child = bound.get(key)
+    if (child === undefined) {
+      child = metrics.cacheLookups.labels({ cache, result })
+      bound.set(key, child)
+    }
+    child.inc()
+  }
+}
+
 /** Starts the server and resolves once it listens. */
 export async function startServer(
   config: ServeConfig,
   logger = createLogger(config),
 ): Promise<RunningServer> {
   const opened = await openStore(config.db)
-  // Redis wakes the followers of other nodes after a revocation, and caches hot lookups; the store
-  // stays the only truth.
+  // Caches of store records (in process, and in Redis with --redis), kept from serving anything
+  // revoked by this node's revocation follower (`store/cache_guard.ts`); the store stays the only
+  // truth. Redis also wakes the followers of other nodes after a revocation.
+  const guard = new CacheGuard(REDIS_CLIENT_TTL_MS)
   const wakeups = config.redis
     ? withRedisWakeups(opened, config.redis, logger, config.redisPrefix)
     : undefined
   const cache = config.redis
     ? new RedisCache(config.redis, {
         prefix: config.redisPrefix,
+        guard,
         logger,
         secret: config.keyEncryptionSecret,
       })
     : undefined
-  const store = cache?.wrap(wakeups?.store ?? opened) ?? opened
+  const memo = config.tokenCacheSize > 0 ? new TokenMemo(guard, config.tokenCacheSize) : undefined
+  let layered = wakeups?.store ?? opened
+  if (cache) layered = cache.wrap(layered)
+  if (memo) layered = memo.wrap(layered)
+  const store = cache || memo ? syncingRevocations(layered, guard) : layered
   const closeRedis = async (): Promise<void> => {
     await cache?.close()
     await wakeups?.close()
@@ -141,12 +164,11 @@ export async function startServer(
   const app = createApp(ctx)
   try {
     await ctx.feed.start()
-    if (cache) {
-      const metrics = ctx.metrics
-      cache.onLookup = (name, result) => metrics.cacheLookups.inc({ cache: name, result })
-      // Entries are trusted only while the follower reads the store: a few polls' worth of silence.
-      cache.attach(ctx.feed, Math.max(500, 4 * config.feedPollMs))
-    }
+    const count = cacheCounter(ctx.metrics)
+    if (cache) cache.onLookup = count
+    if (memo) memo.onLookup = (result) => count('memory', result)
+    // Entries are trusted only while the follower reads the store: a few polls' worth of silence.
+    guard.attach(ctx.feed, Math.max(500, 4 * config.feedPollMs))
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {
     await ctx.feed.stop()

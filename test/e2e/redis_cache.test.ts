@@ -61,6 +61,9 @@ describe('--redis caches opaque tokens, clients and keys without ever serving a 
     LATCHKEY_FEED_POLL_MS: '1000',
     LATCHKEY_REDIS_PREFIX: prefix,
     LATCHKEY_KEY_ENCRYPTION_SECRET: 'redis cache test secret, shared by the nodes',
+    // No in-process token cache: these tests are about what Redis answers (the in-process cache
+    // follows the same rule: test/store/redis_cache.test.ts, test/e2e/multi_node.test.ts).
+    LATCHKEY_TOKEN_CACHE_SIZE: '0',
   }
 
   const creds = (client: CreatedClient): [string, string] => [
@@ -269,7 +272,7 @@ describe('--redis when PostgreSQL becomes unreachable', () => {
     node = await startServer({
       db: relay.url(database.url),
       args: ['--redis', REDIS_URL],
-      env: { LATCHKEY_REDIS_PREFIX: prefix },
+      env: { LATCHKEY_REDIS_PREFIX: prefix, LATCHKEY_TOKEN_CACHE_SIZE: '0' },
     })
     svc = createClient(
       database.url,

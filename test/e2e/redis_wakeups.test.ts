@@ -66,7 +66,8 @@ describe('two nodes with --redis: pub/sub wakes the revocation feed', () => {
     const options = {
       dir: folder.dir,
       args: ['--issuer', 'http://latchkey.redis.test', '--redis', `redis://127.0.0.1:${redisPort}`],
-      env: { LATCHKEY_FEED_POLL_MS: '1000' },
+      // No in-process token cache: the test counts what Redis answers.
+      env: { LATCHKEY_FEED_POLL_MS: '1000', LATCHKEY_TOKEN_CACHE_SIZE: '0' },
     }
     a = await startServer(options)
     b = await startServer(options)

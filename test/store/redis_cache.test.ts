@@ -14,7 +14,9 @@ import { after, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { RevocationFollower } from '../../src/server/revocation_follower.js'
+import { CacheGuard, syncingRevocations } from '../../src/store/cache_guard.js'
 import { RedisCache, type LookupResult } from '../../src/store/redis/cache.js'
+import { TokenMemo, type MemoLookup } from '../../src/store/token_memo.js'
 import { createSqliteStore } from '../../src/store/sqlite/index.js'
 import type { Store } from '../../src/store/types.js'
 import { runStoreConformance } from './conformance.js'
@@ -25,40 +27,62 @@ const PREFIX = `latchkey-test-${randomBytes(6).toString('hex')}:`
 const logger = pino({ level: 'silent' })
 let count = 0
 
+interface CachedStore {
+  store: Store
+  /** Results of the Redis cache's lookups (none without Redis). */
+  results: LookupResult[]
+  /** Results of the in-process token memo's lookups (none without it). */
+  memoResults: MemoLookup[]
+}
+
 /**
- * A SQLite store behind a Redis cache attached to its own follower, as `serve` does: in memory, or on
- * `file` with the key prefix `prefix` (two such stores on one file and prefix are two nodes).
+ * A SQLite store behind the caches `serve` puts in front of it (the in-process token memo and, unless
+ * `url` is null, the Redis cache), guarded by its own revocation follower: in memory, or on `file`
+ * with the key prefix `prefix` (two such stores on one file and prefix are two nodes).
  */
 async function cachedStore(
-  url = REDIS_URL,
+  url: string | null = REDIS_URL,
   file = ':memory:',
   prefix = `${PREFIX}${++count}:`,
-): Promise<{ store: Store; results: LookupResult[] }> {
+  memo = true,
+): Promise<CachedStore> {
   const inner = createSqliteStore(file)
-  const cache = new RedisCache(url, {
-    prefix,
-    logger,
-    secret: 'conformance secret of the cache',
-    commandTimeoutMs: 500,
-  })
+  const guard = new CacheGuard(60_000)
+  const cache =
+    url === null
+      ? undefined
+      : new RedisCache(url, {
+          prefix,
+          guard,
+          logger,
+          secret: 'conformance secret of the cache',
+          commandTimeoutMs: 500,
+        })
+  const tokens = memo ? new TokenMemo(guard, 1000) : undefined
   const results: LookupResult[] = []
-  cache.onLookup = (_cache, result) => results.push(result)
-  const store = cache.wrap(inner)
+  const memoResults: MemoLookup[] = []
+  if (cache) cache.onLookup = (_cache, result) => results.push(result)
+  if (tokens) tokens.onLookup = (result) => memoResults.push(result)
+  let layered: Store = inner
+  if (cache) layered = cache.wrap(layered)
+  if (tokens) layered = tokens.wrap(layered)
+  const store = syncingRevocations(layered, guard)
   const feed = new RevocationFollower(store, { pollMs: 20, logger })
   await feed.start()
-  cache.attach(feed, 1000)
+  guard.attach(feed, 1000)
   Object.assign(store, {
     async close() {
       await feed.stop()
-      await cache.close()
+      guard.detach()
+      await cache?.close()
       await inner.close()
     },
   })
-  return { store, results }
+  return { store, results, memoResults }
 }
 
 runStoreConformance(
-  'sqlite through the Redis cache',
+  'sqlite through the token memo and the Redis cache',
   async () => (await cachedStore()).store,
   async () => {
     const redis = new Redis(REDIS_URL)
@@ -95,61 +119,76 @@ describe('Redis cache', () => {
     assert.deepEqual(down.results, ['error', 'error'])
   })
 
-  it('refuses a cached token once another node ends its session, though nobody deleted the entry', async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'latchkey-redis-cache-'))
-    try {
-      const file = join(folder, 'shared.db')
-      const prefix = `${PREFIX}two-nodes:`
-      const a = await cachedStore(REDIS_URL, file, prefix)
-      const b = await cachedStore(REDIS_URL, file, prefix)
-      opened.push(a.store, b.store)
-      const now = Math.floor(Date.now() / 1000)
-      await a.store.createClient(client('web', { createdAt: now }))
-      await a.store.createUser(user('u1', { createdAt: now }))
-      await a.store.createSession(
-        session('s1', { createdAt: now, expiresAt: now + 3600, idleExpiresAt: now + 600 }),
-        null,
-        null,
-      )
-      const live = token('h1', {
-        clientId: 'web',
-        sub: 'u1',
-        sid: 's1',
-        issuedAt: now,
-        expiresAt: now + 300,
-      })
-      await a.store.saveToken(live)
-      const deadline = Date.now() + 2000
-      while (a.results.at(-1) !== 'hit') {
-        assert.deepEqual(await a.store.findToken('h1', now), live)
-        assert.ok(
-          Date.now() < deadline,
-          `A serves the token from Redis: ${a.results.slice(-5).join()}`,
+  for (const layer of ['redis', 'memory'] as const) {
+    it(`refuses a token cached in ${layer} once another node ends its session, though nobody deleted the entry`, async () => {
+      const folder = mkdtempSync(join(tmpdir(), 'latchkey-redis-cache-'))
+      try {
+        const file = join(folder, 'shared.db')
+        const prefix = `${PREFIX}two-nodes-${layer}:`
+        // Only the layer under test: Redis without the memo, or the memo without Redis.
+        const url = layer === 'redis' ? REDIS_URL : null
+        const a = await cachedStore(url, file, prefix, layer === 'memory')
+        const b = await cachedStore(url, file, prefix, layer === 'memory')
+        const results = (): readonly string[] => (layer === 'redis' ? a.results : a.memoResults)
+        opened.push(a.store, b.store)
+        const now = Math.floor(Date.now() / 1000)
+        await a.store.createClient(client('web', { createdAt: now }))
+        await a.store.createUser(user('u1', { createdAt: now }))
+        await a.store.createSession(
+          session('s1', { createdAt: now, expiresAt: now + 3600, idleExpiresAt: now + 600 }),
+          null,
+          null,
         )
-        // SQLite answers without I/O: let the follower's timer run.
-        await new Promise((r) => setTimeout(r, 5))
-      }
+        const live = token('h1', {
+          clientId: 'web',
+          sub: 'u1',
+          sid: 's1',
+          issuedAt: now,
+          expiresAt: now + 300,
+        })
+        await a.store.saveToken(live)
+        const deadline = Date.now() + 2000
+        while (results().at(-1) !== 'hit') {
+          assert.deepEqual(await a.store.findToken('h1', now), live)
+          assert.ok(Date.now() < deadline, `A serves the token from ${layer}: ${results().join()}`)
+          // SQLite answers without I/O: let the follower's timer run.
+          await new Promise((r) => setTimeout(r, 5))
+        }
 
-      // B ends the session: the token's row goes, the event names only the session.
-      assert.equal(
-        await b.store.revokeSession(
-          's1',
-          revocation('sid', 's1', { createdAt: now, expiresAt: now + 600 }),
-        ),
-        true,
-      )
-      const revoked = Date.now()
-      while ((await a.store.findToken('h1', now)) !== null) {
-        assert.ok(
-          Date.now() - revoked < 1000,
-          'A refuses it as soon as its follower reads the event',
+        // B ends the session: the token's row goes, the event names only the session.
+        assert.equal(
+          await b.store.revokeSession(
+            's1',
+            revocation('sid', 's1', { createdAt: now, expiresAt: now + 600 }),
+          ),
+          true,
         )
-        await new Promise((r) => setTimeout(r, 5))
+        const revoked = Date.now()
+        while ((await a.store.findToken('h1', now)) !== null) {
+          assert.ok(
+            Date.now() - revoked < 1000,
+            'A refuses it as soon as its follower reads the event',
+          )
+          await new Promise((r) => setTimeout(r, 5))
+        }
+        assert.equal(results().at(-1), 'stale', 'the entry was still there: A refused it')
+        assert.equal(await b.store.findToken('h1', now), null, 'and on the node that revoked')
+      } finally {
+        rmSync(folder, { recursive: true, force: true })
       }
-      assert.equal(a.results.at(-1), 'stale', 'the entry is still there: A refused it')
-      assert.equal(await b.store.findToken('h1', now), null, 'and on the node that revoked')
-    } finally {
-      rmSync(folder, { recursive: true, force: true })
-    }
+    })
+  }
+
+  it('drops a token revoked on this node before the revocation resolves', async () => {
+    const { store, memoResults } = await cachedStore(null)
+    opened.push(store)
+    const now = Math.floor(Date.now() / 1000)
+    const live = token('h2', { issuedAt: now, expiresAt: now + 300 })
+    await store.saveToken(live)
+    assert.deepEqual(await store.findToken('h2', now), live)
+    assert.deepEqual(await store.findToken('h2', now), live)
+    assert.deepEqual(memoResults, ['miss', 'hit'])
+    assert.equal(await store.revokeToken('h2', revocation('token', 'h2')), true)
+    assert.equal(await store.findToken('h2', now), null)
   })
 })

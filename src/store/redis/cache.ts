@@ -11,21 +11,15 @@
  *   PREFIX keys           the SigningKeyRecords without their private keys, 1 s
  * Private keys never go to Redis: a node reads a key it has not opened from the store.
  *
- * A cache must never serve what has been revoked. Three rules keep it so:
- * 1. Every entry records `s`, the revocation feed position of the node that read it from the store
- *    *before* that read: the record reflects every revocation up to `s`.
- * 2. Every node keeps, from its revocation follower, the newest `seq` of each revoked token, session,
- *    user, client and key (the guard). An entry is used only when no event that could cover it is newer
- *    than its `s`, and only when `s` is not older than where this node's follower began (older events
- *    are not in the guard). Anything else is read from the store again and the entry replaced. So an
- *    entry that the revoking node could not delete (Redis unreachable from it, a race with a reader
- *    writing a stale entry back) is refused by every node as soon as that node's follower has the
- *    event: the same bound as the feed itself (LISTEN/NOTIFY or pub/sub, milliseconds).
- * 3. While the follower cannot read the store (its last successful read is older than `maxStaleMs`),
- *    the cache is bypassed and every lookup goes to the store: a node that cannot hear revocations
- *    does not trust entries, and a node whose store is down answers 503 as without Redis.
- * The node that revokes also deletes the entries it knows of and waits for its own follower to have
- * the event before answering, so a revocation is refused on the node that acknowledged it at once.
+ * A cache must never serve what has been revoked: every entry records `s`, the revocation feed
+ * position of the node that read it from the store, and is used only under the rules of
+ * `../cache_guard.ts` (no newer event covers it, not older than the node's guard, follower fresh);
+ * anything else is read from the store again and the entry replaced. So an entry that the revoking
+ * node could not delete (Redis unreachable from it, a race with a reader writing a stale entry back)
+ * is refused by every node as soon as that node's follower has the event: the feed's own delay
+ * (LISTEN/NOTIFY or pub/sub, milliseconds), never a TTL. The node that revokes also deletes the
+ * entries it knows of and waits for its own follower to have the event before answering, so a
+ * revocation is refused on the node that acknowledged it at once.
  *
  * Entries are authenticated with HMAC-SHA256 under a key derived from the key-encryption secret (the
  * one secret every node shares) and bound to their Redis key, so write access to Redis alone cannot
@@ -35,12 +29,11 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
+import { tokenCovers, type CacheGuard } from '../cache_guard.js'
 import type {
   ClientRecord,
   OpaqueTokenRecord,
-  RevocationEvent,
   RevocationInput,
-  SessionRecord,
   SigningKeyRecord,
   Store,
 } from '../types.js'
@@ -52,22 +45,11 @@ export type CacheName = 'token' | 'client' | 'keys'
  */
 export type LookupResult = 'hit' | 'miss' | 'stale' | 'error' | 'bypass'
 
-/** What the cache needs of the node's revocation follower. */
-export interface FollowerView {
-  /** The newest `seq` delivered to the listeners. */
-  readonly head: number
-  isFresh(maxAgeMs: number): boolean
-  /** Resolves once a read begun after the call has ended. */
-  sync(): Promise<void>
-  subscribe(listener: {
-    onEvents(events: readonly RevocationEvent[]): void
-    onError(): void
-  }): () => void
-}
-
 export interface RedisCacheOptions {
   /** Key prefix (`--redis-prefix`). */
   prefix: string
+  /** The node's guard; until it is attached, every lookup reads the store. */
+  guard: CacheGuard
   logger: Logger
   /** The key-encryption secret; entries are authenticated under a key derived from it. */
   secret?: string | undefined
@@ -86,8 +68,8 @@ interface Entry<T> {
 
 type PublicKeyRecord = Omit<SigningKeyRecord, 'privateKey'>
 
-/** Events in the guard outlive their own expiry by this much: a client entry may be that old. */
-const GUARD_MARGIN_MS = 5_000
+/** The longest life of a client entry, ms: the longest of any entry (the guard keeps events as long). */
+export const REDIS_CLIENT_TTL_MS = 60_000
 
 export class RedisCache {
   private readonly redis: Redis
@@ -96,14 +78,7 @@ export class RedisCache {
   private readonly tokenTtlMs: number
   private readonly clientTtlMs: number
   private readonly keysTtlMs: number
-  /** Newest event seq per `kind:value`, and until when it must be remembered (ms). */
-  private readonly guard = new Map<string, { seq: number; keepUntil: number }>()
-  private newestKidSeq = 0
-  private lastPrune = 0
-  private feed: FollowerView | undefined
-  private maxStaleMs = 1000
-  private trustedFrom = Infinity
-  private unsubscribe: (() => void) | undefined
+  private readonly guard: CacheGuard
   private failing = false
   /** Opened private keys are not cached in Redis: the PEM (sealed or not) of each kid seen. */
   private readonly privateKeys = new Map<string, string>()
@@ -111,8 +86,9 @@ export class RedisCache {
 
   constructor(url: string, options: RedisCacheOptions) {
     this.prefix = options.prefix
+    this.guard = options.guard
     this.tokenTtlMs = options.tokenTtlMs ?? 300_000
-    this.clientTtlMs = options.clientTtlMs ?? 60_000
+    this.clientTtlMs = Math.min(options.clientTtlMs ?? REDIS_CLIENT_TTL_MS, REDIS_CLIENT_TTL_MS)
     this.keysTtlMs = options.keysTtlMs ?? 1000
     this.mac =
       options.secret === undefined
@@ -134,26 +110,16 @@ export class RedisCache {
       if (this.failing) logger.info('redis cache: connected again')
       this.failing = false
     })
-  }
-
-  /**
-   * Starts using the cache: from now on entries read at or after the follower's current position are
-   * trusted, and the follower's events feed the guard. Until then every lookup reads the store.
-   */
-  attach(feed: FollowerView, maxStaleMs: number): void {
-    this.feed = feed
-    this.maxStaleMs = maxStaleMs
-    this.trustedFrom = feed.head
-    this.unsubscribe = feed.subscribe({
-      onEvents: (events) => this.learn(events),
-      onError: () => {},
+    // Entries that events name are deleted at once (others are refused by the guard until they go).
+    this.guard.onEvent((e) => {
+      if (e.kind === 'token') void this.delete(this.tokenKey(e.value))
+      else if (e.kind === 'client') void this.delete(this.clientKey(e.value))
+      else if (e.kind === 'kid') void this.delete(this.keysKey())
     })
   }
 
-  /** Stops using the cache and closes the connection. */
+  /** Closes the connection. */
   close(): Promise<void> {
-    this.unsubscribe?.()
-    this.feed = undefined
     this.redis.disconnect()
     return Promise.resolve()
   }
@@ -161,16 +127,15 @@ export class RedisCache {
   /** The store, with the hot lookups served through Redis and the writes that revoke invalidating it. */
   wrap(store: Store): Store {
     const wrapped: Store = Object.create(store) as Store
-    const afterRevoking = async <R>(result: R, keys: string[] = []): Promise<R> => {
+    // The waiting for this node's follower is `syncingRevocations`' (outside this wrapper).
+    const afterRevoking = async <R>(result: R, keys: string[]): Promise<R> => {
       await Promise.all(keys.map((key) => this.delete(key)))
-      // This node's own guard has the event before the response goes out.
-      await this.feed?.sync()
       return result
     }
     Object.assign(wrapped, {
       findToken: (hash: string, now: number) => this.findToken(store, hash, now),
       saveToken: async (token: OpaqueTokenRecord) => {
-        const seq = this.feed?.head
+        const seq = this.guard.positionBeforeRead()
         await store.saveToken(token)
         if (seq !== undefined) this.put(this.tokenKey(token.hash), seq, token, this.tokenTtl(token))
       },
@@ -185,15 +150,6 @@ export class RedisCache {
           await store.appendRevocation(event),
           event.kind === 'kid' ? [this.keysKey()] : [],
         ),
-      revokeSession: async (id: string, event: RevocationInput) =>
-        afterRevoking(await store.revokeSession(id, event)),
-      revokeUserSessions: async (
-        userId: string,
-        now: number,
-        eventFor: (s: SessionRecord) => RevocationInput,
-      ) => afterRevoking(await store.revokeUserSessions(userId, now, eventFor)),
-      deleteUser: async (id: string, event: RevocationInput) =>
-        afterRevoking(await store.deleteUser(id, event)),
       insertKey: async (key: SigningKeyRecord) => {
         await store.insertKey(key)
         await this.delete(this.keysKey())
@@ -222,17 +178,12 @@ export class RedisCache {
     now: number,
   ): Promise<OpaqueTokenRecord | null> {
     const key = this.tokenKey(hash)
-    const cached = await this.lookup<OpaqueTokenRecord>('token', key, (r) => [
-      `token:${r.hash}`,
-      `client:${r.clientId}`,
-      `sub:${r.sub}`,
-      ...(r.sid === null ? [] : [`sid:${r.sid}`]),
-    ])
+    const cached = await this.lookup<OpaqueTokenRecord>('token', key, tokenCovers)
     if (cached.record !== undefined) {
       // Live while now < expiresAt, as the engines decide.
       return cached.record.hash === hash && now < cached.record.expiresAt ? cached.record : null
     }
-    const seq = this.feed?.head
+    const seq = this.guard.positionBeforeRead()
     const record = await store.findToken(hash, now)
     if (seq !== undefined && cached.result !== 'bypass' && cached.result !== 'error') {
       if (record) this.put(key, seq, record, this.tokenTtl(record))
@@ -245,7 +196,7 @@ export class RedisCache {
     const key = this.clientKey(clientId)
     const cached = await this.lookup<ClientRecord>('client', key, (r) => [`client:${r.clientId}`])
     if (cached.record !== undefined && cached.record.clientId === clientId) return cached.record
-    const seq = this.feed?.head
+    const seq = this.guard.positionBeforeRead()
     const client = await store.getClient(clientId)
     if (seq !== undefined && cached.result !== 'bypass' && cached.result !== 'error') {
       // An unknown client is not remembered: it may be created at any moment.
@@ -257,7 +208,12 @@ export class RedisCache {
 
   private async listKeys(store: Store): Promise<SigningKeyRecord[]> {
     const key = this.keysKey()
-    const cached = await this.lookup<PublicKeyRecord[]>('keys', key, () => [], this.newestKidSeq)
+    const cached = await this.lookup<PublicKeyRecord[]>(
+      'keys',
+      key,
+      () => [],
+      this.guard.newestKidSeq,
+    )
     if (cached.record !== undefined) {
       const records: SigningKeyRecord[] = []
       for (const record of cached.record) {
@@ -272,7 +228,7 @@ export class RedisCache {
       return records
     }
     const ok = cached.result !== 'bypass' && cached.result !== 'error'
-    return this.listKeysFromStore(store, ok ? this.feed?.head : undefined)
+    return this.listKeysFromStore(store, ok ? this.guard.positionBeforeRead() : undefined)
   }
 
   private async listKeysFromStore(
@@ -299,8 +255,7 @@ export class RedisCache {
     covers: (record: T) => string[],
     floor = 0,
   ): Promise<{ record?: T; result: LookupResult }> {
-    const feed = this.feed
-    if (feed === undefined || !feed.isFresh(this.maxStaleMs)) {
+    if (!this.guard.isFresh()) {
       this.onLookup(cache, 'bypass')
       return { result: 'bypass' }
     }
@@ -316,14 +271,8 @@ export class RedisCache {
       return { result: 'miss' }
     }
     const entry = this.open<T>(key, raw)
-    if (
-      entry === undefined ||
-      entry.s < this.trustedFrom ||
-      entry.s < floor ||
-      // The follower may have gone stale while Redis answered.
-      !feed.isFresh(this.maxStaleMs) ||
-      covers(entry.r).some((k) => (this.guard.get(k)?.seq ?? 0) > entry.s)
-    ) {
+    // `usable` checks freshness again: the follower may have gone stale while Redis answered.
+    if (entry === undefined || !this.guard.usable(entry.s, covers(entry.r), floor)) {
       this.onLookup(cache, 'stale')
       return { result: 'stale' }
     }
@@ -363,30 +312,6 @@ export class RedisCache {
   private sign(key: string, json: string): string {
     if (this.mac === undefined) return '-'
     return createHmac('sha256', this.mac).update(key).update('\n').update(json).digest('base64url')
-  }
-
-  /** Takes new events into the guard and deletes the entries they name. */
-  private learn(events: readonly RevocationEvent[]): void {
-    const now = Date.now()
-    for (const e of events) {
-      const name = `${e.kind}:${e.value}`
-      const keepUntil = Math.max(e.expiresAt * 1000, now) + GUARD_MARGIN_MS + this.clientTtlMs
-      const known = this.guard.get(name)
-      this.guard.set(name, {
-        seq: Math.max(known?.seq ?? 0, e.seq),
-        keepUntil: Math.max(known?.keepUntil ?? 0, keepUntil),
-      })
-      if (e.kind === 'token') void this.delete(this.tokenKey(e.value))
-      else if (e.kind === 'client') void this.delete(this.clientKey(e.value))
-      else if (e.kind === 'kid') {
-        this.newestKidSeq = Math.max(this.newestKidSeq, e.seq)
-        void this.delete(this.keysKey())
-      }
-    }
-    if (now - this.lastPrune > 10_000) {
-      this.lastPrune = now
-      for (const [name, { keepUntil }] of this.guard) if (keepUntil < now) this.guard.delete(name)
-    }
   }
 
   private tokenTtl(token: OpaqueTokenRecord): number {

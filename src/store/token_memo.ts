@@ -1,0 +1,77 @@
+/**
+ * Live opaque access tokens held in this process after their first lookup, so that introspecting the
+ * same token again reads neither the database nor Redis. Under the rules of `cache_guard.ts`: an entry
+ * records the follower's position before its record was read, and is used only while no revocation
+ * event that could cover it (its hash, session, subject or client) is newer, and while the follower
+ * reads the store; a token revoked on this node is dropped before the revocation is acknowledged, one
+ * revoked elsewhere (another node, the CLI) as soon as this node's follower reads the event.
+ *
+ * Bounded: at most `capacity` entries, the oldest dropped first; an expired entry is dropped when met.
+ * Only tokens that were found are remembered, so unknown tokens cannot fill it.
+ */
+import { tokenCovers, type CacheGuard } from './cache_guard.js'
+import type { OpaqueTokenRecord, RevocationInput, Store } from './types.js'
+
+export type MemoLookup = 'hit' | 'miss' | 'stale'
+
+export class TokenMemo {
+  private readonly entries = new Map<string, { s: number; r: OpaqueTokenRecord }>()
+  onLookup: (result: MemoLookup) => void = () => {}
+
+  constructor(
+    private readonly guard: CacheGuard,
+    private readonly capacity: number,
+  ) {
+    guard.onEvent((e) => {
+      if (e.kind === 'token') this.entries.delete(e.value)
+    })
+  }
+
+  get size(): number {
+    return this.entries.size
+  }
+
+  wrap(store: Store): Store {
+    const wrapped: Store = Object.create(store) as Store
+    Object.assign(wrapped, {
+      findToken: (hash: string, now: number) => this.findToken(store, hash, now),
+      revokeToken: async (hash: string, event: RevocationInput) => {
+        const revoked = await store.revokeToken(hash, event)
+        this.entries.delete(hash)
+        return revoked
+      },
+    })
+    return wrapped
+  }
+
+  private async findToken(
+    store: Store,
+    hash: string,
+    now: number,
+  ): Promise<OpaqueTokenRecord | null> {
+    const entry = this.entries.get(hash)
+    if (entry !== undefined) {
+      if (this.guard.usable(entry.s, tokenCovers(entry.r))) {
+        this.onLookup('hit')
+        // Live while now < expiresAt, as the engines decide.
+        if (now < entry.r.expiresAt) return entry.r
+        this.entries.delete(hash)
+        return null
+      }
+      this.onLookup('stale')
+      this.entries.delete(hash)
+    } else {
+      this.onLookup('miss')
+    }
+    const s = this.guard.positionBeforeRead()
+    const record = await store.findToken(hash, now)
+    if (record !== null && s !== undefined) {
+      if (this.entries.size >= this.capacity) {
+        const oldest = this.entries.keys().next()
+        if (!oldest.done) this.entries.delete(oldest.value)
+      }
+      this.entries.set(hash, { s, r: record })
+    }
+    return record
+  }
+}
