@@ -17,13 +17,8 @@
  * feed's own delay (PostgreSQL LISTEN/NOTIFY or Redis pub/sub: milliseconds; SQLite: the poll).
  */
 
-import type {
-  OpaqueTokenRecord,
-  RevocationEvent,
-  RevocationInput,
-  SessionRecord,
-  Store,
-} from './types.js'
+import { afterRevokingWrites } from './revoking_writes.js'
+import type { OpaqueTokenRecord, RevocationEvent, Store } from './types.js'
 
 /** What the guard needs of the node's revocation follower (`server/revocation_follower.ts`). */
 export interface FollowerView {
@@ -138,24 +133,5 @@ export function tokenCovers(r: OpaqueTokenRecord): string[] {
  * covers before the response that acknowledges the revocation goes out.
  */
 export function syncingRevocations(store: Store, guard: CacheGuard): Store {
-  const synced =
-    <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      const result = await write(...args)
-      await guard.sync()
-      return result
-    }
-  const wrapped: Store = Object.create(store) as Store
-  Object.assign(wrapped, {
-    revokeToken: synced((hash: string, event: RevocationInput) => store.revokeToken(hash, event)),
-    deleteClient: synced((id: string, event: RevocationInput) => store.deleteClient(id, event)),
-    appendRevocation: synced((event: RevocationInput) => store.appendRevocation(event)),
-    revokeSession: synced((id: string, event: RevocationInput) => store.revokeSession(id, event)),
-    revokeUserSessions: synced(
-      (userId: string, now: number, eventFor: (s: SessionRecord) => RevocationInput) =>
-        store.revokeUserSessions(userId, now, eventFor),
-    ),
-    deleteUser: synced((id: string, event: RevocationInput) => store.deleteUser(id, event)),
-  })
-  return wrapped
+  return afterRevokingWrites(store, () => guard.sync())
 }

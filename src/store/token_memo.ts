@@ -27,10 +27,6 @@ export class TokenMemo {
     })
   }
 
-  get size(): number {
-    return this.entries.size
-  }
-
   wrap(store: Store): Store {
     const wrapped: Store = Object.create(store) as Store
     Object.assign(wrapped, {

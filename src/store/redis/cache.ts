@@ -68,6 +68,19 @@ interface Entry<T> {
 
 type PublicKeyRecord = Omit<SigningKeyRecord, 'privateKey'>
 
+/** What an entry must satisfy besides being authentic. */
+interface EntryCheck<T> {
+  /** The events that could cover it (`kind:value`). */
+  covers: (record: T) => string[]
+  /** Whether it is the record asked for (entries without a MAC could be moved between keys). */
+  matches?: (record: T) => boolean
+  /** A further lower bound on its feed position. */
+  floor?: number
+}
+
+/** Whether a store read after this lookup result may be written back to Redis. */
+const mayWriteBack = (result: LookupResult): boolean => result === 'miss' || result === 'stale'
+
 /** The longest life of a client entry, ms: the longest of any entry (the guard keeps events as long). */
 export const REDIS_CLIENT_TTL_MS = 60_000
 
@@ -177,43 +190,57 @@ export class RedisCache {
     hash: string,
     now: number,
   ): Promise<OpaqueTokenRecord | null> {
-    const key = this.tokenKey(hash)
-    const cached = await this.lookup<OpaqueTokenRecord>('token', key, tokenCovers)
-    if (cached.record !== undefined) {
-      // Live while now < expiresAt, as the engines decide.
-      return cached.record.hash === hash && now < cached.record.expiresAt ? cached.record : null
-    }
+    const record = await this.readThrough(
+      'token',
+      this.tokenKey(hash),
+      { covers: tokenCovers, matches: (r) => r.hash === hash },
+      () => store.findToken(hash, now),
+      (r) => this.tokenTtl(r),
+    )
+    // Live while now < expiresAt, as the engines decide (a cached entry may have expired since).
+    return record !== null && now < record.expiresAt ? record : null
+  }
+
+  private getClient(store: Store, clientId: string): Promise<ClientRecord | null> {
+    return this.readThrough(
+      'client',
+      this.clientKey(clientId),
+      { covers: (r) => [`client:${r.clientId}`], matches: (r) => r.clientId === clientId },
+      () => store.getClient(clientId),
+      () => this.clientTtlMs,
+    )
+  }
+
+  /**
+   * A record through the cache: the entry under `key` when it may be used, else what `load` reads
+   * from the store, written back for the other nodes (or the stale entry deleted) when the guard
+   * allows caching and Redis answered. An absent record is not remembered: a token or client may
+   * appear at any moment.
+   */
+  private async readThrough<T extends object>(
+    cache: CacheName,
+    key: string,
+    check: EntryCheck<T>,
+    load: () => Promise<T | null>,
+    ttlMs: (record: T) => number,
+  ): Promise<T | null> {
+    const cached = await this.lookup(cache, key, check)
+    if (cached.record !== undefined) return cached.record
     const seq = this.guard.positionBeforeRead()
-    const record = await store.findToken(hash, now)
-    if (seq !== undefined && cached.result !== 'bypass' && cached.result !== 'error') {
-      if (record) this.put(key, seq, record, this.tokenTtl(record))
+    const record = await load()
+    if (seq !== undefined && mayWriteBack(cached.result)) {
+      if (record) this.put(key, seq, record, ttlMs(record))
       else if (cached.result === 'stale') void this.delete(key)
     }
     return record
   }
 
-  private async getClient(store: Store, clientId: string): Promise<ClientRecord | null> {
-    const key = this.clientKey(clientId)
-    const cached = await this.lookup<ClientRecord>('client', key, (r) => [`client:${r.clientId}`])
-    if (cached.record !== undefined && cached.record.clientId === clientId) return cached.record
-    const seq = this.guard.positionBeforeRead()
-    const client = await store.getClient(clientId)
-    if (seq !== undefined && cached.result !== 'bypass' && cached.result !== 'error') {
-      // An unknown client is not remembered: it may be created at any moment.
-      if (client) this.put(key, seq, client, this.clientTtlMs)
-      else if (cached.result === 'stale') void this.delete(key)
-    }
-    return client
-  }
-
   private async listKeys(store: Store): Promise<SigningKeyRecord[]> {
     const key = this.keysKey()
-    const cached = await this.lookup<PublicKeyRecord[]>(
-      'keys',
-      key,
-      () => [],
-      this.guard.newestKidSeq,
-    )
+    const cached = await this.lookup<PublicKeyRecord[]>('keys', key, {
+      covers: () => [],
+      floor: this.guard.newestKidSeq,
+    })
     if (cached.record !== undefined) {
       const records: SigningKeyRecord[] = []
       for (const record of cached.record) {
@@ -227,8 +254,10 @@ export class RedisCache {
       }
       return records
     }
-    const ok = cached.result !== 'bypass' && cached.result !== 'error'
-    return this.listKeysFromStore(store, ok ? this.guard.positionBeforeRead() : undefined)
+    return this.listKeysFromStore(
+      store,
+      mayWriteBack(cached.result) ? this.guard.positionBeforeRead() : undefined,
+    )
   }
 
   private async listKeysFromStore(
@@ -245,15 +274,13 @@ export class RedisCache {
   }
 
   /**
-   * The entry under `key` when it may be used: authentic, read at or after where this node's guard
-   * begins, and not older than any event covering it (`covers` lists them; `floor` is a further
-   * lower bound on its `s`).
+   * The entry under `key` when it may be used: authentic, the record `check` expects, read at or after
+   * where this node's guard begins, and not older than any event covering it.
    */
   private async lookup<T>(
     cache: CacheName,
     key: string,
-    covers: (record: T) => string[],
-    floor = 0,
+    check: EntryCheck<T>,
   ): Promise<{ record?: T; result: LookupResult }> {
     if (!this.guard.isFresh()) {
       this.onLookup(cache, 'bypass')
@@ -272,7 +299,11 @@ export class RedisCache {
     }
     const entry = this.open<T>(key, raw)
     // `usable` checks freshness again: the follower may have gone stale while Redis answered.
-    if (entry === undefined || !this.guard.usable(entry.s, covers(entry.r), floor)) {
+    if (
+      entry === undefined ||
+      (check.matches !== undefined && !check.matches(entry.r)) ||
+      !this.guard.usable(entry.s, check.covers(entry.r), check.floor)
+    ) {
       this.onLookup(cache, 'stale')
       return { result: 'stale' }
     }

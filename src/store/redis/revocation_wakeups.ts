@@ -12,7 +12,8 @@
 
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import type { RevocationInput, SessionRecord, Store } from '../types.js'
+import { afterRevokingWrites } from '../revoking_writes.js'
+import type { Store } from '../types.js'
 
 /** The channel of a deployment whose Redis keys and channels begin with `prefix`. */
 export const revocationChannel = (prefix: string): string => `${prefix}revocations`
@@ -80,42 +81,11 @@ export function withRedisWakeups(
   const announce = (): void => {
     publisher.publish(channel, '').then(recovered, failed)
   }
-  /** Runs a store write and announces it when it reports that it appended. */
-  const announcing =
-    <A extends unknown[], R>(write: (...args: A) => Promise<R>, appended: (result: R) => boolean) =>
-    async (...args: A): Promise<R> => {
-      const result = await write(...args)
-      if (appended(result)) announce()
-      return result
-    }
-
-  const wrapped: Store = Object.create(store) as Store
+  // Every write that appended a revocation is announced once it has committed.
+  const wrapped = afterRevokingWrites(store, (appended) => {
+    if (appended) announce()
+  })
   Object.assign(wrapped, {
-    appendRevocation: announcing(
-      (event: RevocationInput) => store.appendRevocation(event),
-      () => true,
-    ),
-    revokeToken: announcing(
-      (hash: string, event: RevocationInput) => store.revokeToken(hash, event),
-      (done: boolean) => done,
-    ),
-    revokeSession: announcing(
-      (id: string, event: RevocationInput) => store.revokeSession(id, event),
-      (done: boolean) => done,
-    ),
-    revokeUserSessions: announcing(
-      (userId: string, now: number, eventFor: (s: SessionRecord) => RevocationInput) =>
-        store.revokeUserSessions(userId, now, eventFor),
-      (ids: string[]) => ids.length > 0,
-    ),
-    deleteUser: announcing(
-      (id: string, event: RevocationInput) => store.deleteUser(id, event),
-      (done: boolean) => done,
-    ),
-    deleteClient: announcing(
-      (clientId: string, event: RevocationInput) => store.deleteClient(clientId, event),
-      (done: boolean) => done,
-    ),
     watchRevocations(onAppend: () => void): () => Promise<void> {
       watchers.add(onAppend)
       const stopEngine = store.watchRevocations?.(onAppend)
