@@ -12,6 +12,7 @@ import { Browser, formFields, pkce } from '../helpers/browser.js'
 import {
   cli,
   createClient,
+  createUser,
   freePort,
   sleep,
   startServer,
@@ -150,10 +151,7 @@ describe('authorization endpoint', () => {
       ...['--grant', 'client_credentials', '--redirect-uri', 'https://machine.example/cb'],
     )
     for (const u of [ALICE, BOB, { username: 'carol', password: 'carol password 1' }]) {
-      const r = cli(['user', 'create', '--db', server.db, '--username', u.username], {
-        input: u.password + '\n',
-      })
-      assert.equal(r.status, 0, r.stderr)
+      createUser(server.db, u)
     }
   })
   after(() => server.dispose())

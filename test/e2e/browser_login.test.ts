@@ -15,7 +15,13 @@ import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser } from 'playwright-core'
 import { authorizeQuery, pkce } from '../helpers/browser.js'
-import { cli, createClient, freePort, startServer, type TestServer } from '../helpers/server.js'
+import {
+  createClient,
+  createUser,
+  freePort,
+  startServer,
+  type TestServer,
+} from '../helpers/server.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOT = fileURLToPath(new URL('../../../docs/login-page.png', import.meta.url))
@@ -55,10 +61,7 @@ describe('login in a real browser', () => {
       ...['--grant', 'authorization_code', '--grant', 'refresh_token'],
       ...['--redirect-uri', redirectUri, '--scope', 'openid photos'],
     )
-    const user = cli(['user', 'create', '--db', server.db, '--username', USER.username], {
-      input: `${USER.password}\n`,
-    })
-    assert.equal(user.status, 0, user.stderr)
+    createUser(server.db, USER)
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,

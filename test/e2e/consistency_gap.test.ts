@@ -16,6 +16,8 @@ import {
 import {
   cli,
   createClient,
+  createUser,
+  createWebClient,
   freePort,
   sleep,
   startServer,
@@ -43,20 +45,8 @@ describe('consistency gap: revoking a session at the server, refused by a resour
     port = await freePort()
     server = await startServer({ dir, port, env: { LATCHKEY_FEED_HEARTBEAT_MS: '500' } })
     api = createClient(server.db, 'api', '--grant', 'client_credentials', '--resource-server')
-    web = createClient(
-      server.db,
-      'web',
-      '--grant',
-      'authorization_code',
-      '--grant',
-      'refresh_token',
-      '--redirect-uri',
-      REDIRECT,
-    )
-    const user = cli(['user', 'create', '--db', server.db, '--username', USER.username], {
-      input: USER.password + '\n',
-    })
-    assert.equal(user.status, 0, user.stderr)
+    web = createWebClient(server.db, REDIRECT)
+    createUser(server.db, USER)
     rs = await startResourceServer({
       issuer: server.url,
       audience: server.url,

@@ -13,6 +13,8 @@ import {
   basic,
   cli,
   createClient,
+  createUser,
+  createWebClient,
   sleep,
   startServer,
   type CreatedClient,
@@ -55,20 +57,8 @@ describe('two nodes on one PostgreSQL database', () => {
     ;[a, b] = await Promise.all([startServer(options), startServer(options)])
     svc = createClient(database.url, 'svc', '--grant', 'client_credentials')
     api = createClient(database.url, 'api', '--grant', 'client_credentials', '--resource-server')
-    web = createClient(
-      database.url,
-      'web',
-      '--grant',
-      'authorization_code',
-      '--grant',
-      'refresh_token',
-      '--redirect-uri',
-      REDIRECT,
-    )
-    const user = cli(['user', 'create', '--db', database.url, '--username', USER.username], {
-      input: USER.password + '\n',
-    })
-    assert.equal(user.status, 0, user.stderr)
+    web = createWebClient(database.url, REDIRECT)
+    createUser(database.url, USER)
   })
   after(async () => {
     await Promise.all([a?.dispose(), b?.dispose()])

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { authorize, Browser, pkce } from '../helpers/browser.js'
 import {
-  cli,
   createClient,
+  createUser,
+  createWebClient,
   sleep,
   startServer,
   type CreatedClient,
@@ -39,20 +40,8 @@ describe('a node killed with SIGKILL under load', () => {
     b = await startServer(options)
     svc = createClient(database.url, 'svc', '--grant', 'client_credentials')
     api = createClient(database.url, 'api', '--grant', 'client_credentials', '--resource-server')
-    web = createClient(
-      database.url,
-      'web',
-      '--grant',
-      'authorization_code',
-      '--grant',
-      'refresh_token',
-      '--redirect-uri',
-      REDIRECT,
-    )
-    const user = cli(['user', 'create', '--db', database.url, '--username', USER.username], {
-      input: USER.password + '\n',
-    })
-    assert.equal(user.status, 0, user.stderr)
+    web = createWebClient(database.url, REDIRECT)
+    createUser(database.url, USER)
   })
   after(async () => {
     await Promise.all([a?.dispose(), b?.dispose()])

@@ -19,10 +19,10 @@ import {
   type HttpResponse,
   type TestServer,
 } from '../helpers/server.js'
+import { deleteRedisKeys, TEST_REDIS_URL, testRedisPrefix } from '../helpers/redis.js'
 import { TcpRelay } from '../helpers/tcp_relay.js'
 import { createTestDatabase, type TestDatabase } from '../store/postgres_databases.js'
 
-const REDIS_URL = process.env.LATCHKEY_TEST_REDIS ?? 'redis://127.0.0.1:6379'
 const ISSUER = 'http://latchkey.redis-cache.test'
 
 /** The p-th percentile (0–100) of `values`, nearest rank. */
@@ -47,7 +47,7 @@ async function lookups(node: TestServer): Promise<Map<string, number>> {
 }
 
 describe('--redis caches opaque tokens, clients and keys without ever serving a revoked token', () => {
-  const prefix = `latchkey-test-${randomBytes(6).toString('hex')}:`
+  const prefix = testRedisPrefix()
   let database: TestDatabase
   let redis: Redis
   let relay: TcpRelay
@@ -83,16 +83,16 @@ describe('--redis caches opaque tokens, clients and keys without ever serving a 
 
   before(async () => {
     database = await createTestDatabase()
-    redis = new Redis(REDIS_URL)
-    relay = new TcpRelay('127.0.0.1', Number(new URL(REDIS_URL).port || 6379))
+    redis = new Redis(TEST_REDIS_URL)
+    relay = new TcpRelay('127.0.0.1', Number(new URL(TEST_REDIS_URL).port || 6379))
     await relay.start()
     const args = ['--issuer', ISSUER]
     a = await startServer({
       db: database.url,
-      args: [...args, '--redis', relay.url(REDIS_URL)],
+      args: [...args, '--redis', relay.url(TEST_REDIS_URL)],
       env,
     })
-    b = await startServer({ db: database.url, args: [...args, '--redis', REDIS_URL], env })
+    b = await startServer({ db: database.url, args: [...args, '--redis', TEST_REDIS_URL], env })
     svc = createClient(
       database.url,
       'svc',
@@ -107,11 +107,8 @@ describe('--redis caches opaque tokens, clients and keys without ever serving a 
   after(async () => {
     await Promise.all([a?.dispose(), b?.dispose(), c?.dispose()])
     await relay?.cut()
-    if (redis) {
-      const keys = await redis.keys(`${prefix}*`)
-      if (keys.length > 0) await redis.del(...keys)
-      redis.disconnect()
-    }
+    redis?.disconnect()
+    await deleteRedisKeys(prefix)
     await database?.drop()
   })
 
@@ -218,7 +215,7 @@ describe('--redis caches opaque tokens, clients and keys without ever serving a 
     await redis.set(key, survivor, 'PX', 60_000)
     c = await startServer({
       db: database.url,
-      args: ['--issuer', ISSUER, '--redis', REDIS_URL],
+      args: ['--issuer', ISSUER, '--redis', TEST_REDIS_URL],
       env,
     })
     assert.equal(await active(c, token), false, 'C was started after it: the entry is too old')
@@ -258,7 +255,7 @@ describe('--redis caches opaque tokens, clients and keys without ever serving a 
 })
 
 describe('--redis when PostgreSQL becomes unreachable', () => {
-  const prefix = `latchkey-test-${randomBytes(6).toString('hex')}:`
+  const prefix = testRedisPrefix()
   let database: TestDatabase
   let relay: TcpRelay
   let node: TestServer
@@ -271,7 +268,7 @@ describe('--redis when PostgreSQL becomes unreachable', () => {
     await relay.start()
     node = await startServer({
       db: relay.url(database.url),
-      args: ['--redis', REDIS_URL],
+      args: ['--redis', TEST_REDIS_URL],
       env: { LATCHKEY_REDIS_PREFIX: prefix, LATCHKEY_TOKEN_CACHE_SIZE: '0' },
     })
     svc = createClient(
@@ -287,10 +284,7 @@ describe('--redis when PostgreSQL becomes unreachable', () => {
   after(async () => {
     await node?.dispose()
     await relay?.cut()
-    const redis = new Redis(REDIS_URL)
-    const keys = await redis.keys(`${prefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    redis.disconnect()
+    await deleteRedisKeys(prefix)
     await database?.drop()
   })
 

@@ -5,6 +5,7 @@ import { authorize, Browser, pkce, type Pkce } from '../helpers/browser.js'
 import {
   cli,
   createClient,
+  createUser,
   sleep,
   startServer,
   type CreatedClient,
@@ -48,11 +49,8 @@ describe('user sessions: authorization code with PKCE, rotating refresh tokens, 
     const pub = cli(['client', 'create', '--db', server.db, '--id', 'spa', '--public', ...grants])
     assert.equal(pub.status, 0, pub.stderr)
     publicApp = pub.json as { client_id: string }
-    const user = cli(['user', 'create', '--db', server.db, '--username', USER.username], {
-      input: USER.password + '\n',
-    })
-    assert.equal(user.status, 0, user.stderr)
-    userId = (user.json as { id: string }).id
+    const user = createUser(server.db, USER)
+    userId = user.id
   })
   after(() => server.dispose())
 

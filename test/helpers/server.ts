@@ -227,5 +227,29 @@ export function createClient(db: string, id: string, ...args: string[]): Created
   return result.json as CreatedClient
 }
 
+/**
+ * Registers the confidential client `web` (authorization code with PKCE, refresh tokens) with one
+ * redirect URI through the CLI, as the session tests use it.
+ */
+export function createWebClient(db: string, redirectUri: string): CreatedClient {
+  return createClient(
+    db,
+    'web',
+    ...['--grant', 'authorization_code', '--grant', 'refresh_token', '--redirect-uri', redirectUri],
+  )
+}
+
+/** Creates a user through the CLI, the password on standard input; returns its printed JSON. */
+export function createUser(
+  db: string,
+  user: { username: string; password: string },
+): { id: string; username: string } {
+  const result = cli(['user', 'create', '--db', db, '--username', user.username], {
+    input: user.password + '\n',
+  })
+  if (result.status !== 0) throw new Error(`user create failed: ${result.stderr}`)
+  return result.json as { id: string; username: string }
+}
+
 /** Sleeps. Used only where a test proves a real-time bound. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

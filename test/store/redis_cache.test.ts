@@ -6,12 +6,10 @@
  */
 
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { RevocationFollower } from '../../src/server/revocation_follower.js'
 import { CacheGuard, syncingRevocations } from '../../src/store/cache_guard.js'
@@ -19,11 +17,11 @@ import { RedisCache, type LookupResult } from '../../src/store/redis/cache.js'
 import { TokenMemo, type MemoLookup } from '../../src/store/token_memo.js'
 import { createSqliteStore } from '../../src/store/sqlite/index.js'
 import type { Store } from '../../src/store/types.js'
+import { deleteRedisKeys, TEST_REDIS_URL, testRedisPrefix } from '../helpers/redis.js'
 import { runStoreConformance } from './conformance.js'
 import { NOW, client, revocation, session, token, user } from './fixtures.js'
 
-const REDIS_URL = process.env.LATCHKEY_TEST_REDIS ?? 'redis://127.0.0.1:6379'
-const PREFIX = `latchkey-test-${randomBytes(6).toString('hex')}:`
+const PREFIX = testRedisPrefix()
 const logger = pino({ level: 'silent' })
 let count = 0
 
@@ -41,7 +39,7 @@ interface CachedStore {
  * with the key prefix `prefix` (two such stores on one file and prefix are two nodes).
  */
 async function cachedStore(
-  url: string | null = REDIS_URL,
+  url: string | null = TEST_REDIS_URL,
   file = ':memory:',
   prefix = `${PREFIX}${++count}:`,
   memo = true,
@@ -84,12 +82,7 @@ async function cachedStore(
 runStoreConformance(
   'sqlite through the token memo and the Redis cache',
   async () => (await cachedStore()).store,
-  async () => {
-    const redis = new Redis(REDIS_URL)
-    const keys = await redis.keys(`${PREFIX}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    redis.disconnect()
-  },
+  () => deleteRedisKeys(PREFIX),
 )
 
 describe('Redis cache', () => {
@@ -126,7 +119,7 @@ describe('Redis cache', () => {
         const file = join(folder, 'shared.db')
         const prefix = `${PREFIX}two-nodes-${layer}:`
         // Only the layer under test: Redis without the memo, or the memo without Redis.
-        const url = layer === 'redis' ? REDIS_URL : null
+        const url = layer === 'redis' ? TEST_REDIS_URL : null
         const a = await cachedStore(url, file, prefix, layer === 'memory')
         const b = await cachedStore(url, file, prefix, layer === 'memory')
         const results = (): readonly string[] => (layer === 'redis' ? a.results : a.memoResults)
