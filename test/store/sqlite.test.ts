@@ -9,7 +9,7 @@ import { createSqliteStore } from '../../src/store/sqlite/index.js'
 import { MIGRATIONS, migrate } from '../../src/store/sqlite/migrations.js'
 import type { ClientRecord, SigningKeyRecord, Store } from '../../src/store/types.js'
 import { runStoreConformance } from './conformance.js'
-import { openConcurrently } from './sqlite_workers.js'
+import { openConcurrently, openInWorker } from './sqlite_workers.js'
 
 const conformanceFolder = mkdtempSync(join(tmpdir(), 'latchkey-sqlite-conformance-'))
 let storeCount = 0
@@ -74,6 +74,13 @@ function readMigrations(path: string): { version: number; applied_at: number }[]
   } finally {
     db.close()
   }
+}
+
+/** Creates a database file in rollback mode and returns the connection, left inside a write. */
+function writeNewFile(path: string): Database.Database {
+  const db = new Database(path)
+  db.exec('BEGIN IMMEDIATE; CREATE TABLE held (x INTEGER)')
+  return db
 }
 
 describe('sqlite store', () => {
@@ -148,6 +155,35 @@ describe('sqlite store', () => {
       readMigrations(path).map((m) => m.version),
       MIGRATIONS.map((m) => m.version),
     )
+  })
+
+  it('waits for another process writing a new file before putting it in WAL mode', async () => {
+    // SQLite answers SQLITE_BUSY at once, without waiting busy_timeout, to a switch into WAL while
+    // another connection writes a file still in rollback mode: what several processes opening a
+    // new file at once run into. The store retries until its busy timeout.
+    const path = join(folder, 'held.db')
+    const other = writeNewFile(path)
+    const outcome = await openInWorker(path, { busyTimeoutMs: 5000 }, () => {
+      setTimeout(() => other.exec('COMMIT'), 200)
+    })
+    other.close()
+    assert.equal(outcome, 'opened')
+    assert.deepEqual(
+      readMigrations(path).map((m) => m.version),
+      MIGRATIONS.map((m) => m.version),
+    )
+  })
+
+  it('gives up with StoreUnavailableError when a new file stays locked past the busy timeout', async () => {
+    const path = join(folder, 'held.db')
+    const other = writeNewFile(path)
+    try {
+      const outcome = await openInWorker(path, { busyTimeoutMs: 150 }, () => {})
+      assert.equal(outcome, 'the SQLite database is unavailable')
+    } finally {
+      other.exec('COMMIT')
+      other.close()
+    }
   })
 
   it('refuses a database migrated by a newer Latchkey', () => {

@@ -8,13 +8,18 @@ import type { Store } from '../../src/store/types.js'
 
 const moduleUrl = new URL('../../src/store/sqlite/index.js', import.meta.url).href
 
-/** Starts one worker per `index` on `source`, and resolves with the message each posts. */
+/**
+ * Starts one worker per `index` on `source`, and resolves with the message each posts. `atArrival`
+ * runs on this thread once every worker has added itself to `arrived`.
+ */
 async function runWorkers(
   source: string,
   count: number,
   data: Record<string, unknown>,
+  atArrival?: () => void,
 ): Promise<unknown[]> {
   const arrived = new Int32Array(new SharedArrayBuffer(4))
+  if (atArrival) void waitForArrivals(arrived, count).then(atArrival)
   const workers = Array.from(
     { length: count },
     (_, index) =>
@@ -37,6 +42,11 @@ async function runWorkers(
   } finally {
     await Promise.all(workers.map((worker) => worker.terminate()))
   }
+}
+
+/** Resolves once `count` workers have added themselves to `arrived`, without blocking this thread. */
+async function waitForArrivals(arrived: Int32Array, count: number): Promise<void> {
+  while (Atomics.load(arrived, 0) < count) await new Promise((resolve) => setTimeout(resolve, 2))
 }
 
 // The barrier gives up after 10 s, so a worker that dies before reaching it cannot hang the others.
@@ -84,4 +94,30 @@ export async function raceInWorkers(
       parentPort.postMessage(result)
     })`
   return runWorkers(source, count, { path, method, args })
+}
+
+/**
+ * Opens a store at `path` from a worker and resolves with 'opened' or the error's message. Once the
+ * worker is about to open, `atOpen` runs on this thread (say, to release a lock after a while): this
+ * thread stays free, while the worker blocks in the synchronous open.
+ */
+export async function openInWorker(
+  path: string,
+  options: { busyTimeoutMs: number },
+  atOpen: () => void,
+): Promise<unknown> {
+  const source = `
+    const { workerData, parentPort } = require('node:worker_threads')
+    const { moduleUrl, path, arrived, options } = workerData
+    import(moduleUrl).then(async ({ createSqliteStore }) => {
+      Atomics.add(arrived, 0, 1)
+      try {
+        await createSqliteStore(path, options).close()
+        parentPort.postMessage('opened')
+      } catch (error) {
+        parentPort.postMessage(error.message)
+      }
+    })`
+  const [result] = await runWorkers(source, 1, { path, options }, atOpen)
+  return result
 }

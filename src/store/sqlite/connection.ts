@@ -36,6 +36,27 @@ export function openConnection(
   return db
 }
 
+/**
+ * Puts the database in WAL mode and returns the mode SQLite reports. Switching a new file into WAL
+ * takes a lock that SQLite does not wait for through busy_timeout: when several processes open a
+ * new file at once, all but one get SQLITE_BUSY straight away. So this retries, with short random
+ * pauses, until `busyTimeout` has passed, then gives up as busy_timeout would.
+ */
+export function enableWal(db: Database.Database, busyTimeout: number): unknown {
+  const deadline = Date.now() + busyTimeout
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  for (;;) {
+    try {
+      return db.pragma('journal_mode = WAL', { simple: true })
+    } catch (error) {
+      const busy = error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY')
+      if (!busy || Date.now() >= deadline) throw error
+      // A synchronous sleep: opening the store is synchronous, as busy_timeout's own waits are.
+      Atomics.wait(pause, 0, 0, 2 + Math.random() * 8)
+    }
+  }
+}
+
 const UNAVAILABLE_CODE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY)(_|$)/
 
 /** Maps a driver error to the contract's errors; anything unexpected passes through unchanged. */

@@ -48,7 +48,7 @@
 import type Database from 'better-sqlite3'
 import { StoreUnavailableError } from '../../errors.js'
 import type { Store } from '../types.js'
-import { createParentFolder, openConnection, toStoreError } from './connection.js'
+import { createParentFolder, enableWal, openConnection, toStoreError } from './connection.js'
 import { migrate } from './migrations.js'
 import { SqliteStore } from './store.js'
 
@@ -82,7 +82,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     const main = openConnection(path, busyTimeout, 'NORMAL')
     opened.push(main)
     if (!memory) {
-      const mode = main.pragma('journal_mode = WAL', { simple: true })
+      const mode = enableWal(main, busyTimeout)
       if (mode !== 'wal') {
         throw new StoreUnavailableError(`cannot put the SQLite database ${path} in WAL mode`)
       }
