@@ -196,7 +196,12 @@ describe('postgres store: when the server cannot serve', () => {
     // Hold the session's row, so that ending it waits inside the server…
     await database.query('BEGIN')
     await database.query("SELECT 1 FROM sessions WHERE id = 's1' FOR UPDATE")
-    const ending = store.revokeSession('s1', revocation('sid', 's1'))
+    // The expectation is attached at once: the rejection may come before the terminate query's
+    // own answer, and a rejection nobody handles yet fails the run.
+    const ending = assert.rejects(
+      store.revokeSession('s1', revocation('sid', 's1')),
+      StoreUnavailableError,
+    )
     try {
       // …then terminate the store's connections (57P01, as an administrator or a failover would).
       for (let waited = 0; waited < 50; waited++) {
@@ -212,7 +217,7 @@ describe('postgres store: when the server cannot serve', () => {
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
          WHERE datname = current_database() AND application_name = 'latchkey'`,
       )
-      await assert.rejects(ending, StoreUnavailableError)
+      await ending
     } finally {
       await database.query('ROLLBACK')
     }
