@@ -10,28 +10,8 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { RevocationEvent } from '../store/types.js'
+import { toWire } from '../store/revocation_wire.js'
 import type { RevocationFollower } from './revocation_follower.js'
-
-/** The wire shape of a revocation event, in the feed's JSON and SSE alike. */
-export interface WireRevocationEvent {
-  seq: number
-  kind: string
-  value: string
-  client_id: string | null
-  created_at: number
-  expires_at: number
-}
-
-export function toWire(e: RevocationEvent): WireRevocationEvent {
-  return {
-    seq: e.seq,
-    kind: e.kind,
-    value: e.value,
-    client_id: e.clientId,
-    created_at: e.createdAt,
-    expires_at: e.expiresAt,
-  }
-}
 
 /** How long a reader should wait before reconnecting, sent as `retry:`. */
 const RETRY_MS = 1000

@@ -248,7 +248,7 @@ export function createMetrics(): Metrics {
     }),
     cacheLookups: new Counter({
       name: 'latchkey_cache_lookups_total',
-      help: 'Cache lookups by cache (memory: opaque tokens in this process; token, client, keys: Redis) and result (hit, miss, stale, error, bypass)',
+      help: 'Cache lookups by cache (memory: opaque tokens in this process; revocations: JWT revocation checks from this process; token, client, keys: Redis) and result (hit, miss, stale, error, bypass)',
       labelNames: ['cache', 'result'],
       registers: [registry],
     }),

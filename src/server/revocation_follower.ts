@@ -52,7 +52,11 @@ export class RevocationFollower {
     return this.lastSeq
   }
 
-  /** Reads up to the newest event without delivering anything, then polls. */
+  /**
+   * Reads every event in the store (expired ones are pruned, so every live one), delivering them to
+   * the listeners subscribed so far (a copy of the feed that must be complete subscribes before the
+   * start; a stream of new events subscribes after it), then polls.
+   */
   async start(): Promise<void> {
     if (this.running) return
     const startedAt = Date.now()
@@ -60,6 +64,7 @@ export class RevocationFollower {
       const page = await this.store.listRevocations(this.lastSeq, BATCH)
       if (page.length === 0) break
       this.lastSeq = page[page.length - 1]!.seq
+      this.deliver(page)
     }
     this.lastReadAt = startedAt
     this.running = true
@@ -162,14 +167,18 @@ export class RevocationFollower {
       }
       if (page.length === 0 || !this.running) return
       this.lastSeq = page[page.length - 1]!.seq
-      for (const listener of [...this.listeners]) {
-        try {
-          listener.onEvents(page)
-        } catch (err) {
-          this.options.logger.error({ err }, 'revocation feed: a listener failed')
-        }
-      }
+      this.deliver(page)
       if (page.length < BATCH) return
+    }
+  }
+
+  private deliver(page: readonly RevocationEvent[]): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener.onEvents(page)
+      } catch (err) {
+        this.options.logger.error({ err }, 'revocation feed: a listener failed')
+      }
     }
   }
 }

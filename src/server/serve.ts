@@ -13,6 +13,7 @@ import type { ServeConfig } from '../config.js'
 import { openStore } from '../store/index.js'
 import { CacheGuard, syncingRevocations } from '../store/cache_guard.js'
 import { REDIS_CLIENT_TTL_MS, RedisCache } from '../store/redis/cache.js'
+import { RevocationMemo } from '../store/revocation_memo.js'
 import { TokenMemo } from '../store/token_memo.js'
 import { withRedisWakeups } from '../store/redis/revocation_wakeups.js'
 import type { Store } from '../store/types.js'
@@ -145,10 +146,15 @@ export async function startServer(
       })
     : undefined
   const memo = config.tokenCacheSize > 0 ? new TokenMemo(guard, config.tokenCacheSize) : undefined
+  // On PostgreSQL, every live revocation event in memory, from the follower, so that a JWT's
+  // revocation check costs no round trip (store/revocation_memo.ts). SQLite answers that check from
+  // its own file in microseconds, so it keeps reading it: a revocation by the CLI counts at once.
+  const revocations = config.db.startsWith('sqlite:') ? undefined : new RevocationMemo(guard)
   let layered = wakeups?.store ?? opened
   if (cache) layered = cache.wrap(layered)
   if (memo) layered = memo.wrap(layered)
-  const store = cache || memo ? syncingRevocations(layered, guard) : layered
+  if (revocations) layered = revocations.wrap(layered)
+  const store = cache || memo || revocations ? syncingRevocations(layered, guard) : layered
   const closeRedis = async (): Promise<void> => {
     await cache?.close()
     await wakeups?.close()
@@ -163,10 +169,13 @@ export async function startServer(
   }
   const app = createApp(ctx)
   try {
+    // Before the start, which hands every live event in the store to the listeners so far.
+    revocations?.follow(ctx.feed)
     await ctx.feed.start()
     const count = cacheCounter(ctx.metrics)
     if (cache) cache.onLookup = count
     if (memo) memo.onLookup = (result) => count('memory', result)
+    if (revocations) revocations.onLookup = (result) => count('revocations', result)
     // Entries are trusted only while the follower reads the store: a few polls' worth of silence.
     guard.attach(ctx.feed, Math.max(500, 4 * config.feedPollMs))
     await app.listen({ port: config.port, host: config.host })

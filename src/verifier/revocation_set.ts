@@ -99,6 +99,24 @@ export class RevocationSet {
     return false
   }
 
+  /**
+   * Whether a known event named by `ref` covers a token issued at `iat`, as the store's `isRevoked`
+   * decides: the event not expired at `nowSeconds`, and for `sub` and `client`, issued at or before it.
+   */
+  coversRef(
+    ref: { kind: RevocationKind; value: string },
+    iat: number,
+    nowSeconds: number,
+  ): boolean {
+    const key = `${ref.kind}:${ref.value}`
+    if (ref.kind === 'sub' || ref.kind === 'client') {
+      const e = this.upTo.get(key)
+      return e !== undefined && iat <= e.createdAt && e.expiresAt >= nowSeconds
+    }
+    const expiresAt = this.exact.get(key)
+    return expiresAt !== undefined && expiresAt >= nowSeconds
+  }
+
   /** Forgets events whose `expires_at` is before `nowSeconds`. */
   prune(nowSeconds: number): void {
     for (const [key, expiresAt] of this.exact) if (expiresAt < nowSeconds) this.exact.delete(key)

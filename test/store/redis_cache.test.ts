@@ -14,6 +14,7 @@ import { pino } from 'pino'
 import { RevocationFollower } from '../../src/server/revocation_follower.js'
 import { CacheGuard, syncingRevocations } from '../../src/store/cache_guard.js'
 import { RedisCache, type LookupResult } from '../../src/store/redis/cache.js'
+import { RevocationMemo } from '../../src/store/revocation_memo.js'
 import { TokenMemo, type MemoLookup } from '../../src/store/token_memo.js'
 import { createSqliteStore } from '../../src/store/sqlite/index.js'
 import type { Store } from '../../src/store/types.js'
@@ -34,9 +35,10 @@ interface CachedStore {
 }
 
 /**
- * A SQLite store behind the caches `serve` puts in front of it (the in-process token memo and, unless
- * `url` is null, the Redis cache), guarded by its own revocation follower: in memory, or on `file`
- * with the key prefix `prefix` (two such stores on one file and prefix are two nodes).
+ * A SQLite store behind the caches `serve` puts in front of it (the copy of the revocations, the
+ * in-process token memo and, unless `url` is null, the Redis cache), guarded by its own revocation
+ * follower: in memory, or on `file` with the key prefix `prefix` (two such stores on one file and
+ * prefix are two nodes).
  */
 async function cachedStore(
   url: string | null = TEST_REDIS_URL,
@@ -61,11 +63,13 @@ async function cachedStore(
   const memoResults: MemoLookup[] = []
   if (cache) cache.onLookup = (_cache, result) => results.push(result)
   if (tokens) tokens.onLookup = (result) => memoResults.push(result)
+  const revocations = new RevocationMemo(guard)
   let layered: Store = inner
   if (cache) layered = cache.wrap(layered)
   if (tokens) layered = tokens.wrap(layered)
-  const store = syncingRevocations(layered, guard)
+  const store = syncingRevocations(revocations.wrap(layered), guard)
   const feed = new RevocationFollower(store, { pollMs: 20, logger })
+  revocations.follow(feed)
   await feed.start()
   guard.attach(feed, 1000)
   Object.assign(store, {
