@@ -36,7 +36,10 @@ export class RevocationFollower {
   private failing = false
   private readonly listeners = new Set<FollowerListener>()
   private unwatch: (() => Promise<void>) | undefined
-  /** `Date.now()` when the last read of the store that succeeded began. */
+  /**
+   * `performance.now()` when the last read of the store that succeeded began: a monotonic clock, so
+   * that a wall clock set back cannot make a follower that no longer reads the store look fresh.
+   */
   private lastReadAt = 0
   /** Callers of `sync()` waiting for a read that has not begun yet, and for the one under way. */
   private waitingForNext: (() => void)[] = []
@@ -59,7 +62,7 @@ export class RevocationFollower {
    */
   async start(): Promise<void> {
     if (this.running) return
-    const startedAt = Date.now()
+    const startedAt = performance.now()
     for (;;) {
       const page = await this.store.listRevocations(this.lastSeq, BATCH)
       if (page.length === 0) break
@@ -90,7 +93,7 @@ export class RevocationFollower {
    * before then has been delivered. A follower that cannot read the store goes stale.
    */
   isFresh(maxAgeMs: number): boolean {
-    return this.running && Date.now() - this.lastReadAt <= maxAgeMs
+    return this.running && performance.now() - this.lastReadAt <= maxAgeMs
   }
 
   /**
@@ -157,7 +160,7 @@ export class RevocationFollower {
 
   private async readNew(): Promise<void> {
     for (;;) {
-      const startedAt = Date.now()
+      const startedAt = performance.now()
       const page = await this.store.listRevocations(this.lastSeq, BATCH)
       // Everything committed before the query began is in `page` or was delivered already.
       this.lastReadAt = startedAt
