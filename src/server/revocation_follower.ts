@@ -89,11 +89,13 @@ export class RevocationFollower {
   }
 
   /**
-   * Whether the last successful read of the store is at most `maxAgeMs` old: every event appended
-   * before then has been delivered. A follower that cannot read the store goes stale.
+   * Whether the last successful read of the store is at most `maxAgeMs` old (every event appended
+   * before then has been delivered) and the last read did not fail. A follower that cannot read the
+   * store goes stale: at once when a read fails (a refused connection: at the next poll or wake-up),
+   * after `maxAgeMs` when reads hang.
    */
   isFresh(maxAgeMs: number): boolean {
-    return this.running && performance.now() - this.lastReadAt <= maxAgeMs
+    return this.running && !this.failing && performance.now() - this.lastReadAt <= maxAgeMs
   }
 
   /**
