@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module'
 import { Command, CommanderError, Option } from 'commander'
-import { fail } from './output.js'
+import { fail, UsageError } from './output.js'
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string }
 
@@ -15,6 +15,27 @@ const dbOption = (): Option =>
     '--db <url>',
     'store: sqlite:PATH or postgres://… (default sqlite:./.latchkey/latchkey.db)',
   ).env('LATCHKEY_DB')
+
+/** 43 base64url characters: an opaque token, or a key id (an RFC 7638 thumbprint). */
+const BASE64URL_43 = /^[A-Za-z0-9_-]{43}$/
+
+/**
+ * The operand of a command that takes one token or key id. Those are base64url, so one in 64 begins
+ * with `-`: such commands let commander pass unknown options through, and this sorts them out. An
+ * argument beginning with `-` is the value when it has a token's or key id's shape (a JWT never
+ * begins with `-`), an unknown option otherwise.
+ */
+function oneOperand(command: Command): string | undefined {
+  for (const arg of command.args) {
+    if (arg.startsWith('-') && !BASE64URL_43.test(arg)) {
+      throw new UsageError(`unknown option '${arg.split('=')[0]}'`)
+    }
+  }
+  if (command.args.length > 1) {
+    throw new UsageError(`too many arguments: expected 1, got ${command.args.length}`)
+  }
+  return command.args[0]
+}
 
 /** Wraps an async action so that any failure becomes one line on stderr and exit 1. */
 function run<A extends unknown[]>(
@@ -240,11 +261,12 @@ export function buildProgram(): Command {
     .argument('[kid]', 'key id')
     .addOption(dbOption())
     .option('--kid <kid>', 'key id')
+    .allowUnknownOption()
+    .allowExcessArguments()
     .action(
-      run(async (kidArg: string | undefined, o: { db?: string; kid?: string }) => {
+      run(async (_kid: string | undefined, o: { db?: string; kid?: string }, command: Command) => {
         const { retireKey } = await import('./commands/keys.js')
-        const { UsageError } = await import('./output.js')
-        const kid = kidArg ?? o.kid
+        const kid = oneOperand(command) ?? o.kid
         if (!kid) throw new UsageError('keys retire needs a key id')
         await retireKey({ ...o, kid })
       }),
@@ -272,11 +294,19 @@ export function buildProgram(): Command {
         'LATCHKEY_CLIENT_SECRET',
       ),
     )
+    .allowUnknownOption()
+    .allowExcessArguments()
     .action(
-      run(async (value: string, o: import('./commands/token.js').InspectOptions) => {
-        const { inspectToken } = await import('./commands/token.js')
-        await inspectToken(value, o)
-      }),
+      run(
+        async (
+          value: string,
+          o: import('./commands/token.js').InspectOptions,
+          command: Command,
+        ) => {
+          const { inspectToken } = await import('./commands/token.js')
+          await inspectToken(oneOperand(command) ?? value, o)
+        },
+      ),
     )
   return program
 }

@@ -229,6 +229,25 @@ describe('latchkey CLI', () => {
     assert.equal(readFileSync(join(dir, 'sealed.db')).includes('PRIVATE KEY'), false)
   })
 
+  it('takes a token or key id beginning with "-" as the value, and still refuses unknown options', () => {
+    // Opaque tokens and key ids are 43 base64url characters: one in 64 begins with '-'.
+    const dashed = `-${'A'.repeat(42)}`
+    const inspected = cli(['token', 'inspect', dashed, '--db', db])
+    assert.equal(inspected.status, 0, inspected.stderr)
+    assert.equal((inspected.json as { format: string }).format, 'opaque')
+    const retired = cli(['keys', 'retire', dashed, '--db', db])
+    assertOneLineFailure(retired)
+    assert.match(retired.stderr, /no signing key with kid -A+$/m)
+
+    const unknown = cli(['token', 'inspect', '--bogus', dashed, '--db', db])
+    assertOneLineFailure(unknown)
+    assert.match(unknown.stderr, /unknown option '--bogus'/)
+    assertOneLineFailure(cli(['keys', 'retire', '--kidd=x', '--db', db]))
+    const twice = cli(['token', 'inspect', dashed, dashed, '--db', db])
+    assertOneLineFailure(twice)
+    assert.match(twice.stderr, /too many arguments/)
+  })
+
   it('inspects a token that is not one of ours with a clear error', () => {
     assertOneLineFailure(cli(['token', 'inspect', 'not-a-token!', '--db', db]))
     assertOneLineFailure(cli(['token', 'inspect', 'a.b.c', '--db', db]))
