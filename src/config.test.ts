@@ -67,5 +67,11 @@ describe('serve configuration', () => {
       /keyEncryptionSecret/,
     )
     assert.throws(() => loadServeConfig({ signingAlg: 'HS256' }, {}), /signingAlg/)
+    assert.throws(() => loadServeConfig({}, { LATCHKEY_DB_POOL_SIZE: '0' }), /dbPoolSize/)
+  })
+
+  it('reads the PostgreSQL pool size from the environment, 10 by default', () => {
+    assert.equal(loadServeConfig({}, {}).dbPoolSize, 10)
+    assert.equal(loadServeConfig({}, { LATCHKEY_DB_POOL_SIZE: '3' }).dbPoolSize, 3)
   })
 })

@@ -105,6 +105,11 @@ const schema = z.object({
    * follower reads the event (see `store/cache_guard.ts`).
    */
   tokenCacheSize: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
+  /**
+   * PostgreSQL: connections in this process's pool (plus one that LISTENs for revocations). Plan the
+   * server's `max_connections` for every node's. Ignored for SQLite.
+   */
+  dbPoolSize: z.coerce.number().int().min(1).max(1000).default(10),
   /** Feed streams held open at once by this process; more are refused with 503. */
   feedMaxSubscribers: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** Trust `X-Forwarded-For` from a reverse proxy for the client address. */
@@ -147,6 +152,7 @@ export const ENVIRONMENT = {
   feedHeartbeatMs: 'LATCHKEY_FEED_HEARTBEAT_MS',
   feedMaxSubscribers: 'LATCHKEY_FEED_MAX_SUBSCRIBERS',
   tokenCacheSize: 'LATCHKEY_TOKEN_CACHE_SIZE',
+  dbPoolSize: 'LATCHKEY_DB_POOL_SIZE',
 } as const
 
 function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {

@@ -129,7 +129,7 @@ export async function startServer(
   config: ServeConfig,
   logger = createLogger(config),
 ): Promise<RunningServer> {
-  const opened = await openStore(config.db)
+  const opened = await openStore(config.db, { poolSize: config.dbPoolSize })
   // Caches of store records (in process, and in Redis with --redis), kept from serving anything
   // revoked by this node's revocation follower (`store/cache_guard.ts`); the store stays the only
   // truth. Redis also wakes the followers of other nodes after a revocation.

@@ -6,11 +6,16 @@ import type { Store } from './types.js'
 
 export type { Store } from './types.js'
 
+export interface OpenStoreOptions {
+  /** PostgreSQL: connections in the pool (default 10). */
+  poolSize?: number
+}
+
 /**
  * Opens (and migrates) the store at `url`. Throws `ConfigError` for a URL it cannot use, and
  * `StoreUnavailableError` when a PostgreSQL server cannot be reached now.
  */
-export async function openStore(url: string): Promise<Store> {
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length)
     if (!path) throw new ConfigError('db: sqlite URL needs a path, as in sqlite:./latchkey.db')
@@ -26,7 +31,7 @@ export async function openStore(url: string): Promise<Store> {
     // Imported here, so that SQLite users never load `pg`.
     const { createPostgresStore } = await import('./postgres/index.js')
     try {
-      return await createPostgresStore(url)
+      return await createPostgresStore(url, options)
     } catch (cause) {
       // The engine's message names the host and database, never the URL's password.
       if (cause instanceof StoreUnavailableError) {

@@ -26,11 +26,14 @@ interface Server {
 }
 
 /** Starts `latchkey serve --db URL` on `port` and resolves once /healthz answers 200. */
-async function serve(db: string, port: number): Promise<Server> {
+async function serve(db: string, port: number, env: NodeJS.ProcessEnv = {}): Promise<Server> {
   const child: ChildProcess = spawn(
     process.execPath,
     [BIN, 'serve', '--port', String(port), '--db', db],
-    { env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   )
   let output = ''
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()))
@@ -166,6 +169,37 @@ describe('latchkey serve on PostgreSQL', () => {
         (listed.json as { client_id: string }[]).map((c) => c.client_id),
         ['api', 'svc', 'svc-o'],
       )
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it('opens at most LATCHKEY_DB_POOL_SIZE connections, plus the one that listens, under load', async () => {
+    const server = await serve(database.url, await freePort(), { LATCHKEY_DB_POOL_SIZE: '2' })
+    try {
+      const svc = createClient(
+        'pool-svc',
+        '--grant',
+        'client_credentials',
+        '--access-token-format',
+        'opaque',
+      )
+      // 40 writes at once: a pool of 10 (the default) would open more than 2.
+      const responses = await Promise.all(
+        Array.from({ length: 40 }, () =>
+          server.post('/token', { grant_type: 'client_credentials' }, [
+            svc.client_id,
+            svc.client_secret,
+          ]),
+        ),
+      )
+      assert.deepEqual(new Set(responses.map((r) => r.status)), new Set([200]))
+      const [row] = await database.query<{ count: string }>(
+        `SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'latchkey'`,
+      )
+      assert.ok(Number(row?.count) <= 3, `${row?.count} connections`)
+      assert.ok(Number(row?.count) >= 2, `${row?.count} connections`)
     } finally {
       await server.stop()
     }
