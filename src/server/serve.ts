@@ -62,6 +62,14 @@ export function createLogger(config: ServeConfig): Logger {
   })
 }
 
+/**
+ * How old the revocation follower's last good read may be before nothing cached is trusted: a few
+ * polls' worth of silence (a failed read counts at once).
+ */
+function followerMaxStaleMs(config: ServeConfig): number {
+  return Math.max(500, 4 * config.feedPollMs)
+}
+
 /** Builds the shared context from an open store. */
 export async function createServerContext(
   config: ServeConfig,
@@ -84,8 +92,10 @@ export async function createServerContext(
     clock,
     leeway: config.leeway,
   }
-  const clients = new ClientCache(store)
   const feed = new RevocationFollower(store, { pollMs: config.feedPollMs, logger })
+  const clients = new ClientCache(store, 1000, 10_000, () =>
+    feed.isFresh(followerMaxStaleMs(config)),
+  )
   // A deleted client is forgotten as soon as its event is read, not a second later.
   feed.subscribe({
     onEvents(events) {
@@ -176,8 +186,7 @@ export async function startServer(
     if (cache) cache.onLookup = count
     if (memo) memo.onLookup = (result) => count('memory', result)
     if (revocations) revocations.onLookup = (result) => count('revocations', result)
-    // Entries are trusted only while the follower reads the store: a few polls' worth of silence.
-    guard.attach(ctx.feed, Math.max(500, 4 * config.feedPollMs))
+    guard.attach(ctx.feed, followerMaxStaleMs(config))
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {
     await ctx.feed.stop()

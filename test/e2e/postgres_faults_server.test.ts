@@ -130,11 +130,27 @@ describe('latchkey serve when PostgreSQL is unreachable', () => {
   it('fails closed without waiting for the client cache to expire', async () => {
     const jwt = (await token(svc)).json.access_token as string
     assert.equal((await introspect(jwt)).json.active, true)
+    // Caches svc's record for a second.
+    assert.equal((await token(svc)).status, 200)
+    const cachedAt = Date.now()
     await relay.cut()
     const cutAt = Date.now()
     try {
-      // The client is cached now; a write still needs the database.
+      // A write needs the database.
       assertUnavailable(await token(opaque), 'token (opaque, a write)')
+      // A JWT needs no write, and the client is cached for 1 s: it is refused once the node's
+      // revocation follower has failed to read the database (one 50 ms poll), well before that.
+      let issued = await token(svc)
+      while (issued.status === 200) {
+        assert.ok(
+          Date.now() - cachedAt < 750,
+          'JWT issuance refused before the client cache expired',
+        )
+        await sleep(20)
+        issued = await token(svc)
+      }
+      assertUnavailable(issued, 'token (JWT, client cached)')
+      console.log(`JWT issuance answered 503 ${Date.now() - cutAt} ms after the cut`)
       // The JWT's revocation check is answered from this node's copy of the feed while its follower
       // has read the database within 500 ms (nothing can be revoked without the database), then 503.
       let res = await introspect(jwt)
