@@ -11,12 +11,13 @@ import { benchRedisPrefix, openBenchRedis, type BenchRedis } from './redis.js'
 import type { SystemId, SystemReport } from './report.js'
 import { runLatchkey, type LatchkeyEngine, type RunContext } from './systems.js'
 
-/** The cases PostgreSQL runs (the refresh grant is measured on the default engine only). */
+/** The cases PostgreSQL runs (the refresh grant on one node only, as on SQLite). */
 export const POSTGRES_CASES: readonly CaseId[] = [
   'token-jwt',
   'token-opaque',
   'introspect-opaque',
   'introspect-jwt',
+  'refresh',
 ]
 
 /** The systems on PostgreSQL, in the report's order, each on a fresh database of its own. */

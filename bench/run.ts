@@ -2,8 +2,8 @@
  * `npm run bench`: in one run on this machine, with the same load generator and settings, measures
  *   - the floors: raw `node:crypto` ES256 sign and verify, and a bare `node:http` server;
  *   - Latchkey on SQLite (client_credentials JWT and opaque, introspection of each, the rotating
- *     refresh grant) and on PostgreSQL, without and with Redis, as one node and as two nodes on one
- *     database (the token and introspection cases), real CLI, real server;
+ *     refresh grant) and on PostgreSQL, without and with Redis, as one node (every case) and as two
+ *     nodes on one database (the token and introspection cases), real CLI, real server;
  *   - the reference, oidc-provider, configured for the same work (`reference_server.ts`);
  *   - the login cost (argon2id verification) and, at the end, the Verifier SDK's own benchmarks;
  * then prints a table with each Latchkey figure's ratio to the reference and to the floor and the
