@@ -204,12 +204,27 @@ export class PgDatabase implements Queryable {
    * pass through unchanged.
    */
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    return this.retrying(() => this.transactionOnce(work))
+  }
+
+  /**
+   * `rows` for one statement that is a whole transaction (a function doing several writes), run
+   * again after a deadlock or a serialization failure, as `transaction` does.
+   */
+  async rowsRetrying<R>(statement: Statement, values: Values): Promise<R[]> {
+    this.checkOpen()
+    return this.retrying(
+      async () => (await this.pool.query<pg.QueryResultRow>({ ...statement, values })).rows as R[],
+    )
+  }
+
+  private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let count = 1; ; count++) {
       try {
-        return await this.transactionOnce(work)
+        return await attempt()
       } catch (error) {
-        if (attempt >= TRANSACTION_ATTEMPTS || !isRetryable(error)) throw toStoreError(error)
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt))
+        if (count >= TRANSACTION_ATTEMPTS || !isRetryable(error)) throw toStoreError(error)
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * count))
       }
     }
   }

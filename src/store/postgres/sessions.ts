@@ -15,7 +15,7 @@ import type {
   RotateOutcome,
   SessionRecord,
 } from '../types.js'
-import { sql, type PgDatabase, type Queryable } from './connection.js'
+import { sql, type PgDatabase } from './connection.js'
 import {
   CODE_COLUMNS,
   LOGIN_COLUMNS,
@@ -106,30 +106,12 @@ const SELECT_REFRESH = sql(
   'select_refresh',
   `SELECT ${REFRESH_COLUMNS} FROM refresh_tokens WHERE hash = $1 AND ${REFRESH_LIVE}`,
 )
-// The session of a refresh token, locked as its UPDATE would lock it. See `rotateRefreshToken`.
-const LOCK_SESSION_OF_REFRESH = sql(
-  'lock_session_of_refresh',
-  `SELECT s.id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
-   WHERE r.hash = $1 FOR NO KEY UPDATE OF s`,
+// The presented token is current only while its session is live: one conditional UPDATE (inside
+// the function) decides, so of concurrent rotations exactly one matches (RFC 9700 §4.14.2).
+const ROTATE_REFRESH = sql(
+  'rotate_refresh_fn',
+  `SELECT ${REFRESH_COLUMNS} FROM latchkey_rotate_refresh(${placeholders(11)})`,
 )
-// The presented token is current only while its session is live: one conditional UPDATE decides,
-// so of concurrent rotations exactly one matches (RFC 9700 §4.14.2, refresh token rotation).
-const MARK_REFRESH_USED = sql(
-  'rotate_refresh',
-  `UPDATE refresh_tokens SET used_at = $2::float8, successor_hash = $3, successor_sealed = $4
-   WHERE hash = $1 AND used_at IS NULL AND ${REFRESH_LIVE}
-   RETURNING ${REFRESH_COLUMNS}`,
-)
-const SELECT_USED_REFRESH = sql(
-  'select_used_refresh',
-  `SELECT ${REFRESH_COLUMNS} FROM refresh_tokens
-   WHERE hash = $1 AND used_at IS NOT NULL AND ${REFRESH_LIVE}`,
-)
-const PUSH_IDLE_EXPIRY = sql(
-  'push_idle_expiry',
-  'UPDATE sessions SET idle_expires_at = $2 WHERE id = $1',
-)
-
 // Pruning, in the engine's lock order (see `./revoke.ts`). `ceil` keeps each comparison on `bigint`,
 // so the `expires_at` indexes serve it: for a whole number x, x < t exactly when x < ceil(t).
 /**
@@ -223,45 +205,39 @@ export class PgSessions {
   }
 
   /**
-   * One transaction. It first locks the token's session row, as ending the session does (see the
-   * lock order in `./revoke.ts`): taking the token's row first and the session's second, to push its
-   * idle expiry, would deadlock against a concurrent `revokeSession`, which holds the session and
-   * waits for the token. Then the conditional UPDATE decides, as it would alone: under READ
-   * COMMITTED a concurrent rotation waits for the lock, then re-reads the token as used.
+   * One round trip: `latchkey_rotate_refresh` (migration 2) runs what was a transaction of five
+   * statements. It first locks the token's session row, as ending the session does (see the lock
+   * order in `./revoke.ts`): taking the token's row first and the session's second, to push its idle
+   * expiry, would deadlock against a concurrent `revokeSession`, which holds the session and waits
+   * for the token. Then the conditional UPDATE decides, as it would alone: under READ COMMITTED a
+   * concurrent rotation waits for the lock, then re-reads the token as used. The row it returns is
+   * the presented token: marked with this successor (rotated), with another (a reuse), or none.
    */
-  rotateRefreshToken(
+  async rotateRefreshToken(
     hash: string,
     successor: RefreshTokenRecord,
     successorSealed: string,
     idleExpiresAt: number,
     now: number,
   ): Promise<RotateOutcome> {
-    return this.db.transaction(async (tx): Promise<RotateOutcome> => {
-      const [session] = await tx.rows<{ id: string }>(LOCK_SESSION_OF_REFRESH, [hash])
-      // Unknown token, or its session is gone.
-      if (session === undefined) return { outcome: 'invalid' }
-      const [previous] = await tx.rows<RefreshRow>(MARK_REFRESH_USED, [
-        hash,
-        now,
-        successor.hash,
-        successorSealed,
-      ])
-      if (previous === undefined) return this.notRotated(tx, hash, now)
-      await tx.count(INSERT_REFRESH, refreshValues(successor))
-      await tx.count(PUSH_IDLE_EXPIRY, [previous.session_id, idleExpiresAt])
-      return { outcome: 'rotated', previous: refreshFromRow(previous) }
-    })
-  }
-
-  /**
-   * Lost the race, or was never current. `reused` only while the token is unexpired and its session
-   * live (what `getRefreshToken` returns); past that nothing is left to protect.
-   */
-  private async notRotated(tx: Queryable, hash: string, now: number): Promise<RotateOutcome> {
-    const [used] = await tx.rows<RefreshRow>(SELECT_USED_REFRESH, [hash, now])
-    return used === undefined
-      ? { outcome: 'invalid' }
-      : { outcome: 'reused', previous: refreshFromRow(used) }
+    const [row] = await this.db.rowsRetrying<RefreshRow>(ROTATE_REFRESH, [
+      hash,
+      now,
+      successorSealed,
+      idleExpiresAt,
+      successor.hash,
+      successor.sessionId,
+      successor.clientId,
+      successor.userId,
+      successor.scope,
+      successor.issuedAt,
+      successor.expiresAt,
+    ])
+    if (row === undefined) return { outcome: 'invalid' }
+    const previous = refreshFromRow(row)
+    return previous.successorHash === successor.hash
+      ? { outcome: 'rotated', previous }
+      : { outcome: 'reused', previous }
   }
 
   async getRefreshToken(hash: string, now: number): Promise<RefreshTokenRecord | null> {
