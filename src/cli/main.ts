@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module'
 import { Command, CommanderError, Option } from 'commander'
+import { looksOpaque } from '../tokens/opaque.js'
 import { fail, UsageError } from './output.js'
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string }
@@ -16,9 +17,6 @@ const dbOption = (): Option =>
     'store: sqlite:PATH or postgres://… (default sqlite:./.latchkey/latchkey.db)',
   ).env('LATCHKEY_DB')
 
-/** 43 base64url characters: an opaque token, or a key id (an RFC 7638 thumbprint). */
-const BASE64URL_43 = /^[A-Za-z0-9_-]{43}$/
-
 /**
  * The operand of a command that takes one token or key id. Those are base64url, so one in 64 begins
  * with `-`: such commands let commander pass unknown options through, and this sorts them out. An
@@ -27,7 +25,8 @@ const BASE64URL_43 = /^[A-Za-z0-9_-]{43}$/
  */
 function oneOperand(command: Command): string | undefined {
   for (const arg of command.args) {
-    if (arg.startsWith('-') && !BASE64URL_43.test(arg)) {
+    // An opaque token's shape, 43 base64url characters, is also a key id's (an RFC 7638 thumbprint).
+    if (arg.startsWith('-') && !looksOpaque(arg)) {
       throw new UsageError(`unknown option '${arg.split('=')[0]}'`)
     }
   }

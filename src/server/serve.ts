@@ -93,9 +93,8 @@ export async function createServerContext(
     leeway: config.leeway,
   }
   const feed = new RevocationFollower(store, { pollMs: config.feedPollMs, logger })
-  const clients = new ClientCache(store, 1000, 10_000, () =>
-    feed.isFresh(followerMaxStaleMs(config)),
-  )
+  const maxStaleMs = followerMaxStaleMs(config)
+  const clients = new ClientCache(store, 1000, 10_000, () => feed.isFresh(maxStaleMs))
   // A deleted client is forgotten as soon as its event is read, not a second later.
   feed.subscribe({
     onEvents(events) {

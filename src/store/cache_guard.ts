@@ -11,8 +11,8 @@
  *    than its `s`, and when `s` is not older than the position where the guard began (older events are
  *    not in it). Anything else must be read from the store again.
  * 3. While the follower cannot read the store (its last read failed, or its last successful read is
- *    older than `maxStaleMs`), nothing is usable: a node that cannot hear revocations does not trust its caches, and a node
- *    whose store is down answers 503 as without them.
+ *    older than `maxStaleMs`), nothing is usable: a node that cannot hear revocations does not trust
+ *    its caches, and a node whose store is down answers 503 as without them.
  * So an entry is refused on a node as soon as its follower has read the event that covers it: the
  * feed's own delay (PostgreSQL LISTEN/NOTIFY or Redis pub/sub: milliseconds; SQLite: the poll).
  */
