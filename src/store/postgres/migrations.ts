@@ -167,8 +167,9 @@ export const MIGRATIONS: readonly Migration[] = [
     // The statements `rotateRefreshToken` ran one by one in a transaction, in the same order, so in
     // the same lock order: the session first, as ending a session does (see ./revoke.ts). A volatile
     // PL/pgSQL function takes a new snapshot per statement under READ COMMITTED, as the transaction
-    // did. Returns the presented token's row: rotated (its successor_hash is n_hash), already used
-    // (another successor_hash: a reuse), or no row (unknown, expired, or its session not live).
+    // did; the session's liveness is read under its lock, so once. Returns the presented token's
+    // row: rotated (its successor_hash is n_hash), already used (another successor_hash: a reuse),
+    // or no row (unknown, expired, or its session not live).
     up: `
       CREATE FUNCTION latchkey_rotate_refresh(
         p_hash text, p_now double precision, p_successor_sealed text, p_idle_expires_at bigint,
@@ -176,18 +177,19 @@ export const MIGRATIONS: readonly Migration[] = [
         n_issued_at bigint, n_expires_at bigint
       ) RETURNS SETOF refresh_tokens LANGUAGE plpgsql VOLATILE AS $fn$
       DECLARE
+        live boolean;
         previous refresh_tokens;
       BEGIN
-        PERFORM 1 FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+        -- Locked, the session cannot change until the end: its liveness is read once, here.
+        SELECT s.revoked_at IS NULL AND s.expires_at > p_now AND s.idle_expires_at > p_now INTO live
+          FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
           WHERE r.hash = p_hash FOR NO KEY UPDATE OF s;
-        IF NOT FOUND THEN
+        IF NOT FOUND OR NOT live THEN
           RETURN;
         END IF;
         UPDATE refresh_tokens t
           SET used_at = p_now, successor_hash = n_hash, successor_sealed = p_successor_sealed
-          WHERE t.hash = p_hash AND t.used_at IS NULL AND t.expires_at > p_now AND EXISTS (
-            SELECT 1 FROM sessions s WHERE s.id = t.session_id
-              AND s.revoked_at IS NULL AND s.expires_at > p_now AND s.idle_expires_at > p_now)
+          WHERE t.hash = p_hash AND t.used_at IS NULL AND t.expires_at > p_now
           RETURNING t.* INTO previous;
         IF FOUND THEN
           INSERT INTO refresh_tokens
@@ -198,9 +200,7 @@ export const MIGRATIONS: readonly Migration[] = [
           RETURN;
         END IF;
         RETURN QUERY SELECT t.* FROM refresh_tokens t
-          WHERE t.hash = p_hash AND t.used_at IS NOT NULL AND t.expires_at > p_now AND EXISTS (
-            SELECT 1 FROM sessions s WHERE s.id = t.session_id
-              AND s.revoked_at IS NULL AND s.expires_at > p_now AND s.idle_expires_at > p_now);
+          WHERE t.hash = p_hash AND t.used_at IS NOT NULL AND t.expires_at > p_now;
       END
       $fn$;
     `,
