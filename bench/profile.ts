@@ -49,7 +49,11 @@ const harness = new Harness()
 process.on('SIGINT', () => void harness.close().finally(() => process.exit(130)))
 try {
   const db = `sqlite:${join(harness.folder, 'latchkey.db')}`
-  await createClients(harness, CLI, db)
+  // The caller's LATCHKEY_* settings are not the benchmark's.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('LATCHKEY_')),
+  )
+  await createClients(harness, CLI, db, env)
   const profileDir = join(harness.folder, 'profile')
   const port = await freePort()
   const baseUrl = `http://127.0.0.1:${port}`
@@ -62,9 +66,7 @@ try {
       ...['serve', '--port', String(port), '--host', '127.0.0.1', '--db', db],
     ],
     {
-      ...Object.fromEntries(
-        Object.entries(process.env).filter(([k]) => !k.startsWith('LATCHKEY_')),
-      ),
+      ...env,
       LATCHKEY_LOG_REQUESTS: 'false',
       LATCHKEY_ISSUER: baseUrl,
     },

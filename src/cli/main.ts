@@ -97,6 +97,24 @@ export function buildProgram(): Command {
       }),
     )
 
+  program
+    .command('init')
+    .description(
+      'create the database (schema and first signing key) if it does not exist; prints it as JSON',
+    )
+    .addOption(dbOption())
+    .addOption(
+      new Option('--signing-alg <alg>', 'algorithm of the first signing key (default ES256)')
+        .choices(['ES256', 'RS256', 'PS256', 'EdDSA'])
+        .env('LATCHKEY_SIGNING_ALG'),
+    )
+    .action(
+      run(async (o: import('./commands/init.js').InitOptions) => {
+        const { init } = await import('./commands/init.js')
+        await init(o)
+      }),
+    )
+
   const client = program.command('client').description('register and manage clients')
   client
     .command('create')

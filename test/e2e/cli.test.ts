@@ -20,6 +20,7 @@ describe('latchkey CLI', () => {
   before(() => {
     ;({ dir, cleanup } = tempDir())
     db = `sqlite:${join(dir, 'cli.db')}`
+    assert.equal(cli(['init', '--db', db]).status, 0)
   })
   after(() => cleanup())
 
@@ -223,6 +224,7 @@ describe('latchkey CLI', () => {
   it('seals private keys when LATCHKEY_KEY_ENCRYPTION_SECRET is set', () => {
     const sealedDb = `sqlite:${join(dir, 'sealed.db')}`
     const env = { LATCHKEY_KEY_ENCRYPTION_SECRET: 'correct horse battery staple' }
+    assert.equal(cli(['init', '--db', sealedDb], { env }).status, 0)
     const rotated = cli(['keys', 'rotate', '--db', sealedDb, '--activate-in', '0'], { env })
     assert.equal(rotated.status, 0, rotated.stderr)
     assert.equal((rotated.json as Record<string, unknown>).encrypted, true)
