@@ -294,12 +294,13 @@ export function buildProgram(): Command {
     .command('inspect')
     .description(
       'decode a token and check it against the store (--db), or against a running server ' +
-        '(--issuer without --db) as a resource server would',
+        '(--issuer without --db) as a resource server would; exits 0 only when it is valid, ' +
+        '2 when it is not',
     )
     .argument('<token>', 'the token')
     .addOption(dbOption())
     .option('--issuer <url>', 'expected issuer (default: the token says); alone, the server to ask')
-    .option('--audience <aud>', 'with --issuer: the audience to require (default: the token says)')
+    .option('--audience <aud>', 'the audience to require (default: the token says)')
     .addOption(
       new Option(
         '--client-id <id>',
