@@ -70,8 +70,18 @@ interface System {
   tokenBody(format: 'jwt' | 'opaque'): string
 }
 
-/** Registers the benchmark's clients and user with the `latchkey` CLI, as an operator would. */
-export async function createClients(harness: Harness, cli: string, db: string): Promise<void> {
+/**
+ * Creates the database with `latchkey init` (`env`: the server's settings, so that its first key is
+ * made as the server would make it), then registers the benchmark's clients and user with the
+ * `latchkey` CLI, as an operator would.
+ */
+export async function createClients(
+  harness: Harness,
+  cli: string,
+  db: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<void> {
+  await harness.runNode([cli, 'init', '--db', db], { env })
   const create = async (id: string, extra: string[]): Promise<void> => {
     const args = [cli, 'client', 'create', '--db', db, '--id', id, '--secret', SECRET]
     const out = await harness.runNode([...args, '--scope', 'read', ...extra])
@@ -79,7 +89,6 @@ export async function createClients(harness: Harness, cli: string, db: string): 
     if (printed.client_id !== id)
       throw new Error(`client create printed an unexpected answer: ${out}`)
   }
-  // The first command creates the schema; the others then run side by side.
   await create(JWT_CLIENT, ['--grant', 'client_credentials'])
   const userCreated = async (): Promise<void> => {
     const out = await harness.runNode(

@@ -9,7 +9,8 @@
  * Usage: node dist/bench/profile.js [--case token-jwt|token-opaque|introspect-opaque|introspect-jwt]
  *          [--seconds S] [--connections N] [--top N] [--keep PATH]
  *   --keep PATH  copy the raw .cpuprofile there (open it in Chrome DevTools or speedscope)
- * Writes the summary to bench/results/profile-<case>.json.
+ * Writes the summary to bench/results/profile-<case>.json (with fewer than the default 10 seconds,
+ * to the untracked bench/results/quick/ instead).
  */
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -18,6 +19,7 @@ import { parseArgs } from 'node:util'
 import { createClients, latchkeyCases, type CaseId } from './cases.js'
 import { freePort, Harness, tailOf, threadCpuSeconds, waitUntilReady } from './harness.js'
 import { runLoad } from './load.js'
+import { FULL_PROFILE_SECONDS, profileOutput } from './outputs.js'
 import { Progress } from './progress.js'
 import { summarizeProfile, formatProfile, type CPUProfile } from './profile_summary.js'
 
@@ -33,7 +35,7 @@ const PROFILED: readonly CaseId[] = [
 const { values } = parseArgs({
   options: {
     case: { type: 'string', default: 'token-jwt' },
-    seconds: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: String(FULL_PROFILE_SECONDS) },
     connections: { type: 'string', default: '50' },
     top: { type: 'string', default: '15' },
     keep: { type: 'string' },
@@ -49,7 +51,11 @@ const harness = new Harness()
 process.on('SIGINT', () => void harness.close().finally(() => process.exit(130)))
 try {
   const db = `sqlite:${join(harness.folder, 'latchkey.db')}`
-  await createClients(harness, CLI, db)
+  // The caller's LATCHKEY_* settings are not the benchmark's.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('LATCHKEY_')),
+  )
+  await createClients(harness, CLI, db, env)
   const profileDir = join(harness.folder, 'profile')
   const port = await freePort()
   const baseUrl = `http://127.0.0.1:${port}`
@@ -62,9 +68,7 @@ try {
       ...['serve', '--port', String(port), '--host', '127.0.0.1', '--db', db],
     ],
     {
-      ...Object.fromEntries(
-        Object.entries(process.env).filter(([k]) => !k.startsWith('LATCHKEY_')),
-      ),
+      ...env,
       LATCHKEY_LOG_REQUESTS: 'false',
       LATCHKEY_ISSUER: baseUrl,
     },
@@ -126,7 +130,7 @@ try {
       threads.map((t) => `  ${(t.cores * 100).toFixed(0).padStart(4)}%  ${t.name}`).join('\n') +
       '\n',
   )
-  const out = here(`../../bench/results/profile-${caseId}.json`)
+  const out = profileOutput(here('../..'), caseId, seconds).path
   mkdirSync(dirname(out), { recursive: true })
   writeFileSync(
     out,

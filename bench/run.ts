@@ -7,9 +7,11 @@
  *   - the reference, oidc-provider, configured for the same work (`reference_server.ts`);
  *   - the login cost (argon2id verification) and, at the end, the Verifier SDK's own benchmarks;
  * then prints a table with each Latchkey figure's ratio to the reference and to the floor and the
- * targets, writes `bench/results/latest.json` and draws `docs/benchmark.svg` (a partial run, with
- * `--only`, `--no-reference`, `--postgres off`, `--redis off` or `--server`, writes
- * `bench/results/partial.json` and `partial.svg` instead).
+ * targets, writes `bench/results/latest.json` and draws `docs/benchmark.svg`. Only a full run does:
+ * `--quick` writes to `bench/results/quick/`, and a partial or shortened one (`--only`,
+ * `--no-reference`, `--no-sdk`, `--postgres off`, `--redis off`, `--server`, or less than the default
+ * warm-up, duration, runs or login runs) to `bench/results/partial.json` and `partial.svg`, all
+ * ignored by git (`outputs.ts`).
  *
  * Usage: node dist/bench/run.js [--quick] [--duration S] [--warmup S] [--runs N] [--connections N]
  *          [--only ID,ID] [--server PATH] [--postgres URL|off] [--redis URL|off] [--no-reference]
@@ -41,6 +43,7 @@ import { measureCryptoFloors } from './floors.js'
 import { freePort, Harness, peakRss, waitForQuiet, waitUntilReady } from './harness.js'
 import { stopLoad, type LoadSettings } from './load.js'
 import { measureLoginCost } from './login_cost.js'
+import { benchOutputs, FULL_RUN } from './outputs.js'
 import { machineDescription } from './machine.js'
 import { DEFAULT_POSTGRES } from './postgres.js'
 import { POSTGRES_CASES, POSTGRES_SYSTEMS, runPostgresSystems } from './postgres_systems.js'
@@ -58,11 +61,7 @@ import { runSdkBenches } from './sdk_benches.js'
 import { loadCase, runLatchkey, runReference, versionOf, type RunContext } from './systems.js'
 
 const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url))
-const RESULTS_PATH = here('../../bench/results/latest.json')
-/** Where a run with cases or systems left out writes its results, so it never replaces a whole one. */
-const PARTIAL_RESULTS_PATH = here('../../bench/results/partial.json')
-const CHART_PATH = here('../../docs/benchmark.svg')
-const PARTIAL_CHART_PATH = here('../../bench/results/partial.svg')
+const ROOT = here('../..')
 const DEFAULT_SERVER = here('../src/cli/main.js')
 const BARE_SERVER = here('./bare_http_server.js')
 
@@ -123,9 +122,11 @@ function parseOptions(argv: string[]): Options {
   const settings: LoadSettings = {
     connections: Math.floor(positive('connections', values.connections, 50)),
     // autocannon stops on its one-second tick: whole seconds are what it runs.
-    warmupSeconds: Math.ceil(positive('warmup', values.warmup, quick ? 1 : 3)),
-    measureSeconds: Math.ceil(positive('duration', values.duration, quick ? 1 : 10)),
-    runs: Math.floor(positive('runs', values.runs, quick ? 1 : 3)),
+    warmupSeconds: Math.ceil(positive('warmup', values.warmup, quick ? 1 : FULL_RUN.warmupSeconds)),
+    measureSeconds: Math.ceil(
+      positive('duration', values.duration, quick ? 1 : FULL_RUN.measureSeconds),
+    ),
+    runs: Math.floor(positive('runs', values.runs, quick ? 1 : FULL_RUN.runs)),
   }
   const postgres =
     values.postgres ??
@@ -146,7 +147,9 @@ function parseOptions(argv: string[]): Options {
     sessions: Math.floor(
       positive('sessions', values.sessions, settings.connections * (settings.runs + 2) + 50),
     ),
-    loginRuns: Math.floor(positive('login-runs', values['login-runs'], quick ? 10 : 50)),
+    loginRuns: Math.floor(
+      positive('login-runs', values['login-runs'], quick ? 10 : FULL_RUN.loginRuns),
+    ),
     waitQuietSeconds:
       values['wait-quiet'] === '0'
         ? 0
@@ -314,20 +317,14 @@ async function main(): Promise<number> {
   try {
     const started = performance.now()
     const report = await bench(options, harness)
-    // Only a whole run (every case, every system, this build) replaces the published results.
-    const whole =
-      options.only.length === CASE_IDS.length &&
-      options.reference &&
-      options.postgres !== null &&
-      options.redis !== null &&
-      options.server === resolve(DEFAULT_SERVER)
-    const resultsPath = whole ? RESULTS_PATH : PARTIAL_RESULTS_PATH
-    const chartPath = whole ? CHART_PATH : PARTIAL_CHART_PATH
-    writeResults(resultsPath, report)
-    writeChart(chartPath, report)
+    // Only a full run replaces the published (tracked) results; --quick and partial runs go aside.
+    const out = benchOutputs(ROOT, options, CASE_IDS, DEFAULT_SERVER)
+    writeResults(out.results, report)
+    writeChart(out.chart, report)
     const took = ((performance.now() - started) / 1000).toFixed(0)
+    const aside = out.published ? '' : ' (not a full run: the published results are unchanged)'
     process.stdout.write(
-      `${formatReport(report)}\nraw results: ${resultsPath}\nchart: ${chartPath}\n` +
+      `${formatReport(report)}\nraw results: ${out.results}${aside}\nchart: ${out.chart}\n` +
         `${formatSdk(report.sdk)}\n\nwhole run: ${took} s\n`,
     )
     const failed = [report.floors.bareHttp, ...report.systems.flatMap((s) => s.cases)].some(

@@ -179,7 +179,9 @@ export async function runLatchkey(
   const label = SYSTEM_NAMES[engine.id]
   const nodes = engine.nodes ?? 1
   progress.next(`${label}: clients and user via the CLI, start, wait for /healthz`)
-  await createClients(harness, cli, engine.db)
+  // As in production: keys sealed at rest, and Redis entries authenticated (one HMAC each).
+  const sealed = { LATCHKEY_KEY_ENCRYPTION_SECRET: 'latchkey benchmark key-encryption secret' }
+  await createClients(harness, cli, engine.db, context.env(sealed))
   const servers: Child[] = []
   const baseUrls: string[] = []
   for (let node = 1; node <= nodes; node++) {
@@ -196,8 +198,7 @@ export async function runLatchkey(
         LATCHKEY_LOG_REQUESTS: 'false',
         // One deployment: every node issues tokens as the first one.
         LATCHKEY_ISSUER: baseUrls[0] ?? baseUrl,
-        // As in production: keys sealed at rest, and Redis entries authenticated (one HMAC each).
-        LATCHKEY_KEY_ENCRYPTION_SECRET: 'latchkey benchmark key-encryption secret',
+        ...sealed,
         ...(redis ? { LATCHKEY_REDIS_PREFIX: redis.prefix } : {}),
       }),
     )

@@ -188,6 +188,37 @@ function checkIssuer(issuer: string): string {
   return issuer.endsWith('/') ? issuer.slice(0, -1) : issuer
 }
 
+/** `flags` over `env` over defaults, validated by `settings`; throws `ConfigError` on the first issue. */
+function parseSettings<S extends z.ZodType>(
+  settings: S,
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): z.output<S> {
+  const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined))
+  const parsed = settings.safeParse({ ...fromEnvironment(env), ...defined })
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const path = issue?.path.join('.') ?? 'config'
+    throw new ConfigError(`${path}: ${issue?.message ?? 'invalid'}`)
+  }
+  return parsed.data
+}
+
+/** What `latchkey init` reads: the same settings, defaults and variables as `serve`'s. */
+const initSchema = schema.pick({ db: true, keyEncryptionSecret: true, signingAlg: true })
+export type InitConfig = Readonly<z.output<typeof initSchema>>
+
+/**
+ * The settings of `latchkey init` (the database, and how its first signing key is made), read as
+ * `loadServeConfig` reads them. Throws `ConfigError` naming the first invalid option.
+ */
+export function loadInitConfig(
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): InitConfig {
+  return Object.freeze(parseSettings(initSchema, flags, env))
+}
+
 /**
  * The frozen configuration of `latchkey serve`: `flags` win over `env`, which wins over defaults.
  * Throws `ConfigError` naming the first invalid option.
@@ -196,14 +227,7 @@ export function loadServeConfig(
   flags: Record<string, unknown>,
   env: NodeJS.ProcessEnv = process.env,
 ): ServeConfig {
-  const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined))
-  const parsed = schema.safeParse({ ...fromEnvironment(env), ...defined })
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    const path = issue?.path.join('.') ?? 'config'
-    throw new ConfigError(`${path}: ${issue?.message ?? 'invalid'}`)
-  }
-  const c = parsed.data
+  const c = parseSettings(schema, flags, env)
   const hostForUrl = c.host.includes(':') ? `[${c.host}]` : c.host
   const issuer = checkIssuer(c.issuer ?? `http://${hostForUrl}:${c.port}`)
   return Object.freeze({

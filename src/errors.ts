@@ -67,6 +67,17 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError'
 }
 
+/**
+ * The database named does not exist and the caller asked not to create it (`create: false`): almost
+ * always a typo or the wrong folder. `location` is what may be shown (a path, never a password).
+ */
+export class MissingDatabaseError extends Error {
+  override readonly name = 'MissingDatabaseError'
+  constructor(readonly location: string) {
+    super(`no database at ${location}`)
+  }
+}
+
 /** The store could not be reached or failed: the server answers 503 and fails closed. */
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError'

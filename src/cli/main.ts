@@ -97,6 +97,24 @@ export function buildProgram(): Command {
       }),
     )
 
+  program
+    .command('init')
+    .description(
+      'create the database (schema and first signing key) if it does not exist; prints it as JSON',
+    )
+    .addOption(dbOption())
+    .addOption(
+      new Option('--signing-alg <alg>', 'algorithm of the first signing key (default ES256)')
+        .choices(['ES256', 'RS256', 'PS256', 'EdDSA'])
+        .env('LATCHKEY_SIGNING_ALG'),
+    )
+    .action(
+      run(async (o: import('./commands/init.js').InitOptions) => {
+        const { init } = await import('./commands/init.js')
+        await init(o)
+      }),
+    )
+
   const client = program.command('client').description('register and manage clients')
   client
     .command('create')
@@ -276,12 +294,13 @@ export function buildProgram(): Command {
     .command('inspect')
     .description(
       'decode a token and check it against the store (--db), or against a running server ' +
-        '(--issuer without --db) as a resource server would',
+        '(--issuer without --db) as a resource server would; exits 0 only when it is valid, ' +
+        '2 when it is not',
     )
     .argument('<token>', 'the token')
     .addOption(dbOption())
     .option('--issuer <url>', 'expected issuer (default: the token says); alone, the server to ask')
-    .option('--audience <aud>', 'with --issuer: the audience to require (default: the token says)')
+    .option('--audience <aud>', 'the audience to require (default: the token says)')
     .addOption(
       new Option(
         '--client-id <id>',

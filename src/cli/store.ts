@@ -1,11 +1,11 @@
 /**
- * Opening the store from a command other than `serve`. The default database is created where it
- * belongs; an explicit SQLite path whose folder does not exist is refused, since it is almost always a
- * typo that would otherwise leave the client in a database no server reads.
+ * Opening the store from a command other than `serve` and `init`. Those never create a database: a
+ * SQLite file that does not exist is almost always a typo or the wrong folder, and a command that
+ * made one would leave its client or user in a database no server reads. They are refused with the
+ * `latchkey init` line that creates the database.
  */
-import { existsSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
 import { DEFAULT_DB } from '../config.js'
+import { MissingDatabaseError } from '../errors.js'
 import { openStore } from '../store/index.js'
 import type { Store } from '../store/types.js'
 import { UsageError } from './output.js'
@@ -15,16 +15,41 @@ export function dbUrl(flag: string | undefined): string {
   return flag ?? process.env.LATCHKEY_DB ?? DEFAULT_DB
 }
 
-/** Opens the store for a command; the caller closes it. */
+/** The store URL as it may be shown: any password replaced. */
+export function displayDbUrl(db: string): string {
+  if (!db.includes('://')) return db
+  try {
+    const url = new URL(db)
+    if (url.password) url.password = '***'
+    return url.toString()
+  } catch {
+    return db.replace(/\/\/[^@/]*@/, '//***@')
+  }
+}
+
+/** A shell word: quoted only when it needs to be, so that the printed command can be pasted. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+/** The command that creates the database at `url`. */
+export function initCommand(url: string): string {
+  return url === DEFAULT_DB ? 'latchkey init' : `latchkey init --db ${shellWord(displayDbUrl(url))}`
+}
+
+/** Opens the existing store for a command; the caller closes it. Creates nothing. */
 export async function openCommandStore(flag: string | undefined): Promise<Store> {
   const url = dbUrl(flag)
-  if (url.startsWith('sqlite:') && url !== DEFAULT_DB) {
-    const path = url.slice('sqlite:'.length)
-    if (path !== ':memory:' && !existsSync(dirname(resolve(path)))) {
-      throw new UsageError(`database folder ${dirname(resolve(path))} does not exist (check --db)`)
+  try {
+    return await openStore(url, { create: false })
+  } catch (err) {
+    if (err instanceof MissingDatabaseError) {
+      throw new UsageError(
+        `no database at ${err.location} (run \`${initCommand(url)}\` to create one)`,
+      )
     }
+    throw err
   }
-  return openStore(url)
 }
 
 /** Runs `fn` with an open store and closes it whatever happens. */

@@ -20,6 +20,7 @@ describe('latchkey CLI', () => {
   before(() => {
     ;({ dir, cleanup } = tempDir())
     db = `sqlite:${join(dir, 'cli.db')}`
+    assert.equal(cli(['init', '--db', db]).status, 0)
   })
   after(() => cleanup())
 
@@ -223,6 +224,7 @@ describe('latchkey CLI', () => {
   it('seals private keys when LATCHKEY_KEY_ENCRYPTION_SECRET is set', () => {
     const sealedDb = `sqlite:${join(dir, 'sealed.db')}`
     const env = { LATCHKEY_KEY_ENCRYPTION_SECRET: 'correct horse battery staple' }
+    assert.equal(cli(['init', '--db', sealedDb], { env }).status, 0)
     const rotated = cli(['keys', 'rotate', '--db', sealedDb, '--activate-in', '0'], { env })
     assert.equal(rotated.status, 0, rotated.stderr)
     assert.equal((rotated.json as Record<string, unknown>).encrypted, true)
@@ -233,7 +235,8 @@ describe('latchkey CLI', () => {
     // Opaque tokens and key ids are 43 base64url characters: one in 64 begins with '-'.
     const dashed = `-${'A'.repeat(42)}`
     const inspected = cli(['token', 'inspect', dashed, '--db', db])
-    assert.equal(inspected.status, 0, inspected.stderr)
+    // Looked up as an opaque token, and unknown: not valid (exit 2, JSON saying why).
+    assert.equal(inspected.status, 2, inspected.stderr)
     assert.equal((inspected.json as { format: string }).format, 'opaque')
     const retired = cli(['keys', 'retire', dashed, '--db', db])
     assertOneLineFailure(retired)
@@ -248,8 +251,12 @@ describe('latchkey CLI', () => {
     assert.match(twice.stderr, /too many arguments/)
   })
 
-  it('inspects a token that is not one of ours with a clear error', () => {
-    assertOneLineFailure(cli(['token', 'inspect', 'not-a-token!', '--db', db]))
-    assertOneLineFailure(cli(['token', 'inspect', 'a.b.c', '--db', db]))
+  it('inspects a token that is not one of ours as not valid, saying why', () => {
+    for (const token of ['not-a-token!', 'a.b.c']) {
+      const result = cli(['token', 'inspect', token, '--db', db])
+      assert.equal(result.status, 2)
+      assert.equal((result.json as { valid: boolean }).valid, false)
+      assert.match(result.stderr, /^latchkey: token not valid: .+\n$/)
+    }
   })
 })

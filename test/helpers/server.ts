@@ -2,7 +2,7 @@
  * Test harness: the real `latchkey` bin, a real server process on a free loopback port, real HTTP.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -23,10 +23,11 @@ export interface CliResult {
 /** Runs `latchkey ARGS…` to completion. */
 export function cli(
   args: string[],
-  options: { input?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): CliResult {
   const result = spawnSync(process.execPath, [BIN, ...args], {
     input: options.input ?? '',
+    cwd: options.cwd,
     env: { ...process.env, ...options.env },
     encoding: 'utf8',
     timeout: 30_000,
@@ -220,8 +221,34 @@ export interface CreatedClient {
   [key: string]: unknown
 }
 
-/** Registers a client through the CLI; returns its printed JSON with the secret. */
+/**
+ * Runs `latchkey init --db DB` (the database, its schema and first key; idempotent) and returns its
+ * printed JSON. Throws when it fails.
+ */
+export function initDatabase(
+  db: string,
+  env?: NodeJS.ProcessEnv,
+): { db: string; created: boolean; kid: string; alg: string; encrypted: boolean } {
+  const result = cli(['init', '--db', db], { env })
+  if (result.status !== 0) throw new Error(`init failed: ${result.stderr}`)
+  return result.json as ReturnType<typeof initDatabase>
+}
+
+/**
+ * Creates a SQLite database that does not exist yet with `latchkey init`, as an operator would before
+ * a first `client create` (the other commands refuse a missing file). A PostgreSQL test database
+ * exists already: commands migrate it.
+ */
+function ensureDatabase(db: string): void {
+  if (db.startsWith('sqlite:') && !existsSync(db.slice('sqlite:'.length))) initDatabase(db)
+}
+
+/**
+ * Registers a client through the CLI (running `latchkey init` first on a new SQLite path); returns its
+ * printed JSON with the secret.
+ */
 export function createClient(db: string, id: string, ...args: string[]): CreatedClient {
+  ensureDatabase(db)
   const result = cli(['client', 'create', '--db', db, '--id', id, ...args])
   if (result.status !== 0) throw new Error(`client create failed: ${result.stderr}`)
   return result.json as CreatedClient
@@ -239,11 +266,15 @@ export function createWebClient(db: string, redirectUri: string): CreatedClient 
   )
 }
 
-/** Creates a user through the CLI, the password on standard input; returns its printed JSON. */
+/**
+ * Creates a user through the CLI (running `latchkey init` first on a new SQLite path), the password on
+ * standard input; returns its printed JSON.
+ */
 export function createUser(
   db: string,
   user: { username: string; password: string },
 ): { id: string; username: string } {
+  ensureDatabase(db)
   const result = cli(['user', 'create', '--db', db, '--username', user.username], {
     input: user.password + '\n',
   })

@@ -5,6 +5,7 @@
 import { createServer } from 'node:net'
 import { loadServeConfig } from '../../config.js'
 import { startServer } from '../../server/serve.js'
+import { displayDbUrl } from '../store.js'
 
 export interface ServeOptions {
   port?: string
@@ -27,18 +28,6 @@ function freePort(host: string): Promise<number> {
       probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
     })
   })
-}
-
-/** The store URL as it may be shown: any password replaced. */
-export function displayDbUrl(db: string): string {
-  if (!db.includes('://')) return db
-  try {
-    const url = new URL(db)
-    if (url.password) url.password = '***'
-    return url.toString()
-  } catch {
-    return db.replace(/\/\/[^@/]*@/, '//***@')
-  }
 }
 
 export async function serve(o: ServeOptions): Promise<void> {

@@ -20,10 +20,11 @@ export function openConnection(
   path: string,
   busyTimeout: number,
   synchronous: 'NORMAL' | 'FULL',
+  mustExist = false,
 ): Database.Database {
   // `timeout` is SQLite's busy_timeout, set before the first statement: how long to wait for another
   // connection's lock (another process, or this store's other connection) before SQLITE_BUSY.
-  const db = new Database(path, { timeout: busyTimeout })
+  const db = new Database(path, { timeout: busyTimeout, fileMustExist: mustExist })
   try {
     db.pragma(`synchronous = ${synchronous}`)
     // On macOS a plain fsync leaves data in the drive's cache; F_FULLFSYNC flushes it. No-op elsewhere.

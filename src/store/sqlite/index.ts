@@ -46,7 +46,8 @@
  */
 
 import type Database from 'better-sqlite3'
-import { StoreUnavailableError } from '../../errors.js'
+import { existsSync } from 'node:fs'
+import { MissingDatabaseError, StoreUnavailableError } from '../../errors.js'
 import type { Store } from '../types.js'
 import { createParentFolder, enableWal, openConnection, toStoreError } from './connection.js'
 import { migrate } from './migrations.js'
@@ -60,6 +61,11 @@ export interface SqliteStoreOptions {
    * `StoreUnavailableError`. Defaults to 5000.
    */
   busyTimeoutMs?: number
+  /**
+   * Whether a file that does not exist is created, with its folder (default true). With `false` it
+   * is refused with `MissingDatabaseError` and nothing is written.
+   */
+  create?: boolean | undefined
 }
 
 /**
@@ -67,19 +73,23 @@ export interface SqliteStoreOptions {
  * creates its parent folder, and applies pending migrations. Synchronous: the store is ready when
  * this returns.
  *
- * Throws `StoreUnavailableError` when the folder cannot be created or the file cannot be opened in
- * WAL mode, and a plain `Error` when the database was migrated by a newer Latchkey.
+ * Throws `MissingDatabaseError` when the file does not exist and `create` is false,
+ * `StoreUnavailableError` when the folder cannot be created or the file cannot be opened in WAL mode,
+ * and a plain `Error` when the database was migrated by a newer Latchkey.
  */
 export function createSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
   const clock = options.clock ?? (() => Math.floor(Date.now() / 1000))
   const busyTimeout = options.busyTimeoutMs ?? 5000
   // '' is a private temporary database: like ':memory:', a second connection would see another one.
   const memory = path === ':memory:' || path === ''
-  if (!memory) createParentFolder(path)
+  const create = options.create ?? true
+  if (!memory && create) createParentFolder(path)
+  if (!memory && !create && !existsSync(path)) throw new MissingDatabaseError(path)
 
   const opened: Database.Database[] = []
   try {
-    const main = openConnection(path, busyTimeout, 'NORMAL')
+    // `mustExist` closes the gap between the check above and the open: nothing is ever created.
+    const main = openConnection(path, busyTimeout, 'NORMAL', !memory && !create)
     opened.push(main)
     if (!memory) {
       const mode = enableWal(main, busyTimeout)
@@ -97,7 +107,7 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
     // file, so that fsync also makes every earlier NORMAL commit durable. `synchronous` is a
     // per-connection setting, hence two connections. An in-memory database has no file to sync and
     // is private to its connection, so it uses one.
-    const durable = memory ? main : openConnection(path, busyTimeout, 'FULL')
+    const durable = memory ? main : openConnection(path, busyTimeout, 'FULL', !create)
     if (durable !== main) opened.push(durable)
     return new SqliteStore(main, durable)
   } catch (error) {
