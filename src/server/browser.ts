@@ -5,17 +5,22 @@
  *
  * CSRF: a signed double-submit. The form page sets a random HttpOnly, SameSite=Strict cookie and puts
  * HMAC(key, cookie) in a hidden field; the POST must bring both, and they must match (compared in
- * constant time). Another site can neither read the cookie nor make the browser send it (Strict), and
- * on https the `__Host-` prefix stops a sibling subdomain from planting one. The HMAC key is derived
- * from the configuration, so every node behind a balancer accepts every node's forms; its secrecy
- * (from the key-encryption secret, when set) is defence in depth, not what the scheme rests on.
+ * constant time). Another site can neither read the cookie nor make the browser send it (Strict). The
+ * HMAC key is derived from the configuration, so every node behind a balancer accepts every node's
+ * forms; its secrecy (from the key-encryption secret, when set) is defence in depth, not what the
+ * scheme rests on.
+ *
+ * Every cookie the server sets is named by `BrowserSettings`: whenever cookies are `Secure`, their
+ * names carry the `__Host-` prefix (RFC 6265bis §4.1.3.2: Secure, `Path=/`, no `Domain`), so a sibling
+ * subdomain cannot plant one, neither a CSRF cookie nor a login that would sign the victim in as the
+ * attacker. Only the prefixed names are read then: a planted unprefixed cookie is ignored. `Path=/`
+ * stays even when the issuer has a path, as the prefix demands.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ServeConfig } from '../config.js'
 import { generateOpaqueToken, hashOpaqueToken, looksOpaque } from '../tokens/opaque.js'
 
-export const LOGIN_COOKIE = 'latchkey_login'
 /** The CSRF field of the login form. */
 export const CSRF_FIELD = 'csrf_token'
 
@@ -24,7 +29,9 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
 export interface BrowserSettings {
   /** Cookies carry `Secure`: everywhere but a plain-http issuer on a loopback address. */
   secure: boolean
-  /** `__Host-latchkey_csrf` when secure (the prefix requires it), `latchkey_csrf` otherwise. */
+  /** `__Host-latchkey_login` when secure (the prefix requires it), `latchkey_login` otherwise. */
+  loginCookie: string
+  /** `__Host-latchkey_csrf` when secure, `latchkey_csrf` otherwise. */
   csrfCookie: string
   csrfKey: Buffer
   loginSeconds: number
@@ -39,9 +46,12 @@ export function browserSettings(config: ServeConfig): BrowserSettings {
     .update('\0')
     .update(config.issuer)
     .digest()
+  // The prefix only where browsers honour it: with Secure, which a loopback http issuer cannot set.
+  const prefix = secure ? '__Host-' : ''
   return {
     secure,
-    csrfCookie: secure ? '__Host-latchkey_csrf' : 'latchkey_csrf',
+    loginCookie: `${prefix}latchkey_login`,
+    csrfCookie: `${prefix}latchkey_csrf`,
     csrfKey,
     loginSeconds: config.loginSeconds,
   }
@@ -54,14 +64,15 @@ function ourCookie(request: FastifyRequest, name: string): string | undefined {
 }
 
 /** The hash of the browser's login cookie, if it carries one; whether it is live is the store's say. */
-export function loginCookieHash(request: FastifyRequest): string | undefined {
-  const value = ourCookie(request, LOGIN_COOKIE)
+export function loginCookieHash(request: FastifyRequest, s: BrowserSettings): string | undefined {
+  const value = ourCookie(request, s.loginCookie)
   return value === undefined ? undefined : hashOpaqueToken(value)
 }
 
 /** Sets the login cookie: HttpOnly, SameSite=Lax (so the client's redirect to us carries it). */
 export function setLoginCookie(reply: FastifyReply, value: string, s: BrowserSettings): void {
-  reply.setCookie(LOGIN_COOKIE, value, {
+  // Path=/ and no Domain, always: `__Host-` requires both.
+  reply.setCookie(s.loginCookie, value, {
     path: '/',
     httpOnly: true,
     sameSite: 'lax',

@@ -1,7 +1,8 @@
 /**
  * The verifier's one error class: an `OAuthError` whose code is one a resource server sends (RFC 6750
  * §3.1), plus `temporarily_unavailable` when it cannot decide (the authorization server or its feed
- * cannot be reached). The description is safe to show the caller; detail goes in `cause`.
+ * cannot be reached, or the verifier's configuration is wrong: `VerifierConfigError`). The description
+ * is safe to show the caller, except a `VerifierConfigError`'s; detail goes in `cause`.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
  */
@@ -26,6 +27,23 @@ export class VerifierError extends OAuthError {
       retryAfter: options.retryAfter,
     })
     this.scope = options.scope
+  }
+}
+
+/**
+ * The verifier, or the server it names, is set up wrong: this API's client credentials are refused
+ * (401/403 from the revocation feed or the introspection endpoint), the metadata names another issuer,
+ * or the issuer URL serves no usable metadata (a 4xx, not JSON). Retrying will not help until someone
+ * fixes the configuration, so `ready()` and `verify()` reject with it at once, whatever the token, and
+ * the message names the cause (`the revocation feed refused this API's credentials (401)`,
+ * `metadata names issuer X, expected Y`). Its `code` is `temporarily_unavailable`: the caller's token
+ * is not at fault, so middleware answers 503 without a Bearer challenge (and with a generic
+ * description: the cause is for the operator, not for the API's callers). The verifier goes on
+ * retrying in the background with backoff, and recovers by itself once the configuration is fixed.
+ */
+export class VerifierConfigError extends VerifierError {
+  constructor(description: string, cause?: unknown) {
+    super('temporarily_unavailable', description, { cause, retryAfter: 5 })
   }
 }
 

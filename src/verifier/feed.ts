@@ -6,8 +6,12 @@
  *
  * A `reload` (the position was pruned at the server) needs nothing special here: the server sends
  * every live event again, and a set of revocations only grows until its events expire.
+ *
+ * A 401 or 403 means this API's credentials are refused: `refusal` says so, whoever waits for the
+ * first catch-up is told at once, and the follower retries with a slower backoff (1 s doubling to
+ * 30 s), never in a tight loop that the server's rate limiter would answer by locking the API out.
  */
-import { UpstreamError } from './http.js'
+import { isRefusal, UpstreamError } from './http.js'
 import { parseFeedEvent, type FeedEvent } from './revocation_set.js'
 import { SSEParser } from './sse.js'
 
@@ -26,6 +30,23 @@ export interface FeedFollowerOptions {
 
 const BACKOFF_FIRST_MS = 100
 const BACKOFF_MAX_MS = 2000
+const REFUSED_BACKOFF_FIRST_MS = 1000
+const REFUSED_BACKOFF_MAX_MS = 30_000
+
+/** The error of a feed that refused this API's credentials. */
+function refused(status: number): UpstreamError {
+  return new UpstreamError(
+    `the revocation feed refused this API's credentials (${status})`,
+    status,
+    { definitive: true },
+  )
+}
+
+interface Waiter {
+  resolve: () => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+}
 
 export class FeedFollower {
   /** The last position acknowledged by the server. */
@@ -40,15 +61,19 @@ export class FeedFollower {
   private wake: (() => void) | undefined
   private backoff = BACKOFF_FIRST_MS
   private syncedOnce = false
-  private readonly synced: Promise<void>
-  private resolveSynced!: () => void
+  private readonly waiters = new Set<Waiter>()
+  private refusedWith: UpstreamError | undefined
   /** How many connections (or polls) were made. */
   connects = 0
 
   constructor(private readonly o: FeedFollowerOptions) {
     this.notLiveSince = o.clock()
-    this.synced = new Promise((resolve) => (this.resolveSynced = resolve))
     void this.run()
+  }
+
+  /** Set while the server refuses this API's credentials (its last answer was 401 or 403). */
+  get refusal(): UpstreamError | undefined {
+    return this.refusedWith
   }
 
   /** Whether the feed has been caught up at least once. */
@@ -65,16 +90,21 @@ export class FeedFollower {
     return this.live ? 0 : Math.max(0, now - this.notLiveSince)
   }
 
-  /** Resolves at the first catch-up, or rejects after `ms`. */
+  /**
+   * Resolves at the first catch-up; rejects after `ms`, at once with `refusal` while the credentials
+   * are refused, and when the follower is closed. Its timer keeps the process alive: somebody awaits it.
+   */
   waitForSync(ms: number): Promise<void> {
     if (this.syncedOnce) return Promise.resolve()
+    if (this.refusedWith) return Promise.reject(this.refusedWith)
+    if (this.closed) return Promise.reject(new Error('the feed follower is closed'))
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('timeout')), Math.max(0, ms))
-      timer.unref?.()
-      void this.synced.then(() => {
-        clearTimeout(timer)
-        resolve()
-      })
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => this.settle(waiter, new Error('timeout')), Math.max(0, ms)),
+      }
+      this.waiters.add(waiter)
     })
   }
 
@@ -82,6 +112,14 @@ export class FeedFollower {
     this.closed = true
     this.abort?.abort()
     this.wake?.()
+    for (const w of this.waiters) this.settle(w, new Error('the feed follower is closed'))
+  }
+
+  private settle(waiter: Waiter, err?: Error): void {
+    clearTimeout(waiter.timer)
+    this.waiters.delete(waiter)
+    if (err) waiter.reject(err)
+    else waiter.resolve()
   }
 
   private markLive(): void {
@@ -89,7 +127,15 @@ export class FeedFollower {
     this.backoff = BACKOFF_FIRST_MS
     if (!this.syncedOnce) {
       this.syncedOnce = true
-      this.resolveSynced()
+      for (const w of this.waiters) this.settle(w)
+    }
+  }
+
+  /** The server answered: whatever it said, it did not refuse the credentials. */
+  private accepted(): void {
+    if (this.refusedWith) {
+      this.refusedWith = undefined
+      this.backoff = BACKOFF_FIRST_MS
     }
   }
 
@@ -119,12 +165,18 @@ export class FeedFollower {
         else await this.poll()
       } catch (err) {
         if (this.closed) break
+        if (err instanceof UpstreamError && err.definitive) {
+          this.refusedWith = err
+          this.backoff = Math.max(this.backoff, REFUSED_BACKOFF_FIRST_MS)
+          for (const w of this.waiters) this.settle(w, err)
+        }
         this.o.onError(err instanceof Error ? err : new Error(String(err)))
       }
       if (this.closed) break
       const delay = this.o.transport === 'poll' && this.live ? this.o.pollIntervalMs : this.backoff
       if (!(this.o.transport === 'poll' && this.live)) {
-        this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS)
+        const max = this.refusedWith ? REFUSED_BACKOFF_MAX_MS : BACKOFF_MAX_MS
+        this.backoff = Math.min(this.backoff * 2, max)
       }
       // ±20% jitter, so that many resource servers do not reconnect in step.
       await this.sleep(delay * (0.8 + Math.random() * 0.4))
@@ -154,8 +206,11 @@ export class FeedFollower {
     const type = res.headers.get('content-type') ?? ''
     if (res.status !== 200 || !type.startsWith('text/event-stream') || !res.body) {
       await res.body?.cancel().catch(() => {})
+      if (isRefusal(res.status)) throw refused(res.status)
+      this.accepted()
       throw new UpstreamError(`revocation feed answered ${res.status}`, res.status)
     }
+    this.accepted()
     this.lastByteAt = this.o.clock()
     // A stream that goes silent (no heartbeat) is as good as cut: give up on it.
     const watchdog = setInterval(
@@ -205,13 +260,22 @@ export class FeedFollower {
       this.connects++
       let res: Response
       let body: unknown
+      const abort = new AbortController()
+      this.abort = abort
       try {
         res = await this.o.fetch(url, {
           headers: { authorization: this.o.authorization, accept: 'application/json' },
-          signal: AbortSignal.timeout(this.o.requestTimeoutMs),
+          signal: AbortSignal.any([abort.signal, AbortSignal.timeout(this.o.requestTimeoutMs)]),
         })
+        if (isRefusal(res.status)) {
+          await res.body?.cancel().catch(() => {})
+          this.markLost(this.lastByteAt)
+          throw refused(res.status)
+        }
+        this.accepted()
         body = await res.json()
       } catch (cause) {
+        if (cause instanceof UpstreamError) throw cause
         this.markLost(this.lastByteAt)
         throw new UpstreamError('revocation feed: polling failed', undefined, { cause })
       }

@@ -6,16 +6,37 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
   return 'Basic ' + Buffer.from(`${enc(clientId)}:${enc(clientSecret)}`).toString('base64')
 }
 
-/** An answer the verifier could not use; the message names the URL's path, never credentials. */
+/**
+ * An answer the verifier could not use; the message names the URL's path, never credentials.
+ * `definitive`: a configuration mistake (credentials refused, another issuer, no metadata at the URL)
+ * that retrying will not cure, as opposed to a server that is down or slow.
+ */
 export class UpstreamError extends Error {
   override readonly name = 'UpstreamError'
+  readonly definitive: boolean
   constructor(
     message: string,
     readonly status?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; definitive?: boolean },
   ) {
-    super(message, options)
+    super(message, { cause: options?.cause })
+    this.definitive = options?.definitive === true
   }
+}
+
+/** Whether `status` means the server refused this API's client credentials. */
+export const isRefusal = (status: number): boolean => status === 401 || status === 403
+
+/** Why a request failed, in a few words: a timeout, or the network error's code. */
+export function failureReason(cause: unknown, timeoutMs: number): string {
+  if (cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError')) {
+    return `no answer within ${timeoutMs} ms`
+  }
+  // fetch wraps the socket's error: `TypeError: fetch failed` with `cause: { code: 'ECONNREFUSED' }`.
+  const inner = cause instanceof Error ? cause.cause : undefined
+  const code = (inner as { code?: unknown } | undefined)?.code
+  if (typeof code === 'string') return code
+  return cause instanceof Error ? cause.message : String(cause)
 }
 
 export interface JSONResponse {
@@ -30,13 +51,21 @@ export async function fetchJSON(
   url: string,
   init: RequestInit,
   timeoutMs: number,
+  /** Aborts the request early (the verifier is closed). */
+  signal?: AbortSignal,
 ): Promise<JSONResponse> {
   const what = `${init.method ?? 'GET'} ${new URL(url).pathname}`
+  const timeout = AbortSignal.timeout(timeoutMs)
   let res: Response
   try {
-    res = await fetchFn(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })
+    res = await fetchFn(url, {
+      ...init,
+      signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+    })
   } catch (cause) {
-    throw new UpstreamError(`${what} failed`, undefined, { cause })
+    throw new UpstreamError(`${what} failed: ${failureReason(cause, timeoutMs)}`, undefined, {
+      cause,
+    })
   }
   let text: string
   try {

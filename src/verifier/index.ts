@@ -15,7 +15,7 @@
 import type { VerifierOptions } from './options.js'
 import { Verifier } from './verifier.js'
 
-export { VerifierError, type VerifierErrorCode } from './errors.js'
+export { VerifierConfigError, VerifierError, type VerifierErrorCode } from './errors.js'
 export type { VerifierOptions } from './options.js'
 export {
   requireScopes,
@@ -30,7 +30,10 @@ export type { Verifier }
  * options at once (a `TypeError` names the first wrong one), then discovers the server's metadata and
  * starts following its revocation feed in the background. `verify(token)` resolves with the token's
  * claims or rejects with a `VerifierError` whose `code` is `invalid_token`, `insufficient_scope`,
- * `invalid_request` or `temporarily_unavailable`. Call `close()` to stop its timers and stream.
+ * `invalid_request` or `temporarily_unavailable`; a configuration mistake (credentials refused,
+ * another issuer, no metadata at the issuer URL) is a `VerifierConfigError` (code
+ * `temporarily_unavailable`) whose message names it, from `ready()` and `verify()` alike, at once.
+ * Call `close()` to stop its timers, stream and requests: nothing keeps the process alive after it.
  *
  * Does not check what the token allows beyond `scopes`: authorization decisions stay the caller's.
  *

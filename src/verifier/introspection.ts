@@ -7,7 +7,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
  */
 import type { AccessTokenClaims } from '../tokens/jwt.js'
-import { fetchJSON, UpstreamError } from './http.js'
+import { fetchJSON, isRefusal, UpstreamError } from './http.js'
 
 export interface IntrospectionOptions {
   endpoint: string
@@ -16,6 +16,7 @@ export interface IntrospectionOptions {
   audience: string
   fetch: typeof fetch
   timeoutMs: number
+  signal?: AbortSignal
 }
 
 export type IntrospectionResult =
@@ -23,12 +24,21 @@ export type IntrospectionResult =
 
 const inactive = (reason: string): IntrospectionResult => ({ active: false, reason })
 
-/** Posts the token to the introspection endpoint; rejects with `UpstreamError` when it cannot tell. */
+/**
+ * Posts the token to the introspection endpoint; rejects with `UpstreamError` when it cannot tell,
+ * `definitive` when the endpoint refuses this API's credentials (401/403).
+ */
 export async function introspect(
   token: string,
   o: IntrospectionOptions,
   nowSeconds: number,
 ): Promise<IntrospectionResult> {
+  const refused = (status: number): UpstreamError =>
+    new UpstreamError(
+      `the introspection endpoint refused this API's credentials (${status})`,
+      status,
+      { definitive: true },
+    )
   const res = await fetchJSON(
     o.fetch,
     o.endpoint,
@@ -42,13 +52,15 @@ export async function introspect(
       body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
     },
     o.timeoutMs,
-  )
-  if (res.status === 401 || res.status === 403) {
-    throw new UpstreamError(
-      'introspection refused the verifier\u2019s client credentials',
-      res.status,
-    )
-  }
+    o.signal,
+  ).catch((err: unknown) => {
+    // A refusal without a JSON body is a refusal all the same.
+    if (err instanceof UpstreamError && err.status !== undefined && isRefusal(err.status)) {
+      throw refused(err.status)
+    }
+    throw err
+  })
+  if (isRefusal(res.status)) throw refused(res.status)
   if (res.status !== 200)
     throw new UpstreamError(`introspection answered ${res.status}`, res.status)
   const r = res.body as Record<string, unknown>

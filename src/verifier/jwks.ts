@@ -44,10 +44,15 @@ export interface JWKSCacheOptions {
   fetch: typeof fetch
   clock: () => number
   onError: (error: Error) => void
+  /** Aborts a fetch in flight (the verifier is closed). */
+  signal?: AbortSignal
 }
 
 export class JWKSCache {
   private keys = new Map<string, JWTVerificationKey>()
+  private loaded = false
+  /** Why the last fetch failed, while the JWK Set has never been loaded. */
+  private lastError: Error | undefined
   private fetchedAt = -Infinity
   private freshUntil = -Infinity
   private inFlight: Promise<void> | undefined
@@ -60,7 +65,8 @@ export class JWKSCache {
    * The key for `kid`, from the cache when it is there. A stale cache is refreshed in the background
    * (the cached keys go on verifying meanwhile); an unknown `kid` waits for a refetch, unless one
    * happened within the cooldown. `undefined` when no usable key has this id. Rejects with
-   * `UpstreamError` only when the JWK Set has never been fetched and cannot be.
+   * `UpstreamError` only when the JWK Set has never been loaded and cannot be (within the cooldown
+   * after a failed fetch, at once with that failure: an unreachable JWKS is never an unknown `kid`).
    */
   async get(kid: string): Promise<JWTVerificationKey | undefined> {
     const now = this.options.clock()
@@ -71,7 +77,14 @@ export class JWKSCache {
       }
       return key
     }
-    if (this.fetchedAt === -Infinity) {
+    if (!this.loaded) {
+      if (
+        this.inFlight === undefined &&
+        this.lastError &&
+        now - this.fetchedAt < this.options.cooldownMs
+      ) {
+        throw this.lastError
+      }
       await this.refresh()
     } else if (now - this.fetchedAt >= this.options.cooldownMs || this.inFlight !== undefined) {
       try {
@@ -91,9 +104,18 @@ export class JWKSCache {
 
   /** Fetches the JWK Set now (one request at a time, shared by concurrent callers). */
   refresh(): Promise<void> {
-    this.inFlight ??= this.load().finally(() => {
-      this.inFlight = undefined
-    })
+    this.inFlight ??= this.load().then(
+      () => {
+        this.inFlight = undefined
+        this.loaded = true
+        this.lastError = undefined
+      },
+      (err: unknown) => {
+        this.inFlight = undefined
+        if (!this.loaded) this.lastError = err instanceof Error ? err : new Error(String(err))
+        throw err
+      },
+    )
     return this.inFlight
   }
 
@@ -106,6 +128,7 @@ export class JWKSCache {
       this.options.uri,
       { headers: { accept: 'application/jwk-set+json, application/json' } },
       this.options.timeoutMs,
+      this.options.signal,
     )
     if (res.status !== 200) throw new UpstreamError(`JWKS answered ${res.status}`, res.status)
     const body = res.body as { keys?: unknown }

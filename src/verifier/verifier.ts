@@ -9,9 +9,9 @@
 import type { AccessTokenClaims } from '../tokens/jwt.js'
 import { hashOpaqueToken } from '../tokens/opaque.js'
 import { discoverMetadata, type ServerMetadata } from './discovery.js'
-import { invalidToken, unavailable, VerifierError } from './errors.js'
+import { invalidToken, unavailable, VerifierConfigError, VerifierError } from './errors.js'
 import { FeedFollower } from './feed.js'
-import { basicAuthorization } from './http.js'
+import { basicAuthorization, UpstreamError } from './http.js'
 import { introspect } from './introspection.js'
 import { JWKSCache } from './jwks.js'
 import { checkJWT } from './jwt_check.js'
@@ -65,6 +65,12 @@ interface OpaqueEntry {
 const OPAQUE_SHAPE = /^[A-Za-z0-9\-._~+/]{1,2048}=*$/
 const PRUNE_EVERY_MS = 30_000
 const DISCOVERY_RETRY_MAX_MS = 10_000
+/** After introspection refused the credentials: no new attempt for 1 s, doubling up to 30 s. */
+const REFUSED_RETRY_FIRST_MS = 1000
+const REFUSED_RETRY_MAX_MS = 30_000
+
+/** `err`'s message, for a description that names what went wrong underneath. */
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 function subjectOf(
   claims: AccessTokenClaims,
@@ -100,6 +106,13 @@ export class Verifier {
   private readonly createdAt: number
   private metadata: ServerMetadata | undefined
   private discoveryError: Error | undefined
+  /** The last discovery failed for good: the issuer URL or the metadata is wrong. */
+  private discoveryConfigError: VerifierConfigError | undefined
+  /** Introspection refused this API's credentials: refused again without a request until `until`. */
+  private introspectionRefusal: { error: VerifierConfigError; until: number } | undefined
+  private introspectionRetryMs = REFUSED_RETRY_FIRST_MS
+  /** Aborts every request in flight on `close()`, so that nothing keeps the process alive. */
+  private readonly shutdown = new AbortController()
   private readonly firstDiscovery: Promise<void>
   private jwks: JWKSCache | undefined
   private feed: FeedFollower | undefined
@@ -153,19 +166,23 @@ export class Verifier {
     return this.verifyOpaque(token, now, options)
   }
 
-  /** Resolves once the metadata is known and the feed has caught up; rejects after `timeoutMs`. */
+  /**
+   * Resolves once the metadata is known and the feed has caught up. Rejects at once with a
+   * `VerifierConfigError` when the configuration is wrong (credentials refused, another issuer, no
+   * metadata at the issuer URL), and with `temporarily_unavailable` when the server still cannot be
+   * reached after `timeoutMs`.
+   */
   async ready(timeoutMs = this.o.maxStalenessMs): Promise<void> {
     const deadline = this.o.clock() + timeoutMs
     while (this.metadata === undefined) {
       if (this.closed) throw unavailable('the verifier is closed')
-      if (this.o.clock() > deadline) {
-        throw unavailable('the authorization server cannot be reached', this.discoveryError)
-      }
+      if (this.discoveryConfigError) throw this.discoveryConfigError
+      if (this.o.clock() > deadline) throw this.unreachable()
       await new Promise((r) => setTimeout(r, 20))
     }
     if (this.feed) {
       await this.feed.waitForSync(deadline - this.o.clock()).catch((err: unknown) => {
-        throw unavailable('the revocation feed cannot be reached', err)
+        throw this.feedError(err)
       })
     }
   }
@@ -185,6 +202,7 @@ export class Verifier {
   close(): void {
     if (this.closed) return
     this.closed = true
+    this.shutdown.abort()
     clearInterval(this.pruneTimer)
     clearTimeout(this.discoveryTimer)
     this.feed?.close()
@@ -221,7 +239,7 @@ export class Verifier {
     try {
       return await jwks.get(kid)
     } catch (err) {
-      throw unavailable('the signing keys cannot be fetched', err)
+      throw unavailable(`the signing keys cannot be fetched (${messageOf(err)})`, err)
     }
   }
 
@@ -265,6 +283,9 @@ export class Verifier {
     if (!md?.introspectionEndpoint || !credentials) {
       throw unavailable('the authorization server announces no introspection endpoint')
     }
+    const refusal = this.introspectionRefusal
+    // Refused a moment ago: not again at once, or the server's rate limiter locks this API out.
+    if (refusal !== undefined && this.o.clock() < refusal.until) throw refusal.error
     this.counters.introspections++
     let result
     try {
@@ -277,12 +298,24 @@ export class Verifier {
           audience: this.o.audience,
           fetch: this.o.fetch,
           timeoutMs: this.o.requestTimeoutMs,
+          signal: this.shutdown.signal,
         },
         this.nowSeconds(),
       )
     } catch (err) {
-      throw unavailable('the authorization server cannot be reached to introspect the token', err)
+      if (err instanceof UpstreamError && err.definitive) {
+        const error = new VerifierConfigError(err.message, err)
+        this.introspectionRefusal = { error, until: this.o.clock() + this.introspectionRetryMs }
+        this.introspectionRetryMs = Math.min(this.introspectionRetryMs * 2, REFUSED_RETRY_MAX_MS)
+        throw error
+      }
+      throw unavailable(
+        `the authorization server cannot be reached to introspect the token (${messageOf(err)})`,
+        err,
+      )
     }
+    this.introspectionRefusal = undefined
+    this.introspectionRetryMs = REFUSED_RETRY_FIRST_MS
     const now = this.o.clock()
     if (!result.active) {
       const entry = {
@@ -317,6 +350,7 @@ export class Verifier {
     if (feed === undefined) return
     const stale = feed.staleFor(now)
     if (stale > this.o.maxStalenessMs) {
+      if (feed.refusal) throw new VerifierConfigError(feed.refusal.message, feed.refusal)
       throw unavailable(
         `the revocation feed has been unreachable for ${Math.round(stale / 1000)} s; ` +
           'tokens are refused until it is back',
@@ -331,15 +365,28 @@ export class Verifier {
     const left = this.createdAt + this.o.maxStalenessMs - this.o.clock()
     try {
       await feed.waitForSync(left)
-    } catch {
-      throw unavailable('the revocation feed cannot be reached')
+    } catch (err) {
+      throw this.feedError(err)
     }
+  }
+
+  /** Why waiting for the feed failed: its refusal of the credentials, closing, or no answer. */
+  private feedError(err: unknown): VerifierError {
+    const refusal = this.feed?.refusal
+    if (refusal) return new VerifierConfigError(refusal.message, refusal)
+    if (this.closed) return unavailable('the verifier is closed')
+    return unavailable('the revocation feed cannot be reached', err)
+  }
+
+  private unreachable(): VerifierError {
+    const why = this.discoveryError ? messageOf(this.discoveryError) : 'no answer yet'
+    return unavailable(`the authorization server cannot be reached (${why})`, this.discoveryError)
   }
 
   private async discovered(): Promise<{ md: ServerMetadata; jwks: JWKSCache }> {
     if (this.metadata === undefined) await this.firstDiscovery
     if (this.metadata === undefined || this.jwks === undefined) {
-      throw unavailable('the authorization server cannot be reached', this.discoveryError)
+      throw this.discoveryConfigError ?? this.unreachable()
     }
     return { md: this.metadata, jwks: this.jwks }
   }
@@ -348,11 +395,21 @@ export class Verifier {
   private async discover(retryMs: number): Promise<void> {
     if (this.closed) return
     try {
-      const md = await discoverMetadata(this.o.issuer, this.o.fetch, this.o.requestTimeoutMs)
+      const md = await discoverMetadata(
+        this.o.issuer,
+        this.o.fetch,
+        this.o.requestTimeoutMs,
+        this.shutdown.signal,
+      )
       if (this.closed) return
+      this.discoveryConfigError = undefined
       this.start(md)
     } catch (err) {
       this.discoveryError = err instanceof Error ? err : new Error(String(err))
+      this.discoveryConfigError =
+        err instanceof UpstreamError && err.definitive
+          ? new VerifierConfigError(err.message, err)
+          : undefined
       this.o.onError(this.discoveryError)
       if (this.closed) return
       this.discoveryTimer = setTimeout(() => {
@@ -371,6 +428,7 @@ export class Verifier {
       fetch: this.o.fetch,
       clock: this.o.clock,
       onError: this.o.onError,
+      signal: this.shutdown.signal,
     })
     // Warm the key cache now rather than on the first token.
     this.jwks.refresh().catch((err: unknown) => this.o.onError(err as Error))

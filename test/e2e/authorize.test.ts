@@ -14,6 +14,7 @@ import {
   createClient,
   createUser,
   freePort,
+  request,
   sleep,
   startServer,
   type HttpResponse,
@@ -752,25 +753,81 @@ describe('login page behind an https issuer', () => {
   })
   after(() => server.dispose())
 
-  it('marks both cookies Secure and gives the CSRF cookie the __Host- prefix', async () => {
+  /** Every cookie of `res` is `__Host-` prefixed, Secure, HttpOnly, `Path=/` and has no Domain. */
+  function assertHostCookies(res: HttpResponse, label: string): void {
+    for (const [name, cookie] of setCookies(res)) {
+      assert.ok(name.startsWith('__Host-'), `${label}: ${name} is __Host- prefixed`)
+      assert.ok(cookie.attributes.has('secure'), `${label}: ${name} Secure`)
+      assert.ok(cookie.attributes.has('httponly'), `${label}: ${name} HttpOnly`)
+      assert.equal(cookie.attributes.get('path'), '/', `${label}: ${name} Path=/`)
+      assert.equal(cookie.attributes.has('domain'), false, `${label}: ${name} without Domain`)
+    }
+  }
+
+  it('gives every cookie it sets, the login cookie included, the __Host- prefix and Secure', async () => {
     const browser = new Browser(server.url)
     const page = await browser.get(query())
+    assertHostCookies(page, 'form')
     const csrf = setCookies(page).get('__Host-latchkey_csrf')
     assert.ok(csrf, 'prefixed CSRF cookie')
-    assert.ok(csrf.attributes.has('secure'))
-    assert.equal(csrf.attributes.get('path'), '/')
-    assert.equal(csrf.attributes.has('domain'), false)
+    assert.equal(csrf.attributes.get('samesite'), 'Strict')
     const res = await browser.postForm('/authorize', { ...formFields(page.text), ...ALICE })
     assert.equal(res.status, 303, res.text.slice(0, 300))
     assert.equal(
       new URL(String(res.headers.location)).searchParams.get('iss'),
       server.url.replace('http:', 'https:'),
     )
-    const login = setCookies(res).get('latchkey_login')
-    assert.ok(login, 'login cookie')
-    assert.ok(login.attributes.has('secure'), 'Secure login cookie')
-    assert.ok(login.attributes.has('httponly'))
+    assertHostCookies(res, 'login')
+    const login = setCookies(res).get('__Host-latchkey_login')
+    assert.ok(login, 'prefixed login cookie')
     assert.equal(login.attributes.get('samesite'), 'Lax')
+    assert.equal(setCookies(res).has('latchkey_login'), false, 'no unprefixed login cookie')
+    // A refused form (expired CSRF) sets a fresh cookie: prefixed too.
+    const refused = await new Browser(server.url).postForm('/authorize', {
+      ...formFields(page.text),
+      ...ALICE,
+    })
+    assert.equal(refused.status, 403)
+    assertHostCookies(refused, 'fresh CSRF cookie')
+    assert.ok(setCookies(refused).has('__Host-latchkey_csrf'))
+  })
+
+  it('ignores a planted unprefixed login or CSRF cookie', async () => {
+    const page = await new Browser(server.url).get(query())
+    const csrf = setCookies(page).get('__Host-latchkey_csrf')
+    assert.ok(csrf)
+    const login = await request(`${server.url}/authorize`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: `__Host-latchkey_csrf=${csrf.value}`,
+      },
+      body: new URLSearchParams({ ...formFields(page.text), ...ALICE }).toString(),
+    })
+    assert.equal(login.status, 303, login.text.slice(0, 300))
+    const value = setCookies(login).get('__Host-latchkey_login')?.value
+    assert.ok(value)
+    // The same live login, under the name a sibling subdomain could set: not logged in.
+    const planted = await request(server.url + query(), {
+      headers: { cookie: `latchkey_login=${value}` },
+    })
+    assert.equal(planted.status, 200, 'the login form, not a code')
+    assert.match(planted.text, /<form/)
+    // Under its own name the login is live.
+    const own = await request(server.url + query(), {
+      headers: { cookie: `__Host-latchkey_login=${value}` },
+    })
+    assert.equal(own.status, 303)
+    // Nor is an unprefixed CSRF cookie taken for the form's.
+    const csrfPlanted = await request(`${server.url}/authorize`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: `latchkey_csrf=${csrf.value}`,
+      },
+      body: new URLSearchParams({ ...formFields(page.text), ...ALICE }).toString(),
+    })
+    assert.equal(csrfPlanted.status, 403)
   })
 
   it('does not let unauthenticated callers make it hash without limit: 503 past its queue', async () => {

@@ -55,8 +55,16 @@ describe('user sessions: authorization code with PKCE, rotating refresh tokens, 
   after(() => server.dispose())
 
   const creds = (c: CreatedClient): [string, string] => [c.client_id, c.client_secret]
-  const introspect = async (token: string): Promise<Record<string, unknown>> =>
-    (await server.post('/introspect', { token }, creds(api))).json
+  /** Introspects `token` as `client` (the resource server by default), with `extra` parameters. */
+  const introspect = async (
+    token: string,
+    client: CreatedClient = api,
+    extra: Record<string, string> = {},
+  ): Promise<Record<string, unknown>> => {
+    const res = await server.post('/introspect', { token, ...extra }, creds(client))
+    assert.equal(res.status, 200, res.text)
+    return res.json
+  }
 
   /** Logs in through the page (fresh browser) and returns a code with its PKCE verifier. */
   async function code(
@@ -121,9 +129,58 @@ describe('user sessions: authorization code with PKCE, rotating refresh tokens, 
     const seen = await introspect(t.access_token)
     assert.equal(seen.active, true)
     assert.equal(seen.sid, claims.sid)
-    const rt = await introspect(t.refresh_token)
+    const rt = await introspect(t.refresh_token, app)
     assert.equal(rt.active, true)
     assert.equal(rt.sid, claims.sid)
+  })
+
+  it('reports a refresh token active only to its own client: a resource server gets exactly {"active":false}', async () => {
+    const t = await login()
+    const hints: Record<string, string>[] = [
+      {},
+      { token_type_hint: 'refresh_token' },
+      { token_type_hint: 'access_token' },
+    ]
+    for (const hint of hints) {
+      const label = JSON.stringify(hint)
+      // An API that checks only `active` must never take a refresh token for an access token.
+      assert.deepEqual(await introspect(t.refresh_token, api, hint), { active: false }, label)
+      assert.deepEqual(await introspect(t.refresh_token, other, hint), { active: false }, label)
+      const own = await introspect(t.refresh_token, app, hint)
+      assert.equal(own.active, true, label)
+      assert.equal(own.client_id, 'web', label)
+      // RFC 8693 §2.2.1: not usable as an access token; never `Bearer`.
+      assert.equal(own.token_type, 'N_A', label)
+      assert.equal(own.aud, undefined, label)
+    }
+    // The still-live refresh token works after all those introspections.
+    assert.equal((await refresh(app, t.refresh_token)).status, 200)
+  })
+
+  it('reports an access token active to its own client and to a resource server only, whatever the hint', async () => {
+    const t = await login()
+    const hints: Record<string, string>[] = [{}, { token_type_hint: 'refresh_token' }]
+    for (const hint of hints) {
+      const label = JSON.stringify(hint)
+      for (const client of [app, api]) {
+        const seen = await introspect(t.access_token, client, hint)
+        assert.equal(seen.active, true, `${client.client_id} ${label}`)
+        assert.equal(seen.token_type, 'Bearer', label)
+      }
+      assert.deepEqual(await introspect(t.access_token, other, hint), { active: false }, label)
+    }
+  })
+
+  it('reports an authorization code as inactive to everyone', async () => {
+    const c = await code(app)
+    for (const client of [api, app, other]) {
+      for (const hint of [{}, { token_type_hint: 'refresh_token' }] as Record<string, string>[]) {
+        assert.deepEqual(await introspect(c.code, client, hint), { active: false })
+      }
+    }
+    const redeemed = await exchange(app, c.code, c.pkce.verifier)
+    assert.equal(redeemed.status, 200, 'introspection did not consume the code')
+    assert.deepEqual(await introspect(c.code, app), { active: false })
   })
 
   it('rotates the refresh token on every use, in the same session', async () => {
@@ -136,7 +193,7 @@ describe('user sessions: authorization code with PKCE, rotating refresh tokens, 
     const second = await refresh(app, next.refresh_token)
     assert.equal(second.status, 200)
     assert.deepEqual(
-      await introspect(t.refresh_token),
+      await introspect(t.refresh_token, app),
       { active: false },
       'a rotated token is not active',
     )
@@ -165,7 +222,7 @@ describe('user sessions: authorization code with PKCE, rotating refresh tokens, 
     assert.equal(newest.json.error, 'invalid_grant')
     assert.deepEqual(await introspect(rotated.access_token), { active: false })
     assert.deepEqual(await introspect(t.access_token), { active: false })
-    assert.deepEqual(await introspect(rotated.refresh_token), { active: false })
+    assert.deepEqual(await introspect(rotated.refresh_token, app), { active: false })
   })
 
   it('lets exactly one lineage survive N parallel refreshes', async () => {

@@ -136,7 +136,10 @@ function peek(token: string): { header?: unknown; claims?: Record<string, unknow
 
 /** A verifier's reason, with what went wrong underneath when the server could not be asked. */
 function explain(err: VerifierError): string {
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : ''
+  const cause =
+    err.cause instanceof Error && !err.description.includes(err.cause.message)
+      ? `: ${err.cause.message}`
+      : ''
   return err.description + cause
 }
 

@@ -77,7 +77,7 @@ async function authorizeGet(
   if (!authz) return reply
 
   const { ctx } = env
-  const loginHash = loginCookieHash(request)
+  const loginHash = loginCookieHash(request, env.browser)
   if (loginHash !== undefined) {
     const login = await ctx.store.getLogin(loginHash, ctx.clock())
     if (login) return sendRedirect(reply, await issueCode(authz, login.userId, login.hash, ctx))
@@ -159,7 +159,7 @@ async function authorizePost(
   for (const [key] of keys) ctx.loginFailures.forgive(key, now)
 
   // A fresh login cookie on every sign-in (no fixation); the one the browser had, if any, ends.
-  const previous = loginCookieHash(request)
+  const previous = loginCookieHash(request, browser)
   if (previous !== undefined) await ctx.store.deleteLogin(previous)
   const login = generateOpaqueToken()
   await ctx.store.createLogin({

@@ -3,6 +3,15 @@
  * check the caller may see it, answer. Anything not live, or not the caller's to see, is exactly
  * `{"active": false}` (§2.2): the answer never tells why. Access tokens of either format and the
  * current refresh token of a live session can be introspected.
+ *
+ * Who may see what (§4 lets the answer depend on who asks):
+ * - an access token: the client it was issued to, and any `--resource-server` client;
+ * - a refresh token: only the client it was issued to. A resource server is never told that a refresh
+ *   token is active, so an API that checks only `active` cannot take a 30-day refresh token for an
+ *   access token. Its `token_type` is `N_A` (RFC 8693 §2.2.1, in the registry RFC 7662 §2.2 refers
+ *   to: "not usable as an access token"), never `Bearer`;
+ * - anything else (an authorization code, a login cookie, another client's token): inactive.
+ * `token_type_hint` changes nothing: every kind is looked up whatever it says.
  */
 import type { FastifyInstance } from 'fastify'
 import { OAuthError } from '../../errors.js'
@@ -59,11 +68,13 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, ctx: ServerC
     const refresh = await ctx.store.getRefreshToken(hash, ctx.clock())
     // A rotated refresh token is no longer active: only the session's current one is.
     if (!refresh || refresh.usedAt !== null) return INACTIVE
-    if (!client.resourceServer && refresh.clientId !== client.clientId) return INACTIVE
+    // Only to its own client: a resource server asks whether a bearer may call it, and a refresh
+    // token never may.
+    if (refresh.clientId !== client.clientId) return INACTIVE
     const out: Record<string, unknown> = {
       active: true,
       client_id: refresh.clientId,
-      token_type: 'refresh_token',
+      token_type: 'N_A',
       exp: refresh.expiresAt,
       iat: refresh.issuedAt,
       sub: refresh.userId,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { VerifierError } from '../errors.js'
+import { VerifierConfigError, VerifierError } from '../errors.js'
 import { challenge, MissingToken, readBearerToken, realmOf, refusal } from './bearer.js'
 
 describe('bearer token reading and RFC 6750 challenges', () => {
@@ -47,6 +47,16 @@ describe('bearer token reading and RFC 6750 challenges', () => {
     assert.equal(down.status, 503)
     assert.equal(down.headers['retry-after'], '1')
     assert.equal(down.headers['www-authenticate'], undefined)
+  })
+
+  it('answers a configuration error with 503 and a generic description, keeping its cause for the operator', () => {
+    const err = new VerifierConfigError("the revocation feed refused this API's credentials (401)")
+    const r = refusal(err, 'api')
+    assert.equal(r.status, 503)
+    assert.equal(r.body.error, 'temporarily_unavailable')
+    assert.doesNotMatch(r.body.error_description, /credentials|401/)
+    assert.equal(r.headers['www-authenticate'], undefined, 'the token is not blamed')
+    assert.ok(r.headers['retry-after'])
   })
 
   it('refuses a realm that cannot be quoted', () => {

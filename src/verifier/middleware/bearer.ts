@@ -6,7 +6,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
  */
-import { VerifierError } from '../errors.js'
+import { VerifierConfigError, VerifierError } from '../errors.js'
 import type { VerifiedClaims, VerifyOptions } from '../verifier.js'
 
 /** What the adapters need of a verifier: `createVerifier`'s result, or a stand-in in tests. */
@@ -102,5 +102,10 @@ export function refusal(err: VerifierError, realm: string): Refusal {
       break
   }
   if (err.code !== 'temporarily_unavailable') headers['www-authenticate'] = challenge(err, realm)
-  return { status, headers, body: { error: err.code, error_description: err.description } }
+  // A configuration mistake is the operator's to read (in `ready()`, `verify()`, logs), not the caller's.
+  const description =
+    err instanceof VerifierConfigError
+      ? 'access tokens cannot be checked right now'
+      : err.description
+  return { status, headers, body: { error: err.code, error_description: description } }
 }
