@@ -102,14 +102,16 @@ export async function createServerContext(
     },
     onError() {},
   })
+  const metrics = createMetrics()
+  const clientSecretHashes = metrics.secretHashes.labels({ kind: 'client_secret' })
   return {
     config,
     store,
     keys,
     tokens,
-    metrics: createMetrics(),
+    metrics,
     clients,
-    secrets: new SecretVerifier(),
+    secrets: new SecretVerifier(() => clientSecretHashes.inc()),
     clientAuthFailures: new FailureLimiter(config.rateLimit.windowSeconds),
     loginFailures: new FailureLimiter(config.loginLimit.windowSeconds),
     clock,

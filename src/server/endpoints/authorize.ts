@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError, StoreUnavailableError } from '../../errors.js'
 import { generateOpaqueToken } from '../../tokens/opaque.js'
-import { PasswordHasherBusy, verifyPassword } from '../../tokens/passwords.js'
+import { HasherBusy, verifyPassword } from '../../tokens/passwords.js'
 import { isUsername } from '../../users.js'
 import {
   checkAuthorizationRequest,
@@ -138,9 +138,11 @@ async function authorizePost(
   let ok: boolean
   try {
     // An unknown user costs the same hash as a known one.
-    ok = await verifyPassword(password, user?.passwordHash ?? null)
+    ok = await verifyPassword(password, user?.passwordHash ?? null, () =>
+      ctx.metrics.secretHashes.inc({ kind: 'password' }),
+    )
   } catch (err) {
-    if (!(err instanceof PasswordHasherBusy)) throw err
+    if (!(err instanceof HasherBusy)) throw err
     for (const [key] of keys) ctx.loginFailures.forgive(key, now)
     reply.header('retry-after', '1')
     return showLoginForm(request, reply, env, authz, 503, {
