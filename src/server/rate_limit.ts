@@ -44,6 +44,16 @@ export class FailureLimiter {
     if (w && w.start <= now && now < w.start + this.windowSeconds && w.failures > 0) w.failures--
   }
 
+  /**
+   * Forgets the window of `key` when it began at or before `time` (an unlock at `time` forgives the
+   * failures counted so far). A window begun before but filled after is forgiven too, once: after it
+   * the key starts afresh.
+   */
+  clearStartedBy(key: string, time: number): void {
+    const w = this.windows.get(key)
+    if (w && w.start <= time) this.windows.delete(key)
+  }
+
   /** Forgets ended windows; when still full, the oldest entries. */
   sweep(now: number): void {
     for (const [key, w] of this.windows) {
