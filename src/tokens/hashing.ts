@@ -9,12 +9,19 @@
  * hashes wait. The throttles (`server/rate_limit.ts`) bound how many hashes one address can cause;
  * this bounds how many all addresses together can have running or waiting.
  */
+import { availableParallelism } from 'node:os'
 
 /** libuv's thread pool: `UV_THREADPOOL_SIZE`, 4 unless set (it is read once, when the pool starts). */
 export const THREAD_POOL_SIZE = threadPoolSize(process.env.UV_THREADPOOL_SIZE)
 
-/** Hashes running at once: half the pool, at least one, so signing always keeps a thread. */
-export const MAX_CONCURRENT = Math.max(1, Math.floor(THREAD_POOL_SIZE / 2))
+/**
+ * Hashes running at once: at most half the pool, so signing always keeps a thread, and at most half
+ * the cores, so the event loop keeps one; at least one.
+ */
+export const MAX_CONCURRENT = Math.max(
+  1,
+  Math.min(Math.floor(THREAD_POOL_SIZE / 2), Math.floor(availableParallelism() / 2)),
+)
 /** Callers waiting for a hash, beyond which `HasherBusy` is thrown. */
 export const MAX_QUEUED = 64
 
