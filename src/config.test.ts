@@ -32,12 +32,21 @@ describe('serve configuration', () => {
     const c = loadServeConfig(
       {},
       {
+        LATCHKEY_LOGIN_FAILURES_PER_USER_ADDRESS: '2',
         LATCHKEY_LOGIN_FAILURES_PER_USER: '3',
         LATCHKEY_LOGIN_FAILURES_PER_ADDRESS: '5',
         LATCHKEY_LOGIN_FAILURE_WINDOW: '4',
       },
     )
-    assert.deepEqual({ ...c.loginLimit }, { perUser: 3, perAddress: 5, windowSeconds: 4 })
+    assert.deepEqual(
+      { ...c.loginLimit },
+      { perUserAddress: 2, perUser: 3, perAddress: 5, windowSeconds: 4 },
+    )
+    const defaults = loadServeConfig({}, {}).loginLimit
+    assert.ok(
+      defaults.perUser > defaults.perAddress,
+      'one address cannot lock a user out everywhere',
+    )
     assert.equal(c.rateLimit.perAddress, 20, 'the client-authentication throttle is untouched')
   })
 

@@ -86,11 +86,18 @@ const schema = z.object({
     .default(12 * 3600),
   /** Authorization-code lifetime, seconds (RFC 6749 §4.1.2 recommends at most 10 minutes). */
   codeSeconds: z.coerce.number().int().min(5).max(600).default(60),
+  /**
+   * Failed logins at the login page, counted before the password is hashed. One address can lock a
+   * username out only for itself (`perUserAddress`); the username is locked out everywhere only past
+   * `perUser`, which is above `perAddress` so that no single address can reach it.
+   */
   loginLimit: z
     .object({
-      /** Failed logins allowed per window for one username (from any address). */
-      perUser: z.coerce.number().int().min(1).default(10),
-      /** Failed logins allowed per window from one address. */
+      /** Failed logins allowed per window for one username from one address. */
+      perUserAddress: z.coerce.number().int().min(1).default(10),
+      /** Failed logins allowed per window for one username from all addresses together. */
+      perUser: z.coerce.number().int().min(1).default(100),
+      /** Failed logins allowed per window from one address, whatever the usernames. */
       perAddress: z.coerce.number().int().min(1).default(30),
       windowSeconds: z.coerce.number().int().min(1).default(300),
     })
@@ -145,6 +152,7 @@ export const ENVIRONMENT = {
   refreshGraceSeconds: 'LATCHKEY_REFRESH_GRACE_SECONDS',
   loginSeconds: 'LATCHKEY_LOGIN_SECONDS',
   codeSeconds: 'LATCHKEY_CODE_SECONDS',
+  'loginLimit.perUserAddress': 'LATCHKEY_LOGIN_FAILURES_PER_USER_ADDRESS',
   'loginLimit.perUser': 'LATCHKEY_LOGIN_FAILURES_PER_USER',
   'loginLimit.perAddress': 'LATCHKEY_LOGIN_FAILURES_PER_ADDRESS',
   'loginLimit.windowSeconds': 'LATCHKEY_LOGIN_FAILURE_WINDOW',

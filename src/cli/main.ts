@@ -248,6 +248,17 @@ export function buildProgram(): Command {
         await setPassword(o)
       }),
     )
+  user
+    .command('unlock')
+    .description("forgive a user's failed logins, so the login page lets them try again at once")
+    .addOption(dbOption())
+    .requiredOption('--username <name>', 'login name')
+    .action(
+      run(async (o: { db?: string; username: string }) => {
+        const { unlockUser } = await import('./commands/user.js')
+        await unlockUser(o)
+      }),
+    )
 
   const keys = program.command('keys').description('signing keys')
   keys

@@ -13,12 +13,16 @@ import { FailureLimiter } from './rate_limit.js'
 /** A cheap scrypt cost: these tests are about when a secret is checked, not how. */
 const TEST_COST = { logN: 10, r: 8, p: 1 }
 
-/** Counts slow-path secret checks. */
+/** Counts secret checks (each asks first whether it needs a hash), hashes or not. */
 class CountingVerifier extends SecretVerifier {
   calls = 0
-  override verify(clientId: string, secret: string, encoded: string | null): Promise<boolean> {
+  override withoutHash(
+    clientId: string,
+    secret: string,
+    encoded: string | null,
+  ): Promise<boolean> | undefined {
     this.calls++
-    return super.verify(clientId, secret, encoded)
+    return super.withoutHash(clientId, secret, encoded)
   }
 }
 
@@ -47,7 +51,8 @@ async function clientRecord(clientId: string, secret: string | null): Promise<Cl
  */
 function setup(perAddress = 20) {
   const clients = new Map<string, ClientRecord>()
-  const secrets = new CountingVerifier()
+  const hashed = { count: 0 }
+  const secrets = new CountingVerifier(() => hashed.count++)
   const ctx = {
     config: { rateLimit: { perAddress, perClient: 10, windowSeconds: 60 } },
     clock: () => 1_000_000,
@@ -67,7 +72,7 @@ function setup(perAddress = 20) {
     } as unknown as FastifyRequest
     return authenticateClient(request, params, ctx)
   }
-  return { clients, secrets, authenticate }
+  return { clients, secrets, hashed, authenticate }
 }
 
 function isError(code: string, status: number): (err: unknown) => boolean {
@@ -181,5 +186,41 @@ describe('authenticateClient on a keep-alive connection', () => {
       )
     }
     await assert.rejects(authenticate(socket, header), isError('temporarily_unavailable', 429))
+  })
+})
+
+describe('authenticateClient under a burst of wrong secrets', () => {
+  it('counts each attempt before hashing, so parallel attempts hash at most the per-address limit', async () => {
+    const { clients, hashed, authenticate } = setup(5)
+    clients.set('svc', await clientRecord('svc', 'right-secret-of-svc'))
+    const attempts = Array.from({ length: 40 }, (_, i) =>
+      authenticate(new Socket(), basic(i % 2 ? 'svc' : `ghost-${i}`, `wrong-secret-${i}`)).then(
+        () => 200,
+        (err: unknown) => (err instanceof OAuthError ? err.status : 500),
+      ),
+    )
+    const statuses = await Promise.all(attempts)
+    assert.equal(statuses.filter((s) => s === 401).length, 5)
+    assert.equal(statuses.filter((s) => s === 429).length, 35)
+    assert.equal(hashed.count, 5, 'one hash per counted failure, none for the throttled')
+  })
+
+  it('forgives the counted attempt when the secret is right', async () => {
+    const { clients, authenticate } = setup(3)
+    clients.set('svc', await clientRecord('svc', 'right-secret-of-svc'))
+    const right = Array.from({ length: 10 }, () =>
+      authenticate(new Socket(), basic('svc', 'right-secret-of-svc')),
+    )
+    for (const r of await Promise.all(right)) assert.equal(r.client.clientId, 'svc')
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(
+        authenticate(new Socket(), basic('svc', `wrong-${i}`)),
+        isError('invalid_client', 401),
+      )
+    }
+    await assert.rejects(
+      authenticate(new Socket(), basic('svc', 'right-secret-of-svc')),
+      isError('temporarily_unavailable', 429),
+    )
   })
 })

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net'
 import type { FastifyRequest } from 'fastify'
 import { OAuthError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
+import { HasherBusy } from '../tokens/hashing.js'
 import type { ServerContext } from './context.js'
 import type { FormParams } from './form.js'
 
@@ -155,9 +156,10 @@ function checkThrottle(
 
 /**
  * Authenticates the calling client. A public client (no stored secret) authenticates with `none`; a
- * confidential one needs its secret. Throws `invalid_client` (401) on failure and a 429 when the
- * address or client+address has failed too often, also on a connection that authenticated before.
- * Does not check what the client may do.
+ * confidential one needs its secret. Throws `invalid_client` (401) on failure, a 429 when the
+ * address or client+address has failed too often (also on a connection that authenticated before),
+ * and a 503 `temporarily_unavailable` when too many secrets are being hashed already. Does not check
+ * what the client may do.
  */
 export async function authenticateClient(
   request: FastifyRequest,
@@ -187,24 +189,60 @@ export async function authenticateClient(
   const addressKey = `a:${request.ip}`
   const clientKey = `c:${request.ip}:${presented.clientId}`
   checkThrottle(ctx, addressKey, clientKey, now)
-  const fail = (): OAuthError => {
+  const countFailure = (): void => {
     ctx.clientAuthFailures.fail(addressKey, now)
     ctx.clientAuthFailures.fail(clientKey, now)
-    return failed()
   }
-  if (presented.clientId.length > MAX_CLIENT_ID) throw fail()
-  if (presented.secret !== null && presented.secret.length > MAX_SECRET) throw fail()
+  const forgive = (): void => {
+    ctx.clientAuthFailures.forgive(addressKey, now)
+    ctx.clientAuthFailures.forgive(clientKey, now)
+  }
+  const tooLong =
+    presented.clientId.length > MAX_CLIENT_ID ||
+    (presented.secret !== null && presented.secret.length > MAX_SECRET)
+  if (tooLong) {
+    countFailure()
+    throw failed()
+  }
   const client = await ctx.clients.get(presented.clientId)
   if (presented.secret === null) {
     if (client && client.secretHash === null) return { client, method: 'none' }
-    throw fail()
+    countFailure()
+    throw failed()
   }
-  const ok = await ctx.secrets.verify(
-    presented.clientId,
-    presented.secret,
-    client ? client.secretHash : null,
-  )
-  if (!ok || !client) throw fail()
+  const encoded = client ? client.secretHash : null
+  // A secret verified before, or being checked right now, costs no hash: not counted in advance, so
+  // that a client's parallel first requests do not throttle it.
+  const known = ctx.secrets.withoutHash(presented.clientId, presented.secret, encoded)
+  const reserved = known === undefined
+  if (reserved) {
+    // A new hash. Counted as a failure before it runs, in the same tick as the check (again: time
+    // passed during the lookup), so that parallel attempts cannot all pass the throttle: at most the
+    // limit of secrets is ever hashed per window per address. Forgiven on success, and when the
+    // secret could not be checked at all.
+    checkThrottle(ctx, addressKey, clientKey, now)
+    countFailure()
+  }
+  const check = known ?? ctx.secrets.verify(presented.clientId, presented.secret, encoded)
+  let ok: boolean
+  try {
+    ok = await check
+  } catch (err) {
+    if (reserved) forgive()
+    if (err instanceof HasherBusy) {
+      throw new OAuthError(
+        'temporarily_unavailable',
+        'too many client authentications at once; retry later',
+        { status: 503, retryAfter: 1 },
+      )
+    }
+    throw err
+  }
+  if (!ok || !client) {
+    if (!reserved) countFailure()
+    throw failed()
+  }
+  if (reserved) forgive()
   if (
     presented.method === 'client_secret_basic' &&
     authorization !== undefined &&

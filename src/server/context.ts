@@ -9,6 +9,7 @@ import type { KeyRing } from '../tokens/key_ring.js'
 import type { SecretVerifier } from '../tokens/secrets.js'
 import type { ClientCache } from './client_cache.js'
 import type { Metrics } from './metrics.js'
+import type { LoginThrottle } from './login_throttle.js'
 import type { FailureLimiter } from './rate_limit.js'
 import type { RevocationFollower } from './revocation_follower.js'
 
@@ -23,8 +24,8 @@ export interface ServerContext {
   secrets: SecretVerifier
   /** Failed client authentications, per address and per client+address. */
   clientAuthFailures: FailureLimiter
-  /** Failed logins at the login page, per username and per address. */
-  loginFailures: FailureLimiter
+  /** Failed logins at the login page, per username+address, per username and per address. */
+  loginThrottle: LoginThrottle
   /** Seconds since the epoch. */
   clock: () => number
   /** Seconds since the epoch with their fraction, for sub-second windows (refresh grace). */

@@ -20,6 +20,11 @@ export interface Metrics {
   tokensRevoked: Counter<'kind'>
   /** Lookups through the Redis cache (`--redis`) by cache and outcome. */
   cacheLookups: Counter<'cache' | 'result'>
+  /**
+   * `latchkey_secret_hashes_total`: slow hashes run to check a presented credential, by kind
+   * (`client_secret`: scrypt, `password`: argon2id), unknown clients' and users' decoys included.
+   */
+  secretHashes: Counter<'kind'>
 }
 
 /** Upper bounds of the latency buckets, in seconds. */
@@ -236,6 +241,14 @@ export class IssuedTokens {
 export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'latchkey_' })
+  const secretHashes = new Counter({
+    name: 'latchkey_secret_hashes_total',
+    help: 'Slow hashes run to check a presented credential, by kind (client_secret: scrypt, password: argon2id)',
+    labelNames: ['kind'],
+    registers: [registry],
+  })
+  // Both series from the start, at 0, so that a rate over them is defined before the first hash.
+  for (const kind of ['client_secret', 'password']) secretHashes.labels({ kind }).inc(0)
   return {
     registry,
     http: new HttpMetrics(registry),
@@ -252,5 +265,6 @@ export function createMetrics(): Metrics {
       labelNames: ['cache', 'result'],
       registers: [registry],
     }),
+    secretHashes,
   }
 }

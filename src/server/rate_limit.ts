@@ -37,11 +37,21 @@ export class FailureLimiter {
   /**
    * Takes back one failure counted for `key` in its current window: lets a caller count an attempt
    * before the (slow) check, so that parallel attempts cannot all slip under the limit, and forgive it
-   * when the check succeeds.
+   * when the check succeeds. `now` is the time it was counted: a window begun since is left alone.
    */
   forgive(key: string, now: number): void {
     const w = this.windows.get(key)
-    if (w && now < w.start + this.windowSeconds && w.failures > 0) w.failures--
+    if (w && w.start <= now && now < w.start + this.windowSeconds && w.failures > 0) w.failures--
+  }
+
+  /**
+   * Forgets the window of `key` when it began at or before `time` (an unlock at `time` forgives the
+   * failures counted so far). A window begun before but filled after is forgiven too, once: after it
+   * the key starts afresh.
+   */
+  clearStartedBy(key: string, time: number): void {
+    const w = this.windows.get(key)
+    if (w && w.start <= time) this.windows.delete(key)
   }
 
   /** Forgets ended windows; when still full, the oldest entries. */

@@ -25,6 +25,7 @@ import { createApp } from './app.js'
 import { ClientCache } from './client_cache.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
+import { LoginThrottle } from './login_throttle.js'
 import { FailureLimiter } from './rate_limit.js'
 import { RevocationFollower } from './revocation_follower.js'
 
@@ -102,16 +103,22 @@ export async function createServerContext(
     },
     onError() {},
   })
+  const metrics = createMetrics()
+  const clientSecretHashes = metrics.secretHashes.labels({ kind: 'client_secret' })
   return {
     config,
     store,
     keys,
     tokens,
-    metrics: createMetrics(),
+    metrics,
     clients,
-    secrets: new SecretVerifier(),
+    secrets: new SecretVerifier(() => clientSecretHashes.inc()),
     clientAuthFailures: new FailureLimiter(config.rateLimit.windowSeconds),
-    loginFailures: new FailureLimiter(config.loginLimit.windowSeconds),
+    loginThrottle: new LoginThrottle(
+      new FailureLimiter(config.loginLimit.windowSeconds),
+      config.loginLimit,
+      store,
+    ),
     clock,
     preciseClock: () => Date.now() / 1000,
     logger,

@@ -211,6 +211,14 @@ export interface UserStore {
   /** Replaces the password hash; `false` when the user does not exist. */
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>
   /**
+   * Forgives the user's failed logins up to `at` (seconds since the epoch), for every node: the login
+   * throttle of each server reads it back with `getLoginsUnlockedAt` (`latchkey user unlock`). `false`
+   * when the user does not exist.
+   */
+  unlockLogins(id: string, at: number): Promise<boolean>
+  /** When the user's failed logins were last forgiven by `unlockLogins`; `null` when never or unknown. */
+  getLoginsUnlockedAt(username: string): Promise<number | null>
+  /**
    * Deletes the user with everything that lets them in: sessions (ended as by `revokeSessions`),
    * browser logins, unused codes, refresh tokens and opaque access tokens of those sessions; `event`
    * (a `sub` revocation) is appended in the same transaction. `false` (nothing appended) when unknown.

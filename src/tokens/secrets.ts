@@ -9,7 +9,8 @@
  * scrypt costs tens of milliseconds; a token endpoint that paid it per request would be capped at a few
  * dozen requests per second per core. So a verified secret is remembered in memory as an HMAC under a
  * per-process random key (`SecretVerifier`): a client that presents the same secret again costs one HMAC
- * and one constant-time comparison. Wrong secrets always take the slow path, which the rate limiter bounds.
+ * and one constant-time comparison. Wrong secrets always take the slow path, which the rate limiter bounds
+ * per address and `./hashing.ts` bounds for the whole process.
  */
 import {
   createHmac,
@@ -18,6 +19,7 @@ import {
   timingSafeEqual,
   type ScryptOptions,
 } from 'node:crypto'
+import { hashing } from './hashing.js'
 
 export interface ScryptCost {
   /** log2 of N. */
@@ -119,39 +121,86 @@ export class SecretVerifier {
   /** Slow verifications under way, by client and presented secret, so a burst costs one scrypt. */
   private readonly pending = new Map<string, Promise<boolean>>()
 
-  constructor(private readonly capacity = 10_000) {}
+  /**
+   * `onHash` is called for every scrypt this verifier runs (a metric); `capacity` bounds the memory of
+   * verified secrets.
+   */
+  constructor(
+    private readonly onHash: () => void = () => {},
+    private readonly capacity = 10_000,
+  ) {}
+
+  /** One scrypt, through the process's hashing gate: throws `HasherBusy` when it is full. */
+  private slow(secret: string, encoded: () => string | Promise<string>): Promise<boolean> {
+    return hashing.run(async () => {
+      // The decoy is made once, in the first unknown client's slot: not a hash of its own to queue.
+      const target = await encoded()
+      this.onHash()
+      return verifySecret(secret, target)
+    })
+  }
 
   private mac(secret: string): Buffer {
     return createHmac('sha256', this.macKey).update(secret).digest()
   }
 
+  private flightKey(clientId: string, mac: Buffer, encoded: string): string {
+    return `${clientId}\u0000${mac.toString('base64url')}\u0000${encoded}`
+  }
+
+  /**
+   * The answer when it costs no new hash: `secret` was verified before against this same stored hash,
+   * or a check of the same secret against it is under way; `undefined` when only a new hash can tell
+   * (always for an unknown client, `encoded` `null`).
+   */
+  withoutHash(
+    clientId: string,
+    secret: string,
+    encoded: string | null,
+  ): Promise<boolean> | undefined {
+    return this.known(clientId, secret, encoded)
+  }
+
+  private known(
+    clientId: string,
+    secret: string,
+    encoded: string | null,
+  ): Promise<boolean> | undefined {
+    if (encoded === null) return undefined
+    const mac = this.mac(secret)
+    const remembered = this.verified.get(clientId)
+    if (remembered && remembered.encoded === encoded && timingSafeEqual(remembered.mac, mac)) {
+      return Promise.resolve(true)
+    }
+    return this.pending.get(this.flightKey(clientId, mac, encoded))
+  }
+
   /**
    * Whether `secret` is the secret of the client whose stored hash is `encoded`; pass `null` for an
-   * unknown client, which costs the same and never matches.
+   * unknown client, which costs the same (and waits in the same queue) and never matches. Throws
+   * `HasherBusy` when a hash is needed and too many are running or waiting already.
    */
-  async verify(clientId: string, secret: string, encoded: string | null): Promise<boolean> {
-    if (encoded === null) {
-      await verifySecret(secret, await decoy())
-      return false
+  verify(clientId: string, secret: string, encoded: string | null): Promise<boolean> {
+    const known = this.known(clientId, secret, encoded)
+    if (known !== undefined) return known
+    if (encoded === null) return this.slow(secret, decoy).then(() => false)
+    const mac = this.mac(secret)
+    const flightKey = this.flightKey(clientId, mac, encoded)
+    const flight = this.slow(secret, () => encoded)
+      .then((ok) => {
+        if (ok) this.remember(clientId, encoded, mac)
+        return ok
+      })
+      .finally(() => this.pending.delete(flightKey))
+    this.pending.set(flightKey, flight)
+    return flight
+  }
+
+  private remember(clientId: string, encoded: string, mac: Buffer): void {
+    if (this.verified.size >= this.capacity) {
+      const oldest = this.verified.keys().next().value
+      if (oldest !== undefined) this.verified.delete(oldest)
     }
-    const remembered = this.verified.get(clientId)
-    if (remembered && remembered.encoded === encoded) {
-      if (timingSafeEqual(remembered.mac, this.mac(secret))) return true
-    }
-    const flightKey = `${clientId}\u0000${this.mac(secret).toString('base64url')}\u0000${encoded}`
-    let flight = this.pending.get(flightKey)
-    if (!flight) {
-      flight = verifySecret(secret, encoded).finally(() => this.pending.delete(flightKey))
-      this.pending.set(flightKey, flight)
-    }
-    const ok = await flight
-    if (ok) {
-      if (this.verified.size >= this.capacity) {
-        const oldest = this.verified.keys().next().value
-        if (oldest !== undefined) this.verified.delete(oldest)
-      }
-      this.verified.set(clientId, { encoded, mac: this.mac(secret) })
-    }
-    return ok
+    this.verified.set(clientId, { encoded, mac })
   }
 }

@@ -93,5 +93,29 @@ export function describeUserConformance(store: () => Store): void {
       assert.equal(await store().setPasswordHash('u0', '$argon2id$new'), false)
       assert.deepEqual(await store().listUsers(), [user('u1')])
     })
+
+    it('remembers when the failed logins of a user were forgiven, by username, and changes nothing else', async () => {
+      const alice = user('u1', { username: 'alice' })
+      const bob = user('u2', { username: 'bob' })
+      await store().createUser(alice)
+      await store().createUser(bob)
+      assert.equal(await store().getLoginsUnlockedAt('alice'), null, 'never unlocked')
+
+      assert.equal(await store().unlockLogins('u1', NOW + 5), true)
+      assert.equal(await store().getLoginsUnlockedAt('alice'), NOW + 5)
+      assert.equal(await store().getLoginsUnlockedAt('bob'), null)
+      assert.equal(await store().unlockLogins('u1', NOW + 9), true)
+      assert.equal(await store().getLoginsUnlockedAt('alice'), NOW + 9, 'the latest unlock')
+
+      assert.deepEqual(await store().getUser('u1'), alice)
+      assert.deepEqual(await store().getUserByUsername('bob'), bob)
+    })
+
+    it('returns false when unlocking an unknown user, and null for an unknown username', async () => {
+      await store().createUser(user('u1', { username: 'alice' }))
+      assert.equal(await store().unlockLogins('u0', NOW), false)
+      assert.equal(await store().getLoginsUnlockedAt('nobody'), null)
+      assert.equal(await store().getLoginsUnlockedAt('u1'), null, 'an id is not a username')
+    })
   })
 }

@@ -1,5 +1,5 @@
 /**
- * `latchkey user create|list|delete|set-password`: the people who sign in at the login page. Passwords
+ * `latchkey user create|list|delete|set-password|unlock`: the people who sign in at the login page. Passwords
  * are read from standard input, never from the command line (where `ps` and shell history would see
  * them): typed without echo on a terminal, or one line from a pipe.
  */
@@ -161,5 +161,20 @@ export async function setPassword(o: { db?: string; username: string }): Promise
     }
     const ended = await endUserSessions(store, user.id, Math.floor(Date.now() / 1000))
     printJSON({ ...userJSON(user), password_changed: true, sessions_revoked: ended.length })
+  })
+}
+
+/**
+ * Forgives the user's failed logins so far, on every server of the deployment: each reads the time
+ * back from the store when the user is throttled (`server/login_throttle.ts`). Addresses throttled
+ * for guessing many usernames stay throttled.
+ */
+export async function unlockUser(o: { db?: string; username: string }): Promise<void> {
+  await withStore(o.db, async (store) => {
+    const user = await mustGetUser(store, o.username)
+    const at = now()
+    if (!(await store.unlockLogins(user.id, at)))
+      throw new UsageError(`no user named ${o.username}`)
+    printJSON({ ...userJSON(user), unlocked_at: new Date(at * 1000).toISOString() })
   })
 }

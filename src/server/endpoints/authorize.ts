@@ -8,8 +8,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError, StoreUnavailableError } from '../../errors.js'
+import type { UserRecord } from '../../store/types.js'
 import { generateOpaqueToken } from '../../tokens/opaque.js'
-import { PasswordHasherBusy, verifyPassword } from '../../tokens/passwords.js'
+import { HasherBusy, verifyPassword } from '../../tokens/passwords.js'
 import { isUsername } from '../../users.js'
 import {
   checkAuthorizationRequest,
@@ -114,34 +115,30 @@ async function authorizePost(
     })
   }
 
-  // Throttle per username (from any address) and per address. A name that cannot exist gets no
-  // window of its own, so junk names cannot fill the limiter's memory.
+  // Throttled per username+address, per username and per address; counted before the slow check,
+  // so that parallel guesses cannot all pass the throttle, and forgiven on success.
   const now = ctx.clock()
-  const limits = ctx.config.loginLimit
-  const keys: [string, number][] = [[`a:${request.ip}`, limits.perAddress]]
-  if (isUsername(username)) keys.push([`u:${username}`, limits.perUser])
-  const wait = Math.max(
-    ...keys.map(([key, limit]) => ctx.loginFailures.retryAfter(key, limit, now)),
-  )
-  if (wait > 0) {
+  const attempt = await ctx.loginThrottle.attempt(request.ip, username, now)
+  if ('retryAfter' in attempt) {
+    const wait = attempt.retryAfter
     reply.header('retry-after', String(wait))
     return showLoginForm(request, reply, env, authz, 429, {
       username,
       message: `Too many sign-in attempts. Try again in ${wait} ${wait === 1 ? 'second' : 'seconds'}.`,
     })
   }
-  // Counted before the slow check, so that parallel guesses cannot all pass the throttle; forgiven
-  // on success.
-  for (const [key] of keys) ctx.loginFailures.fail(key, now)
 
-  const user = isUsername(username) ? await ctx.store.getUserByUsername(username) : null
+  let user: UserRecord | null
   let ok: boolean
   try {
+    user = isUsername(username) ? await ctx.store.getUserByUsername(username) : null
     // An unknown user costs the same hash as a known one.
-    ok = await verifyPassword(password, user?.passwordHash ?? null)
+    ok = await verifyPassword(password, user?.passwordHash ?? null, () =>
+      ctx.metrics.secretHashes.inc({ kind: 'password' }),
+    )
   } catch (err) {
-    if (!(err instanceof PasswordHasherBusy)) throw err
-    for (const [key] of keys) ctx.loginFailures.forgive(key, now)
+    attempt.forgive()
+    if (!(err instanceof HasherBusy)) throw err
     reply.header('retry-after', '1')
     return showLoginForm(request, reply, env, authz, 503, {
       username,
@@ -156,7 +153,7 @@ async function authorizePost(
       invalid: true,
     })
   }
-  for (const [key] of keys) ctx.loginFailures.forgive(key, now)
+  attempt.forgive()
 
   // A fresh login cookie on every sign-in (no fixation); the one the browser had, if any, ends.
   const previous = loginCookieHash(request, browser)

@@ -22,7 +22,7 @@
  *                  at most one row: the highest seq pruneRevocations deleted (none: 0)
  *
  *   users               (id text PRIMARY KEY, username text COLLATE "C" UNIQUE,
- *                        password_hash text, created_at bigint)
+ *                        password_hash text, created_at bigint, logins_unlocked_at bigint NULL)
  *   logins              (hash text PRIMARY KEY, user_id text, created_at bigint, expires_at bigint)
  *                        INDEX (user_id), INDEX (expires_at)
  *   authorization_codes (hash text PRIMARY KEY, client_id text, user_id text, redirect_uri text,

@@ -205,6 +205,13 @@ export const MIGRATIONS: readonly Migration[] = [
       $fn$;
     `,
   },
+  {
+    version: 3,
+    name: 'users: when their failed logins were last forgiven (user unlock)',
+    up: `
+      ALTER TABLE users ADD COLUMN logins_unlocked_at bigint;
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

@@ -231,6 +231,14 @@ export class PostgresStore implements Store {
     return this.users.setPasswordHash(id, passwordHash)
   }
 
+  unlockLogins(id: string, at: number): Promise<boolean> {
+    return this.users.unlockLogins(id, at)
+  }
+
+  getLoginsUnlockedAt(username: string): Promise<number | null> {
+    return this.users.getLoginsUnlockedAt(username)
+  }
+
   deleteUser(id: string, event: RevocationInput): Promise<boolean> {
     return this.revoke.deleteUser(id, event)
   }

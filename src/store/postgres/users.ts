@@ -23,6 +23,15 @@ const UPDATE_PASSWORD_HASH = sql(
   'UPDATE users SET password_hash = $2 WHERE id = $1',
 )
 
+const UPDATE_LOGINS_UNLOCKED_AT = sql(
+  'update_logins_unlocked_at',
+  'UPDATE users SET logins_unlocked_at = $2 WHERE id = $1',
+)
+const SELECT_LOGINS_UNLOCKED_AT = sql(
+  'select_logins_unlocked_at',
+  'SELECT logins_unlocked_at FROM users WHERE username = $1',
+)
+
 export class PgUsers {
   constructor(private readonly db: PgDatabase) {}
 
@@ -46,5 +55,17 @@ export class PgUsers {
 
   async setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
     return (await this.db.count(UPDATE_PASSWORD_HASH, [id, passwordHash])) > 0
+  }
+
+  async unlockLogins(id: string, at: number): Promise<boolean> {
+    return (await this.db.count(UPDATE_LOGINS_UNLOCKED_AT, [id, at])) > 0
+  }
+
+  async getLoginsUnlockedAt(username: string): Promise<number | null> {
+    const [row] = await this.db.rows<{ logins_unlocked_at: number | null }>(
+      SELECT_LOGINS_UNLOCKED_AT,
+      [username],
+    )
+    return row?.logins_unlocked_at ?? null
   }
 }

@@ -19,7 +19,8 @@
  *                  INDEX (kind, value), INDEX (expires_at)
  *
  *   users               (id TEXT PRIMARY KEY, username TEXT UNIQUE (case-sensitive),
- *                        password_hash TEXT, created_at INTEGER)
+ *                        password_hash TEXT, created_at INTEGER,
+ *                        logins_unlocked_at INTEGER NULL)
  *   logins              (hash TEXT PRIMARY KEY, user_id TEXT, created_at INTEGER,
  *                        expires_at INTEGER)
  *                        INDEX (user_id)

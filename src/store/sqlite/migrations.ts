@@ -162,6 +162,13 @@ export const MIGRATIONS: readonly Migration[] = [
         VALUES (1, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0));
     `,
   },
+  {
+    version: 4,
+    name: 'users: when their failed logins were last forgiven (user unlock)',
+    up: `
+      ALTER TABLE users ADD COLUMN logins_unlocked_at INTEGER;
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

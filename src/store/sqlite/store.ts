@@ -365,6 +365,14 @@ export class SqliteStore implements Store {
     return this.attempt(() => this.users.setPasswordHash(id, passwordHash))
   }
 
+  unlockLogins(id: string, at: number): Promise<boolean> {
+    return this.attempt(() => this.users.unlockLogins(id, at))
+  }
+
+  getLoginsUnlockedAt(username: string): Promise<number | null> {
+    return this.attempt(() => this.users.getLoginsUnlockedAt(username))
+  }
+
   deleteUser(id: string, event: RevocationInput): Promise<boolean> {
     return this.attempt(() => this.revoke.deleteUser(id, event))
   }

@@ -14,6 +14,8 @@ export class SqliteUsers {
   private readonly selectUserByUsername
   private readonly selectUsers
   private readonly updatePasswordHash
+  private readonly updateLoginsUnlockedAt
+  private readonly selectLoginsUnlockedAt
 
   /** `main` for ordinary reads and writes, `durable` (`synchronous = FULL`) for a new password. */
   constructor(main: Database.Database, durable: Database.Database) {
@@ -35,6 +37,12 @@ export class SqliteUsers {
     this.updatePasswordHash = durable.prepare<[string, string]>(
       'UPDATE users SET password_hash = ? WHERE id = ?',
     )
+    this.updateLoginsUnlockedAt = main.prepare<[number, string]>(
+      'UPDATE users SET logins_unlocked_at = ? WHERE id = ?',
+    )
+    this.selectLoginsUnlockedAt = main
+      .prepare<[string], number | null>('SELECT logins_unlocked_at FROM users WHERE username = ?')
+      .pluck()
   }
 
   create(user: UserRecord): void {
@@ -57,5 +65,13 @@ export class SqliteUsers {
 
   setPasswordHash(id: string, passwordHash: string): boolean {
     return this.updatePasswordHash.run(passwordHash, id).changes > 0
+  }
+
+  unlockLogins(id: string, at: number): boolean {
+    return this.updateLoginsUnlockedAt.run(at, id).changes > 0
+  }
+
+  getLoginsUnlockedAt(username: string): number | null {
+    return this.selectLoginsUnlockedAt.get(username) ?? null
   }
 }
