@@ -69,7 +69,11 @@ describe('serve configuration', () => {
     assert.equal(c.rateLimit.perAddress, 20, 'the client-authentication throttle is untouched')
   })
 
-  it('strips a trailing slash from the issuer and refuses queries, fragments and other schemes', () => {
+  it('strips a trailing slash from the issuer and refuses queries, fragments, other schemes and other spellings', () => {
+    assert.equal(
+      loadServeConfig({ issuer: 'https://as.example/auth/' }, {}).issuer,
+      'https://as.example/auth',
+    )
     assert.equal(
       loadServeConfig({ issuer: 'https://as.example/' }, {}).issuer,
       'https://as.example',
@@ -79,6 +83,11 @@ describe('serve configuration', () => {
       'https://as.example/#x',
       'ftp://as.example',
       'nope',
+      'HTTPS://AS.example',
+      'https://as.example:443',
+      'https://as.example/a/../auth',
+      'https://as.example/auth//',
+      'https://as.example/a%2Fb',
     ]) {
       assert.throws(() => loadServeConfig({ issuer }, {}), ConfigError)
     }

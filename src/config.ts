@@ -244,7 +244,13 @@ function checkIssuer(issuer: string): string {
   if (url.search || url.hash || issuer.includes('?') || issuer.includes('#')) {
     throw refuse('must not have a query or fragment')
   }
-  return issuer.endsWith('/') ? issuer.slice(0, -1) : issuer
+  const canonical = url.href.replace(/\/$/, '')
+  // Tokens carry it as `iss`, which clients compare as a string, and its path is where the endpoints
+  // are mounted: one spelling only (lower-case host, no default port, no `//`, `.` or escapes).
+  if (issuer.replace(/\/$/, '') !== canonical || /\/\/|%/.test(url.pathname)) {
+    throw refuse(`must be written as ${canonical}`)
+  }
+  return canonical
 }
 
 /** Whether `host` is a loopback name or address: only this machine can reach it. */
