@@ -2,9 +2,13 @@
  * Server configuration: flags, environment and defaults parsed in one place, validated against one
  * schema, frozen. Mistakes throw `ConfigError` at start-up with a dotted path, never at request time.
  */
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
+import { ENVIRONMENT, settingLabel, type SettingName } from './settings.js'
 import { SIGNING_ALGS } from './store/types.js'
+
+export { ENVIRONMENT, FLAGS, settingLabel, type SettingName } from './settings.js'
 
 export const DEFAULT_DB = 'sqlite:./.latchkey/latchkey.db'
 export const DEFAULT_PORT = 8080
@@ -12,12 +16,31 @@ export const DEFAULT_HOST = '127.0.0.1'
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
+const BOOLEAN_WORDS: Readonly<Record<string, boolean>> = {
+  true: true,
+  1: true,
+  false: false,
+  0: false,
+}
+
+/**
+ * A switch read from a flag or the environment: `true`/`1` or `false`/`0`, nothing else (`yes` must
+ * not silently mean false).
+ */
+const booleanSetting = (fallback: boolean) =>
+  z
+    .preprocess(
+      (v) => (typeof v === 'string' && Object.hasOwn(BOOLEAN_WORDS, v) ? BOOLEAN_WORDS[v] : v),
+      z.boolean({ error: 'must be true, false, 1 or 0' }),
+    )
+    .default(fallback)
+
 const schema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
-  host: z.string().min(1).default(DEFAULT_HOST),
+  host: z.string().min(1, 'must not be empty').default(DEFAULT_HOST),
   /** The issuer identifier (RFC 8414 §2): defaults to http://host:port. */
   issuer: z.string().optional(),
-  db: z.string().min(1).default(DEFAULT_DB),
+  db: z.string().min(1, 'must not be empty').default(DEFAULT_DB),
   redis: z.string().optional(),
   /**
    * Prefix of every Redis key and channel of this deployment, so that several deployments (or test
@@ -33,10 +56,10 @@ const schema = z.object({
     .enum(SIGNING_ALGS as unknown as ['ES256', 'RS256', 'PS256', 'EdDSA'])
     .default('ES256'),
   /** `aud` of access tokens whose client names none; defaults to the issuer. */
-  defaultAudience: z.string().min(1).optional(),
+  defaultAudience: z.string().min(1, 'must not be empty').optional(),
   logLevel: z.enum(logLevels).default('info'),
   /** Log one line per request (method, route, status, time; never bodies or headers). */
-  logRequests: z.coerce.boolean().default(true),
+  logRequests: booleanSetting(true),
   /** Largest accepted request body, bytes. */
   bodyLimit: z.coerce
     .number()
@@ -120,48 +143,81 @@ const schema = z.object({
   /** Feed streams held open at once by this process; more are refused with 503. */
   feedMaxSubscribers: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** Trust `X-Forwarded-For` from a reverse proxy for the client address. */
-  trustProxy: z.coerce.boolean().default(false),
+  trustProxy: booleanSetting(false),
+  /**
+   * Serve `/metrics` on a listener of its own at this port (and no longer on the main one), so that
+   * it can stay off the public network. Unset: on the main listener.
+   */
+  metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Address of the metrics listener; defaults to `host`. */
+  metricsHost: z.string().min(1, 'must not be empty').optional(),
 })
 
 export type ServeConfig = Readonly<
-  Omit<z.output<typeof schema>, 'issuer' | 'defaultAudience'> & {
+  Omit<z.output<typeof schema>, 'issuer' | 'defaultAudience' | 'metricsHost'> & {
     issuer: string
     defaultAudience: string
+    metricsHost: string
   }
 >
 
-/** Environment variables read by `latchkey serve`, next to the option each fills. */
-export const ENVIRONMENT = {
-  port: 'LATCHKEY_PORT',
-  host: 'LATCHKEY_HOST',
-  issuer: 'LATCHKEY_ISSUER',
-  db: 'LATCHKEY_DB',
-  redis: 'LATCHKEY_REDIS',
-  redisPrefix: 'LATCHKEY_REDIS_PREFIX',
-  keyEncryptionSecret: 'LATCHKEY_KEY_ENCRYPTION_SECRET',
-  signingAlg: 'LATCHKEY_SIGNING_ALG',
-  defaultAudience: 'LATCHKEY_DEFAULT_AUDIENCE',
-  logLevel: 'LATCHKEY_LOG_LEVEL',
-  logRequests: 'LATCHKEY_LOG_REQUESTS',
-  trustProxy: 'LATCHKEY_TRUST_PROXY',
-  'rateLimit.perAddress': 'LATCHKEY_AUTH_FAILURES_PER_ADDRESS',
-  'rateLimit.perClient': 'LATCHKEY_AUTH_FAILURES_PER_CLIENT',
-  'rateLimit.windowSeconds': 'LATCHKEY_AUTH_FAILURE_WINDOW',
-  sessionMaxSeconds: 'LATCHKEY_SESSION_MAX_SECONDS',
-  sessionIdleSeconds: 'LATCHKEY_SESSION_IDLE_SECONDS',
-  refreshGraceSeconds: 'LATCHKEY_REFRESH_GRACE_SECONDS',
-  loginSeconds: 'LATCHKEY_LOGIN_SECONDS',
-  codeSeconds: 'LATCHKEY_CODE_SECONDS',
-  'loginLimit.perUserAddress': 'LATCHKEY_LOGIN_FAILURES_PER_USER_ADDRESS',
-  'loginLimit.perUser': 'LATCHKEY_LOGIN_FAILURES_PER_USER',
-  'loginLimit.perAddress': 'LATCHKEY_LOGIN_FAILURES_PER_ADDRESS',
-  'loginLimit.windowSeconds': 'LATCHKEY_LOGIN_FAILURE_WINDOW',
-  feedPollMs: 'LATCHKEY_FEED_POLL_MS',
-  feedHeartbeatMs: 'LATCHKEY_FEED_HEARTBEAT_MS',
-  feedMaxSubscribers: 'LATCHKEY_FEED_MAX_SUBSCRIBERS',
-  tokenCacheSize: 'LATCHKEY_TOKEN_CACHE_SIZE',
-  dbPoolSize: 'LATCHKEY_DB_POOL_SIZE',
-} as const
+/** Settings whose value is never echoed in an error: secrets, and URLs that may carry a password. */
+const SECRET: ReadonlySet<string> = new Set<SettingName>(['keyEncryptionSecret', 'db', 'redis'])
+
+/** The schema of one (possibly nested) setting, without its default or optionality. */
+function settingSchema(path: readonly PropertyKey[]): z.ZodType | undefined {
+  let at: z.ZodType = schema
+  for (const part of path) {
+    at = bare(at)
+    if (!(at instanceof z.ZodObject) || typeof part !== 'string') return undefined
+    const next = (at.shape as Record<string, z.ZodType | undefined>)[part]
+    if (next === undefined) return undefined
+    at = next
+  }
+  return bare(at)
+}
+
+function bare(s: z.ZodType): z.ZodType {
+  for (;;) {
+    if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional) {
+      s = s.unwrap() as z.ZodType
+    } else return s
+  }
+}
+
+const bounded = (n: number | null): n is number =>
+  n !== null && Math.abs(n) < Number.MAX_SAFE_INTEGER && Number.isFinite(n)
+
+/** What a setting accepts, as the end of a sentence (`must be an integer from 0 to 65535`). */
+function requirement(s: z.ZodType | undefined, fallback: string): string {
+  if (s instanceof z.ZodNumber) {
+    const kind = s.isInt ? 'an integer' : 'a number'
+    const [min, max] = [s.minValue, s.maxValue]
+    if (bounded(min) && bounded(max)) return `must be ${kind} from ${min} to ${max}`
+    if (bounded(min)) return `must be ${kind} of at least ${min}`
+    if (bounded(max)) return `must be ${kind} of at most ${max}`
+    return `must be ${kind}`
+  }
+  if (s instanceof z.ZodEnum) return `must be one of ${s.options.join(', ')}`
+  return fallback
+}
+
+/** The value as it may be quoted in an error: never a secret's, and never a long one whole. */
+function quoted(key: string, value: unknown): string {
+  if (SECRET.has(key) || value === undefined) return ''
+  const text = typeof value === 'string' ? value : JSON.stringify(value)
+  return ` (got ${JSON.stringify(text.length > 64 ? text.slice(0, 64) + '…' : text)})`
+}
+
+/** Reads `settings` at a dotted path. */
+function valueAt(settings: Record<string, unknown>, path: readonly PropertyKey[]): unknown {
+  let at: unknown = settings
+  for (const part of path) {
+    if (typeof at !== 'object' || at === null) return undefined
+    at = (at as Record<PropertyKey, unknown>)[part]
+  }
+  return at
+}
 
 function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {}
@@ -174,26 +230,43 @@ function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
       const group = key.slice(0, dot)
       const nested = (out[group] ??= {}) as Record<string, unknown>
       nested[key.slice(dot + 1)] = value
-    } else if (key === 'logRequests' || key === 'trustProxy')
-      out[key] = value === 'true' || value === '1'
-    else out[key] = value
+    } else out[key] = value
   }
   return out
 }
 
 function checkIssuer(issuer: string): string {
+  const refuse = (requirement: string): ConfigError =>
+    new ConfigError(`${settingLabel('issuer')} ${requirement}${quoted('issuer', issuer)}`)
   let url: URL
   try {
     url = new URL(issuer)
   } catch {
-    throw new ConfigError(`issuer must be a URL, got ${JSON.stringify(issuer)}`)
+    throw refuse('must be a URL')
   }
   // RFC 8414 §2: an https URL with no query or fragment. Plain http is accepted for local development.
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigError('issuer must be an https (or, for development, http) URL')
+    throw refuse('must be an https (or, for development, http) URL')
   }
-  if (url.search || url.hash) throw new ConfigError('issuer must not have a query or fragment')
-  return issuer.endsWith('/') ? issuer.slice(0, -1) : issuer
+  if (url.search || url.hash || issuer.includes('?') || issuer.includes('#')) {
+    throw refuse('must not have a query or fragment')
+  }
+  const canonical = url.href.replace(/\/$/, '')
+  // Tokens carry it as `iss`, which clients compare as a string, and its path is where the endpoints
+  // are mounted: one spelling only (lower-case host, no default port, no `//`, `.` or escapes).
+  if (issuer.replace(/\/$/, '') !== canonical || /\/\/|%/.test(url.pathname)) {
+    throw refuse(`must be written as ${canonical}`)
+  }
+  return canonical
+}
+
+/** Whether `host` is a loopback name or address: only this machine can reach it. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase()
+  if (h === 'localhost' || h.endsWith('.localhost')) return true
+  if (isIP(h) === 4) return h.startsWith('127.')
+  if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./.test(h) || /^(0+:){7}0*1$/.test(h)
+  return false
 }
 
 /** `flags` over `env` over defaults, validated by `settings`; throws `ConfigError` on the first issue. */
@@ -203,11 +276,18 @@ function parseSettings<S extends z.ZodType>(
   env: NodeJS.ProcessEnv,
 ): z.output<S> {
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined))
-  const parsed = settings.safeParse({ ...fromEnvironment(env), ...defined })
+  const values = { ...fromEnvironment(env), ...defined }
+  const parsed = settings.safeParse(values)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
-    const path = issue?.path.join('.') ?? 'config'
-    throw new ConfigError(`${path}: ${issue?.message ?? 'invalid'}`)
+    const path = issue?.path ?? []
+    const key = path.map(String).join('.') || 'config'
+    // `--port / LATCHKEY_PORT must be an integer from 0 to 65535 (got "abc")`
+    const fallback = issue?.message.startsWith('must ') ? issue.message : 'is not valid'
+    throw new ConfigError(
+      `${settingLabel(key)} ${requirement(settingSchema(path), fallback)}` +
+        quoted(key, valueAt(values, path)),
+    )
   }
   return parsed.data
 }
@@ -236,6 +316,18 @@ export function loadServeConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): ServeConfig {
   const c = parseSettings(schema, flags, env)
+  if (c.issuer === undefined && !isLoopbackHost(c.host)) {
+    // The default issuer (http://HOST:PORT) would name an address clients cannot use as a URL
+    // (0.0.0.0) or one only some of them see; tokens would carry it as `iss` for ever.
+    throw new ConfigError(
+      `${settingLabel('host')} ${c.host} is not a loopback address: set ${settingLabel('issuer')} ` +
+        'to the URL clients use to reach this server',
+    )
+  }
+  const metricsHost = c.metricsHost ?? c.host
+  if (c.metricsPort !== undefined && c.metricsPort !== 0 && c.metricsPort === c.port) {
+    throw new ConfigError(`${settingLabel('metricsPort')} must differ from ${settingLabel('port')}`)
+  }
   const hostForUrl = c.host.includes(':') ? `[${c.host}]` : c.host
   const issuer = checkIssuer(c.issuer ?? `http://${hostForUrl}:${c.port}`)
   return Object.freeze({
@@ -244,5 +336,6 @@ export function loadServeConfig(
     loginLimit: Object.freeze(c.loginLimit),
     issuer,
     defaultAudience: c.defaultAudience ?? issuer,
+    metricsHost,
   })
 }

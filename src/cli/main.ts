@@ -5,17 +5,22 @@
  */
 import { createRequire } from 'node:module'
 import { Command, CommanderError, Option } from 'commander'
+import { ENVIRONMENT, FLAGS } from '../settings.js'
 import { looksOpaque } from '../tokens/opaque.js'
 import { fail, UsageError } from './output.js'
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+/** A `serve` setting's option: its flag and environment variable from the one table in config.ts. */
+const settingOption = (setting: keyof typeof FLAGS, value: string, description: string): Option =>
+  new Option(`${FLAGS[setting]} <${value}>`, description).env(ENVIRONMENT[setting])
 const dbOption = (): Option =>
-  new Option(
-    '--db <url>',
+  settingOption(
+    'db',
+    'url',
     'store: sqlite:PATH or postgres://… (default sqlite:./.latchkey/latchkey.db)',
-  ).env('LATCHKEY_DB')
+  )
 
 /**
  * The operand of a command that takes one token or key id. Those are base64url, so one in 64 begins
@@ -65,30 +70,41 @@ export function buildProgram(): Command {
   program
     .command('serve')
     .description('run the authorization server')
-    .addOption(new Option('--port <n>', 'port to listen on (default 8080)').env('LATCHKEY_PORT'))
-    .addOption(
-      new Option('--host <host>', 'address to bind (default 127.0.0.1)').env('LATCHKEY_HOST'),
-    )
+    .addOption(settingOption('port', 'n', 'port to listen on (default 8080)'))
+    .addOption(settingOption('host', 'host', 'address to bind (default 127.0.0.1)'))
     .addOption(dbOption())
     .addOption(
-      new Option('--issuer <url>', 'issuer URL (default http://HOST:PORT)').env('LATCHKEY_ISSUER'),
+      settingOption(
+        'issuer',
+        'url',
+        'issuer URL (default http://HOST:PORT; required with a non-loopback --host)',
+      ),
     )
+    .addOption(settingOption('redis', 'url', 'Redis URL for hot lookups and the feed'))
     .addOption(
-      new Option('--redis <url>', 'Redis URL for hot lookups and the feed').env('LATCHKEY_REDIS'),
-    )
-    .addOption(
-      new Option(
-        '--redis-prefix <prefix>',
+      settingOption(
+        'redisPrefix',
+        'prefix',
         'prefix of every Redis key and channel (default latchkey:)',
-      ).env('LATCHKEY_REDIS_PREFIX'),
+      ),
     )
     .addOption(
-      new Option('--signing-alg <alg>', 'algorithm of the first signing key')
-        .choices(['ES256', 'RS256', 'PS256', 'EdDSA'])
-        .env('LATCHKEY_SIGNING_ALG'),
+      settingOption(
+        'signingAlg',
+        'alg',
+        'algorithm of the first signing key: ES256 (default), RS256, PS256 or EdDSA',
+      ),
+    )
+    .addOption(settingOption('logLevel', 'level', 'pino log level (default info)'))
+    .addOption(
+      settingOption(
+        'metricsPort',
+        'n',
+        'serve /metrics on this port only, not on the main listener (default: on the main one)',
+      ),
     )
     .addOption(
-      new Option('--log-level <level>', 'pino log level (default info)').env('LATCHKEY_LOG_LEVEL'),
+      settingOption('metricsHost', 'host', 'address of the metrics listener (default: --host)'),
     )
     .action(
       run(async (o: Record<string, string>) => {

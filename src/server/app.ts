@@ -1,6 +1,10 @@
 /**
  * Builds the HTTP app from a `ServerContext`: body parsing held to the RFCs, one error handler, metrics
  * and request logs, and the endpoints. Does not listen: `serve.ts` does.
+ *
+ * An issuer with a path (`https://h/auth`) has its endpoints under that path (`/auth/token`, …) and
+ * its metadata where RFC 8414 §3.1 puts it, the well-known segment between host and path
+ * (`/.well-known/oauth-authorization-server/auth`); `/healthz` and `/metrics` stay at the root.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import fastifyCookie from '@fastify/cookie'
@@ -9,10 +13,10 @@ import { OAuthError } from '../errors.js'
 import type { ServerContext } from './context.js'
 import { registerAuthorizeEndpoint } from './endpoints/authorize.js'
 import { registerFeedEndpoint } from './endpoints/feed.js'
-import { registerHealthEndpoints } from './endpoints/health.js'
+import { registerHealthEndpoint, registerMetricsEndpoint } from './endpoints/health.js'
 import { registerIntrospectionEndpoint } from './endpoints/introspection.js'
 import { registerJwksEndpoint } from './endpoints/jwks.js'
-import { registerMetadataEndpoint } from './endpoints/metadata.js'
+import { issuerPath, registerMetadataEndpoint } from './endpoints/metadata.js'
 import { registerRevocationEndpoint } from './endpoints/revocation.js'
 import { registerTokenEndpoint } from './endpoints/token.js'
 import { handleClientError, handleError, sendOAuthError } from './errors.js'
@@ -50,6 +54,53 @@ export function createApp(ctx: ServerContext): FastifyInstance {
     sendOAuthError(reply, new OAuthError('invalid_request', 'no such endpoint', { status: 404 })),
   )
 
+  countRequests(app, ctx)
+
+  // Cookies are parsed only when a request has a Cookie header: API calls pay nothing for them.
+  void app.register(fastifyCookie)
+
+  registerMetadataEndpoint(app, ctx)
+  void app.register(
+    (scope, _options, done) => {
+      registerAuthorizeEndpoint(scope, ctx)
+      registerJwksEndpoint(scope, ctx)
+      registerTokenEndpoint(scope, ctx)
+      registerIntrospectionEndpoint(scope, ctx)
+      registerRevocationEndpoint(scope, ctx)
+      registerFeedEndpoint(scope, ctx)
+      done()
+    },
+    { prefix: issuerPath(ctx.config.issuer) },
+  )
+  registerHealthEndpoint(app, ctx)
+  if (ctx.config.metricsPort === undefined) registerMetricsEndpoint(app, ctx)
+  return app
+}
+
+/**
+ * The listener of `/metrics` alone, when `metricsPort` moves it off the main one: the same registry,
+ * so it reports every request the main listener answered (and its own scrapes).
+ */
+export function createMetricsApp(ctx: ServerContext): FastifyInstance {
+  const app: FastifyInstance = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
+    loggerInstance: ctx.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    clientErrorHandler: handleClientError,
+    requestIdHeader: false,
+  })
+  app.removeAllContentTypeParsers()
+  app.setErrorHandler(handleError)
+  app.setNotFoundHandler((_request, reply) =>
+    sendOAuthError(reply, new OAuthError('invalid_request', 'no such endpoint', { status: 404 })),
+  )
+  countRequests(app, ctx)
+  registerMetricsEndpoint(app, ctx)
+  return app
+}
+
+/** Counts (and, with `logRequests`, logs) every answer by route pattern and status. */
+function countRequests(app: FastifyInstance, ctx: ServerContext): void {
   // `x-content-type-options: nosniff` is set where each response is built (sendOAuthError, the
   // endpoints), not in an onSend hook: one hook runner less per request.
   const { http } = ctx.metrics
@@ -66,17 +117,4 @@ export function createApp(ctx: ServerContext): FastifyInstance {
     }
     done()
   })
-
-  // Cookies are parsed only when a request has a Cookie header: API calls pay nothing for them.
-  void app.register(fastifyCookie)
-
-  registerMetadataEndpoint(app, ctx)
-  registerAuthorizeEndpoint(app, ctx)
-  registerJwksEndpoint(app, ctx)
-  registerTokenEndpoint(app, ctx)
-  registerIntrospectionEndpoint(app, ctx)
-  registerRevocationEndpoint(app, ctx)
-  registerFeedEndpoint(app, ctx)
-  registerHealthEndpoints(app, ctx)
-  return app
 }

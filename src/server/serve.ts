@@ -5,9 +5,11 @@
  * the feed (woken at once by PostgreSQL LISTEN/NOTIFY, and by Redis pub/sub with `--redis`). With
  * `--redis`, opaque tokens, clients and keys are also cached in Redis (`store/redis/cache.ts`), kept
  * correct by the same follower.
- * `close()` ends the feed's streams, stops accepting, lets in-flight requests finish, then closes the
- * store.
+ * With `metricsPort`, `/metrics` is served by a second listener instead of the main one.
+ * `close()` ends the feed's streams, stops accepting on both listeners, lets in-flight requests finish,
+ * then closes the store.
  */
+import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { ServeConfig } from '../config.js'
 import { openStore } from '../store/index.js'
@@ -21,7 +23,7 @@ import type { TokenContext } from '../tokens/access_token.js'
 import { ensureSigningKey } from '../tokens/key_management.js'
 import { KeyRing } from '../tokens/key_ring.js'
 import { SecretVerifier } from '../tokens/secrets.js'
-import { createApp } from './app.js'
+import { createApp, createMetricsApp } from './app.js'
 import { ClientCache } from './client_cache.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -34,6 +36,8 @@ const PRUNE_INTERVAL_MS = 60_000
 export interface RunningServer {
   /** The address it listens on, as a URL. */
   url: string
+  /** Where `/metrics` is served when it has a listener of its own (`metricsPort`). */
+  metricsUrl: string | undefined
   config: ServeConfig
   close(): Promise<void>
 }
@@ -184,6 +188,7 @@ export async function startServer(
     throw err
   }
   const app = createApp(ctx)
+  const metricsApp = config.metricsPort === undefined ? undefined : createMetricsApp(ctx)
   try {
     // Before the start, which hands every live event in the store to the listeners so far.
     revocations?.follow(ctx.feed)
@@ -194,9 +199,11 @@ export async function startServer(
     if (revocations) revocations.onLookup = (result) => count('revocations', result)
     guard.attach(ctx.feed, followerMaxStaleMs(config))
     await app.listen({ port: config.port, host: config.host })
+    await metricsApp?.listen({ port: config.metricsPort, host: config.metricsHost })
   } catch (err) {
     await ctx.feed.stop()
     await app.close()
+    await metricsApp?.close()
     await store.close()
     await closeRedis()
     throw err
@@ -220,19 +227,22 @@ export async function startServer(
   }, PRUNE_INTERVAL_MS)
   prune.unref()
 
-  const address = app.server.address()
-  const port = typeof address === 'object' && address ? address.port : config.port
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host
+  const urlOf = (server: FastifyInstance, host: string): string => {
+    const address = server.server.address()
+    const port = typeof address === 'object' && address ? address.port : 0
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  }
   let closing: Promise<void> | undefined
   return {
-    url: `http://${host}:${port}`,
+    url: urlOf(app, config.host),
+    metricsUrl: metricsApp && urlOf(metricsApp, config.metricsHost),
     config,
     close() {
       closing ??= (async () => {
         clearInterval(reload)
         clearInterval(prune)
         // Ends the feed's streams (a preClose hook), then waits for in-flight requests.
-        await app.close()
+        await Promise.all([app.close(), metricsApp?.close()])
         await ctx.feed.stop()
         await store.close()
         await closeRedis()

@@ -90,9 +90,11 @@ describe('client_credentials, introspection and revocation over HTTP', () => {
       assert.ok((m[name] as string).startsWith(server.url))
     }
     assert.ok((m.grant_types_supported as string[]).includes('client_credentials'))
+    // Public clients authenticate with `none` (test/e2e/metadata_truth.test.ts checks every list).
     assert.deepEqual(m.token_endpoint_auth_methods_supported, [
       'client_secret_basic',
       'client_secret_post',
+      'none',
     ])
     const jwks = await server.get(new URL(m.jwks_uri as string).pathname)
     assert.equal(jwks.status, 200)

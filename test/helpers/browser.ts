@@ -38,6 +38,13 @@ export function formFields(html: string): Record<string, string> {
   return fields
 }
 
+/** The `action` of the page's first POST form, as written (`/authorize`, `/auth/authorize`). */
+export function formAction(html: string): string | undefined {
+  const form = /<form[^>]*method="post"[^>]*>/i.exec(html)
+  const action = form && /\saction="([^"]*)"/i.exec(form[0])?.[1]
+  return action ? unescape(action) : undefined
+}
+
 /** A cookie jar for one origin. */
 export class Browser {
   private readonly cookies = new Map<string, string>()
@@ -88,6 +95,8 @@ export interface AuthorizeParams {
   scope?: string
   state?: string
   challenge: string
+  /** The authorization endpoint's path (default `/authorize`; under an issuer's path, `/auth/authorize`). */
+  path?: string
 }
 
 export function authorizeQuery(p: AuthorizeParams): string {
@@ -100,12 +109,13 @@ export function authorizeQuery(p: AuthorizeParams): string {
     state: p.state ?? 'st',
   })
   if (p.scope !== undefined) q.set('scope', p.scope)
-  return `/authorize?${q.toString()}`
+  return `${p.path ?? '/authorize'}?${q.toString()}`
 }
 
 /**
  * Runs the authorization request as a browser would: GET /authorize, fill in the login form (when the
- * browser is not logged in yet), follow to the redirect. Returns the redirect URL it lands on.
+ * browser is not logged in yet) and post it where its `action` says, follow to the redirect. Returns
+ * the redirect URL it lands on.
  */
 export async function authorize(
   browser: Browser,
@@ -115,7 +125,8 @@ export async function authorize(
   let res = await browser.get(authorizeQuery(params))
   if (res.status === 200) {
     const fields = formFields(res.text)
-    res = await browser.postForm('/authorize', { ...fields, ...credentials })
+    const action = formAction(res.text) ?? params.path ?? '/authorize'
+    res = await browser.postForm(action, { ...fields, ...credentials })
   }
   const location = res.headers.location
   if (res.status !== 303 && res.status !== 302) {

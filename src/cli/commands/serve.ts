@@ -16,6 +16,8 @@ export interface ServeOptions {
   redisPrefix?: string
   signingAlg?: string
   logLevel?: string
+  metricsPort?: string
+  metricsHost?: string
 }
 
 /** A free TCP port on `host`, for `--port 0` (the issuer must name the real port). */
@@ -30,6 +32,13 @@ function freePort(host: string): Promise<number> {
   })
 }
 
+/** Where RFC 8414 §3.1 puts the metadata of `issuer`: the well-known segment before its path. */
+function metadataUrl(issuer: string): string {
+  const url = new URL(issuer)
+  const path = url.pathname.replace(/\/+$/, '')
+  return `${url.origin}/.well-known/oauth-authorization-server${path}`
+}
+
 export async function serve(o: ServeOptions): Promise<void> {
   let config = loadServeConfig({ ...o })
   if (config.port === 0) config = loadServeConfig({ ...o, port: await freePort(config.host) })
@@ -38,7 +47,8 @@ export async function serve(o: ServeOptions): Promise<void> {
   process.stderr.write(
     [
       `latchkey: listening on ${server.url}, issuer ${config.issuer}, store ${db}`,
-      `latchkey: metadata at ${config.issuer}/.well-known/oauth-authorization-server`,
+      `latchkey: metadata at ${metadataUrl(config.issuer)}`,
+      ...(server.metricsUrl ? [`latchkey: metrics at ${server.metricsUrl}/metrics`] : []),
       `latchkey: next, create a client:  npx latchkey client create --db ${db} --id my-service --grant client_credentials --scope "read write"`,
       '',
     ].join('\n'),

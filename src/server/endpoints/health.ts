@@ -1,5 +1,8 @@
 /**
- * `/healthz` (the store answers and a key can sign) and `/metrics` (Prometheus text format).
+ * `/healthz` (the store answers and a key can sign) and `/metrics` (Prometheus text format). Both stay
+ * at the root when the issuer has a path: they are for the operator's balancer and scraper, which talk
+ * to a node directly, not for OAuth clients. `/metrics` is on the main listener unless `metricsPort`
+ * gives it a listener of its own (`serve.ts`).
  */
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
@@ -7,7 +10,7 @@ import type { ServerContext } from '../context.js'
 export const HEALTH_PATH = '/healthz'
 export const METRICS_PATH = '/metrics'
 
-export function registerHealthEndpoints(app: FastifyInstance, ctx: ServerContext): void {
+export function registerHealthEndpoint(app: FastifyInstance, ctx: ServerContext): void {
   app.get(HEALTH_PATH, async (request, reply) => {
     reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff')
     const checks = { store: 'ok', signing_key: 'ok' }
@@ -21,6 +24,9 @@ export function registerHealthEndpoints(app: FastifyInstance, ctx: ServerContext
     const ok = checks.store === 'ok' && checks.signing_key === 'ok'
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks })
   })
+}
+
+export function registerMetricsEndpoint(app: FastifyInstance, ctx: ServerContext): void {
   app.get(METRICS_PATH, async (_request, reply) => {
     reply
       .header('cache-control', 'no-store')

@@ -1,6 +1,7 @@
 /**
  * Authorization server metadata (RFC 8414 §3), built once: everything a client or resource server
- * needs to find the other endpoints.
+ * needs to find the other endpoints. Every `*_supported` list says what the endpoints really accept:
+ * a test (test/e2e/metadata_truth.test.ts) tries each listed value and the usual unlisted ones.
  */
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
@@ -13,7 +14,16 @@ import { TOKEN_PATH, supportedGrantTypes } from './token.js'
 
 export const METADATA_PATH = '/.well-known/oauth-authorization-server'
 
-const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
+/** The issuer's path without its trailing slash: `''` for `https://h`, `/auth` for `https://h/auth`. */
+export function issuerPath(issuer: string): string {
+  return new URL(issuer).pathname.replace(/\/+$/, '')
+}
+
+// client_auth.ts: a confidential client with Basic or its secret in the body; a public client (no
+// secret) with `none`, which the token and revocation endpoints accept and introspection does not
+// (RFC 7662 §2.1: it requires authorization).
+const SECRET_METHODS = ['client_secret_basic', 'client_secret_post']
+const PUBLIC_TOO = [...SECRET_METHODS, 'none']
 
 export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
   const base = ctx.config.issuer
@@ -26,26 +36,38 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     revocation_endpoint: base + REVOCATION_PATH,
     grant_types_supported: supportedGrantTypes(),
     response_types_supported: ['code'],
+    // RFC 8414 §2: omitted, this would mean ["query", "fragment"]; the code always comes in the query.
+    response_modes_supported: ['query'],
     // RFC 9700 §2.1.1: PKCE required, S256 only.
     code_challenge_methods_supported: ['S256'],
     // RFC 9207: authorization responses carry `iss`.
     authorization_response_iss_parameter_supported: true,
-    token_endpoint_auth_methods_supported: AUTH_METHODS,
-    introspection_endpoint_auth_methods_supported: AUTH_METHODS,
-    revocation_endpoint_auth_methods_supported: [...AUTH_METHODS, 'none'],
+    token_endpoint_auth_methods_supported: PUBLIC_TOO,
+    introspection_endpoint_auth_methods_supported: SECRET_METHODS,
+    revocation_endpoint_auth_methods_supported: PUBLIC_TOO,
     // Not registered with IANA, hence the prefix: the revocation feed (SSE, or JSON with ?after=SEQ),
     // for clients created with --resource-server, authenticated with HTTP Basic.
     latchkey_revocation_endpoint: base + FEED_PATH,
   }
 }
 
+/**
+ * Serves the metadata where RFC 8414 §3.1 puts it: the well-known segment between the host and the
+ * issuer's path (`/.well-known/oauth-authorization-server/auth`). An issuer with a path also has it
+ * under that path (`/auth/.well-known/oauth-authorization-server`), where clients that append the
+ * segment to the issuer look.
+ */
 export function registerMetadataEndpoint(app: FastifyInstance, ctx: ServerContext): void {
   const body = JSON.stringify(buildMetadata(ctx))
-  app.get(METADATA_PATH, (_request, reply) => {
-    reply
-      .header('cache-control', 'public, max-age=300')
-      .header('x-content-type-options', 'nosniff')
-      .type('application/json; charset=utf-8')
-      .send(body)
-  })
+  const path = issuerPath(ctx.config.issuer)
+  const locations = path === '' ? [METADATA_PATH] : [METADATA_PATH + path, path + METADATA_PATH]
+  for (const location of locations) {
+    app.get(location, (_request, reply) => {
+      reply
+        .header('cache-control', 'public, max-age=300')
+        .header('x-content-type-options', 'nosniff')
+        .type('application/json; charset=utf-8')
+        .send(body)
+    })
+  }
 }

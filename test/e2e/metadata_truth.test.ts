@@ -1,0 +1,239 @@
+/**
+ * The metadata (RFC 8414) tells the truth: every `*_supported` list is what the endpoints do, found by
+ * trying each listed value and the usual unlisted ones against the running server.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { authorize, authorizeQuery, Browser, pkce } from '../helpers/browser.js'
+import {
+  basic,
+  cli,
+  createClient,
+  createUser,
+  request,
+  startServer,
+  type CreatedClient,
+  type HttpResponse,
+  type TestServer,
+} from '../helpers/server.js'
+
+const REDIRECT = 'https://app.example/callback'
+const USER = { username: 'alice', password: 'correct horse battery' }
+
+/** Every `*_supported` field this test checks against behaviour; a new one needs a check here. */
+const CHECKED = [
+  'token_endpoint_auth_methods_supported',
+  'introspection_endpoint_auth_methods_supported',
+  'revocation_endpoint_auth_methods_supported',
+  'grant_types_supported',
+  'response_types_supported',
+  'response_modes_supported',
+  'code_challenge_methods_supported',
+  'authorization_response_iss_parameter_supported',
+]
+
+const AUTH_METHODS = [
+  'client_secret_basic',
+  'client_secret_post',
+  'none',
+  'client_secret_jwt',
+  'private_key_jwt',
+]
+
+const sorted = (values: Iterable<string>): string[] => [...values].sort()
+
+describe('authorization server metadata', () => {
+  let server: TestServer
+  let md: Record<string, unknown>
+  let conf: CreatedClient
+  const PUBLIC = 'spa'
+
+  before(async () => {
+    server = await startServer()
+    const grants = ['--grant', 'authorization_code', '--grant', 'refresh_token']
+    conf = createClient(
+      server.db,
+      'conf',
+      ...grants,
+      ...['--grant', 'client_credentials', '--redirect-uri', REDIRECT],
+    )
+    const spa = cli([
+      ...['client', 'create', '--db', server.db, '--id', PUBLIC, '--public', ...grants],
+      ...['--redirect-uri', REDIRECT],
+    ])
+    assert.equal(spa.status, 0, spa.stderr)
+    createUser(server.db, USER)
+    md = (await server.get('/.well-known/oauth-authorization-server')).json
+  })
+  after(() => server.dispose())
+
+  const listed = (name: string): string[] => {
+    const value = md[name]
+    assert.ok(Array.isArray(value), `${name} is listed`)
+    return value as string[]
+  }
+
+  /** POSTs `form` to `path`, the client authenticating with `method`. */
+  function withMethod(
+    path: string,
+    method: string,
+    form: Record<string, string>,
+  ): Promise<HttpResponse> {
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+    }
+    const body: Record<string, string> = { ...form }
+    switch (method) {
+      case 'client_secret_basic':
+        headers.authorization = basic(conf.client_id, conf.client_secret)
+        break
+      case 'client_secret_post':
+        Object.assign(body, { client_id: conf.client_id, client_secret: conf.client_secret })
+        break
+      case 'none':
+        body.client_id = PUBLIC
+        break
+      default:
+        // A JWT assertion (RFC 7523 §2.2); not a valid one, but a server that takes the method
+        // would answer invalid_client for the signature, not ignore the assertion.
+        Object.assign(body, {
+          client_id: conf.client_id,
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: 'eyJhbGciOiJFUzI1NiJ9.e30.AA',
+        })
+    }
+    return request(server.url + path, {
+      method: 'POST',
+      headers,
+      body: new URLSearchParams(body).toString(),
+    })
+  }
+
+  /** The methods each endpoint accepts, tried with a request that gets past authentication. */
+  async function accepted(path: string, form: Record<string, string>): Promise<string[]> {
+    const out: string[] = []
+    for (const method of AUTH_METHODS) {
+      const res = await withMethod(path, method, form)
+      if (res.status !== 401 && res.json.error !== 'invalid_client') out.push(method)
+    }
+    return out
+  }
+
+  it('lists exactly the client authentication methods each endpoint accepts, none included', async () => {
+    for (const name of CHECKED.filter((n) => n.endsWith('_auth_methods_supported'))) {
+      for (const method of listed(name)) assert.ok(AUTH_METHODS.includes(method), method)
+    }
+    const token = await accepted('/token', { grant_type: 'refresh_token', refresh_token: 'x' })
+    assert.deepEqual(sorted(listed('token_endpoint_auth_methods_supported')), sorted(token))
+    assert.ok(token.includes('none'), 'a public client authenticates at the token endpoint')
+    const introspection = await accepted('/introspect', { token: 'x' })
+    assert.deepEqual(
+      sorted(listed('introspection_endpoint_auth_methods_supported')),
+      sorted(introspection),
+    )
+    const revocation = await accepted('/revoke', { token: 'x' })
+    assert.deepEqual(
+      sorted(listed('revocation_endpoint_auth_methods_supported')),
+      sorted(revocation),
+    )
+  })
+
+  it('lets a public client redeem its code with none at the token endpoint', async () => {
+    const p = pkce()
+    const landed = await authorize(
+      new Browser(server.url),
+      { clientId: PUBLIC, redirectUri: REDIRECT, challenge: p.challenge },
+      USER,
+    )
+    const res = await withMethod('/token', 'none', {
+      grant_type: 'authorization_code',
+      code: landed.searchParams.get('code') ?? '',
+      redirect_uri: REDIRECT,
+      code_verifier: p.verifier,
+    })
+    assert.equal(res.status, 200, res.text)
+    assert.equal(typeof res.json.access_token, 'string')
+  })
+
+  it('lists exactly the grant types the token endpoint knows', async () => {
+    const candidates = new Set([
+      ...listed('grant_types_supported'),
+      'authorization_code',
+      'client_credentials',
+      'refresh_token',
+      'password',
+      'implicit',
+      'urn:ietf:params:oauth:grant-type:device_code',
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+      'urn:ietf:params:oauth:grant-type:saml2-bearer',
+    ])
+    const known: string[] = []
+    for (const grant of candidates) {
+      const res = await withMethod('/token', 'client_secret_basic', { grant_type: grant })
+      if (res.json.error !== 'unsupported_grant_type') known.push(grant)
+    }
+    assert.deepEqual(sorted(listed('grant_types_supported')), sorted(known))
+  })
+
+  /** GET /authorize for `conf` with `extra` parameters, as a browser that is not logged in. */
+  async function authorizeWith(extra: Record<string, string>): Promise<HttpResponse> {
+    const p = pkce()
+    const query = authorizeQuery({
+      clientId: conf.client_id,
+      redirectUri: REDIRECT,
+      challenge: p.challenge,
+    })
+    const url = new URL(server.url + query)
+    for (const [k, v] of Object.entries(extra)) url.searchParams.set(k, v)
+    return request(url.href)
+  }
+  const errorOf = (res: HttpResponse): string | null =>
+    res.headers.location ? new URL(res.headers.location).searchParams.get('error') : null
+
+  it('lists exactly the response types and PKCE methods the authorization endpoint takes', async () => {
+    const types: string[] = []
+    for (const type of ['code', 'token', 'id_token', 'code id_token', 'code token', 'none']) {
+      const res = await authorizeWith({ response_type: type })
+      if (res.status === 200) types.push(type)
+      else assert.equal(errorOf(res), 'unsupported_response_type', type)
+    }
+    assert.deepEqual(sorted(listed('response_types_supported')), sorted(types))
+
+    const methods: string[] = []
+    for (const method of ['S256', 'plain']) {
+      const res = await authorizeWith({ code_challenge_method: method })
+      if (res.status === 200) methods.push(method)
+      else assert.equal(errorOf(res), 'invalid_request', method)
+    }
+    assert.deepEqual(sorted(listed('code_challenge_methods_supported')), sorted(methods))
+  })
+
+  it('lists exactly the response modes in which the code comes back, and sends iss as it says', async () => {
+    const browser = new Browser(server.url)
+    const p = pkce()
+    const params = { clientId: conf.client_id, redirectUri: REDIRECT, challenge: p.challenge }
+    await authorize(browser, params, USER) // logged in: the next requests redirect at once
+    const modes: string[] = []
+    for (const mode of ['query', 'fragment', 'form_post']) {
+      const res = await browser.get(`${authorizeQuery(params)}&response_mode=${mode}`)
+      const location = res.headers.location
+      if (location === undefined) continue
+      const url = new URL(location)
+      const fragment = new URLSearchParams(url.hash.slice(1))
+      if (mode === 'query' && url.searchParams.has('code')) modes.push(mode)
+      if (mode === 'fragment' && fragment.has('code')) modes.push(mode)
+      if (mode === 'query') {
+        assert.equal(md.authorization_response_iss_parameter_supported, true)
+        assert.equal(url.searchParams.get('iss'), md.issuer)
+      }
+    }
+    // RFC 8414 §2: an absent list means ["query", "fragment"], which would not be true.
+    assert.deepEqual(sorted(listed('response_modes_supported')), sorted(modes))
+  })
+
+  it('checks every *_supported field it lists against behaviour', () => {
+    const fields = Object.keys(md).filter((k) => k.endsWith('_supported'))
+    for (const field of fields) assert.ok(CHECKED.includes(field), `${field} is not checked`)
+  })
+})
