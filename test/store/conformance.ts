@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { after, afterEach, beforeEach, describe, it } from 'node:test'
 import { ConflictError, StoreUnavailableError } from '../../src/errors.js'
 import type { RevocationKind, SigningKeyRecord, Store } from '../../src/store/types.js'
+import { keyState, pickSigningKey } from '../../src/tokens/keys.js'
 import { describeFeedConformance } from './conformance_feed.js'
 import { describeRefreshConformance } from './conformance_refresh.js'
 import { describeRevokeConformance } from './conformance_revoke.js'
@@ -226,6 +227,19 @@ export function runStoreConformance(
         assert.deepEqual(await store.getKey('newest'), newest)
         await assert.rejects(store.insertNewestKey(key('newest'), 400), ConflictError)
         assert.equal((await store.listKeys()).length, 5)
+      })
+
+      it('after rotate then rotate --activate-in 0, exactly one key signs, the newest, at every later time', async () => {
+        await store.insertNewestKey(key('first', { activatesAt: NOW - 100 }), 400)
+        await store.insertNewestKey(key('pending', { activatesAt: NOW + 60 }), 400)
+        await store.insertNewestKey(key('now', { activatesAt: NOW }), 400)
+        const keys = await store.listKeys()
+        for (const at of [NOW, NOW + 59, NOW + 60, NOW + 400, NOW + 10_000]) {
+          assert.equal(pickSigningKey(keys, at)?.kid, 'now', `at +${at - NOW}`)
+          const active = keys.filter((k) => keyState(k, keys, at) === 'active').map((k) => k.kid)
+          assert.deepEqual(active, ['now'], `at +${at - NOW}`)
+        }
+        assert.equal((await store.getKey('first'))?.publishedUntil, NOW + 400)
       })
 
       it('keeps an older key signing until the newest key activates when the newest is due later', async () => {
