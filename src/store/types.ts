@@ -71,7 +71,10 @@ export interface SigningKeyRecord {
   createdAt: number
   /** From this time the key may sign; until then it is only published. */
   activatesAt: number
-  /** When a newer key took over signing; `null` while it is the newest active key. */
+  /**
+   * When it stops signing: the earliest `activatesAt` of the unretired keys added after it; `null`
+   * while none is. Kept by the store's key writes (see `src/tokens/keys.ts` for the whole rule).
+   */
   supersededAt: number | null
   /** After this time it is no longer published: every token it signed has expired. */
   publishedUntil: number | null
@@ -81,26 +84,37 @@ export interface SigningKeyRecord {
 
 /** @see https://www.rfc-editor.org/rfc/rfc7517 */
 export interface KeyStore {
-  /** Adds a key. Rejects with `ConflictError` when the kid exists. */
+  /**
+   * Adds a key as it is, superseding nothing (imports and tests). Rejects with `ConflictError` when the
+   * kid exists.
+   */
   insertKey(key: SigningKeyRecord): Promise<void>
   /**
-   * Adds `key` only when no key can sign at `now` (one unretired, with `activatesAt <= now` and
-   * `publishedUntil` unset or after `now`); `false` (nothing added) when one can. Atomic across
-   * processes sharing the store: of concurrent calls on a store without a signing key exactly one
-   * adds its key, so nodes starting together agree on one key. Does not check `key` itself.
+   * Adds `key` as the newest key (a rotation): every unretired key added before it that would still
+   * sign at `key.activatesAt` (`supersededAt` unset or later) is superseded at `key.activatesAt` and
+   * published until `key.activatesAt + keepFor`. Keys that stopped signing earlier keep their dates.
+   * Atomic with respect to other key writes. Rejects with `ConflictError` when the kid exists.
    */
-  insertKeyUnlessSigning(key: SigningKeyRecord, now: number): Promise<boolean>
-  /** Every key, retired ones included, oldest first. */
+  insertNewestKey(key: SigningKeyRecord, keepFor: number): Promise<void>
+  /**
+   * Adds `key` as `insertNewestKey` does, but only when no key signs at `now` (one unretired, with
+   * `activatesAt <= now` and `supersededAt` unset or after `now`); `false` (nothing added) when one
+   * does. Atomic across processes sharing the store: of concurrent calls on a store without a signing
+   * key exactly one adds its key, so nodes starting together agree on one key. Does not check `key`.
+   */
+  insertKeyUnlessSigning(key: SigningKeyRecord, now: number, keepFor: number): Promise<boolean>
+  /** Every key, retired ones included, in the order they were added (oldest first). */
   listKeys(): Promise<SigningKeyRecord[]>
   /** The key, or `null`. */
   getKey(kid: string): Promise<SigningKeyRecord | null>
   /**
-   * Marks every unretired, unsuperseded key other than `kid` as superseded at `at`, published until
-   * `publishedUntil`. Atomic: used by rotation after `insertKey` of the successor.
+   * Retires the key at `at`; `false` (nothing changed) when unknown or already retired. Then every
+   * unretired key still signing or due to sign after `at` (`supersededAt` later than `at`) gets again
+   * the `supersededAt` the rule gives without the retired key: the earliest `activatesAt` of the
+   * unretired keys added after it (`null` when none), published until that plus `keepFor`. Atomic
+   * with respect to other key writes. Does not check that the key is not the one signing.
    */
-  supersedeKeysExcept(kid: string, at: number, publishedUntil: number): Promise<void>
-  /** Retires the key now; `false` when unknown or already retired. */
-  retireKey(kid: string, at: number): Promise<boolean>
+  retireKey(kid: string, at: number, keepFor: number): Promise<boolean>
 }
 
 export interface OpaqueTokenRecord {

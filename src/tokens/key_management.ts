@@ -4,10 +4,18 @@
  */
 import { ConfigError } from '../errors.js'
 import type { SigningAlg, SigningKeyRecord, Store } from '../store/types.js'
-import { generateSigningKey, keyState, pickSigningKey } from './keys.js'
+import { generateSigningKey, isSealed, openPrivateKey, pickSigningKey } from './keys.js'
 
 /** Access-token lifetime assumed when no client exists yet. */
 export const DEFAULT_ACCESS_TOKEN_TTL = 300
+
+/**
+ * Seconds a superseded key stays published beyond the longest access-token lifetime. A node keeps
+ * signing with a key until it reloads the keys (`keyReloadMs`, at most 60 s; the Redis copy of the
+ * list lives 1 s), and nodes' clocks may differ: tokens signed in that time expire before the key
+ * leaves the JWKS.
+ */
+export const PUBLICATION_GRACE = 120
 
 /** How long after it stops signing a key must stay published: the longest access-token lifetime. */
 export async function longestTokenLifetime(store: Store): Promise<number> {
@@ -15,9 +23,32 @@ export async function longestTokenLifetime(store: Store): Promise<number> {
   return clients.reduce((max, c) => Math.max(max, c.accessTokenTtl), DEFAULT_ACCESS_TOKEN_TTL)
 }
 
+/** What the store adds to `supersededAt` to get `publishedUntil`. */
+async function publicationTail(store: Store): Promise<number> {
+  return (await longestTokenLifetime(store)) + PUBLICATION_GRACE
+}
+
 /**
- * Creates a signing key when none can sign at `now`, as on a first start. Returns the new key, or
- * `null` when one was already there (or another node added one first: concurrent starts add one).
+ * Refuses to add a key that would unseal a sealed database or seal under another secret: once any key
+ * in the store is sealed, a new key needs `secret`, and `secret` must open the newest sealed key. A
+ * database of plaintext keys accepts a sealed key (with the secret set, every key can be read back);
+ * from then on it is a sealed database. Throws `ConfigError`; writes nothing.
+ */
+function checkSealing(keys: readonly SigningKeyRecord[], secret: string | undefined): void {
+  const sealed = keys.filter((k) => isSealed(k.privateKey)).at(-1)
+  if (!sealed) return
+  if (!secret) {
+    throw new ConfigError(
+      'the signing keys in this database are encrypted: set LATCHKEY_KEY_ENCRYPTION_SECRET to add one',
+    )
+  }
+  openPrivateKey(sealed, secret)
+}
+
+/**
+ * Creates a signing key when none signs at `now`, as on a first start. Returns the new key, or `null`
+ * when one was already there (or another node added one first: concurrent starts add one). Throws
+ * `ConfigError`, adding nothing, when the key-encryption secret does not fit the stored keys.
  */
 export async function ensureSigningKey(
   store: Store,
@@ -25,9 +56,11 @@ export async function ensureSigningKey(
 ): Promise<SigningKeyRecord | null> {
   const keys = await store.listKeys()
   if (pickSigningKey(keys, options.now)) return null
+  checkSealing(keys, options.keyEncryptionSecret)
   const key = await generateSigningKey(options)
+  const tail = await publicationTail(store)
   // Nodes starting together on one empty database all get here: the store adds one key of theirs.
-  return (await store.insertKeyUnlessSigning(key, options.now)) ? key : null
+  return (await store.insertKeyUnlessSigning(key, options.now, tail)) ? key : null
 }
 
 export interface RotateOptions {
@@ -42,24 +75,26 @@ export interface RotateOptions {
 }
 
 /**
- * Adds a new key that signs from `now + activateIn`; every older key stops signing then and stays
- * published for the longest access-token lifetime after it.
+ * Adds a new key that signs from `now + activateIn`, as the newest key: the key signing then stops,
+ * a key still pending then never signs, and each stays published for the longest access-token
+ * lifetime (plus `PUBLICATION_GRACE`) after it stopped. Throws `ConfigError`, adding nothing, when
+ * the key-encryption secret does not fit the stored keys.
  */
 export async function rotateSigningKey(
   store: Store,
   options: RotateOptions,
 ): Promise<SigningKeyRecord> {
+  checkSealing(await store.listKeys(), options.keyEncryptionSecret)
   const activatesAt = options.now + options.activateIn
   const key = await generateSigningKey({ ...options, activatesAt })
-  const keepFor = await longestTokenLifetime(store)
-  await store.insertKey(key)
-  await store.supersedeKeysExcept(key.kid, activatesAt, activatesAt + keepFor)
+  await store.insertNewestKey(key, await publicationTail(store))
   return (await store.getKey(key.kid)) ?? key
 }
 
 /**
  * Withdraws a key at once: it leaves the JWKS and tokens it signed stop verifying. The key that signs
- * now cannot be retired (rotate first), or the server would be left without one. Records a `kid`
+ * now cannot be retired (rotate first), or the server would be left without one. Retiring a pending
+ * key cancels its rotation: the keys before it sign as if it had never been added. Records a `kid`
  * revocation so that resource servers following the feed drop it too.
  */
 export async function retireSigningKey(
@@ -70,15 +105,14 @@ export async function retireSigningKey(
   const keys = await store.listKeys()
   const key = keys.find((k) => k.kid === kid)
   if (!key) throw new ConfigError(`no signing key with kid ${kid}`)
-  if (keyState(key, now) === 'retired')
-    throw new ConfigError(`signing key ${kid} is already retired`)
+  if (key.retiredAt !== null) throw new ConfigError(`signing key ${kid} is already retired`)
   if (pickSigningKey(keys, now)?.kid === kid) {
     throw new ConfigError(
       `signing key ${kid} is the one signing now: run "latchkey keys rotate --activate-in 0" first`,
     )
   }
-  await store.retireKey(kid, now)
   const keepFor = await longestTokenLifetime(store)
+  await store.retireKey(kid, now, keepFor + PUBLICATION_GRACE)
   await store.appendRevocation({
     kind: 'kid',
     value: kid,

@@ -48,23 +48,41 @@ describe('signing keys', () => {
   })
 
   it('moves through pending, active, superseded, expired and retired', () => {
+    const old = record({ kid: 'old', supersededAt: NOW + 10, publishedUntil: NOW + 25 })
     const k = record({ activatesAt: NOW + 10, supersededAt: NOW + 20, publishedUntil: NOW + 30 })
-    assert.equal(keyState(k, NOW), 'pending')
-    assert.equal(keyState(k, NOW + 10), 'active')
-    assert.equal(keyState(k, NOW + 20), 'superseded')
-    assert.equal(keyState(k, NOW + 30), 'expired')
-    assert.equal(keyState({ ...k, retiredAt: NOW }, NOW), 'retired')
+    const next = record({ kid: 'next', activatesAt: NOW + 20 })
+    const keys = [old, k, next]
+    assert.equal(keyState(k, keys, NOW), 'pending')
+    assert.equal(keyState(k, keys, NOW + 10), 'active')
+    assert.equal(keyState(k, keys, NOW + 20), 'superseded')
+    assert.equal(keyState(k, keys, NOW + 30), 'expired')
+    assert.equal(keyState({ ...k, retiredAt: NOW }, keys, NOW), 'retired')
     assert.equal(isPublished(k, NOW), true, 'published before it signs')
     assert.equal(isPublished(k, NOW + 29), true)
     assert.equal(isPublished(k, NOW + 30), false)
   })
 
-  it('signs with the key that activated last and never with a pending or retired one', () => {
+  it('lists as active only the key that signs, and a cancelled pending key as superseded', () => {
+    // `rotate` (next, due in 60 s), then `rotate --activate-in 0` (now): the store supersedes both
+    // older keys at the newest key's activation.
+    const old = record({ kid: 'old', supersededAt: NOW, publishedUntil: NOW + 420 })
+    const next = record({ kid: 'next', activatesAt: NOW + 60, supersededAt: NOW })
+    const newest = record({ kid: 'newest', activatesAt: NOW })
+    const keys = [old, next, newest]
+    for (const at of [NOW, NOW + 60, NOW + 1000]) {
+      assert.equal(pickSigningKey(keys, at)?.kid, 'newest')
+      assert.deepEqual(
+        keys.map((k) => keyState(k, keys, at)),
+        [at < NOW + 420 ? 'superseded' : 'expired', 'superseded', 'active'],
+      )
+    }
+  })
+
+  it('signs with the key whose interval holds now and never with a pending or retired one', () => {
     const old = record({ kid: 'old', activatesAt: NOW - 100, supersededAt: NOW + 50 })
     const next = record({ kid: 'next', activatesAt: NOW + 50 })
     assert.equal(pickSigningKey([old, next], NOW)?.kid, 'old')
     assert.equal(pickSigningKey([old, next], NOW + 50)?.kid, 'next')
-    assert.equal(pickSigningKey([old, { ...next, retiredAt: NOW }], NOW + 60)?.kid, 'old')
     assert.equal(pickSigningKey([{ ...old, retiredAt: NOW }], NOW), undefined)
   })
 })

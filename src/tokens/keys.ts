@@ -2,9 +2,15 @@
  * Signing keys: generated with `node:crypto`, described with `jose` (JWK export, RFC 7638 thumbprint),
  * stored as PKCS#8 PEM, sealed with AES-256-GCM when a key-encryption secret is configured.
  *
- * Life of a key: generated and published at once (`createdAt`); signs from `activatesAt`; superseded
- * when a newer key activates; stays published until `publishedUntil`, when every token it signed has
- * expired; or retired at once by an operator, which withdraws it and its tokens.
+ * The life of keys follows one rule, from which signing, listing, publication and retirement derive.
+ * Keys are ordered by when they were added (rotation adds the newest). A key signs from `activatesAt`
+ * until `supersededAt`, the earliest `activatesAt` among the unretired keys added after it; so at any
+ * instant the key that signs is the newest unretired key that has activated, and a newer rotation
+ * wins over an older one still pending (which then never signs). The store keeps `supersededAt` by
+ * this rule at every key write (`KeyStore.insertNewestKey`, `retireKey`), and a key stays published
+ * until `publishedUntil`: `supersededAt` plus the longest access-token lifetime plus a grace (see
+ * `key_management.ts`), so every token it signed expires before it leaves the JWKS. Retiring withdraws
+ * a key and its tokens at once; the key signing now cannot be retired.
  */
 import {
   createCipheriv,
@@ -128,39 +134,48 @@ export function openPrivateKey(record: SigningKeyRecord, secret: string | undefi
 /** Lifecycle state of a key at `now`, for listings. */
 export type KeyState = 'pending' | 'active' | 'superseded' | 'expired' | 'retired'
 
-export function keyState(key: SigningKeyRecord, now: number): KeyState {
-  if (key.retiredAt !== null) return 'retired'
-  if (key.publishedUntil !== null && key.publishedUntil <= now) return 'expired'
-  if (key.activatesAt > now) return 'pending'
-  if (key.supersededAt !== null && key.supersededAt <= now) return 'superseded'
-  return 'active'
-}
-
-/** Whether the key belongs in the JWKS at `now`: pending, active or superseded, not yet expired. */
-export function isPublished(key: SigningKeyRecord, now: number): boolean {
-  const state = keyState(key, now)
-  return state === 'pending' || state === 'active' || state === 'superseded'
+/** Whether `key` signs at `now` by its own dates: unretired, activated, not yet superseded. */
+function signsAt(key: SigningKeyRecord, now: number): boolean {
+  return (
+    key.retiredAt === null &&
+    key.activatesAt <= now &&
+    (key.supersededAt === null || key.supersededAt > now)
+  )
 }
 
 /**
- * The key that signs at `now`: among unretired keys that have activated, the one that activated last
- * (ties broken by creation). `undefined` when there is none.
+ * The key that signs at `now`: the unretired key with `activatesAt <= now < supersededAt`, of which the
+ * store's key writes leave exactly one once a first key activated (the newest added, should a store
+ * ever hold two). `undefined` when there is none.
  */
 export function pickSigningKey(
   keys: readonly SigningKeyRecord[],
   now: number,
 ): SigningKeyRecord | undefined {
-  let best: SigningKeyRecord | undefined
-  for (const key of keys) {
-    if (key.retiredAt !== null || key.activatesAt > now) continue
-    if (key.publishedUntil !== null && key.publishedUntil <= now) continue
-    if (
-      !best ||
-      key.activatesAt > best.activatesAt ||
-      (key.activatesAt === best.activatesAt && key.createdAt > best.createdAt)
-    ) {
-      best = key
-    }
-  }
-  return best
+  let signing: SigningKeyRecord | undefined
+  for (const key of keys) if (signsAt(key, now)) signing = key
+  return signing
+}
+
+/**
+ * The state of `key` among `keys` (all of them, as listed by the store) at `now`: `active` for the one
+ * key `pickSigningKey` picks and no other; `pending` for a key due to sign later; `superseded` for a
+ * key that no longer signs (or never will) but is still published.
+ */
+export function keyState(
+  key: SigningKeyRecord,
+  keys: readonly SigningKeyRecord[],
+  now: number,
+): KeyState {
+  if (key.retiredAt !== null) return 'retired'
+  if (key.publishedUntil !== null && key.publishedUntil <= now) return 'expired'
+  if (pickSigningKey(keys, now)?.kid === key.kid) return 'active'
+  const willSign = key.supersededAt === null || key.supersededAt > key.activatesAt
+  if (key.activatesAt > now && willSign) return 'pending'
+  return 'superseded'
+}
+
+/** Whether the key belongs in the JWKS at `now`: not retired, and not past `publishedUntil`. */
+export function isPublished(key: SigningKeyRecord, now: number): boolean {
+  return key.retiredAt === null && (key.publishedUntil === null || key.publishedUntil > now)
 }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { after, afterEach, beforeEach, describe, it } from 'node:test'
 import { ConflictError, StoreUnavailableError } from '../../src/errors.js'
 import type { RevocationKind, SigningKeyRecord, Store } from '../../src/store/types.js'
+import { keyState, pickSigningKey } from '../../src/tokens/keys.js'
 import { describeFeedConformance } from './conformance_feed.js'
 import { describeRefreshConformance } from './conformance_refresh.js'
 import { describeRevokeConformance } from './conformance_revoke.js'
@@ -190,70 +191,113 @@ export function runStoreConformance(
         assert.equal(await store.getKey('nope'), null)
       })
 
-      it('lists every key oldest first, retired ones included', async () => {
-        await store.insertKey(key('newest', { createdAt: NOW + 20 }))
-        await store.insertKey(key('oldest', { createdAt: NOW }))
+      it('lists every key in the order added, retired ones included, whatever their dates', async () => {
+        // Rotation supersedes by the order keys were added, so a clock stepped back between two
+        // rotations does not reorder them.
+        await store.insertKey(key('first', { createdAt: NOW + 20 }))
+        await store.insertKey(key('second', { createdAt: NOW }))
         await store.insertKey(key('retired', { createdAt: NOW + 10, retiredAt: NOW + 15 }))
         const kids = (await store.listKeys()).map((k) => k.kid)
-        assert.deepEqual(kids, ['oldest', 'retired', 'newest'])
+        assert.deepEqual(kids, ['first', 'second', 'retired'])
       })
 
       it('lists no keys when none exist', async () => {
         assert.deepEqual(await store.listKeys(), [])
       })
 
-      it('supersedes every unretired, unsuperseded key except the given one', async () => {
-        const active = key('active', { createdAt: NOW })
-        const already = key('already', { createdAt: NOW - 20, supersededAt: NOW - 10 })
-        const superseded = { ...already, publishedUntil: NOW - 5 }
-        const retired = key('retired', { createdAt: NOW - 30, retiredAt: NOW - 1 })
-        const successor = key('successor', { createdAt: NOW + 1 })
-        for (const k of [active, superseded, retired, successor]) await store.insertKey(k)
-
-        await store.supersedeKeysExcept('successor', NOW + 2, NOW + 3600)
-
-        assert.deepEqual(await store.getKey('active'), {
-          ...active,
-          supersededAt: NOW + 2,
-          publishedUntil: NOW + 3600,
+      it('adds the newest key and supersedes, at its activation, the older keys that would still sign then', async () => {
+        const gone = key('gone', {
+          createdAt: NOW - 40,
+          supersededAt: NOW - 10,
+          publishedUntil: NOW,
         })
-        assert.deepEqual(await store.getKey('already'), superseded)
+        const retired = key('retired', { createdAt: NOW - 30, retiredAt: NOW - 1 })
+        const active = key('active', { createdAt: NOW - 20, supersededAt: NOW + 100 })
+        const pending = key('pending', { activatesAt: NOW + 100 })
+        for (const k of [gone, retired, active, pending]) await store.insertKey(k)
+
+        const newest = key('newest', { activatesAt: NOW + 60 })
+        await store.insertNewestKey(newest, 400)
+
+        const stopped = { supersededAt: NOW + 60, publishedUntil: NOW + 460 }
+        assert.deepEqual(await store.getKey('active'), { ...active, ...stopped })
+        assert.deepEqual(await store.getKey('pending'), { ...pending, ...stopped }, 'never signs')
+        assert.deepEqual(await store.getKey('gone'), gone, 'stopped earlier: dates kept')
         assert.deepEqual(await store.getKey('retired'), retired)
-        assert.deepEqual(await store.getKey('successor'), successor)
+        assert.deepEqual(await store.getKey('newest'), newest)
+        await assert.rejects(store.insertNewestKey(key('newest'), 400), ConflictError)
+        assert.equal((await store.listKeys()).length, 5)
+      })
+
+      it('after rotate then rotate --activate-in 0, exactly one key signs, the newest, at every later time', async () => {
+        await store.insertNewestKey(key('first', { activatesAt: NOW - 100 }), 400)
+        await store.insertNewestKey(key('pending', { activatesAt: NOW + 60 }), 400)
+        await store.insertNewestKey(key('now', { activatesAt: NOW }), 400)
+        const keys = await store.listKeys()
+        for (const at of [NOW, NOW + 59, NOW + 60, NOW + 400, NOW + 10_000]) {
+          assert.equal(pickSigningKey(keys, at)?.kid, 'now', `at +${at - NOW}`)
+          const active = keys.filter((k) => keyState(k, keys, at) === 'active').map((k) => k.kid)
+          assert.deepEqual(active, ['now'], `at +${at - NOW}`)
+        }
+        assert.equal((await store.getKey('first'))?.publishedUntil, NOW + 400)
+      })
+
+      it('keeps an older key signing until the newest key activates when the newest is due later', async () => {
+        const active = key('active', { createdAt: NOW - 20 })
+        await store.insertKey(active)
+        await store.insertNewestKey(key('soon', { activatesAt: NOW + 60 }), 400)
+        await store.insertNewestKey(key('later', { activatesAt: NOW + 3600 }), 400)
+        assert.equal((await store.getKey('active'))?.supersededAt, NOW + 60)
+        assert.deepEqual(
+          { ...(await store.getKey('soon')) },
+          {
+            ...key('soon', { activatesAt: NOW + 60 }),
+            supersededAt: NOW + 3600,
+            publishedUntil: NOW + 4000,
+          },
+        )
+        assert.equal((await store.getKey('later'))?.supersededAt, null)
       })
 
       it('adds a first key unless one can sign, and of concurrent first keys adds exactly one', async () => {
         const results = await Promise.all(
-          ['a', 'b', 'c', 'd', 'e'].map((kid) => store.insertKeyUnlessSigning(key(kid), NOW)),
+          ['a', 'b', 'c', 'd', 'e'].map((kid) => store.insertKeyUnlessSigning(key(kid), NOW, 400)),
         )
         assert.equal(results.filter(Boolean).length, 1)
         assert.equal((await store.listKeys()).length, 1)
-        assert.equal(await store.insertKeyUnlessSigning(key('late'), NOW + 10), false)
+        assert.equal(await store.insertKeyUnlessSigning(key('late'), NOW + 10, 400), false)
         assert.equal(await store.getKey('late'), null)
       })
 
-      it('adds a key when every key is retired, not yet active or no longer published', async () => {
+      it('adds a key when every key is retired, not yet active or superseded, and supersedes the pending one', async () => {
         await store.insertKey(key('retired', { retiredAt: NOW - 1 }))
         await store.insertKey(key('pending', { activatesAt: NOW + 60 }))
-        await store.insertKey(key('gone', { supersededAt: NOW - 20, publishedUntil: NOW }))
-        assert.equal(await store.insertKeyUnlessSigning(key('fresh'), NOW), true)
-        assert.equal((await store.getKey('fresh'))?.kid, 'fresh')
+        await store.insertKey(key('stopped', { supersededAt: NOW, publishedUntil: NOW + 400 }))
+        assert.equal(await store.insertKeyUnlessSigning(key('fresh'), NOW, 400), true)
+        assert.equal((await store.getKey('fresh'))?.supersededAt, null)
+        assert.equal(
+          (await store.getKey('pending'))?.supersededAt,
+          NOW,
+          'the pending key never signs',
+        )
+        assert.equal((await store.getKey('stopped'))?.publishedUntil, NOW + 400)
       })
 
-      it('supersedes nothing when the given key is the only one', async () => {
-        const only = key('only')
-        await store.insertKey(only)
-        await store.supersedeKeysExcept('only', NOW + 1, NOW + 100)
-        assert.deepEqual(await store.getKey('only'), only)
+      it('adds no key while a superseded-later key still signs', async () => {
+        await store.insertKey(key('active', { supersededAt: NOW + 1, publishedUntil: NOW + 401 }))
+        await store.insertKey(key('next', { activatesAt: NOW + 1 }))
+        assert.equal(await store.insertKeyUnlessSigning(key('late'), NOW, 400), false)
+        assert.equal(await store.insertKeyUnlessSigning(key('late'), NOW + 1, 400), false)
+        assert.equal(await store.getKey('late'), null)
       })
 
       it('retires a key once: true, then false the second time', async () => {
-        const k = key('k1')
+        const k = key('k1', { supersededAt: NOW + 1, publishedUntil: NOW + 401 })
         await store.insertKey(k)
-        await store.insertKey(key('k2', { createdAt: NOW + 1 }))
+        await store.insertKey(key('k2', { createdAt: NOW + 1, activatesAt: NOW + 1 }))
 
-        assert.equal(await store.retireKey('k1', NOW + 50), true)
-        assert.equal(await store.retireKey('k1', NOW + 60), false)
+        assert.equal(await store.retireKey('k1', NOW + 50, 400), true)
+        assert.equal(await store.retireKey('k1', NOW + 60, 400), false)
 
         assert.deepEqual(await store.getKey('k1'), { ...k, retiredAt: NOW + 50 })
         assert.equal((await store.getKey('k2'))?.retiredAt, null)
@@ -264,7 +308,35 @@ export function runStoreConformance(
       })
 
       it('returns false when retiring an unknown kid', async () => {
-        assert.equal(await store.retireKey('nope', NOW), false)
+        assert.equal(await store.retireKey('nope', NOW, 400), false)
+      })
+
+      it('retiring a pending key gives its predecessors back the dates the other keys give them', async () => {
+        const active = key('active', { createdAt: NOW - 20 })
+        await store.insertKey(active)
+        await store.insertNewestKey(key('later', { activatesAt: NOW + 3600 }), 400)
+        await store.insertNewestKey(key('soon', { activatesAt: NOW + 60 }), 400)
+        assert.equal((await store.getKey('later'))?.supersededAt, NOW + 60, 'cancelled by soon')
+
+        assert.equal(await store.retireKey('soon', NOW + 10, 400), true)
+        const back = { supersededAt: NOW + 3600, publishedUntil: NOW + 4000 }
+        assert.deepEqual(await store.getKey('active'), { ...active, ...back })
+        const later = await store.getKey('later')
+        assert.deepEqual([later?.supersededAt, later?.publishedUntil], [null, null])
+
+        assert.equal(await store.retireKey('later', NOW + 20, 400), true)
+        assert.deepEqual(await store.getKey('active'), active, 'signs with no end again')
+      })
+
+      it('retiring a key leaves the dates of keys that stopped signing before then', async () => {
+        const first = key('first', { createdAt: NOW - 30, activatesAt: NOW - 30 })
+        await store.insertKey(first)
+        await store.insertNewestKey(key('second', { activatesAt: NOW - 20 }), 400)
+        await store.insertNewestKey(key('third', { activatesAt: NOW - 10 }), 400)
+        const before = await store.getKey('first')
+        assert.equal(await store.retireKey('second', NOW, 400), true)
+        assert.deepEqual(await store.getKey('first'), before)
+        assert.equal((await store.getKey('third'))?.supersededAt, null)
       })
     })
 

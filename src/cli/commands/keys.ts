@@ -11,11 +11,16 @@ const now = (): number => Math.floor(Date.now() / 1000)
 const iso = (t: number | null): string | null =>
   t === null ? null : new Date(t * 1000).toISOString()
 
-export function keyJSON(k: SigningKeyRecord, at: number): Record<string, unknown> {
+/** `k` as listed: its state is decided among `keys`, every key in the store (see `keyState`). */
+export function keyJSON(
+  k: SigningKeyRecord,
+  keys: readonly SigningKeyRecord[],
+  at: number,
+): Record<string, unknown> {
   return {
     kid: k.kid,
     alg: k.alg,
-    state: keyState(k, at),
+    state: keyState(k, keys, at),
     created_at: iso(k.createdAt),
     activates_at: iso(k.activatesAt),
     superseded_at: iso(k.supersededAt),
@@ -28,7 +33,8 @@ export function keyJSON(k: SigningKeyRecord, at: number): Record<string, unknown
 export async function listKeys(o: { db?: string }): Promise<void> {
   await withStore(o.db, async (store) => {
     const at = now()
-    printJSON((await store.listKeys()).map((k) => keyJSON(k, at)))
+    const keys = await store.listKeys()
+    printJSON(keys.map((k) => keyJSON(k, keys, at)))
   })
 }
 
@@ -53,13 +59,14 @@ export async function rotateKey(o: {
       activateIn,
       keyEncryptionSecret: process.env.LATCHKEY_KEY_ENCRYPTION_SECRET || undefined,
     })
-    printJSON(keyJSON(key, at))
+    printJSON(keyJSON(key, await store.listKeys(), at))
   })
 }
 
 export async function retireKey(o: { db?: string; kid: string }): Promise<void> {
   await withStore(o.db, async (store) => {
     const at = now()
-    printJSON(keyJSON(await retireSigningKey(store, o.kid, at), at))
+    const key = await retireSigningKey(store, o.kid, at)
+    printJSON(keyJSON(key, await store.listKeys(), at))
   })
 }

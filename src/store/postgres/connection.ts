@@ -13,7 +13,7 @@ import { ConflictError, StoreUnavailableError } from '../../errors.js'
 export const LOCK = {
   /** Applying migrations: one node at a time. */
   migrations: 0x4c4b4d49,
-  /** Creating the first signing key: see `insertKeyUnlessSigning` in `./store.ts`. */
+  /** Every write of signing keys (a first key, rotation, retirement): see `./store.ts`. */
   keys: 0x4c4b4b59,
   /** Appending revocation events: see `APPEND_REVOCATION` in `./revoke.ts`. */
   feed: 0x4c4b4645,

@@ -20,7 +20,7 @@ import type {
   Store,
   UserRecord,
 } from '../types.js'
-import { LOCK, sql, type PgDatabase } from './connection.js'
+import { LOCK, sql, type PgDatabase, type Queryable } from './connection.js'
 import * as feed from './feed.js'
 import { listenForRevocations } from './notify.js'
 import { PgRevoke } from './revoke.js'
@@ -59,29 +59,36 @@ const INSERT_KEY = sql(
   'insert_key',
   `INSERT INTO signing_keys (${KEY_COLUMNS}) VALUES (${placeholders(9)})`,
 )
-/** Parameters: the key's 9 columns, then `now`. Runs after the keys lock is taken (a new snapshot). */
-const INSERT_KEY_UNLESS_SIGNING = sql(
-  'insert_key_unless_signing',
-  `INSERT INTO signing_keys (${KEY_COLUMNS})
-   SELECT ${placeholders(9)} WHERE NOT EXISTS (
-     SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND activates_at <= $10
-       AND (published_until IS NULL OR published_until > $10))`,
-)
 const LOCK_KEYS = sql('lock_keys', `SELECT pg_advisory_xact_lock(${LOCK.keys})`)
-const SELECT_KEYS = sql(
-  'select_keys',
-  `SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at, position`,
+/** Runs after the keys lock is taken (a new snapshot). */
+const SIGNING_KEY_EXISTS = sql(
+  'signing_key_exists',
+  `SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND activates_at <= $1
+     AND (superseded_at IS NULL OR superseded_at > $1)`,
 )
+// Rotation (`KeyStore.insertNewestKey`): keys added before $1 (by position) that would still sign at
+// its activation ($2) stop signing then.
+const SUPERSEDE_OLDER_KEYS = sql(
+  'supersede_older_keys',
+  `UPDATE signing_keys SET superseded_at = $2, published_until = $2 + $3
+   WHERE retired_at IS NULL AND (superseded_at IS NULL OR superseded_at > $2)
+     AND position < (SELECT position FROM signing_keys WHERE kid = $1)`,
+)
+const SELECT_KEYS = sql('select_keys', `SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY position`)
 const SELECT_KEY = sql('select_key', `SELECT ${KEY_COLUMNS} FROM signing_keys WHERE kid = $1`)
-// One UPDATE statement, so atomic on its own.
-const SUPERSEDE_KEYS = sql(
-  'supersede_keys',
-  `UPDATE signing_keys SET superseded_at = $2, published_until = $3
-   WHERE kid <> $1 AND retired_at IS NULL AND superseded_at IS NULL`,
-)
 const RETIRE_KEY = sql(
   'retire_key',
   'UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL',
+)
+// What `KeyStore.retireKey` recomputes: keys not yet superseded at $1 take the earliest activation of
+// the unretired keys added after them.
+const RESUPERSEDE_KEYS = sql(
+  'resupersede_keys',
+  `UPDATE signing_keys k SET superseded_at = next.at, published_until = next.at + $2
+   FROM (SELECT o.kid, (SELECT min(n.activates_at) FROM signing_keys n
+           WHERE n.retired_at IS NULL AND n.position > o.position) AS at
+         FROM signing_keys o) next
+   WHERE next.kid = k.kid AND k.retired_at IS NULL AND k.superseded_at > $1`,
 )
 
 const INSERT_TOKEN = sql(
@@ -143,14 +150,28 @@ export class PostgresStore implements Store {
     await this.db.count(INSERT_KEY, keyValues(key))
   }
 
-  insertKeyUnlessSigning(key: SigningKeyRecord, now: number): Promise<boolean> {
+  insertNewestKey(key: SigningKeyRecord, keepFor: number): Promise<void> {
+    return this.db.transaction(async (tx) => {
+      await tx.rows(LOCK_KEYS, [])
+      await this.insertNewest(tx, key, keepFor)
+    })
+  }
+
+  insertKeyUnlessSigning(key: SigningKeyRecord, now: number, keepFor: number): Promise<boolean> {
     // READ COMMITTED takes a snapshot per statement: the lock comes first, in its own statement, so
     // the check sees a key committed by a node that held the lock before us. A single statement
     // taking the lock in a subquery would check against a snapshot older than the lock.
     return this.db.transaction(async (tx) => {
       await tx.rows(LOCK_KEYS, [])
-      return (await tx.count(INSERT_KEY_UNLESS_SIGNING, [...keyValues(key), now])) > 0
+      if ((await tx.rows(SIGNING_KEY_EXISTS, [now])).length > 0) return false
+      await this.insertNewest(tx, key, keepFor)
+      return true
     })
+  }
+
+  private async insertNewest(tx: Queryable, key: SigningKeyRecord, keepFor: number): Promise<void> {
+    await tx.count(INSERT_KEY, keyValues(key))
+    await tx.count(SUPERSEDE_OLDER_KEYS, [key.kid, key.activatesAt, keepFor])
   }
 
   async listKeys(): Promise<SigningKeyRecord[]> {
@@ -162,12 +183,13 @@ export class PostgresStore implements Store {
     return row === undefined ? null : keyFromRow(row)
   }
 
-  async supersedeKeysExcept(kid: string, at: number, publishedUntil: number): Promise<void> {
-    await this.db.count(SUPERSEDE_KEYS, [kid, at, publishedUntil])
-  }
-
-  async retireKey(kid: string, at: number): Promise<boolean> {
-    return (await this.db.count(RETIRE_KEY, [kid, at])) > 0
+  retireKey(kid: string, at: number, keepFor: number): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      await tx.rows(LOCK_KEYS, [])
+      if ((await tx.count(RETIRE_KEY, [kid, at])) === 0) return false
+      await tx.count(RESUPERSEDE_KEYS, [at, keepFor])
+      return true
+    })
   }
 
   async saveToken(token: OpaqueTokenRecord): Promise<void> {

@@ -167,17 +167,17 @@ export class RedisCache {
         await store.insertKey(key)
         await this.delete(this.keysKey())
       },
-      insertKeyUnlessSigning: async (key: SigningKeyRecord, now: number) => {
-        const inserted = await store.insertKeyUnlessSigning(key, now)
+      insertNewestKey: async (key: SigningKeyRecord, keepFor: number) => {
+        await store.insertNewestKey(key, keepFor)
+        await this.delete(this.keysKey())
+      },
+      insertKeyUnlessSigning: async (key: SigningKeyRecord, now: number, keepFor: number) => {
+        const inserted = await store.insertKeyUnlessSigning(key, now, keepFor)
         if (inserted) await this.delete(this.keysKey())
         return inserted
       },
-      supersedeKeysExcept: async (kid: string, at: number, publishedUntil: number) => {
-        await store.supersedeKeysExcept(kid, at, publishedUntil)
-        await this.delete(this.keysKey())
-      },
-      retireKey: async (kid: string, at: number) => {
-        const retired = await store.retireKey(kid, at)
+      retireKey: async (kid: string, at: number, keepFor: number) => {
+        const retired = await store.retireKey(kid, at, keepFor)
         await this.delete(this.keysKey())
         return retired
       },

@@ -99,10 +99,10 @@ export class SqliteStore implements Store {
   private readonly selectClient
   private readonly selectClients
   private readonly insertKeyRow
+  private readonly insertNewestKeyTx
   private readonly insertKeyUnlessSigningTx
   private readonly selectKeys
   private readonly selectKey
-  private readonly supersedeKeys
   private readonly insertToken
   private readonly selectToken
   private readonly deleteExpiredTokens
@@ -113,7 +113,7 @@ export class SqliteStore implements Store {
 
   // Writes that take access away: the durable connection (`synchronous = FULL`).
   private readonly insertRevocation
-  private readonly retireKeyRow
+  private readonly retireKeyTx
   private readonly revokeTokenTx
 
   // Users, logins, codes, sessions, refresh tokens (`./users.ts`, `./sessions.ts`, `./revoke.ts`).
@@ -140,27 +140,36 @@ export class SqliteStore implements Store {
          superseded_at, published_until, retired_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    const insertKeyUnlessSigning = main.prepare<Params>(
-      `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at,
-         superseded_at, published_until, retired_at)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (
-         SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND activates_at <= ?
-           AND (published_until IS NULL OR published_until > ?))`,
+    // Rotation (`KeyStore.insertNewestKey`): keys added before `kid` (by rowid) that would still sign
+    // at its activation stop signing then.
+    const supersedeOlderKeys = main.prepare<[number, number, number, string]>(
+      `UPDATE signing_keys SET superseded_at = ?, published_until = ?
+       WHERE retired_at IS NULL AND (superseded_at IS NULL OR superseded_at > ?)
+         AND rowid < (SELECT rowid FROM signing_keys WHERE kid = ?)`,
     )
+    const insertNewest = (key: SigningKeyRecord, keepFor: number): void => {
+      this.insertKeyRow.run(...keyParams(key))
+      const at = key.activatesAt
+      supersedeOlderKeys.run(at, at + keepFor, at, key.kid)
+    }
+    this.insertNewestKeyTx = main.transaction(insertNewest)
+    const signingKeyExists = main
+      .prepare<[number, number], 1>(
+        `SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND activates_at <= ?
+           AND (superseded_at IS NULL OR superseded_at > ?)`,
+      )
+      .pluck()
     // Run IMMEDIATE: the write lock is taken before the check, so two processes on one file cannot
     // both see no signing key and both add one.
     this.insertKeyUnlessSigningTx = main.transaction(
-      (key: SigningKeyRecord, now: number): boolean =>
-        insertKeyUnlessSigning.run(...keyParams(key), now, now).changes > 0,
+      (key: SigningKeyRecord, now: number, keepFor: number): boolean => {
+        if (signingKeyExists.get(now, now) !== undefined) return false
+        insertNewest(key, keepFor)
+        return true
+      },
     )
-    this.selectKeys = main.prepare<[], KeyRow>(
-      'SELECT * FROM signing_keys ORDER BY created_at, rowid',
-    )
+    this.selectKeys = main.prepare<[], KeyRow>('SELECT * FROM signing_keys ORDER BY rowid')
     this.selectKey = main.prepare<[string], KeyRow>('SELECT * FROM signing_keys WHERE kid = ?')
-    this.supersedeKeys = main.prepare<[number, number, string]>(
-      `UPDATE signing_keys SET superseded_at = ?, published_until = ?
-       WHERE kid <> ? AND retired_at IS NULL AND superseded_at IS NULL`,
-    )
 
     this.insertToken = main.prepare<Params>(
       `INSERT INTO opaque_tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -206,9 +215,24 @@ export class SqliteStore implements Store {
        VALUES (?, ?, ?, ?, ?)`,
     )
     this.insertRevocation = insertRevocation
-    this.retireKeyRow = durable.prepare<[number, string]>(
+    const retireKeyRow = durable.prepare<[number, string]>(
       'UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL',
     )
+    // What `KeyStore.retireKey` recomputes: keys not yet superseded at `at` take the earliest
+    // activation of the unretired keys added after them.
+    const resupersede = durable.prepare<[number, number]>(
+      `UPDATE signing_keys SET
+         superseded_at = (SELECT min(n.activates_at) FROM signing_keys n
+           WHERE n.retired_at IS NULL AND n.rowid > signing_keys.rowid),
+         published_until = (SELECT min(n.activates_at) FROM signing_keys n
+           WHERE n.retired_at IS NULL AND n.rowid > signing_keys.rowid) + ?
+       WHERE retired_at IS NULL AND superseded_at > ?`,
+    )
+    this.retireKeyTx = durable.transaction((kid: string, at: number, keepFor: number): boolean => {
+      if (retireKeyRow.run(at, kid).changes === 0) return false
+      resupersede.run(keepFor, at)
+      return true
+    })
     const deleteToken = durable.prepare<[string]>('DELETE FROM opaque_tokens WHERE hash = ?')
     this.revokeTokenTx = durable.transaction((hash: string, event: RevocationInput): boolean => {
       if (deleteToken.run(hash).changes === 0) return false
@@ -258,8 +282,12 @@ export class SqliteStore implements Store {
     })
   }
 
-  insertKeyUnlessSigning(key: SigningKeyRecord, now: number): Promise<boolean> {
-    return this.attempt(() => this.insertKeyUnlessSigningTx.immediate(key, now))
+  insertNewestKey(key: SigningKeyRecord, keepFor: number): Promise<void> {
+    return this.attempt(() => this.insertNewestKeyTx.immediate(key, keepFor))
+  }
+
+  insertKeyUnlessSigning(key: SigningKeyRecord, now: number, keepFor: number): Promise<boolean> {
+    return this.attempt(() => this.insertKeyUnlessSigningTx.immediate(key, now, keepFor))
   }
 
   listKeys(): Promise<SigningKeyRecord[]> {
@@ -273,15 +301,8 @@ export class SqliteStore implements Store {
     })
   }
 
-  supersedeKeysExcept(kid: string, at: number, publishedUntil: number): Promise<void> {
-    // One UPDATE statement, so atomic on its own.
-    return this.attempt(() => {
-      this.supersedeKeys.run(at, publishedUntil, kid)
-    })
-  }
-
-  retireKey(kid: string, at: number): Promise<boolean> {
-    return this.attempt(() => this.retireKeyRow.run(at, kid).changes > 0)
+  retireKey(kid: string, at: number, keepFor: number): Promise<boolean> {
+    return this.attempt(() => this.retireKeyTx.immediate(kid, at, keepFor))
   }
 
   saveToken(token: OpaqueTokenRecord): Promise<void> {
