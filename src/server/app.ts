@@ -20,7 +20,8 @@ import { issuerPath, registerMetadataEndpoint } from './endpoints/metadata.js'
 import { registerRevocationEndpoint } from './endpoints/revocation.js'
 import { registerTokenEndpoint } from './endpoints/token.js'
 import { handleClientError, handleError, sendOAuthError } from './errors.js'
-import { parseForm } from './form.js'
+import { checkFormContentType, parseForm } from './form.js'
+import { checkSingleHeaders } from './headers.js'
 
 export function createApp(ctx: ServerContext): FastifyInstance {
   const app: FastifyInstance = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
@@ -36,18 +37,30 @@ export function createApp(ctx: ServerContext): FastifyInstance {
   })
 
   // Only form bodies are accepted; JSON and everything else get 400 invalid_request (errors.ts).
+  // Fastify picks this parser by the media type alone: the parameters are checked here.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'buffer' },
-    (_request, body, done) => {
+    (request, body, done) => {
       try {
+        checkFormContentType(request.headers['content-type'])
         done(null, parseForm(body as Buffer))
       } catch (err) {
         done(err as Error, undefined)
       }
     },
   )
+
+  // Before routing, so every endpoint (and the authorization endpoint's pages) is covered.
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      checkSingleHeaders(request.raw.rawHeaders)
+      done()
+    } catch (err) {
+      done(err as Error)
+    }
+  })
 
   app.setErrorHandler(handleError)
   app.setNotFoundHandler((_request, reply) =>

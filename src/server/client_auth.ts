@@ -54,9 +54,12 @@ function parseBasic(header: string): { clientId: string; secret: string } {
     throw malformed('unsupported Authorization scheme: use Basic')
   }
   if (value.length % 4 !== 0 || !BASE64.test(value)) throw malformed('malformed Basic credentials')
+  const bytes = Buffer.from(value, 'base64')
+  // Canonical base64 only (RFC 4648 §3.5: pad bits zero): one header string per credentials.
+  if (bytes.toString('base64') !== value) throw malformed('malformed Basic credentials')
   let decoded: string
   try {
-    decoded = utf8.decode(Buffer.from(value, 'base64'))
+    decoded = utf8.decode(bytes)
   } catch {
     throw malformed('malformed Basic credentials')
   }

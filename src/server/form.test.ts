@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { OAuthError } from '../errors.js'
-import { MAX_FORM_PARAMETERS, parseForm } from './form.js'
+import { checkFormContentType, MAX_FORM_PARAMETERS, parseForm } from './form.js'
 
 const parse = (body: string | Buffer) =>
   parseForm(typeof body === 'string' ? Buffer.from(body) : body)
@@ -47,5 +47,40 @@ describe('form bodies', () => {
     assert.equal(params.__proto__, 'x')
     assert.equal(params.constructor, 'y')
     assert.equal(Object.getPrototypeOf(params), null)
+  })
+})
+
+describe('form content type', () => {
+  it('accepts the form media type in any case, alone or with charset=utf-8, plain or quoted', () => {
+    for (const type of [
+      'application/x-www-form-urlencoded',
+      'APPLICATION/X-WWW-FORM-URLENCODED',
+      'application/x-www-form-urlencoded; charset=utf-8',
+      'application/x-www-form-urlencoded;charset=UTF-8',
+      'application/x-www-form-urlencoded ; charset="utf-8" ',
+    ]) {
+      checkFormContentType(type)
+    }
+  })
+
+  it('refuses another charset, any other parameter, a repeated charset and junk with 400', () => {
+    for (const type of [
+      undefined,
+      '',
+      'application/x-www-form-urlencoded; charset=utf-16',
+      'application/x-www-form-urlencoded; charset=utf8',
+      'application/x-www-form-urlencoded; charset=utf-8; charset=utf-8',
+      'application/x-www-form-urlencoded; boundary=x',
+      'application/x-www-form-urlencoded;',
+      'application/x-www-form-urlencoded, application/json',
+      'application/x-www-form-urlencodedx',
+      'application/json',
+    ]) {
+      assert.throws(
+        () => checkFormContentType(type),
+        (err: unknown) => err instanceof OAuthError && err.code === 'invalid_request',
+        String(type),
+      )
+    }
   })
 })

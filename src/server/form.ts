@@ -20,6 +20,22 @@ function refuse(description: string): OAuthError {
   return new OAuthError('invalid_request', description)
 }
 
+// RFC 9110 §8.3.1: the media type and the charset name compare case-insensitively; a parameter value
+// may be quoted. Nothing else: another charset would be read as UTF-8 all the same, and other
+// parameters are ones nobody here reads.
+const FORM_CONTENT_TYPE =
+  /^application\/x-www-form-urlencoded(?:[ \t]*;[ \t]*charset=(?:utf-8|"utf-8"))?[ \t]*$/i
+
+/**
+ * Throws `OAuthError(invalid_request)` unless `contentType` is exactly
+ * `application/x-www-form-urlencoded`, optionally with `charset=utf-8` (RFC 6749 §3.2, Appendix B).
+ */
+export function checkFormContentType(contentType: string | undefined): void {
+  if (contentType === undefined || !FORM_CONTENT_TYPE.test(contentType)) {
+    throw refuse('request body must be application/x-www-form-urlencoded in UTF-8')
+  }
+}
+
 /** Parses a form body. Throws `OAuthError(invalid_request)` on anything the RFCs do not allow. */
 export function parseForm(body: Buffer): FormParams {
   let text: string

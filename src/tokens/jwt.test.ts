@@ -1,7 +1,22 @@
 import assert from 'node:assert/strict'
-import { createPrivateKey, sign as cryptoSign } from 'node:crypto'
+import {
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  sign as cryptoSign,
+  verify,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto'
 import { describe, it } from 'node:test'
 import { SignJWT, importPKCS8, importJWK, jwtVerify } from 'jose'
+import {
+  ecdsaTwin,
+  isLowS,
+  toLowS,
+  unusedBits,
+  withUnusedBitSet,
+} from '../../test/helpers/token_spellings.js'
 import type { SigningAlg } from '../store/types.js'
 import {
   JWTInvalid,
@@ -45,6 +60,16 @@ async function keyPair(alg: SigningAlg) {
 const options = { issuer: ISSUER, now: NOW, leeway: 5 }
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
 
+/** An ES256 token of `header` and `payload` texts, signed outside `JWTSigner`, low S. */
+function es256Token(headerText: string, payloadText: string, privateKey: KeyObject): string {
+  const input = `${Buffer.from(headerText).toString('base64url')}.${Buffer.from(payloadText).toString('base64url')}`
+  const sig = cryptoSign('sha256', Buffer.from(input), {
+    key: privateKey,
+    dsaEncoding: 'ieee-p1363',
+  })
+  return `${input}.${toLowS(sig).toString('base64url')}`
+}
+
 describe('JWT access tokens on node:crypto', () => {
   for (const alg of ['ES256', 'RS256', 'PS256', 'EdDSA'] as const) {
     it(`signs ${alg} tokens that jose verifies, and verifies tokens jose signs`, async () => {
@@ -60,9 +85,14 @@ describe('JWT access tokens on node:crypto', () => {
       assert.equal(protectedHeader.kid, record.kid)
       assert.equal(payload.client_id, 'svc')
 
-      const joseToken = await new SignJWT(claims({ jti: 'from-jose' }))
+      let joseToken = await new SignJWT(claims({ jti: 'from-jose' }))
         .setProtectedHeader({ alg, typ: 'at+jwt', kid: record.kid })
         .sign(await importPKCS8(record.privateKey, alg))
+      if (alg === 'ES256') {
+        // jose leaves S as WebCrypto gives it; only the low-S form is accepted here.
+        const [h, p, s] = joseToken.split('.') as [string, string, string]
+        joseToken = `${h}.${p}.${toLowS(Buffer.from(s, 'base64url')).toString('base64url')}`
+      }
       const verified = await verifyAccessToken(joseToken, () => verifier, options)
       assert.equal(verified.claims.jti, 'from-jose')
       assert.equal(verified.kid, record.kid)
@@ -146,22 +176,17 @@ describe('JWT access tokens on node:crypto', () => {
           : { alg: 'ES256', typ, kid: es.record.kid },
       )
       const input = `${header}.${b64(claims())}`
-      const sig = cryptoSign('sha256', Buffer.from(input), {
-        key: es.privateKey,
-        dsaEncoding: 'ieee-p1363',
-      })
+      const sig = toLowS(
+        cryptoSign('sha256', Buffer.from(input), { key: es.privateKey, dsaEncoding: 'ieee-p1363' }),
+      )
       await assert.rejects(
         verifyAccessToken(`${input}.${sig.toString('base64url')}`, () => es.verifier, options),
         /typ/,
       )
     }
-    const header = b64({ alg: 'ES256', typ: 'application/AT+JWT', kid: es.record.kid })
-    const input = `${header}.${b64(claims())}`
-    const sig = cryptoSign('sha256', Buffer.from(input), {
-      key: es.privateKey,
-      dsaEncoding: 'ieee-p1363',
-    })
-    await verifyAccessToken(`${input}.${sig.toString('base64url')}`, () => es.verifier, options)
+    const header = { alg: 'ES256', typ: 'application/AT+JWT', kid: es.record.kid }
+    const token = es256Token(JSON.stringify(header), JSON.stringify(claims()), es.privateKey)
+    await verifyAccessToken(token, () => es.verifier, options)
   })
 
   it('checks iss, exp, iat, nbf, aud and the required claims', () => {
@@ -203,5 +228,126 @@ describe('JWT access tokens on node:crypto', () => {
       /expired/,
     )
     checkClaims({ ...claims(), exp: NOW + 1 }, { ...options, expLeeway: 0 })
+  })
+
+  describe('one token, one string', () => {
+    it('refuses a segment with an unused bit set in its last character, in any segment', async () => {
+      const es = await keyPair('ES256')
+      const covered = new Set<string>()
+      // JSON whitespace and a claim of 0–2 characters give the header and payload every length mod 4.
+      for (const k of [0, 1, 2]) {
+        const headerText = JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: es.record.kid })
+        const token = es256Token(
+          headerText.replace('{', `{${' '.repeat(k)}`),
+          JSON.stringify(claims({ pad: 'x'.repeat(k) })),
+          es.privateKey,
+        )
+        await verifyAccessToken(token, () => es.verifier, options)
+        const parts = token.split('.')
+        for (const [i, name] of ['header', 'payload', 'signature'].entries()) {
+          const changed = withUnusedBitSet(parts[i]!)
+          if (changed === undefined) continue
+          covered.add(`${name} ${unusedBits(parts[i]!)}`)
+          const spelled = parts.map((part, j) => (j === i ? changed : part)).join('.')
+          assert.throws(() => decodeJWT(spelled), /canonical/, name)
+          await assert.rejects(
+            verifyAccessToken(spelled, () => es.verifier, options),
+            JWTInvalid,
+          )
+        }
+      }
+      for (const name of ['header 2', 'header 4', 'payload 2', 'payload 4', 'signature 4']) {
+        assert.ok(covered.has(name), name)
+      }
+    })
+
+    it('refuses a segment of length 1 mod 4, padding, + and / and whitespace', () => {
+      const h = b64({ alg: 'ES256', typ: 'at+jwt', kid: 'k' })
+      const p = b64(claims())
+      const sig = Buffer.alloc(64, 7).toString('base64url')
+      for (const token of [
+        `${h}.${p}.${sig}AAA`,
+        `${h}.${p}.${sig}==`,
+        `${h}.${p}.${Buffer.alloc(64, 0xfb).toString('base64')}`,
+        `${h}.${p} .${sig}`,
+        `${h}.${p}.${sig}\n`,
+      ]) {
+        assert.throws(() => decodeJWT(token), JWTInvalid, token.slice(-8))
+      }
+      decodeJWT(`${h}.${p}.${sig}`)
+    })
+
+    it('signs ES256 with low S only, and jose verifies every signature', async () => {
+      const { record, signer, verifier } = await keyPair('ES256')
+      const publicKey = await importJWK(record.publicJwk, 'ES256')
+      // Half of raw ECDSA signatures have a high S: 300 signings would all be low by chance with
+      // probability 2^-300.
+      for (let i = 0; i < 300; i++) {
+        const token = await signer.sign(claims({ jti: `id-${i}` }))
+        const signature = Buffer.from(token.split('.')[2]!, 'base64url')
+        assert.ok(isLowS(signature), `signing ${i}`)
+        assert.equal(
+          (await verifyAccessToken(token, () => verifier, options)).claims.jti,
+          `id-${i}`,
+        )
+        if (i % 10 === 0) await jwtVerify(token, publicKey, { currentDate: new Date(NOW * 1000) })
+      }
+    })
+
+    it('refuses the n − s twin of a valid ES256 signature, which node:crypto accepts', async () => {
+      const { record, signer, verifier } = await keyPair('ES256')
+      const token = await signer.sign(claims())
+      const [h, p, s] = token.split('.') as [string, string, string]
+      const twin = ecdsaTwin(Buffer.from(s, 'base64url'))
+      const key = createPublicKey({ key: record.publicJwk as JsonWebKey, format: 'jwk' })
+      assert.ok(
+        verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, twin),
+      )
+      assert.equal(verifier.verifySync(`${h}.${p}`, twin), false)
+      assert.equal(await verifier.verify(`${h}.${p}`, twin), false)
+      await assert.rejects(
+        verifyAccessToken(`${h}.${p}.${twin.toString('base64url')}`, () => verifier, options),
+        /bad signature/,
+      )
+    })
+
+    for (const [alg, padding] of [
+      ['RS256', constants.RSA_PKCS1_PADDING],
+      ['PS256', constants.RSA_PKCS1_PSS_PADDING],
+    ] as const) {
+      it(`refuses an ${alg} signature with its leading zero byte removed or one more added`, async () => {
+        const { privateKey, verifier } = await keyPair(alg)
+        // A signature whose first byte is zero: OpenSSL accepts it without that byte for PSS.
+        let input = ''
+        let sig = Buffer.alloc(0)
+        for (let i = 0; sig[0] !== 0; i++) {
+          input = `${b64({ alg })}.${b64(claims({ jti: `j${i}` }))}`
+          sig = cryptoSign('sha256', Buffer.from(input), {
+            key: privateKey,
+            padding,
+            saltLength: 32,
+          })
+        }
+        assert.equal(verifier.verifySync(input, sig), true)
+        for (const variant of [sig.subarray(1), Buffer.concat([Buffer.from([0]), sig])]) {
+          assert.equal(verifier.verifySync(input, variant), false, `${variant.length} bytes`)
+          assert.equal(await verifier.verify(input, variant), false, `${variant.length} bytes`)
+        }
+      })
+    }
+
+    it('refuses an Ed25519 signature whose s is increased by the group order L', async () => {
+      const { signer, verifier } = await keyPair('EdDSA')
+      const [h, p, s] = (await signer.sign(claims())).split('.') as [string, string, string]
+      const sig = Buffer.from(s, 'base64url')
+      const L = (1n << 252n) + 27742317777372353535851937790883648493n
+      // s is little-endian; s + L < 2^253 still fits in its 32 bytes.
+      const sValue = BigInt(`0x${Buffer.from(sig.subarray(32)).reverse().toString('hex')}`)
+      const bigger = Buffer.from((sValue + L).toString(16).padStart(64, '0'), 'hex').reverse()
+      const variant = Buffer.concat([sig.subarray(0, 32), bigger])
+      assert.equal(verifier.verifySync(`${h}.${p}`, sig), true)
+      assert.equal(verifier.verifySync(`${h}.${p}`, variant), false)
+      assert.equal(await verifier.verify(`${h}.${p}`, variant), false)
+    })
   })
 })

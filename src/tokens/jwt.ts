@@ -7,6 +7,13 @@
  * any other is refused before any signature check. The header is parsed against an allow-list (`alg`,
  * `kid`, `typ`), so `jwk`, `jku`, `x5u`, `x5c`, `crit`, `b64`, `enc` … are refused, never followed.
  *
+ * A token has exactly one string: anything keyed by the string (a deny-list, a verifier's cache) must
+ * not be bypassed by another spelling of the same token. So every segment must be canonical base64url
+ * (no padding, no unused bits set in its last character), a signature must have its algorithm's exact
+ * length (OpenSSL accepts an RSA-PSS signature without its leading zero byte), and an ECDSA signature
+ * must have a low `s` (`s ≤ n/2`; `n − s` verifies too, so high `s` is refused and never issued).
+ * Ed25519 needs nothing more: OpenSSL refuses `s ≥ L` (RFC 8032 §5.1.7).
+ *
  * @see https://www.rfc-editor.org/rfc/rfc9068
  * @see https://www.rfc-editor.org/rfc/rfc8725
  */
@@ -25,6 +32,10 @@ import type { SigningAlg } from '../store/types.js'
 export const MAX_JWT_LENGTH = 8192
 
 const SEGMENT = /^[A-Za-z0-9_-]+$/
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+/** The order of the P-256 group, and half of it: an ES256 signature's `s` must not exceed `n/2`. */
+const P256_N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551')
+const P256_HALF_N = Buffer.from((P256_N >> 1n).toString(16).padStart(64, '0'), 'hex')
 const KID = /^[A-Za-z0-9_-]{1,128}$/
 const ALLOWED_HEADER = new Set(['alg', 'kid', 'typ'])
 
@@ -96,9 +107,41 @@ export class JWTSigner {
     return new Promise((resolve, reject) => {
       sign(this.digest, Buffer.from(input), this.key, (err, signature) => {
         if (err) reject(err)
-        else resolve(`${input}.${signature.toString('base64url')}`)
+        else {
+          if (this.alg === 'ES256') lowS(signature)
+          resolve(`${input}.${signature.toString('base64url')}`)
+        }
       })
     })
+  }
+}
+
+/**
+ * Rewrites an ES256 signature `r || s` in place to its low-S form: `s` becomes `n − s` when `s > n/2`.
+ * Both verify; only the low one is canonical (the form Bitcoin's BIP 62 and libsecp256k1 require), and
+ * `node:crypto` returns either.
+ */
+export function lowS(signature: Buffer): void {
+  const s = signature.subarray(32, 64)
+  if (s.compare(P256_HALF_N) <= 0) return
+  const low = (P256_N - BigInt(`0x${s.toString('hex')}`)).toString(16).padStart(64, '0')
+  s.set(Buffer.from(low, 'hex'))
+}
+
+/** Whether an ES256 signature's `s` is at most `n/2`. */
+export function isLowS(signature: Buffer): boolean {
+  return signature.subarray(32, 64).compare(P256_HALF_N) <= 0
+}
+
+/** The exact length of a signature by `key` for `alg`: RFC 7518 §3.4 (ECDSA), §3.3 (RSA), RFC 8037. */
+function signatureLength(alg: SigningAlg, key: KeyObject): number {
+  switch (alg) {
+    case 'ES256':
+    case 'EdDSA':
+      return 64
+    case 'RS256':
+    case 'PS256':
+      return Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8)
   }
 }
 
@@ -109,6 +152,7 @@ export class JWTVerificationKey {
   private readonly digest: string | null
   /** Built once: `node:crypto` takes the key and its options as one object. */
   private readonly key: KeyWithOptions
+  private readonly signatureLength: number
 
   constructor(publicJwk: JWK, alg: SigningAlg) {
     if (typeof publicJwk.kid !== 'string') throw new TypeError('publicJwk.kid must be a string')
@@ -116,10 +160,19 @@ export class JWTVerificationKey {
     this.alg = alg
     const params = algParams(alg)
     this.digest = params.digest
-    this.key = {
-      key: createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }),
-      ...params.options,
-    }
+    const key = createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' })
+    this.key = { key, ...params.options }
+    this.signatureLength = signatureLength(alg, key)
+  }
+
+  /**
+   * Whether `signature` has the one encoding this key's valid signatures may have: the exact length,
+   * and for ECDSA a low `s`. Checked before the signature itself, so a non-canonical variant of a
+   * valid signature is refused.
+   */
+  private isCanonical(signature: Buffer): boolean {
+    if (signature.length !== this.signatureLength) return false
+    return this.alg !== 'ES256' || isLowS(signature)
   }
 
   /**
@@ -127,6 +180,7 @@ export class JWTVerificationKey {
    * pool round trip, for callers that verify one token at a time (the verifier SDK by default).
    */
   verifySync(input: string, signature: Buffer): boolean {
+    if (!this.isCanonical(signature)) return false
     try {
       return verify(this.digest, Buffer.from(input), this.key, signature)
     } catch {
@@ -136,6 +190,7 @@ export class JWTVerificationKey {
 
   /** Whether `signature` is this key's signature of `input`; computed on libuv's thread pool. */
   verify(input: string, signature: Buffer): Promise<boolean> {
+    if (!this.isCanonical(signature)) return Promise.resolve(false)
     return new Promise((resolve) => {
       try {
         verify(this.digest, Buffer.from(input), this.key, signature, (err, ok) =>
@@ -162,6 +217,19 @@ export interface DecodedJWT {
   signature: Buffer
 }
 
+/**
+ * Whether `segment` (already known to be in the base64url alphabet) is the one unpadded base64url
+ * encoding of its bytes: a length that is not 1 mod 4, and no bits set in the last character beyond
+ * those that carry data (RFC 4648 §3.5: the pad bits must be zero, or two strings mean one value).
+ */
+function isCanonicalBase64url(segment: string): boolean {
+  const unused = [0, -1, 4, 2][segment.length % 4]!
+  if (unused < 0) return false
+  if (unused === 0) return true
+  const last = BASE64URL.indexOf(segment[segment.length - 1]!)
+  return (last & ((1 << unused) - 1)) === 0
+}
+
 function parseJSONObject(segment: string, what: string): Record<string, unknown> {
   let value: unknown
   try {
@@ -177,7 +245,8 @@ function parseJSONObject(segment: string, what: string): Record<string, unknown>
 
 /**
  * Splits and parses a compact JWS without checking its signature. Refuses, with bounded work: anything
- * that is not three non-empty base64url segments (so JWE and nested tokens), headers with any parameter
+ * that is not three non-empty canonical base64url segments (so JWE and nested tokens, padding, `+`,
+ * `/`, whitespace, unused bits set in a last character), headers with any parameter
  * beyond `alg`, `kid`, `typ`, a non-string or path-like `kid`, and `alg` other than a signing algorithm.
  */
 export function decodeJWT(token: string): DecodedJWT {
@@ -187,6 +256,9 @@ export function decodeJWT(token: string): DecodedJWT {
   const [h, p, s] = parts as [string, string, string]
   if (!SEGMENT.test(h) || !SEGMENT.test(p) || !SEGMENT.test(s)) {
     throw new JWTInvalid('a segment is empty or not base64url')
+  }
+  if (!isCanonicalBase64url(h) || !isCanonicalBase64url(p) || !isCanonicalBase64url(s)) {
+    throw new JWTInvalid('a segment is not canonical base64url')
   }
   const header = parseJSONObject(h, 'header')
   for (const name of Object.keys(header)) {

@@ -12,6 +12,7 @@ import {
   createPrivateKey,
   randomUUID,
   sign,
+  verify,
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto'
@@ -39,6 +40,14 @@ import {
   type HttpResponse,
   type TestServer,
 } from '../helpers/server.js'
+import {
+  ecdsaTwin,
+  isLowS,
+  toLowS,
+  unusedBits,
+  withTwinSignature,
+  withUnusedBitSet,
+} from '../helpers/token_spellings.js'
 
 /** The server's default clock-skew leeway, seconds (config.ts): expired tokens are dated past it. */
 const LEEWAY = 5
@@ -52,9 +61,9 @@ const b64u = (data: string | Buffer | Uint8Array): string => Buffer.from(data).t
 const segment = (value: unknown): string => b64u(JSON.stringify(value))
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 
-/** An ES256 signature (r || s, RFC 7518 §3.4) of `input`. */
+/** An ES256 signature (r || s, RFC 7518 §3.4) of `input`, in its low-S form as the server's are. */
 function es256(input: string, key: KeyObject): string {
-  return b64u(sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }))
+  return b64u(toLowS(sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })))
 }
 
 /** A compact JWS of two JSON texts exactly as given, signed with `key`. */
@@ -79,6 +88,7 @@ describe('forged JWT access tokens at introspection', () => {
   let app: CreatedClient
   let api: CreatedClient
   let shortLived: CreatedClient
+  let opaque: CreatedClient
   /** A genuine access token of `app`. */
   let genuine: string
   let genuineClaims: Record<string, unknown>
@@ -162,6 +172,14 @@ describe('forged JWT access tokens at introspection', () => {
       'client_credentials',
       '--access-token-ttl',
       '1',
+    )
+    opaque = createClient(
+      server.db,
+      'opaque',
+      '--grant',
+      'client_credentials',
+      '--access-token-format',
+      'opaque',
     )
     genuine = await issue(app)
     genuineClaims = decodeJwt(genuine)
@@ -413,12 +431,7 @@ describe('forged JWT access tokens at introspection', () => {
       const h = segment(header)
       const payloadText = JSON.stringify(claims())
       // RFC 7797: the signing input is the header segment, a dot and the payload bytes as they are.
-      const signature = b64u(
-        sign('sha256', Buffer.from(`${h}.${payloadText}`), {
-          key: realKey,
-          dsaEncoding: 'ieee-p1363',
-        }),
-      )
+      const signature = es256(`${h}.${payloadText}`, realKey)
       await assertInactive(`${h}.${payloadText}.${signature}`, 'unencoded payload')
       await assertInactive(`${h}..${signature}`, 'detached payload')
       await assertInactive(jws(header, claims(), realKey), 'b64 false with crit, encoded payload')
@@ -545,6 +558,93 @@ describe('forged JWT access tokens at introspection', () => {
       await assertInactive(`${input}.${b64u(der)}`)
       // The same input with its r || s signature is active: only the encoding is at fault.
       await assertActive(`${input}.${es256(input, realKey)}`)
+    })
+  })
+
+  describe('one token, one string', () => {
+    /**
+     * Tokens signed with the real key whose header and payload segments have every length mod 4
+     * (JSON whitespace in the header, a claim of 0–2 characters in the payload), so that each segment
+     * is tried with and without unused bits in its last character.
+     */
+    function tokensOfEveryLength(): string[] {
+      return [0, 1, 2].map((k) => {
+        const headerText = JSON.stringify(realHeader()).replace('{', `{${' '.repeat(k)}`)
+        return jwsFromText(headerText, JSON.stringify(claims({ pad: 'x'.repeat(k) })), realKey)
+      })
+    }
+
+    it('refuses a token with an unused bit set in the last character of any segment', async () => {
+      const covered = new Set<string>()
+      for (const token of [genuine, ...tokensOfEveryLength()]) {
+        await assertActive(token, 'the canonical spelling')
+        const parts = splitToken(token)
+        for (const [i, name] of ['header', 'payload', 'signature'].entries()) {
+          const changed = withUnusedBitSet(parts[i]!)
+          if (changed === undefined) continue
+          // The same bytes, another string.
+          assert.ok(Buffer.from(changed, 'base64url').equals(Buffer.from(parts[i]!, 'base64url')))
+          covered.add(`${name} ${unusedBits(parts[i]!)}`)
+          const spelled = parts.map((part, k) => (k === i ? changed : part)).join('.')
+          await assertInactive(spelled, `${name} of ${token.slice(0, 20)}`)
+        }
+      }
+      // Both kinds of short last group (2 and 4 unused bits) were tried in the header and the payload.
+      for (const name of ['header 2', 'header 4', 'payload 2', 'payload 4', 'signature 4']) {
+        assert.ok(covered.has(name), name)
+      }
+    })
+
+    it('refuses padding, standard base64, a space or a dangling character in a genuine token', async () => {
+      const [header, payload, signature] = splitToken(genuine)
+      const std = Buffer.from(signature, 'base64url').toString('base64')
+      const tokens: Record<string, string> = {
+        'padded signature': `${header}.${payload}.${signature}==`,
+        'padded header': `${header}=.${payload}.${signature}`,
+        'standard base64 signature': `${header}.${payload}.${std}`,
+        'trailing space': `${genuine} `,
+        'a fifth character in the last group': `${header}.${payload}.${signature}A`,
+      }
+      for (const [label, token] of Object.entries(tokens)) await assertInactive(token, label)
+    })
+
+    it('refuses the n − s twin of a genuine ES256 signature, which is itself valid', async () => {
+      const [header, payload, signature] = splitToken(genuine)
+      const twin = ecdsaTwin(Buffer.from(signature, 'base64url'))
+      // The twin is a valid signature of the same input: only the rule "low S" tells them apart.
+      const publicKey = createPublicKey({ key: serverJwk as JsonWebKey, format: 'jwk' })
+      assert.ok(
+        verify(
+          'sha256',
+          Buffer.from(`${header}.${payload}`),
+          { key: publicKey, dsaEncoding: 'ieee-p1363' },
+          twin,
+        ),
+      )
+      await assertInactive(withTwinSignature(genuine))
+      await assertActive(genuine)
+    })
+
+    it('issues only low-S ES256 signatures, each of which jose verifies', async () => {
+      const keySet = createLocalJWKSet(jwks)
+      const tokens = await Promise.all(Array.from({ length: 40 }, () => issue(app)))
+      for (const token of tokens) {
+        const signature = Buffer.from(splitToken(token)[2], 'base64url')
+        assert.ok(isLowS(signature), 'low S')
+        await jwtVerify(token, keySet, { issuer: server.url, typ: 'at+jwt' })
+      }
+    })
+
+    it('refuses an opaque token with an unused bit set in its last character', async () => {
+      const token = await issue(opaque)
+      assert.equal(token.length, 43)
+      const spelled = withUnusedBitSet(token)
+      assert.ok(
+        spelled !== undefined &&
+          Buffer.from(spelled, 'base64url').equals(Buffer.from(token, 'base64url')),
+      )
+      await assertActive(token)
+      await assertInactive(spelled)
     })
   })
 

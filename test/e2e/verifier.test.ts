@@ -16,6 +16,7 @@ import {
   type CreatedClient,
   type TestServer,
 } from '../helpers/server.js'
+import { otherSpellings, withTwinSignature } from '../helpers/token_spellings.js'
 
 type Verifier = ReturnType<typeof createVerifier>
 
@@ -156,6 +157,22 @@ describe('verifier SDK against a running server', () => {
       assert.equal(err.status, 401, name)
       assert.ok(!err.description.includes(s), `${name}: no token material in the description`)
     }
+  })
+
+  it('refuses other spellings of a valid token with invalid_token, after caching the token', async () => {
+    const good = await token(app)
+    await verifier.verify(good)
+    const spellings: Record<string, string> = {
+      ...otherSpellings(good),
+      'n − s twin': withTwinSignature(good),
+    }
+    assert.ok('signature' in spellings)
+    for (const [name, spelled] of Object.entries(spellings)) {
+      const err = await refused(verifier.verify(spelled), 'invalid_token')
+      assert.equal(err.status, 401, name)
+    }
+    // The canonical string is still accepted, from the cache.
+    await verifier.verify(good)
   })
 
   it('refuses a token for another audience and an expired token', async () => {

@@ -9,6 +9,7 @@ import { createVerifier, type VerifiedClaims } from '../../src/verifier/index.js
 import { expressBearerAuth } from '../../src/verifier/middleware/express.js'
 import { fastifyBearerAuth } from '../../src/verifier/middleware/fastify.js'
 import { honoBearerAuth } from '../../src/verifier/middleware/hono.js'
+import { rawRequest } from '../helpers/raw_http.js'
 import {
   createClient,
   startServer,
@@ -26,7 +27,23 @@ interface Answer {
 interface Target {
   name: string
   call(path: string, headers: Record<string, string>): Promise<Answer>
+  /** GET /orders with one Authorization header per value, as the framework receives them. */
+  callWithAuthorizations(values: string[]): Promise<Answer>
   close(): Promise<void>
+}
+
+/** GET /orders on a Node server, written on the socket so that each header is sent as given. */
+async function rawGet(url: string, authorizations: string[]): Promise<Answer> {
+  const res = await rawRequest(url, [
+    'GET /orders HTTP/1.1',
+    `Host: ${new URL(url).host}`,
+    ...authorizations.map((v) => `Authorization: ${v}`),
+  ])
+  return {
+    status: res.status,
+    challenge: res.headers['www-authenticate'] ?? null,
+    body: res.json ?? {},
+  }
 }
 
 async function toAnswer(res: Response): Promise<Answer> {
@@ -98,6 +115,7 @@ describe('middleware for Fastify, Express and Hono: RFC 6750 challenges, claims,
             headers,
           }),
         ),
+      callWithAuthorizations: (values) => rawGet(fUrl, values),
       close: () => f.close(),
     })
 
@@ -125,6 +143,7 @@ describe('middleware for Fastify, Express and Hono: RFC 6750 challenges, claims,
             headers,
           }),
         ),
+      callWithAuthorizations: (values) => rawGet(eUrl, values),
       close: () =>
         new Promise((resolve) => {
           eServer.closeAllConnections()
@@ -148,6 +167,12 @@ describe('middleware for Fastify, Express and Hono: RFC 6750 challenges, claims,
             headers,
           }),
         ),
+      callWithAuthorizations: async (values) => {
+        // A fetch Headers joins repeated headers with ", ", as Hono's Node adapter does.
+        const headers = new Headers()
+        for (const v of values) headers.append('authorization', v)
+        return toAnswer(await h.request('/orders', { headers }))
+      },
       close: () => Promise.resolve(),
     })
   })
@@ -188,6 +213,26 @@ describe('middleware for Fastify, Express and Hono: RFC 6750 challenges, claims,
           res.challenge ?? '',
           /^Bearer realm="orders", error="invalid_request", error_description="[^"]+"$/,
         )
+      }
+    }
+  })
+
+  it('refuses two Authorization headers with 400 invalid_request, whichever comes first', async () => {
+    for (const t of targets) {
+      const good = `Bearer ${readToken}`
+      const control = await t.callWithAuthorizations([good])
+      assert.equal(control.status, 200, `${t.name}: one header`)
+      for (const values of [
+        [good, 'Bearer junk'],
+        ['Bearer junk', good],
+        [good, good],
+        ['Basic YTpi', good],
+        [good, 'Basic YTpi'],
+      ]) {
+        const res = await t.callWithAuthorizations(values)
+        assert.equal(res.status, 400, `${t.name}: ${values.join(' + ').slice(0, 60)}`)
+        assert.equal(res.body.error, 'invalid_request', t.name)
+        assert.match(res.challenge ?? '', /error="invalid_request"/, t.name)
       }
     }
   })

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { VerifierConfigError, VerifierError } from '../errors.js'
-import { challenge, MissingToken, readBearerToken, realmOf, refusal } from './bearer.js'
+import {
+  authorizationOf,
+  challenge,
+  MissingToken,
+  readBearerToken,
+  realmOf,
+  refusal,
+} from './bearer.js'
 
 describe('bearer token reading and RFC 6750 challenges', () => {
   it('reads a b64token after a case-insensitive Bearer scheme', () => {
@@ -23,6 +30,24 @@ describe('bearer token reading and RFC 6750 challenges', () => {
       )
     }
     assert.throws(() => readBearerToken(['Bearer a', 'Bearer b']), VerifierError)
+  })
+
+  it('refuses repeated Authorization headers as invalid_request: from rawHeaders, or joined', () => {
+    const raw = ['Host', 'x', 'Authorization', 'Bearer a', 'authorization', 'Bearer b']
+    assert.deepEqual(authorizationOf('Bearer a', raw), ['Bearer a', 'Bearer b'])
+    assert.equal(authorizationOf('Bearer a', ['Authorization', 'Bearer a']), 'Bearer a')
+    assert.equal(authorizationOf('Bearer a', undefined), 'Bearer a')
+    for (const h of [['Bearer a', 'Bearer b'], 'Bearer a, Bearer b', 'Basic YTpi, Bearer b']) {
+      assert.throws(
+        () => readBearerToken(h),
+        (e: unknown) =>
+          e instanceof VerifierError &&
+          !(e instanceof MissingToken) &&
+          e.code === 'invalid_request',
+      )
+    }
+    // A scheme whose parameters hold commas is still just not a bearer token.
+    assert.throws(() => readBearerToken('Digest username="a", realm="b"'), MissingToken)
   })
 
   it('builds challenges without an error code for a missing token, with one otherwise', () => {

@@ -40,17 +40,44 @@ export function realmOf(options: BearerAuthOptions = {}): string {
   return realm
 }
 
+// A second credentials after a comma: what a fetch `Headers` (Hono) makes of two Authorization headers.
+const JOINED_BEARER = /,[ \t]*bearer(\s|$)/i
+
+function repeated(): VerifierError {
+  return new VerifierError('invalid_request', 'more than one Authorization header')
+}
+
+/**
+ * The Authorization header of a Node request: its value, or every value when it was sent more than
+ * once. Node's `req.headers` keeps only the first copy, so the copies are counted in `rawHeaders`.
+ */
+export function authorizationOf(
+  authorization: string | undefined,
+  rawHeaders: readonly string[] | undefined,
+): string | string[] | undefined {
+  if (rawHeaders === undefined) return authorization
+  let all: string[] | undefined
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!
+    if (name.length === 13 && name.toLowerCase() === 'authorization') {
+      ;(all ??= []).push(rawHeaders[i + 1] ?? '')
+    }
+  }
+  return all !== undefined && all.length > 1 ? all : authorization
+}
+
 /**
  * The bearer token of an `Authorization` header. Throws `MissingToken` when there is none (or another
- * scheme, such as Basic, is used) and `invalid_request` when the header is malformed.
+ * scheme, such as Basic, is used) and `invalid_request` when the header is malformed or repeated
+ * (RFC 6750 §3.1: more than one method to present a token): an array of values, or values joined by
+ * a comma as fetch's `Headers` joins them.
  */
 export function readBearerToken(authorization: string | string[] | undefined): string {
-  if (Array.isArray(authorization)) {
-    throw new VerifierError('invalid_request', 'more than one Authorization header')
-  }
+  if (Array.isArray(authorization)) throw repeated()
   if (authorization === undefined || authorization === '') throw new MissingToken()
   const m = BEARER.exec(authorization)
   if (m) return m[1]!
+  if (JOINED_BEARER.test(authorization)) throw repeated()
   if (!/^bearer(\s|$)/i.test(authorization)) throw new MissingToken()
   throw new VerifierError('invalid_request', 'malformed Bearer authorization header')
 }

@@ -13,6 +13,7 @@ import { VerifierError } from '../errors.js'
 import type { VerifiedClaims } from '../verifier.js'
 import {
   authenticate,
+  authorizationOf,
   realmOf,
   refusal,
   type BearerAuthOptions,
@@ -23,6 +24,8 @@ export type { BearerAuthOptions, TokenVerifier } from './bearer.js'
 
 export interface ExpressRequestLike {
   headers: { authorization?: string | undefined }
+  /** Node's raw header list, where a repeated Authorization header shows. */
+  rawHeaders?: string[]
   auth?: VerifiedClaims
 }
 
@@ -50,7 +53,8 @@ export function expressBearerAuth(
   const realm = realmOf(options)
   return (...scopes) =>
     (req, res, next) => {
-      authenticate(verifier, req.headers.authorization, scopes).then(
+      const authorization = authorizationOf(req.headers.authorization, req.rawHeaders)
+      authenticate(verifier, authorization, scopes).then(
         (claims) => {
           req.auth = claims
           res.locals.latchkey = claims

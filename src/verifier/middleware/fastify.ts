@@ -14,6 +14,7 @@ import { VerifierError } from '../errors.js'
 import type { VerifiedClaims } from '../verifier.js'
 import {
   authenticate,
+  authorizationOf,
   realmOf,
   refusal,
   type BearerAuthOptions,
@@ -53,7 +54,11 @@ export function fastifyBearerAuth(
     require(...scopes) {
       return async (request, reply) => {
         try {
-          request.latchkey = await authenticate(verifier, request.headers.authorization, scopes)
+          const authorization = authorizationOf(
+            request.headers.authorization,
+            request.raw.rawHeaders,
+          )
+          request.latchkey = await authenticate(verifier, authorization, scopes)
         } catch (err) {
           if (!(err instanceof VerifierError)) throw err
           const r = refusal(err, realm)
