@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:net'
 import { loadServeConfig } from '../../config.js'
+import { metadataUrl } from '../../server/endpoints/metadata.js'
 import { startServer } from '../../server/serve.js'
 import { displayDbUrl } from '../store.js'
 
@@ -30,13 +31,6 @@ function freePort(host: string): Promise<number> {
       probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
     })
   })
-}
-
-/** Where RFC 8414 §3.1 puts the metadata of `issuer`: the well-known segment before its path. */
-function metadataUrl(issuer: string): string {
-  const url = new URL(issuer)
-  const path = url.pathname.replace(/\/+$/, '')
-  return `${url.origin}/.well-known/oauth-authorization-server${path}`
 }
 
 export async function serve(o: ServeOptions): Promise<void> {

@@ -12,6 +12,7 @@ import type { UserRecord } from '../../store/types.js'
 import { generateOpaqueToken } from '../../tokens/opaque.js'
 import { HasherBusy, verifyPassword } from '../../tokens/passwords.js'
 import { isUsername } from '../../users.js'
+import { issuerPath } from './metadata.js'
 import {
   checkAuthorizationRequest,
   redirectTo,
@@ -46,7 +47,7 @@ export function registerAuthorizeEndpoint(app: FastifyInstance, ctx: ServerConte
   const env: Env = {
     ctx,
     browser: browserSettings(ctx.config),
-    action: new URL(ctx.config.issuer).pathname.replace(/\/$/, '') + AUTHORIZE_PATH,
+    action: issuerPath(ctx.config.issuer) + AUTHORIZE_PATH,
   }
   // Its own encapsulated context: errors here are pages for a person, not JSON for a client.
   void app.register((scope, _options, done) => {

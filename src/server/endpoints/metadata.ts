@@ -19,6 +19,11 @@ export function issuerPath(issuer: string): string {
   return new URL(issuer).pathname.replace(/\/+$/, '')
 }
 
+/** Where RFC 8414 §3.1 puts the metadata of `issuer`: the well-known segment before its path. */
+export function metadataUrl(issuer: string): string {
+  return new URL(issuer).origin + METADATA_PATH + issuerPath(issuer)
+}
+
 // client_auth.ts: a confidential client with Basic or its secret in the body; a public client (no
 // secret) with `none`, which the token and revocation endpoints accept and introspection does not
 // (RFC 7662 §2.1: it requires authorization).
