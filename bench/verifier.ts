@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util'
 import { createSqliteStore } from '../src/store/sqlite/index.js'
 import type { AccessTokenClaims } from '../src/tokens/jwt.js'
 import { KeyRing } from '../src/tokens/key_ring.js'
-import { createVerifier } from '../src/verifier/index.js'
+import { createVerifier } from '@latchkey/verifier'
 import { createClient, startServer } from '../test/helpers/server.js'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } })

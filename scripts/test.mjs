@@ -1,7 +1,7 @@
-// Runs every compiled test file under dist/ with node's test runner. Node 20's `--test` takes no globs,
-// so the files are listed here. Extra arguments narrow the run: `npm test -- store` runs files whose
-// path contains "store".
-import { readdirSync, statSync } from 'node:fs'
+// Runs every compiled test file under dist/ and the workspaces' packages/*/dist/ with node's test
+// runner. Node 20's `--test` takes no globs, so the files are listed here. Extra arguments narrow the
+// run: `npm test -- store` runs files whose path contains "store".
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 
@@ -16,11 +16,18 @@ function walk(dir, out) {
 
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 const flags = process.argv.slice(2).filter((a) => a.startsWith('-'))
-const files = walk('dist', [])
+const roots = [
+  'dist',
+  ...readdirSync('packages')
+    .map((name) => join('packages', name, 'dist'))
+    .filter((dir) => existsSync(dir)),
+]
+const files = roots
+  .flatMap((dir) => walk(dir, []))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort()
 if (files.length === 0) {
-  console.error('no test files found under dist/ (did the build run?)')
+  console.error('no test files found under dist/ or packages/*/dist/ (did the build run?)')
   process.exit(1)
 }
 const result = spawnSync(

@@ -13,8 +13,8 @@
  *   PORT                   where this API listens (default 3000)
  */
 import express, { type ErrorRequestHandler } from 'express'
-import { createVerifier, type VerifiedClaims } from 'latchkey/verifier'
-import { expressBearerAuth } from 'latchkey/verifier/express'
+import { createVerifier, type VerifiedClaims } from '@latchkey/verifier'
+import { expressBearerAuth } from '@latchkey/verifier/express'
 
 const issuer = process.env.LATCHKEY_ISSUER ?? 'http://127.0.0.1:8080'
 const clientId = process.env.ORDERS_CLIENT_ID || undefined

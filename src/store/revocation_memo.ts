@@ -17,7 +17,7 @@
  * 3.6k → 7.5k req/s, PostgreSQL CPU 24% → 0.4%). SQLite answers it from its file in microseconds, so a
  * SQLite node reads the file and a revocation made by the CLI counts at once.
  */
-import { RevocationSet } from '../verifier/revocation_set.js'
+import { RevocationSet } from '@latchkey/verifier/revocation'
 import type { CacheGuard, FollowerView } from './cache_guard.js'
 import { toWire } from './revocation_wire.js'
 import type { RevocationRef, Store } from './types.js'

@@ -2,7 +2,7 @@
  * A revocation event in its wire shape: the feed's JSON and SSE, and what the verifier's
  * `RevocationSet` takes (a node's own copy of the revocations uses the same set).
  */
-import type { FeedEvent } from '../verifier/revocation_set.js'
+import type { FeedEvent } from '@latchkey/verifier/revocation'
 import type { RevocationEvent } from './types.js'
 
 export function toWire(e: RevocationEvent): FeedEvent {

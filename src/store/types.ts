@@ -10,6 +10,7 @@
  *   rejects with `ConflictError`. Nothing else is thrown for expected outcomes: absence is `null`.
  */
 
+import type { SigningAlg } from '@latchkey/verifier/jwt'
 import type { JWK } from 'jose'
 
 export type GrantType = 'client_credentials' | 'authorization_code' | 'refresh_token'
@@ -57,8 +58,8 @@ export interface ClientStore {
   deleteClient(clientId: string, event: RevocationInput): Promise<boolean>
 }
 
-export type SigningAlg = 'ES256' | 'RS256' | 'PS256' | 'EdDSA'
-export const SIGNING_ALGS: readonly SigningAlg[] = ['ES256', 'RS256', 'PS256', 'EdDSA']
+// The algorithms are the verifier's: the server signs only what every resource server can check.
+export { SIGNING_ALGS, type SigningAlg } from '@latchkey/verifier/jwt'
 
 export interface SigningKeyRecord {
   /** RFC 7638 thumbprint of the public key. */

@@ -3,7 +3,11 @@
  * A plain hash suffices because the token carries 256 bits of entropy: there is nothing to guess.
  * Lookups go by the hash, so the database never compares token material (lucia's session-token scheme).
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { hashOpaqueToken } from '@latchkey/verifier/revocation'
+
+// The hash is the verifier's (the revocation feed names an opaque token by it): one implementation.
+export { hashOpaqueToken }
 
 /** Bytes of randomness in every opaque token. */
 export const OPAQUE_TOKEN_BYTES = 32
@@ -26,11 +30,6 @@ export interface OpaqueToken {
 export function generateOpaqueToken(): OpaqueToken {
   const token = randomBytes(OPAQUE_TOKEN_BYTES).toString('base64url')
   return { token, hash: hashOpaqueToken(token) }
-}
-
-/** SHA-256 of the token, base64url: the key under which the store keeps it. */
-export function hashOpaqueToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url')
 }
 
 /**

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { decodeJwt } from 'jose'
-import { createVerifier } from '../../src/verifier/index.js'
+import { createVerifier } from '@latchkey/verifier'
 import { authorize, Browser, pkce } from '../helpers/browser.js'
 import {
   basic,

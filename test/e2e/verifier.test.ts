@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
-import { createVerifier, VerifierError, type VerifiedClaims } from '../../src/verifier/index.js'
+import { createVerifier, VerifierError, type VerifiedClaims } from '@latchkey/verifier'
 import {
   cli,
   createClient,

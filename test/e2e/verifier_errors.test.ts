@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
-import { createVerifier, VerifierConfigError, VerifierError } from '../../src/verifier/index.js'
+import { createVerifier, VerifierConfigError, VerifierError } from '@latchkey/verifier'
 import {
   createClient,
   freePort,

@@ -9,14 +9,15 @@
  */
 import { createServer } from 'node:http'
 
-type VerifierModule = typeof import('../../src/verifier/index.js')
-type BearerModule = typeof import('../../src/verifier/middleware/bearer.js')
+type VerifierModule = typeof import('@latchkey/verifier')
+// The framework-free core of the adapters is not exported: taken from the package's build.
+type BearerModule = typeof import('../../packages/verifier/dist/middleware/bearer.js')
 
 // By package name, through package.json "exports", as a separate application would.
 const specifier = 'latchkey/verifier'
 const { createVerifier, VerifierError } = (await import(specifier)) as VerifierModule
 const { authenticate, refusal } = (await import(
-  new URL('../../src/verifier/middleware/bearer.js', import.meta.url).href
+  new URL('../../../packages/verifier/dist/middleware/bearer.js', import.meta.url).href
 )) as BearerModule
 
 const env = (name: string): string => {

@@ -3,7 +3,7 @@
  * test can wait for a given event.
  */
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http'
-import { SSEParser, type SSEMessage } from '../../src/verifier/sse.js'
+import { SSEParser, type SSEMessage } from '@latchkey/verifier/revocation'
 
 export interface OpenStream {
   status: number

@@ -1,8 +1,8 @@
 /**
  * Other spellings of one JWT: strings that decode to the same header, payload and signature bytes
  * (unused bits set in a segment's last base64url character), and the ECDSA twin of an ES256 signature
- * (`s` replaced by `n − s`, which verifies too). Written independently of `src/tokens/jwt.ts`, so the
- * tests do not borrow the code they check.
+ * (`s` replaced by `n − s`, which verifies too). Written independently of the verifier package's
+ * `jwt.ts`, so the tests do not borrow the code they check.
  */
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'

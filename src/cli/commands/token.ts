@@ -14,7 +14,7 @@ import { revocationRefs } from '../../tokens/access_token.js'
 import { decodeJWT, JWTInvalid, verifyAccessToken } from '../../tokens/jwt.js'
 import { KeyRing } from '../../tokens/key_ring.js'
 import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
-import { createVerifier, VerifierError } from '../../verifier/index.js'
+import { createVerifier, VerifierError } from '@latchkey/verifier'
 import { printJSON, UsageError } from '../output.js'
 import { withStore } from '../store.js'
 

@@ -1,5 +1,5 @@
 /**
- * Hono adapter (`latchkey/verifier/hono`): middleware per route that verifies the bearer token,
+ * Hono adapter (`@latchkey/verifier/hono`): middleware per route that verifies the bearer token,
  * requires the route's scopes, and sets the claims as the context variable `auth` (`c.get('auth')`);
  * a refusal is answered with RFC 6750's status and `WWW-Authenticate`. Written against the few members
  * it uses, so it needs neither `hono` nor its types to compile.

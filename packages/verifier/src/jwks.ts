@@ -7,9 +7,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc7517#section-5
  * @see https://www.rfc-editor.org/rfc/rfc8725#section-3.1
  */
-import type { JWK } from 'jose'
-import type { SigningAlg } from '../store/types.js'
-import { JWTVerificationKey } from '../tokens/jwt.js'
+import { JWTVerificationKey, type JWK, type SigningAlg } from './jwt.js'
 import { fetchJSON, UpstreamError } from './http.js'
 
 const DEFAULT_MAX_AGE_S = 60

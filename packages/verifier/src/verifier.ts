@@ -6,8 +6,8 @@
  * revocation set synchronously right before it is cached, and every batch of feed events evicts
  * what it covers, so a cache hit needs no revocation lookup.
  */
-import type { AccessTokenClaims } from '../tokens/jwt.js'
-import { hashOpaqueToken } from '../tokens/opaque.js'
+import type { AccessTokenClaims } from './jwt.js'
+import { hashOpaqueToken } from './token_hash.js'
 import { discoverMetadata, type ServerMetadata } from './discovery.js'
 import { invalidToken, unavailable, VerifierConfigError, VerifierError } from './errors.js'
 import { FeedFollower } from './feed.js'

@@ -6,7 +6,7 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
  */
-import { OAuthError } from '../errors.js'
+import { OAuthError } from './oauth_error.js'
 
 export type VerifierErrorCode =
   'invalid_token' | 'insufficient_scope' | 'invalid_request' | 'temporarily_unavailable'

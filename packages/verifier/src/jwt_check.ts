@@ -13,7 +13,7 @@ import {
   JWTInvalid,
   type AccessTokenClaims,
   type JWTVerificationKey,
-} from '../tokens/jwt.js'
+} from './jwt.js'
 import { invalidToken } from './errors.js'
 
 export interface JWTCheckOptions {

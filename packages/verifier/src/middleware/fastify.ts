@@ -1,5 +1,5 @@
 /**
- * Fastify adapter (`latchkey/verifier/fastify`): a `preHandler` per route that verifies the bearer
+ * Fastify adapter (`@latchkey/verifier/fastify`): a `preHandler` per route that verifies the bearer
  * token, requires the route's scopes, and puts the claims on `request.latchkey`; a refusal is answered
  * with RFC 6750's status and `WWW-Authenticate`.
  *

@@ -6,7 +6,7 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
  */
-import type { AccessTokenClaims } from '../tokens/jwt.js'
+import type { AccessTokenClaims } from './jwt.js'
 import { fetchJSON, isRefusal, UpstreamError } from './http.js'
 
 export interface IntrospectionOptions {

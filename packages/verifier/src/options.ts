@@ -2,7 +2,7 @@
  * The verifier's options, checked once by `createVerifier`: a mistake throws a `TypeError` naming the
  * option, never a rejection at request time.
  */
-import { SIGNING_ALGS, type SigningAlg } from '../store/types.js'
+import { SIGNING_ALGS, type SigningAlg } from './jwt.js'
 
 export interface VerifierOptions {
   /** The authorization server's issuer identifier (RFC 8414 §2); its metadata is discovered from it. */

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { fuzzParameters } from '../../test/helpers/fuzz.js'
+import { fuzzParameters } from './testing/fuzz.js'
 import { parseFeedEvent, RevocationSet } from './revocation_set.js'
 import { SSEParser, type SSEMessage } from './sse.js'
 

@@ -1,5 +1,5 @@
 /**
- * Express adapter (`latchkey/verifier/express`): middleware per route that verifies the bearer token,
+ * Express adapter (`@latchkey/verifier/express`): middleware per route that verifies the bearer token,
  * requires the route's scopes, and puts the claims on `req.auth` and `res.locals.latchkey`; a refusal
  * is answered with RFC 6750's status and `WWW-Authenticate`. Written against the few members it uses,
  * so it needs neither `express` nor its types to compile.

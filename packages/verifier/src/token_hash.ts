@@ -1,0 +1,11 @@
+/**
+ * How the revocation feed names an opaque token: the SHA-256 of its string, base64url (a `token`
+ * event's `value`). The server keys its store by the same hash, so the verifier and the server must
+ * compute it alike: this is the one implementation, which the server imports.
+ */
+import { createHash } from 'node:crypto'
+
+/** SHA-256 of the token, base64url: the key under which the store keeps it. */
+export function hashOpaqueToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
+}
