@@ -243,6 +243,9 @@ export const SERVE_SETTINGS: readonly string[] = Object.freeze(Object.keys(schem
 export function settingRequirement(name: SettingName): string | undefined {
   const s = settingSchema(name.split('.'))
   if (s instanceof z.ZodPipe) return 'must be true, false, 1 or 0'
+  if (s instanceof z.ZodString && (s.minLength ?? 0) > 1) {
+    return `must be at least ${s.minLength} characters`
+  }
   const text = requirement(s, '')
   return text === '' ? undefined : text
 }

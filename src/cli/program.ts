@@ -120,7 +120,9 @@ export function buildProgram(): Command {
       }),
     )
 
-  const client = program.command('client').description('register and manage clients')
+  const client = program
+    .command('client')
+    .description('register and manage clients: the applications and APIs that use the server')
   client
     .command('create')
     .description('register a client; prints it as JSON, with the secret once if generated')
@@ -158,7 +160,7 @@ export function buildProgram(): Command {
     )
   client
     .command('show')
-    .description('show one client')
+    .description('show one client as JSON (never its secret)')
     .addOption(dbOption())
     .requiredOption('--id <id>', 'client id')
     .action(
@@ -265,10 +267,14 @@ export function buildProgram(): Command {
       }),
     )
 
-  const keys = program.command('keys').description('signing keys')
+  const keys = program
+    .command('keys')
+    .description('signing keys: list them, rotate to a new one, retire one')
   keys
     .command('list')
-    .description('list signing keys and their state')
+    .description(
+      'list signing keys and their state (pending, active, superseded, expired, retired) as JSON; never a private key',
+    )
     .addOption(dbOption())
     .action(
       run(async (o: { db?: string }) => {
@@ -293,7 +299,7 @@ export function buildProgram(): Command {
     .description('withdraw a key now: unpublished, and its tokens refused')
     .argument('[kid]', 'key id')
     .addOption(dbOption())
-    .option('--kid <kid>', 'key id')
+    .option('--kid <kid>', 'key id (instead of the argument)')
     .allowUnknownOption()
     .allowExcessArguments()
     .action(
@@ -305,7 +311,7 @@ export function buildProgram(): Command {
       }),
     )
 
-  const token = program.command('token').description('look at tokens')
+  const token = program.command('token').description('look at tokens: decode one and check it')
   token
     .command('inspect')
     .description(
