@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { DEFAULT_DB, ENVIRONMENT, FLAGS, isLoopbackHost, loadServeConfig } from './config.js'
+import {
+  DEFAULT_DB,
+  ENVIRONMENT,
+  FLAGS,
+  isLoopbackHost,
+  loadServeConfig,
+  SETTINGS,
+  type SettingName,
+} from './config.js'
+import type { Setting } from './settings.js'
 import { ConfigError } from './errors.js'
 
 /** The message of the `ConfigError` that `load` throws. */
@@ -169,6 +178,37 @@ describe('serve configuration', () => {
     assert.deepEqual(['true', '1', 'false', '0'].map(read), [true, true, false, false])
     assert.equal(loadServeConfig({}, { LATCHKEY_LOG_REQUESTS: '0' }).logRequests, false)
     assert.equal(loadServeConfig({}, {}).logRequests, true)
+  })
+
+  it('has a row in the settings table for every setting, whose default is the one applied', () => {
+    const c = loadServeConfig({}, {}) as unknown as Record<string, unknown>
+    const leaves = Object.entries(c).flatMap(([key, value]) =>
+      typeof value === 'object' && value !== null
+        ? Object.keys(value).map((inner) => `${key}.${inner}`)
+        : [key],
+    )
+    for (const leaf of leaves) assert.ok(leaf in SETTINGS, `${leaf} is missing from SETTINGS`)
+    for (const name of Object.keys(SETTINGS) as SettingName[]) {
+      const row: Setting = SETTINGS[name]
+      if (row.default === undefined) continue
+      const [group, inner] = name.split('.')
+      const value =
+        inner === undefined ? c[name] : (c[group ?? ''] as Record<string, unknown>)[inner]
+      assert.equal(value, row.default, name)
+    }
+  })
+
+  it('reads every setting from its environment variable, including those without a flag', () => {
+    const c = loadServeConfig(
+      {},
+      {
+        LATCHKEY_BODY_LIMIT: '2048',
+        LATCHKEY_LEEWAY: '7',
+        LATCHKEY_KEY_RELOAD_MS: '250',
+        LATCHKEY_JWKS_MAX_AGE: '30',
+      },
+    )
+    assert.deepEqual([c.bodyLimit, c.leeway, c.keyReloadMs, c.jwksMaxAge], [2048, 7, 250, 30])
   })
 
   it("gives every flag the setting's name as commander spells it", () => {

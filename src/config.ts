@@ -5,14 +5,14 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
-import { ENVIRONMENT, settingLabel, type SettingName } from './settings.js'
+import { ENVIRONMENT, SETTINGS, settingLabel, type SettingName } from './settings.js'
 import { SIGNING_ALGS } from './store/types.js'
 
-export { ENVIRONMENT, FLAGS, settingLabel, type SettingName } from './settings.js'
+export { ENVIRONMENT, FLAGS, SETTINGS, settingLabel, type SettingName } from './settings.js'
 
-export const DEFAULT_DB = 'sqlite:./.latchkey/latchkey.db'
-export const DEFAULT_PORT = 8080
-export const DEFAULT_HOST = '127.0.0.1'
+export const DEFAULT_DB = SETTINGS.db.default
+export const DEFAULT_PORT = SETTINGS.port.default
+export const DEFAULT_HOST = SETTINGS.host.default
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -49,37 +49,41 @@ const schema = z.object({
   redisPrefix: z
     .string()
     .regex(/^[\x21-\x7e]{1,64}$/, 'must be 1 to 64 printable ASCII characters without spaces')
-    .default('latchkey:'),
+    .default(SETTINGS.redisPrefix.default),
   /** Seals signing keys at rest when set. */
   keyEncryptionSecret: z.string().min(16, 'must be at least 16 characters').optional(),
   signingAlg: z
     .enum(SIGNING_ALGS as unknown as ['ES256', 'RS256', 'PS256', 'EdDSA'])
-    .default('ES256'),
+    .default(SETTINGS.signingAlg.default),
   /** `aud` of access tokens whose client names none; defaults to the issuer. */
   defaultAudience: z.string().min(1, 'must not be empty').optional(),
-  logLevel: z.enum(logLevels).default('info'),
+  logLevel: z.enum(logLevels).default(SETTINGS.logLevel.default),
   /** Log one line per request (method, route, status, time; never bodies or headers). */
-  logRequests: booleanSetting(true),
+  logRequests: booleanSetting(SETTINGS.logRequests.default),
   /** Largest accepted request body, bytes. */
   bodyLimit: z.coerce
     .number()
     .int()
     .min(1024)
     .max(1024 * 1024)
-    .default(16 * 1024),
+    .default(SETTINGS.bodyLimit.default),
   /** Clock skew tolerated when checking `exp`/`iat`/`nbf`, seconds. */
-  leeway: z.coerce.number().int().min(0).max(300).default(5),
+  leeway: z.coerce.number().int().min(0).max(300).default(SETTINGS.leeway.default),
   /** How often keys are re-read from the store (rotation by the CLI or another node), ms. */
-  keyReloadMs: z.coerce.number().int().min(100).max(60_000).default(1000),
+  keyReloadMs: z.coerce.number().int().min(100).max(60_000).default(SETTINGS.keyReloadMs.default),
   /** JWKS `Cache-Control: max-age`, seconds; also the default delay before a rotated key signs. */
-  jwksMaxAge: z.coerce.number().int().min(0).max(86_400).default(60),
+  jwksMaxAge: z.coerce.number().int().min(0).max(86_400).default(SETTINGS.jwksMaxAge.default),
   rateLimit: z
     .object({
       /** Failed client authentications allowed per window from one address. */
-      perAddress: z.coerce.number().int().min(1).default(20),
+      perAddress: z.coerce.number().int().min(1).default(SETTINGS['rateLimit.perAddress'].default),
       /** Failed client authentications allowed per window for one client id from one address. */
-      perClient: z.coerce.number().int().min(1).default(10),
-      windowSeconds: z.coerce.number().int().min(1).default(60),
+      perClient: z.coerce.number().int().min(1).default(SETTINGS['rateLimit.perClient'].default),
+      windowSeconds: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .default(SETTINGS['rateLimit.windowSeconds'].default),
     })
     .prefault({}),
   /** Sessions (refresh-token lineages): absolute and idle lifetimes, seconds. */
@@ -88,27 +92,31 @@ const schema = z.object({
     .int()
     .min(60)
     .max(365 * 86_400)
-    .default(30 * 86_400),
+    .default(SETTINGS.sessionMaxSeconds.default),
   sessionIdleSeconds: z.coerce
     .number()
     .int()
     .min(60)
     .max(365 * 86_400)
-    .default(7 * 86_400),
+    .default(SETTINGS.sessionIdleSeconds.default),
   /**
    * How long after a refresh token was rotated a retry with it still gets the same successor, seconds;
    * past it, reuse ends the session. At most 1 s by default (DESIGN.md), at most 60 s ever.
    */
-  refreshGraceSeconds: z.coerce.number().min(0).max(60).default(1),
+  refreshGraceSeconds: z.coerce
+    .number()
+    .min(0)
+    .max(60)
+    .default(SETTINGS.refreshGraceSeconds.default),
   /** How long a browser stays logged in at the authorization server, seconds. */
   loginSeconds: z.coerce
     .number()
     .int()
     .min(60)
     .max(30 * 86_400)
-    .default(12 * 3600),
+    .default(SETTINGS.loginSeconds.default),
   /** Authorization-code lifetime, seconds (RFC 6749 §4.1.2 recommends at most 10 minutes). */
-  codeSeconds: z.coerce.number().int().min(5).max(600).default(60),
+  codeSeconds: z.coerce.number().int().min(5).max(600).default(SETTINGS.codeSeconds.default),
   /**
    * Failed logins at the login page, counted before the password is hashed. One address can lock a
    * username out only for itself (`perUserAddress`); the username is locked out everywhere only past
@@ -117,33 +125,56 @@ const schema = z.object({
   loginLimit: z
     .object({
       /** Failed logins allowed per window for one username from one address. */
-      perUserAddress: z.coerce.number().int().min(1).default(10),
+      perUserAddress: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .default(SETTINGS['loginLimit.perUserAddress'].default),
       /** Failed logins allowed per window for one username from all addresses together. */
-      perUser: z.coerce.number().int().min(1).default(100),
+      perUser: z.coerce.number().int().min(1).default(SETTINGS['loginLimit.perUser'].default),
       /** Failed logins allowed per window from one address, whatever the usernames. */
-      perAddress: z.coerce.number().int().min(1).default(30),
-      windowSeconds: z.coerce.number().int().min(1).default(300),
+      perAddress: z.coerce.number().int().min(1).default(SETTINGS['loginLimit.perAddress'].default),
+      windowSeconds: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .default(SETTINGS['loginLimit.windowSeconds'].default),
     })
     .prefault({}),
   /** Revocation feed (`GET /revocations`): how often the store is polled for new events, ms. */
-  feedPollMs: z.coerce.number().int().min(5).max(5000).default(50),
+  feedPollMs: z.coerce.number().int().min(5).max(5000).default(SETTINGS.feedPollMs.default),
   /** How often an idle feed stream gets a heartbeat comment, ms. */
-  feedHeartbeatMs: z.coerce.number().int().min(50).max(60_000).default(15_000),
+  feedHeartbeatMs: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(60_000)
+    .default(SETTINGS.feedHeartbeatMs.default),
   /**
    * Live opaque access tokens remembered in this process after their first lookup (0: none). Kept
    * correct by the revocation follower: a token revoked elsewhere is refused here as soon as the
    * follower reads the event (see `store/cache_guard.ts`).
    */
-  tokenCacheSize: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
+  tokenCacheSize: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10_000_000)
+    .default(SETTINGS.tokenCacheSize.default),
   /**
    * PostgreSQL: connections in this process's pool (plus one that LISTENs for revocations). Plan the
    * server's `max_connections` for every node's. Ignored for SQLite.
    */
-  dbPoolSize: z.coerce.number().int().min(1).max(1000).default(10),
+  dbPoolSize: z.coerce.number().int().min(1).max(1000).default(SETTINGS.dbPoolSize.default),
   /** Feed streams held open at once by this process; more are refused with 503. */
-  feedMaxSubscribers: z.coerce.number().int().min(1).max(100_000).default(1000),
+  feedMaxSubscribers: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(SETTINGS.feedMaxSubscribers.default),
   /** Trust `X-Forwarded-For` from a reverse proxy for the client address. */
-  trustProxy: booleanSetting(false),
+  trustProxy: booleanSetting(SETTINGS.trustProxy.default),
   /**
    * Serve `/metrics` on a listener of its own at this port (and no longer on the main one), so that
    * it can stay off the public network. Unset: on the main listener.
@@ -200,6 +231,23 @@ function requirement(s: z.ZodType | undefined, fallback: string): string {
   }
   if (s instanceof z.ZodEnum) return `must be one of ${s.options.join(', ')}`
   return fallback
+}
+
+/** Names of the settings `loadServeConfig` takes (nested ones by their group: `rateLimit`). */
+export const SERVE_SETTINGS: readonly string[] = Object.freeze(Object.keys(schema.shape))
+
+/**
+ * What a setting accepts, as the end of a sentence (`must be an integer from 0 to 65535`), or
+ * undefined for a free string. For the reference docs.
+ */
+export function settingRequirement(name: SettingName): string | undefined {
+  const s = settingSchema(name.split('.'))
+  if (s instanceof z.ZodPipe) return 'must be true, false, 1 or 0'
+  if (s instanceof z.ZodString && (s.minLength ?? 0) > 1) {
+    return `must be at least ${s.minLength} characters`
+  }
+  const text = requirement(s, '')
+  return text === '' ? undefined : text
 }
 
 /** The value as it may be quoted in an error: never a secret's, and never a long one whole. */

@@ -4,6 +4,14 @@
  */
 export { OAuthError, type OAuthErrorCode, type OAuthErrorOptions } from '@latchkey/verifier'
 
+/**
+ * A mistake in what was asked of an operation (`client create` with a malformed id, a user that does
+ * not exist): reported as is, by the CLI as its one line on stderr. The message names the CLI flag.
+ */
+export class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
 /** A mistake in configuration or in a command's arguments: reported once, never as an OAuth response. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'

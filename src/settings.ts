@@ -1,67 +1,265 @@
 /**
- * How each `latchkey serve` setting is set from outside: its environment variable and, for some, its
- * flag. The one table both `config.ts` (reading and naming settings in errors) and the CLI (building
- * its options) use. No dependencies, so that `latchkey --help` stays fast.
+ * The settings of `latchkey serve`, one row each: its environment variable, its flag (for some), its
+ * default and what it does. The one table from which `config.ts` takes its defaults and names settings
+ * in errors, the CLI builds `serve`'s options and `--help`, and docs/CONFIGURATION.md is generated
+ * (`npm run docs`). No dependencies, so that `latchkey --help` stays fast.
  */
 
-/** Environment variables read by `latchkey serve`, next to the option each fills. */
-export const ENVIRONMENT = {
-  port: 'LATCHKEY_PORT',
-  host: 'LATCHKEY_HOST',
-  issuer: 'LATCHKEY_ISSUER',
-  db: 'LATCHKEY_DB',
-  redis: 'LATCHKEY_REDIS',
-  redisPrefix: 'LATCHKEY_REDIS_PREFIX',
-  keyEncryptionSecret: 'LATCHKEY_KEY_ENCRYPTION_SECRET',
-  signingAlg: 'LATCHKEY_SIGNING_ALG',
-  defaultAudience: 'LATCHKEY_DEFAULT_AUDIENCE',
-  logLevel: 'LATCHKEY_LOG_LEVEL',
-  logRequests: 'LATCHKEY_LOG_REQUESTS',
-  trustProxy: 'LATCHKEY_TRUST_PROXY',
-  'rateLimit.perAddress': 'LATCHKEY_AUTH_FAILURES_PER_ADDRESS',
-  'rateLimit.perClient': 'LATCHKEY_AUTH_FAILURES_PER_CLIENT',
-  'rateLimit.windowSeconds': 'LATCHKEY_AUTH_FAILURE_WINDOW',
-  sessionMaxSeconds: 'LATCHKEY_SESSION_MAX_SECONDS',
-  sessionIdleSeconds: 'LATCHKEY_SESSION_IDLE_SECONDS',
-  refreshGraceSeconds: 'LATCHKEY_REFRESH_GRACE_SECONDS',
-  loginSeconds: 'LATCHKEY_LOGIN_SECONDS',
-  codeSeconds: 'LATCHKEY_CODE_SECONDS',
-  'loginLimit.perUserAddress': 'LATCHKEY_LOGIN_FAILURES_PER_USER_ADDRESS',
-  'loginLimit.perUser': 'LATCHKEY_LOGIN_FAILURES_PER_USER',
-  'loginLimit.perAddress': 'LATCHKEY_LOGIN_FAILURES_PER_ADDRESS',
-  'loginLimit.windowSeconds': 'LATCHKEY_LOGIN_FAILURE_WINDOW',
-  feedPollMs: 'LATCHKEY_FEED_POLL_MS',
-  feedHeartbeatMs: 'LATCHKEY_FEED_HEARTBEAT_MS',
-  feedMaxSubscribers: 'LATCHKEY_FEED_MAX_SUBSCRIBERS',
-  tokenCacheSize: 'LATCHKEY_TOKEN_CACHE_SIZE',
-  dbPoolSize: 'LATCHKEY_DB_POOL_SIZE',
-  metricsPort: 'LATCHKEY_METRICS_PORT',
-  metricsHost: 'LATCHKEY_METRICS_HOST',
-} as const
+export interface Setting {
+  /** The environment variable that sets it. */
+  readonly env: string
+  /** Its `latchkey serve` flag, if it has one; commander's name for it is the setting's name. */
+  readonly flag?: string
+  /** How the flag's value is named in the help (`--port <n>`). */
+  readonly value?: string
+  /** The value when nothing sets it (the schema in `config.ts` applies it), if it is a constant. */
+  readonly default?: string | number | boolean
+  /** The default as said to a person, when it is not a constant or there is none. */
+  readonly defaultText?: string
+  /** One sentence, for `--help` and the reference. */
+  readonly description: string
+}
 
-export type SettingName = keyof typeof ENVIRONMENT
+const KIB = 1024
+const DAY = 86_400
+
+/** Every setting of `latchkey serve`, by its name in the configuration (dotted when nested). */
+export const SETTINGS = {
+  port: {
+    env: 'LATCHKEY_PORT',
+    flag: '--port',
+    value: 'n',
+    default: 8080,
+    description: 'TCP port to listen on (0: any free port)',
+  },
+  host: {
+    env: 'LATCHKEY_HOST',
+    flag: '--host',
+    value: 'host',
+    default: '127.0.0.1',
+    description: 'address to bind',
+  },
+  db: {
+    env: 'LATCHKEY_DB',
+    flag: '--db',
+    value: 'url',
+    default: 'sqlite:./.latchkey/latchkey.db',
+    description: 'the store: sqlite:PATH or postgres://USER:PASSWORD@HOST/DATABASE',
+  },
+  issuer: {
+    env: 'LATCHKEY_ISSUER',
+    flag: '--issuer',
+    value: 'url',
+    defaultText: 'http://HOST:PORT',
+    description:
+      'issuer identifier (RFC 8414), the URL clients reach the server at; required with a non-loopback host',
+  },
+  redis: {
+    env: 'LATCHKEY_REDIS',
+    flag: '--redis',
+    value: 'url',
+    defaultText: 'none',
+    description: 'Redis URL: caches hot lookups and wakes other nodes after a revocation',
+  },
+  redisPrefix: {
+    env: 'LATCHKEY_REDIS_PREFIX',
+    flag: '--redis-prefix',
+    value: 'prefix',
+    default: 'latchkey:',
+    description: 'prefix of every Redis key and channel, so deployments can share one Redis',
+  },
+  keyEncryptionSecret: {
+    env: 'LATCHKEY_KEY_ENCRYPTION_SECRET',
+    defaultText: 'none',
+    description:
+      'seals signing keys at rest (at least 16 characters); unset, keys are stored unsealed',
+  },
+  signingAlg: {
+    env: 'LATCHKEY_SIGNING_ALG',
+    flag: '--signing-alg',
+    value: 'alg',
+    default: 'ES256',
+    description: 'algorithm of the first signing key: ES256, RS256, PS256 or EdDSA',
+  },
+  defaultAudience: {
+    env: 'LATCHKEY_DEFAULT_AUDIENCE',
+    defaultText: 'the issuer',
+    description: '`aud` of access tokens whose client names no audience',
+  },
+  logLevel: {
+    env: 'LATCHKEY_LOG_LEVEL',
+    flag: '--log-level',
+    value: 'level',
+    default: 'info',
+    description: 'log level: fatal, error, warn, info, debug, trace or silent',
+  },
+  logRequests: {
+    env: 'LATCHKEY_LOG_REQUESTS',
+    default: true,
+    description: 'log one line per request (method, route, status, time; never bodies or headers)',
+  },
+  trustProxy: {
+    env: 'LATCHKEY_TRUST_PROXY',
+    default: false,
+    description: 'take the client address from X-Forwarded-For (behind a reverse proxy only)',
+  },
+  bodyLimit: {
+    env: 'LATCHKEY_BODY_LIMIT',
+    default: 16 * KIB,
+    description: 'largest accepted request body, bytes',
+  },
+  leeway: {
+    env: 'LATCHKEY_LEEWAY',
+    default: 5,
+    description: 'clock skew tolerated when checking exp, iat and nbf, seconds',
+  },
+  keyReloadMs: {
+    env: 'LATCHKEY_KEY_RELOAD_MS',
+    default: 1000,
+    description: 'how often signing keys are re-read from the store (rotation elsewhere), ms',
+  },
+  jwksMaxAge: {
+    env: 'LATCHKEY_JWKS_MAX_AGE',
+    default: 60,
+    description:
+      'JWKS Cache-Control max-age, seconds; also the default delay before a rotated key signs',
+  },
+  'rateLimit.perAddress': {
+    env: 'LATCHKEY_AUTH_FAILURES_PER_ADDRESS',
+    default: 20,
+    description: 'failed client authentications allowed per window from one address',
+  },
+  'rateLimit.perClient': {
+    env: 'LATCHKEY_AUTH_FAILURES_PER_CLIENT',
+    default: 10,
+    description: 'failed client authentications allowed per window for one client id and address',
+  },
+  'rateLimit.windowSeconds': {
+    env: 'LATCHKEY_AUTH_FAILURE_WINDOW',
+    default: 60,
+    description: 'window of the client-authentication failure limits, seconds',
+  },
+  sessionMaxSeconds: {
+    env: 'LATCHKEY_SESSION_MAX_SECONDS',
+    default: 30 * DAY,
+    description: 'absolute lifetime of a session (a refresh-token lineage), seconds',
+  },
+  sessionIdleSeconds: {
+    env: 'LATCHKEY_SESSION_IDLE_SECONDS',
+    default: 7 * DAY,
+    description: 'a session unused this long ends, seconds',
+  },
+  refreshGraceSeconds: {
+    env: 'LATCHKEY_REFRESH_GRACE_SECONDS',
+    default: 1,
+    description:
+      'how long a retry with a just-rotated refresh token gets the same successor, seconds; past it, reuse ends the session',
+  },
+  loginSeconds: {
+    env: 'LATCHKEY_LOGIN_SECONDS',
+    default: 12 * 3600,
+    description: 'how long a browser stays logged in at the authorization server, seconds',
+  },
+  codeSeconds: {
+    env: 'LATCHKEY_CODE_SECONDS',
+    default: 60,
+    description: 'authorization-code lifetime, seconds',
+  },
+  'loginLimit.perUserAddress': {
+    env: 'LATCHKEY_LOGIN_FAILURES_PER_USER_ADDRESS',
+    default: 10,
+    description: 'failed logins allowed per window for one username from one address',
+  },
+  'loginLimit.perUser': {
+    env: 'LATCHKEY_LOGIN_FAILURES_PER_USER',
+    default: 100,
+    description:
+      'failed logins allowed per window for one username from all addresses (keep above the per-address limit)',
+  },
+  'loginLimit.perAddress': {
+    env: 'LATCHKEY_LOGIN_FAILURES_PER_ADDRESS',
+    default: 30,
+    description: 'failed logins allowed per window from one address, whatever the usernames',
+  },
+  'loginLimit.windowSeconds': {
+    env: 'LATCHKEY_LOGIN_FAILURE_WINDOW',
+    default: 300,
+    description: 'window of the login failure limits, seconds',
+  },
+  feedPollMs: {
+    env: 'LATCHKEY_FEED_POLL_MS',
+    default: 50,
+    description: 'how often the store is polled for new revocation events, ms',
+  },
+  feedHeartbeatMs: {
+    env: 'LATCHKEY_FEED_HEARTBEAT_MS',
+    default: 15_000,
+    description: 'how often an idle revocation-feed stream gets a heartbeat, ms',
+  },
+  feedMaxSubscribers: {
+    env: 'LATCHKEY_FEED_MAX_SUBSCRIBERS',
+    default: 1000,
+    description: 'revocation-feed streams held open at once by this process; more get 503',
+  },
+  tokenCacheSize: {
+    env: 'LATCHKEY_TOKEN_CACHE_SIZE',
+    default: 100_000,
+    description:
+      'live opaque access tokens remembered in this process (0: none), kept correct by the revocation feed',
+  },
+  dbPoolSize: {
+    env: 'LATCHKEY_DB_POOL_SIZE',
+    default: 10,
+    description:
+      "PostgreSQL: connections in this process's pool, plus one that listens; ignored for SQLite",
+  },
+  metricsPort: {
+    env: 'LATCHKEY_METRICS_PORT',
+    flag: '--metrics-port',
+    value: 'n',
+    defaultText: 'none',
+    description:
+      'serve /metrics on a listener of its own at this port, and not on the main one; unset, on the main one',
+  },
+  metricsHost: {
+    env: 'LATCHKEY_METRICS_HOST',
+    flag: '--metrics-host',
+    value: 'host',
+    defaultText: 'the host setting',
+    description: 'address of the metrics listener',
+  },
+} as const satisfies Record<string, Setting>
+
+export type SettingName = keyof typeof SETTINGS
+
+type Flagged = {
+  [K in SettingName]: (typeof SETTINGS)[K] extends { flag: string } ? K : never
+}[SettingName]
+
+/** Environment variables read by `latchkey serve`, next to the setting each fills. */
+export const ENVIRONMENT = Object.fromEntries(
+  Object.entries(SETTINGS).map(([name, s]) => [name, s.env]),
+) as { readonly [K in SettingName]: (typeof SETTINGS)[K]['env'] }
 
 /**
- * The `latchkey serve` flag of each setting that has one (the CLI builds its options from this and
- * `ENVIRONMENT`); commander's name for the flag (`--redis-prefix` → `redisPrefix`) is the setting.
+ * The `latchkey serve` flag of each setting that has one; commander's name for the flag
+ * (`--redis-prefix` → `redisPrefix`) is the setting.
  */
-export const FLAGS = {
-  port: '--port',
-  host: '--host',
-  db: '--db',
-  issuer: '--issuer',
-  redis: '--redis',
-  redisPrefix: '--redis-prefix',
-  signingAlg: '--signing-alg',
-  logLevel: '--log-level',
-  metricsPort: '--metrics-port',
-  metricsHost: '--metrics-host',
-} as const satisfies Partial<Record<SettingName, string>>
+export const FLAGS = Object.fromEntries(
+  Object.entries(SETTINGS).flatMap(([name, s]: [string, Setting]) =>
+    s.flag === undefined ? [] : [[name, s.flag]],
+  ),
+) as { readonly [K in Flagged]: (typeof SETTINGS)[K] extends { flag: infer F } ? F : never }
+
+/** A setting's default, as said to a person (`8080`, `the issuer`). */
+export function defaultText(name: SettingName): string {
+  const s: Setting = SETTINGS[name]
+  return s.defaultText ?? String(s.default)
+}
 
 /** How a setting is named to a person: its flag and its environment variable, or what it has. */
 export function settingLabel(key: string): string {
-  const env = (ENVIRONMENT as Record<string, string | undefined>)[key]
-  const flag = (FLAGS as Record<string, string | undefined>)[key]
-  if (flag !== undefined && env !== undefined) return `${flag} / ${env}`
-  return env ?? flag ?? key
+  const s = (SETTINGS as Record<string, Setting | undefined>)[key]
+  if (s === undefined) return key
+  return s.flag === undefined ? s.env : `${s.flag} / ${s.env}`
 }

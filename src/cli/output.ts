@@ -1,16 +1,13 @@
 /**
  * How every command speaks: JSON on stdout for scripts; on failure one line on stderr and exit 1.
  */
-import { ConfigError, ConflictError, StoreUnavailableError } from '../errors.js'
+import { ConfigError, ConflictError, StoreUnavailableError, UsageError } from '../errors.js'
+
+export { UsageError } from '../errors.js'
 
 /** Prints a command's result as JSON. */
 export function printJSON(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n')
-}
-
-/** A mistake in what the user typed, reported as is. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError'
 }
 
 /** One line, no stack: what went wrong and, where it helps, what to do. */

@@ -9,6 +9,7 @@
  * `close()` ends the feed's streams, stops accepting on both listeners, lets in-flight requests finish,
  * then closes the store.
  */
+import { createServer as createNetServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { ServeConfig } from '../config.js'
@@ -144,12 +145,37 @@ function cacheCounter(metrics: Metrics): (cache: string, result: string) => void
   }
 }
 
+/** A store lent by the caller: used as is, but `close()` leaves it open for its owner. */
+function borrowed(store: Store): Store {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'close') return () => Promise.resolve()
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(target)
+        : value
+    },
+  })
+}
+
+export interface StartOptions {
+  logger?: Logger
+  /**
+   * An open store to serve instead of opening `config.db`; the server does not close it (its owner
+   * does, after the server's `close()`).
+   */
+  store?: Store
+}
+
 /** Starts the server and resolves once it listens. */
 export async function startServer(
   config: ServeConfig,
-  logger = createLogger(config),
+  options: StartOptions = {},
 ): Promise<RunningServer> {
-  const opened = await openStore(config.db, { poolSize: config.dbPoolSize })
+  const logger = options.logger ?? createLogger(config)
+  const opened = options.store
+    ? borrowed(options.store)
+    : await openStore(config.db, { poolSize: config.dbPoolSize })
   // Caches of store records (in process, and in Redis with --redis), kept from serving anything
   // revoked by this node's revocation follower (`store/cache_guard.ts`); the store stays the only
   // truth. Redis also wakes the followers of other nodes after a revocation.
@@ -169,7 +195,7 @@ export async function startServer(
   // On PostgreSQL, every live revocation event in memory, from the follower, so that a JWT's
   // revocation check costs no round trip (store/revocation_memo.ts). SQLite answers that check from
   // its own file in microseconds, so it keeps reading it: a revocation by the CLI counts at once.
-  const revocations = config.db.startsWith('sqlite:') ? undefined : new RevocationMemo(guard)
+  const revocations = opened.engine === 'sqlite' ? undefined : new RevocationMemo(guard)
   let layered = wakeups?.store ?? opened
   if (cache) layered = cache.wrap(layered)
   if (memo) layered = memo.wrap(layered)
@@ -250,4 +276,16 @@ export async function startServer(
       return closing
     },
   }
+}
+
+/** A free TCP port on `host`, for port 0: the issuer must name the real port before listening. */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer()
+    probe.once('error', reject)
+    probe.listen(0, host, () => {
+      const address = probe.address()
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
 }

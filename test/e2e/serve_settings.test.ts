@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { ENVIRONMENT, FLAGS } from '../../src/settings.js'
+import { defaultText, ENVIRONMENT, FLAGS, SETTINGS, type SettingName } from '../../src/settings.js'
 import { cli, tempDir } from '../helpers/server.js'
 
 describe('latchkey serve settings', () => {
@@ -74,5 +74,22 @@ describe('latchkey serve settings', () => {
       const env = ENVIRONMENT[key as keyof typeof FLAGS]
       assert.match(text, new RegExp(`${flag} <[a-z]+> .*?\\(env: ${env}\\)`), `${key}`)
     }
+  })
+
+  it('lists every setting of the table in serve --help with its environment variable and default', () => {
+    const help = cli(['serve', '--help'])
+    assert.equal(help.status, 0)
+    const text = help.stdout.replace(/\s+/g, ' ')
+    const escape = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    for (const name of Object.keys(SETTINGS) as SettingName[]) {
+      const { env } = SETTINGS[name]
+      const shown = escape(`(default: ${defaultText(name)})`)
+      // A flag's line ends with commander's `(env: …)`; a setting without one is under Environment.
+      const entry = new RegExp(
+        `${shown} \\(env: ${env}\\)|${env} [^()]*(\\([^()]*\\)[^()]*)*${shown}`,
+      )
+      assert.match(text, entry, name)
+    }
+    assert.match(text, /Environment \(settings without a flag\):/)
   })
 })

@@ -2,10 +2,9 @@
  * `latchkey serve`: runs the authorization server until SIGTERM or SIGINT, then shuts down cleanly:
  * in-flight requests finish, the database closes.
  */
-import { createServer } from 'node:net'
 import { loadServeConfig } from '../../config.js'
 import { metadataUrl } from '../../server/endpoints/metadata.js'
-import { startServer } from '../../server/serve.js'
+import { freePort, startServer } from '../../server/serve.js'
 import { displayDbUrl } from '../store.js'
 
 export interface ServeOptions {
@@ -19,18 +18,6 @@ export interface ServeOptions {
   logLevel?: string
   metricsPort?: string
   metricsHost?: string
-}
-
-/** A free TCP port on `host`, for `--port 0` (the issuer must name the real port). */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, host, () => {
-      const address = probe.address()
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 export async function serve(o: ServeOptions): Promise<void> {

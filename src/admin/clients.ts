@@ -1,0 +1,245 @@
+/**
+ * Registering the applications and APIs that use the server: the operations behind `latchkey client
+ * create|list|show|delete` and the programmatic API. Each takes an open store and returns what the
+ * CLI prints; mistakes throw `UsageError`.
+ */
+import { OAuthError, UsageError } from '../errors.js'
+import {
+  GRANT_TYPES,
+  type AccessTokenFormat,
+  type ClientRecord,
+  type GrantType,
+  type Store,
+} from '../store/types.js'
+import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/key_management.js'
+import { generateSecret, hashSecret } from '../tokens/secrets.js'
+import { parseScope } from '../server/scope.js'
+
+export const MIN_SECRET_LENGTH = 20
+export const MAX_ACCESS_TOKEN_TTL = 86_400
+/** Client ids are printable ASCII without spaces or separators that would need escaping anywhere. */
+const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$/
+
+/** A client to register, as `latchkey client create` takes it (each field is the flag of its name). */
+export interface CreateClientOptions {
+  /** `client_id`: 1-128 characters of A-Z a-z 0-9 . _ ~ -, starting with a letter or digit. */
+  id: string
+  /** At least 20 printable ASCII characters; default: 256 random bits, returned once. */
+  secret?: string
+  /** `client_credentials`, `authorization_code`, `refresh_token`: at least one. */
+  grant: string[]
+  /** Space-separated scopes the client may be granted. */
+  scope?: string
+  /** Exact redirect URIs; at least one with `authorization_code`. */
+  redirectUri?: string[]
+  /** `aud` of its access tokens (default: the issuer). */
+  audience?: string
+  /** `jwt` (default) or `opaque`. */
+  accessTokenFormat?: string
+  /** Access-token lifetime, seconds (default 300). */
+  accessTokenTtl?: string | number
+  /** An API: may introspect any token and read the revocation feed. */
+  resourceServer?: boolean
+  /** A public client: no secret, `authorization_code` with PKCE only. */
+  public?: boolean
+}
+
+/** A client as printed and returned: wire spelling (RFC 7591 names where there are any). */
+export interface ClientJSON {
+  client_id: string
+  token_endpoint_auth_method: 'none' | 'client_secret_basic'
+  grant_types: GrantType[]
+  scope: string
+  redirect_uris: string[]
+  audience: string | null
+  access_token_format: AccessTokenFormat
+  access_token_ttl: number
+  resource_server: boolean
+  created_at: string
+  /** Only from `createClient`, when the secret was generated: shown once, only its hash is kept. */
+  client_secret?: string
+}
+
+/** The client as printed: wire spelling (RFC 7591 names where there are any). */
+export function clientJSON(c: ClientRecord): ClientJSON {
+  return {
+    client_id: c.clientId,
+    token_endpoint_auth_method: c.secretHash === null ? 'none' : 'client_secret_basic',
+    grant_types: c.grants,
+    scope: c.scopes.join(' '),
+    redirect_uris: c.redirectUris,
+    audience: c.audience,
+    access_token_format: c.accessTokenFormat,
+    access_token_ttl: c.accessTokenTtl,
+    resource_server: c.resourceServer,
+    created_at: new Date(c.createdAt * 1000).toISOString(),
+  }
+}
+
+function checkRedirectUri(uri: string): string {
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    throw new UsageError(`--redirect-uri ${JSON.stringify(uri)} is not an absolute URL`)
+  }
+  // RFC 6749 §3.1.2: absolute, no fragment. RFC 8252 §7.3: http only for loopback.
+  if (url.hash || uri.includes('#')) throw new UsageError(`--redirect-uri must not have a fragment`)
+  if (url.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
+    throw new UsageError('--redirect-uri must be https (http is allowed only for loopback)')
+  }
+  if (['javascript:', 'data:', 'file:', 'vbscript:'].includes(url.protocol)) {
+    throw new UsageError(`--redirect-uri scheme ${url.protocol} is not allowed`)
+  }
+  return uri
+}
+
+function checkGrants(grants: string[]): GrantType[] {
+  if (grants.length === 0) throw new UsageError('at least one --grant is required')
+  for (const g of grants) {
+    if (!(GRANT_TYPES as readonly string[]).includes(g)) {
+      throw new UsageError(
+        `unknown grant ${JSON.stringify(g)}: use one of ${GRANT_TYPES.join(', ')}`,
+      )
+    }
+  }
+  return [...new Set(grants)] as GrantType[]
+}
+
+function checkScope(scope: string | undefined): string[] {
+  if (scope === undefined || scope.trim() === '') return []
+  try {
+    return parseScope(scope.trim().split(/\s+/).join(' '))
+  } catch (err) {
+    if (err instanceof OAuthError)
+      throw new UsageError(`--scope ${JSON.stringify(scope)} is malformed`)
+    throw err
+  }
+}
+
+function checkTtl(value: string | number | undefined): number {
+  if (value === undefined) return DEFAULT_ACCESS_TOKEN_TTL
+  const ttl = Number(value)
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_ACCESS_TOKEN_TTL) {
+    throw new UsageError(
+      `--access-token-ttl must be a whole number of seconds from 1 to ${MAX_ACCESS_TOKEN_TTL}`,
+    )
+  }
+  return ttl
+}
+
+/** Validates options into a record (without secret hash) and the secret to hash, if any. */
+export function buildClient(
+  o: CreateClientOptions,
+  now: number,
+): { client: Omit<ClientRecord, 'secretHash'>; secret: string | null; generated: boolean } {
+  if (!CLIENT_ID.test(o.id)) {
+    throw new UsageError(
+      '--id must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, starting with a letter or digit',
+    )
+  }
+  const grants = checkGrants(o.grant)
+  const format = (o.accessTokenFormat ?? 'jwt') as AccessTokenFormat
+  if (format !== 'jwt' && format !== 'opaque') {
+    throw new UsageError('--access-token-format must be jwt or opaque')
+  }
+  const redirectUris = [...new Set((o.redirectUri ?? []).map(checkRedirectUri))]
+  if (grants.includes('authorization_code') && redirectUris.length === 0) {
+    throw new UsageError('the authorization_code grant needs at least one --redirect-uri')
+  }
+  if (o.audience !== undefined && o.audience.trim() === '')
+    throw new UsageError('--audience is empty')
+  let secret: string | null = null
+  let generated = false
+  if (o.public) {
+    if (o.secret !== undefined) throw new UsageError('a --public client has no --secret')
+    if (grants.includes('client_credentials')) {
+      throw new UsageError('a --public client cannot use the client_credentials grant')
+    }
+  } else if (o.secret !== undefined) {
+    if (o.secret.length < MIN_SECRET_LENGTH) {
+      throw new UsageError(`--secret must be at least ${MIN_SECRET_LENGTH} characters`)
+    }
+    if (o.secret.length > 512) throw new UsageError('--secret must be at most 512 characters')
+    // RFC 6749 Appendix A.2: client-secret = *VSCHAR.
+    if (!/^[\x20-\x7e]+$/.test(o.secret)) {
+      throw new UsageError('--secret must be printable ASCII characters')
+    }
+    secret = o.secret
+  } else {
+    secret = generateSecret()
+    generated = true
+  }
+  return {
+    client: {
+      clientId: o.id,
+      grants,
+      scopes: checkScope(o.scope),
+      redirectUris,
+      audience: o.audience ?? null,
+      accessTokenFormat: format,
+      accessTokenTtl: checkTtl(o.accessTokenTtl),
+      resourceServer: o.resourceServer === true,
+      createdAt: now,
+    },
+    secret,
+    generated,
+  }
+}
+
+const now = (): number => Math.floor(Date.now() / 1000)
+
+/**
+ * Registers a client. Throws `UsageError` for invalid options or an id already taken. The result
+ * carries `client_secret` only when the secret was generated.
+ */
+export async function createClient(store: Store, o: CreateClientOptions): Promise<ClientJSON> {
+  const { client, secret, generated } = buildClient(o, now())
+  if (await store.getClient(client.clientId)) {
+    throw new UsageError(`a client with id ${client.clientId} already exists`)
+  }
+  const secretHash = secret === null ? null : await hashSecret(secret)
+  const record: ClientRecord = { ...client, secretHash }
+  await store.createClient(record)
+  const out = clientJSON(record)
+  // Shown once: only the hash is kept.
+  if (generated && secret !== null) out.client_secret = secret
+  return out
+}
+
+async function mustGetClient(store: Store, id: string): Promise<ClientRecord> {
+  const client = await store.getClient(id)
+  if (!client) throw new UsageError(`no client with id ${id}`)
+  return client
+}
+
+/** Every client. */
+export async function listClients(store: Store): Promise<ClientJSON[]> {
+  return (await store.listClients()).map(clientJSON)
+}
+
+/** One client; throws `UsageError` when there is none with that id. */
+export async function showClient(store: Store, id: string): Promise<ClientJSON> {
+  return clientJSON(await mustGetClient(store, id))
+}
+
+/**
+ * Deletes a client: its opaque tokens go with it, and a `client` revocation covers the JWTs it still
+ * holds until the longest of them would have expired. Throws `UsageError` when there is none.
+ */
+export async function deleteClient(
+  store: Store,
+  id: string,
+): Promise<{ client_id: string; deleted: true }> {
+  const client = await mustGetClient(store, id)
+  const at = now()
+  // One transaction: the client, its opaque tokens and sessions go, and the event is appended.
+  await store.deleteClient(client.clientId, {
+    kind: 'client',
+    value: client.clientId,
+    clientId: client.clientId,
+    createdAt: at,
+    expiresAt: at + client.accessTokenTtl,
+  })
+  return { client_id: client.clientId, deleted: true }
+}

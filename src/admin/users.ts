@@ -1,0 +1,137 @@
+/**
+ * The people who sign in at the login page: the operations behind `latchkey user
+ * create|list|delete|set-password|unlock` and the programmatic API. Passwords are only ever stored
+ * hashed; mistakes throw `UsageError`.
+ */
+import { randomUUID } from 'node:crypto'
+import { UsageError } from '../errors.js'
+import type { Store, UserRecord } from '../store/types.js'
+import { longestTokenLifetime } from '../tokens/key_management.js'
+import { hashPassword, MAX_PASSWORD_LENGTH } from '../tokens/passwords.js'
+import { isUsername, MIN_PASSWORD_LENGTH } from '../users.js'
+import { endUserSessions } from '../tokens/session_revocation.js'
+
+const now = (): number => Math.floor(Date.now() / 1000)
+
+/** A user as printed and returned: never the password hash. */
+export interface UserJSON {
+  id: string
+  username: string
+  created_at: string
+}
+
+/** The user as printed: never the password hash. */
+export function userJSON(u: UserRecord): UserJSON {
+  return { id: u.id, username: u.username, created_at: new Date(u.createdAt * 1000).toISOString() }
+}
+
+/** Refuses a name that is not a username, with `UsageError`. */
+export function checkUsername(name: string): string {
+  if (!isUsername(name)) {
+    throw new UsageError(
+      '--username must be 1-64 printable ASCII characters, without spaces or control characters',
+    )
+  }
+  return name
+}
+
+/** Refuses a password too short or too long, with `UsageError`. */
+export function checkPassword(password: string): string {
+  if (password === '') throw new UsageError('the password is empty')
+  if ([...password].length < MIN_PASSWORD_LENGTH) {
+    throw new UsageError(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`)
+  }
+  if (password.length > MAX_PASSWORD_LENGTH) {
+    throw new UsageError(`the password must be at most ${MAX_PASSWORD_LENGTH} characters`)
+  }
+  return password
+}
+
+async function mustGetUser(store: Store, username: string): Promise<UserRecord> {
+  const user = await store.getUserByUsername(checkUsername(username))
+  if (!user) throw new UsageError(`no user named ${username}`)
+  return user
+}
+
+/** A password, or how to get it once the name is known to be free (the CLI asks for it then). */
+export type PasswordSource = string | (() => Promise<string>)
+
+/** Adds a user. Throws `UsageError` for a bad name or password, or a name already taken. */
+export async function createUser(
+  store: Store,
+  o: { username: string; password: PasswordSource },
+): Promise<UserJSON> {
+  const username = checkUsername(o.username)
+  // Before asking for the password, so nobody types one for nothing.
+  if (await store.getUserByUsername(username)) {
+    throw new UsageError(`a user named ${username} already exists`)
+  }
+  const password = checkPassword(typeof o.password === 'string' ? o.password : await o.password())
+  const user: UserRecord = {
+    id: randomUUID(),
+    username,
+    passwordHash: await hashPassword(password),
+    createdAt: now(),
+  }
+  // A name taken meanwhile by another process is refused here with ConflictError.
+  await store.createUser(user)
+  return userJSON(user)
+}
+
+/** Every user. */
+export async function listUsers(store: Store): Promise<UserJSON[]> {
+  return (await store.listUsers()).map(userJSON)
+}
+
+/**
+ * Deletes a user: their sessions, logins, codes and opaque tokens go with them, and a `sub`
+ * revocation covers the JWTs they still hold until the longest of them would have expired.
+ */
+export async function deleteUser(
+  store: Store,
+  username: string,
+): Promise<{ id: string; username: string; deleted: true }> {
+  const user = await mustGetUser(store, username)
+  const at = now()
+  const deleted = await store.deleteUser(user.id, {
+    kind: 'sub',
+    value: user.id,
+    clientId: null,
+    createdAt: at,
+    expiresAt: at + (await longestTokenLifetime(store)),
+  })
+  if (!deleted) throw new UsageError(`no user named ${username}`)
+  return { id: user.id, username: user.username, deleted: true }
+}
+
+/**
+ * Replaces a user's password and ends every session and browser login they have: whoever knew the old
+ * password is signed out everywhere.
+ */
+export async function setPassword(
+  store: Store,
+  o: { username: string; password: PasswordSource },
+): Promise<UserJSON & { password_changed: true; sessions_revoked: number }> {
+  const user = await mustGetUser(store, o.username)
+  const password = checkPassword(typeof o.password === 'string' ? o.password : await o.password())
+  if (!(await store.setPasswordHash(user.id, await hashPassword(password)))) {
+    throw new UsageError(`no user named ${o.username}`)
+  }
+  const ended = await endUserSessions(store, user.id, now())
+  return { ...userJSON(user), password_changed: true, sessions_revoked: ended.length }
+}
+
+/**
+ * Forgives the user's failed logins so far, on every server of the deployment: each reads the time
+ * back from the store when the user is throttled (`server/login_throttle.ts`). Addresses throttled
+ * for guessing many usernames stay throttled.
+ */
+export async function unlockUser(
+  store: Store,
+  username: string,
+): Promise<UserJSON & { unlocked_at: string }> {
+  const user = await mustGetUser(store, username)
+  const at = now()
+  if (!(await store.unlockLogins(user.id, at))) throw new UsageError(`no user named ${username}`)
+  return { ...userJSON(user), unlocked_at: new Date(at * 1000).toISOString() }
+}

@@ -1,0 +1,352 @@
+/**
+ * The `latchkey` program: every command, option and argument with its description. Each subcommand
+ * loads its module only when it runs, so `--help` and the short commands start fast. `main.ts` runs
+ * it; docs/CLI.md is generated from it (`npm run docs`).
+ */
+import { createRequire } from 'node:module'
+import { Command, Option } from 'commander'
+import { defaultText, SETTINGS, type Setting, type SettingName } from '../settings.js'
+import { looksOpaque } from '../tokens/opaque.js'
+import { fail, UsageError } from './output.js'
+
+const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string }
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+/** A `serve` setting's option: flag, environment variable, description and default from the table. */
+function settingOption(name: SettingName): Option {
+  const s: Setting = SETTINGS[name]
+  if (s.flag === undefined) throw new Error(`${name} has no flag`)
+  return new Option(
+    `${s.flag} <${s.value ?? 'value'}>`,
+    `${s.description} (default: ${defaultText(name)})`,
+  ).env(s.env)
+}
+const dbOption = (): Option => settingOption('db')
+
+/** The settings that have no flag, as the `Environment:` section of `serve --help`. */
+export function environmentHelp(): string {
+  const rows = (Object.keys(SETTINGS) as SettingName[])
+    .filter((name) => (SETTINGS[name] as Setting).flag === undefined)
+    .map((name) => {
+      const s: Setting = SETTINGS[name]
+      return `  ${s.env}\n      ${s.description} (default: ${defaultText(name)})`
+    })
+  return `\nEnvironment (settings without a flag):\n${rows.join('\n')}\n`
+}
+
+/**
+ * The operand of a command that takes one token or key id. Those are base64url, so one in 64 begins
+ * with `-`: such commands let commander pass unknown options through, and this sorts them out. An
+ * argument beginning with `-` is the value when it has a token's or key id's shape (a JWT never
+ * begins with `-`), an unknown option otherwise.
+ */
+function oneOperand(command: Command): string | undefined {
+  for (const arg of command.args) {
+    // An opaque token's shape, 43 base64url characters, is also a key id's (an RFC 7638 thumbprint).
+    if (arg.startsWith('-') && !looksOpaque(arg)) {
+      throw new UsageError(`unknown option '${arg.split('=')[0]}'`)
+    }
+  }
+  if (command.args.length > 1) {
+    throw new UsageError(`too many arguments: expected 1, got ${command.args.length}`)
+  }
+  return command.args[0]
+}
+
+/** Wraps an async action so that any failure becomes one line on stderr and exit 1. */
+function run<A extends unknown[]>(
+  action: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args)
+    } catch (err) {
+      fail(err)
+    }
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('latchkey')
+    .description(
+      'Token service for APIs: JWT access tokens, opaque refresh tokens, revocation feed',
+    )
+    .version(pkg.version, '-v, --version')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      outputError: (str, write) => write(`latchkey: ${str.replace(/^error: /, '')}`),
+    })
+    .exitOverride()
+
+  program
+    .command('serve')
+    .description(
+      'run the authorization server until SIGTERM or SIGINT; creates the database on first start',
+    )
+    .addHelpText('after', environmentHelp())
+    .addOption(settingOption('port'))
+    .addOption(settingOption('host'))
+    .addOption(settingOption('db'))
+    .addOption(settingOption('issuer'))
+    .addOption(settingOption('redis'))
+    .addOption(settingOption('redisPrefix'))
+    .addOption(settingOption('signingAlg'))
+    .addOption(settingOption('logLevel'))
+    .addOption(settingOption('metricsPort'))
+    .addOption(settingOption('metricsHost'))
+    .action(
+      run(async (o: Record<string, string>) => {
+        const { serve } = await import('./commands/serve.js')
+        await serve(o)
+      }),
+    )
+
+  program
+    .command('init')
+    .description(
+      'create the database (schema and first signing key) if it does not exist; prints it as JSON',
+    )
+    .addOption(dbOption())
+    .addOption(
+      new Option('--signing-alg <alg>', 'algorithm of the first signing key (default ES256)')
+        .choices(['ES256', 'RS256', 'PS256', 'EdDSA'])
+        .env(SETTINGS.signingAlg.env),
+    )
+    .action(
+      run(async (o: import('./commands/init.js').InitOptions) => {
+        const { init } = await import('./commands/init.js')
+        await init(o)
+      }),
+    )
+
+  const client = program
+    .command('client')
+    .description('register and manage clients: the applications and APIs that use the server')
+  client
+    .command('create')
+    .description('register a client; prints it as JSON, with the secret once if generated')
+    .addOption(dbOption())
+    .requiredOption('--id <id>', 'client id')
+    .option('--secret <secret>', 'client secret (at least 20 characters; default: 256 random bits)')
+    .option(
+      '--grant <grant>',
+      'grant type (repeatable): client_credentials, authorization_code, refresh_token',
+      collect,
+      [],
+    )
+    .option('--scope <scopes>', 'space-separated scopes the client may be granted')
+    .option('--redirect-uri <uri>', 'exact redirect URI (repeatable)', collect, [])
+    .option('--audience <aud>', 'aud of its access tokens (default: the issuer)')
+    .option('--access-token-format <format>', 'jwt or opaque (default jwt)')
+    .option('--access-token-ttl <seconds>', 'access-token lifetime (default 300)')
+    .option('--resource-server', 'an API: may introspect any token and read the revocation feed')
+    .option('--public', 'a public client (no secret; authorization_code with PKCE only)')
+    .action(
+      run(async (o: import('./commands/client.js').CreateClientOptions) => {
+        const { createClient } = await import('./commands/client.js')
+        await createClient(o)
+      }),
+    )
+  client
+    .command('list')
+    .description('list clients as a JSON array')
+    .addOption(dbOption())
+    .action(
+      run(async (o: { db?: string }) => {
+        const { listClients } = await import('./commands/client.js')
+        await listClients(o)
+      }),
+    )
+  client
+    .command('show')
+    .description('show one client as JSON (never its secret)')
+    .addOption(dbOption())
+    .requiredOption('--id <id>', 'client id')
+    .action(
+      run(async (o: { db?: string; id: string }) => {
+        const { showClient } = await import('./commands/client.js')
+        await showClient(o)
+      }),
+    )
+  client
+    .command('delete')
+    .description('delete a client and revoke its tokens')
+    .addOption(dbOption())
+    .requiredOption('--id <id>', 'client id')
+    .action(
+      run(async (o: { db?: string; id: string }) => {
+        const { deleteClient } = await import('./commands/client.js')
+        await deleteClient(o)
+      }),
+    )
+
+  const session = program
+    .command('session')
+    .description('sessions: one login of a user at a client, the unit of revocation')
+  session
+    .command('list')
+    .description('live sessions of a user or of a client, as a JSON array')
+    .addOption(dbOption())
+    .option('--user <name>', 'username')
+    .option('--client <id>', 'client id')
+    .action(
+      run(async (o: { db?: string; user?: string; client?: string }) => {
+        const { listSessions } = await import('./commands/session.js')
+        await listSessions(o)
+      }),
+    )
+  session
+    .command('revoke')
+    .description('end one session (--id) or every session of a user (--user), tokens included')
+    .addOption(dbOption())
+    .option('--id <sessionId>', 'session id')
+    .option('--user <name>', 'username')
+    .action(
+      run(async (o: { db?: string; user?: string; id?: string }) => {
+        const { revokeSessions } = await import('./commands/session.js')
+        await revokeSessions(o)
+      }),
+    )
+
+  const user = program.command('user').description('the people who sign in at the login page')
+  user
+    .command('create')
+    .description(
+      'add a user; the password is read from standard input (one line, or typed unechoed)',
+    )
+    .addOption(dbOption())
+    .requiredOption('--username <name>', 'login name: 1-64 printable ASCII characters, no spaces')
+    .action(
+      run(async (o: { db?: string; username: string }) => {
+        const { createUser } = await import('./commands/user.js')
+        await createUser(o)
+      }),
+    )
+  user
+    .command('list')
+    .description('list users as a JSON array')
+    .addOption(dbOption())
+    .action(
+      run(async (o: { db?: string }) => {
+        const { listUsers } = await import('./commands/user.js')
+        await listUsers(o)
+      }),
+    )
+  user
+    .command('delete')
+    .description('delete a user and end their sessions and tokens')
+    .addOption(dbOption())
+    .requiredOption('--username <name>', 'login name')
+    .action(
+      run(async (o: { db?: string; username: string }) => {
+        const { deleteUser } = await import('./commands/user.js')
+        await deleteUser(o)
+      }),
+    )
+  user
+    .command('set-password')
+    .description("replace a user's password, read from standard input like create")
+    .addOption(dbOption())
+    .requiredOption('--username <name>', 'login name')
+    .action(
+      run(async (o: { db?: string; username: string }) => {
+        const { setPassword } = await import('./commands/user.js')
+        await setPassword(o)
+      }),
+    )
+  user
+    .command('unlock')
+    .description("forgive a user's failed logins, so the login page lets them try again at once")
+    .addOption(dbOption())
+    .requiredOption('--username <name>', 'login name')
+    .action(
+      run(async (o: { db?: string; username: string }) => {
+        const { unlockUser } = await import('./commands/user.js')
+        await unlockUser(o)
+      }),
+    )
+
+  const keys = program
+    .command('keys')
+    .description('signing keys: list them, rotate to a new one, retire one')
+  keys
+    .command('list')
+    .description(
+      'list signing keys and their state (pending, active, superseded, expired, retired) as JSON; never a private key',
+    )
+    .addOption(dbOption())
+    .action(
+      run(async (o: { db?: string }) => {
+        const { listKeys } = await import('./commands/keys.js')
+        await listKeys(o)
+      }),
+    )
+  keys
+    .command('rotate')
+    .description('add a new signing key, published now, signing after --activate-in seconds')
+    .addOption(dbOption())
+    .option('--alg <alg>', 'ES256 (default), RS256, PS256 or EdDSA')
+    .option('--activate-in <seconds>', 'delay before it signs, so caches see it first (default 60)')
+    .action(
+      run(async (o: { db?: string; alg?: string; activateIn?: string }) => {
+        const { rotateKey } = await import('./commands/keys.js')
+        await rotateKey(o)
+      }),
+    )
+  keys
+    .command('retire')
+    .description('withdraw a key now: unpublished, and its tokens refused')
+    .argument('[kid]', 'key id')
+    .addOption(dbOption())
+    .option('--kid <kid>', 'key id (instead of the argument)')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(
+      run(async (_kid: string | undefined, o: { db?: string; kid?: string }, command: Command) => {
+        const { retireKey } = await import('./commands/keys.js')
+        const kid = oneOperand(command) ?? o.kid
+        if (!kid) throw new UsageError('keys retire needs a key id')
+        await retireKey({ ...o, kid })
+      }),
+    )
+
+  const token = program.command('token').description('look at tokens: decode one and check it')
+  token
+    .command('inspect')
+    .description(
+      'decode a token and check it against the store (--db), or against a running server ' +
+        '(--issuer without --db) as a resource server would; exits 0 only when it is valid, ' +
+        '2 when it is not',
+    )
+    .argument('<token>', 'the token')
+    .addOption(dbOption())
+    .option('--issuer <url>', 'expected issuer (default: the token says); alone, the server to ask')
+    .option('--audience <aud>', 'the audience to require (default: the token says)')
+    .addOption(
+      new Option(
+        '--client-id <id>',
+        'with --issuer: a --resource-server client, to introspect and read revocations',
+      ).env('LATCHKEY_CLIENT_ID'),
+    )
+    .addOption(
+      new Option('--client-secret <secret>', 'its secret (prefer the environment variable)').env(
+        'LATCHKEY_CLIENT_SECRET',
+      ),
+    )
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(
+      run(
+        async (
+          value: string,
+          o: import('./commands/token.js').InspectOptions,
+          command: Command,
+        ) => {
+          const { inspectToken } = await import('./commands/token.js')
+          await inspectToken(oneOperand(command) ?? value, o)
+        },
+      ),
+    )
+  return program
+}
