@@ -15,19 +15,20 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { codeBlocks } from '../helpers/markdown.js'
-import { BIN, freePort, tempDir } from '../helpers/server.js'
+import { BIN, freePort, sleep, tempDir } from '../helpers/server.js'
 import { MAINTENANCE_URL } from '../store/postgres_databases.js'
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..')
 const DOC = join(ROOT, 'docs/DEPLOYMENT.md')
 const UNIT_PATH = '/etc/systemd/system/latchkey@.service'
+const SERVE_LINE = 'npx latchkey serve --port 8001\n'
 
 function hasSystemdAnalyze(): boolean {
   return spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }).status === 0
@@ -69,47 +70,87 @@ describe('docs/DEPLOYMENT.md', () => {
     cleanup()
   })
 
-  it('sets Latchkey up from an empty PostgreSQL as written: role, database, init, serve, /healthz', async () => {
-    const port = await freePort()
-    let script = codeBlocks(readFileSync(DOC, 'utf8'))
-      .filter((b) => b.lang === 'sh')
-      .map((b) => b.body)
-      .join('\n')
-    // This test's own role and database, and a free port: each replaced text must be in the doc.
-    const replacements: [string, string][] = [
-      ['CREATE ROLE latchkey ', `CREATE ROLE ${name} `],
-      ['CREATE DATABASE latchkey OWNER latchkey;', `CREATE DATABASE ${name} OWNER ${name};`],
-      [
-        'postgres://latchkey:change-me@127.0.0.1:5432/latchkey\n',
-        `postgres://${name}:change-me@127.0.0.1:5432/${name}\n`,
-      ],
-      ['127.0.0.1:8001', `127.0.0.1:${port}`],
-      ['--port 8001', `--port ${port}`],
-    ]
-    for (const [from, to] of replacements) {
-      assert.ok(script.includes(from), `docs/DEPLOYMENT.md no longer says ${JSON.stringify(from)}`)
-      script = script.replaceAll(from, to)
-    }
-    const run = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], {
-      cwd: dir,
-      env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn' },
-      encoding: 'utf8',
-      timeout: 90_000,
-    })
-    assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`)
-    assert.match(run.stdout, /"created": true/)
-    assert.match(run.stdout, /"encrypted": true/)
-    assert.match(run.stdout, /\{"status":"ok"/)
+  it(
+    'sets Latchkey up from an empty PostgreSQL as written: role, database, init, serve, /healthz',
+    { timeout: 300_000 },
+    async () => {
+      const port = await freePort()
+      let script = codeBlocks(readFileSync(DOC, 'utf8'))
+        .filter((b) => b.lang === 'sh')
+        .map((b) => b.body)
+        .join('\n')
+      // This test's own role and database, and a free port: each replaced text must be in the doc.
+      const replacements: [string, string][] = [
+        ['CREATE ROLE latchkey ', `CREATE ROLE ${name} `],
+        ['CREATE DATABASE latchkey OWNER latchkey;', `CREATE DATABASE ${name} OWNER ${name};`],
+        [
+          'postgres://latchkey:change-me@127.0.0.1:5432/latchkey\n',
+          `postgres://${name}:change-me@127.0.0.1:5432/${name}\n`,
+        ],
+        ['127.0.0.1:8001', `127.0.0.1:${port}`],
+      ]
+      for (const [from, to] of replacements) {
+        assert.ok(
+          script.includes(from),
+          `docs/DEPLOYMENT.md no longer says ${JSON.stringify(from)}`,
+        )
+        script = script.replaceAll(from, to)
+      }
+      // The set-up runs as one script; the `serve` line is started as a process of its own (a second
+      // terminal in the doc), and the health check is run until the node answers.
+      const blocks = script.split(SERVE_LINE)
+      assert.equal(blocks.length, 2, `docs/DEPLOYMENT.md must show "${SERVE_LINE}" once`)
+      const [setup = '', check = ''] = blocks
+      const run = spawnSync('bash', ['-c', `set -euo pipefail\n${setup}`], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 240_000,
+      })
+      assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`)
+      assert.match(run.stdout, /"created": true/)
+      assert.match(run.stdout, /"encrypted": true/)
+      const serve = spawn(
+        'bash',
+        [
+          '-c',
+          `set -a; . ./latchkey.env; set +a; exec ${SERVE_LINE.replace('8001', String(port))}`,
+        ],
+        {
+          cwd: dir,
+          detached: true,
+          stdio: 'ignore',
+          env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn' },
+        },
+      )
+      const exited = new Promise((r) => serve.once('exit', r))
+      try {
+        let health = ''
+        const deadline = Date.now() + 120_000
+        while (!health.includes('"status":"ok"') && Date.now() < deadline) {
+          health = spawnSync('bash', ['-c', check], { cwd: dir, encoding: 'utf8' }).stdout
+          if (!health.includes('"status":"ok"')) await sleep(250)
+        }
+        assert.match(health, /^\{"status":"ok"/)
+      } finally {
+        // npx runs the server as a child: stop the whole group, as Ctrl-C in a terminal does.
+        process.kill(-serve.pid!, 'SIGTERM')
+        await exited
+      }
 
-    // The environment file it wrote is complete: init again with it changes nothing.
-    const again = spawnSync('bash', ['-c', 'set -a; . ./latchkey.env; set +a; npx latchkey init'], {
-      cwd: dir,
-      encoding: 'utf8',
-      timeout: 30_000,
-    })
-    assert.equal(again.status, 0, again.stderr)
-    assert.match(again.stdout, /"created": false/)
-  })
+      // The environment file it wrote is complete: init again with it changes nothing.
+      const again = spawnSync(
+        'bash',
+        ['-c', 'set -a; . ./latchkey.env; set +a; npx latchkey init'],
+        {
+          cwd: dir,
+          encoding: 'utf8',
+          timeout: 30_000,
+        },
+      )
+      assert.equal(again.status, 0, again.stderr)
+      assert.match(again.stdout, /"created": false/)
+    },
+  )
 
   it('shows a systemd unit with no comment trailing a value, which systemd would take as part of it', () => {
     for (const line of unitFromDoc().split('\n')) {
