@@ -120,7 +120,7 @@ function failed(): OAuthError {
 /**
  * Basic credentials verified on a connection: the exact header, the client, and the stored hash the
  * secret was checked against. A keep-alive client repeats the header on every request; it is parsed and
- * its secret checked once per connection (docs/PERFORMANCE.md, P1). The client is still looked up on
+ * its secret checked once per connection (docs/PERFORMANCE.md, "Client authentication once per connection"). The client is still looked up on
  * every request (through the client cache), so a changed secret or a deleted client ends the memo
  * within the cache's TTL. Only `client_secret_basic` is remembered: never a body secret, never a public
  * client.

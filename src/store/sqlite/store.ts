@@ -72,7 +72,7 @@ type TokenTuple = [
 
 /**
  * The record of a token tuple. Arrays rather than row objects: better-sqlite3 builds a row object with
- * named properties for every row, about a third of the cost of a token lookup (docs/PERFORMANCE.md, P3).
+ * named properties for every row, about a third of the cost of a token lookup (docs/PERFORMANCE.md, "Lean SQLite reads").
  */
 function tokenFromTuple(t: TokenTuple): OpaqueTokenRecord {
   return {
