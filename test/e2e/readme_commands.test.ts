@@ -10,8 +10,9 @@
  * one, so the list stays true):
  * - `npm install`, `npm test`: what CI runs (.ci/run: `npm ci`, then `npm test`, which includes this).
  * - `npm start`: `node dist/src/cli/main.js serve` (package.json); started here as `latchkey serve`.
- * - `npm install @latchkey/verifier`: the packing test of packages/verifier installs its tarball into an
- *   empty project; here `@latchkey/verifier` resolves to packages/verifier.
+ * - `npm pack -w @latchkey/verifier` (and installing the tarball): test/e2e/verifier_package.test.ts packs
+ *   it and installs the tarball into an empty project; here `@latchkey/verifier` resolves to
+ *   packages/verifier.
  * Commands named in the README's prose: `npx latchkey init` (test/e2e/cli_init.test.ts), `npx latchkey
  * --help` (the CLI reference drift test, docs/CLI.md), `npm run example` (examples/orders-api, the
  * middleware tests in test/e2e/verifier_middleware.test.ts), `npm run bench` (bench/, by hand), the fuzz
@@ -41,7 +42,8 @@ const README_MAX_BYTES = 15_000
 const NOT_RUN_HERE: Record<string, string> = {
   'npm install': 'CI runs npm ci on a fresh clone (.ci/run)',
   'npm start': 'this test starts the same `latchkey serve` on a free port',
-  'npm install @latchkey/verifier': 'the packing test installs the tarball into an empty project',
+  'npm pack -w @latchkey/verifier':
+    'the packing test packs it and installs the tarball into an empty project',
 }
 
 describe('README size', () => {
