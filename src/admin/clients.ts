@@ -4,13 +4,8 @@
  * CLI prints; mistakes throw `UsageError`.
  */
 import { OAuthError, UsageError } from '../errors.js'
-import {
-  GRANT_TYPES,
-  type AccessTokenFormat,
-  type ClientRecord,
-  type GrantType,
-  type Store,
-} from '../store/types.js'
+import { findGrant, GRANT_TYPES } from '../server/grants/index.js'
+import type { AccessTokenFormat, ClientRecord, GrantType, Store } from '../store/types.js'
 import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/key_management.js'
 import { generateSecret, hashSecret } from '../tokens/secrets.js'
 import { parseScope } from '../server/scope.js'
@@ -97,13 +92,13 @@ function checkRedirectUri(uri: string): string {
 function checkGrants(grants: string[]): GrantType[] {
   if (grants.length === 0) throw new UsageError('at least one --grant is required')
   for (const g of grants) {
-    if (!(GRANT_TYPES as readonly string[]).includes(g)) {
+    if (findGrant(g) === undefined) {
       throw new UsageError(
         `unknown grant ${JSON.stringify(g)}: use one of ${GRANT_TYPES.join(', ')}`,
       )
     }
   }
-  return [...new Set(grants)] as GrantType[]
+  return [...new Set(grants)]
 }
 
 function checkScope(scope: string | undefined): string[] {
@@ -144,8 +139,10 @@ export function buildClient(
     throw new UsageError('--access-token-format must be jwt or opaque')
   }
   const redirectUris = [...new Set((o.redirectUri ?? []).map(checkRedirectUri))]
-  if (grants.includes('authorization_code') && redirectUris.length === 0) {
-    throw new UsageError('the authorization_code grant needs at least one --redirect-uri')
+  for (const g of grants) {
+    if (findGrant(g)!.needsRedirectUri && redirectUris.length === 0) {
+      throw new UsageError(`the ${g} grant needs at least one --redirect-uri`)
+    }
   }
   if (o.audience !== undefined && o.audience.trim() === '')
     throw new UsageError('--audience is empty')
@@ -153,8 +150,10 @@ export function buildClient(
   let generated = false
   if (o.public) {
     if (o.secret !== undefined) throw new UsageError('a --public client has no --secret')
-    if (grants.includes('client_credentials')) {
-      throw new UsageError('a --public client cannot use the client_credentials grant')
+    for (const g of grants) {
+      if (findGrant(g)!.confidentialOnly) {
+        throw new UsageError(`a --public client cannot use the ${g} grant`)
+      }
     }
   } else if (o.secret !== undefined) {
     if (o.secret.length < MIN_SECRET_LENGTH) {

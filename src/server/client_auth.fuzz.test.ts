@@ -9,7 +9,7 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { fuzzParameters } from '../../test/helpers/fuzz.js'
 import { OAuthError } from '../errors.js'
-import { readClientCredentials } from './client_auth.js'
+import { readClientCredentials } from './client_auth/index.js'
 
 const NO_PARAMS = Object.freeze(Object.create(null) as Record<string, string>)
 
@@ -76,7 +76,11 @@ describe('Basic credentials properties', () => {
         vschar,
         (clientId, secret) => {
           const presented = readClientCredentials(basicHeader(clientId, secret), NO_PARAMS)
-          assert.deepEqual(presented, { clientId, secret, method: 'client_secret_basic' })
+          assert.deepEqual(presented, {
+            clientId,
+            credential: secret,
+            method: 'client_secret_basic',
+          })
         },
       ),
       fuzzParameters(),

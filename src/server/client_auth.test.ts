@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify'
 import { OAuthError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
 import { hashSecret, SecretVerifier } from '../tokens/secrets.js'
-import { authenticateClient } from './client_auth.js'
+import { authenticateClient } from './client_auth/index.js'
 import type { ServerContext } from './context.js'
 import type { FormParams } from './form.js'
 import { FailureLimiter } from './rate_limit.js'
@@ -221,6 +221,74 @@ describe('authenticateClient under a burst of wrong secrets', () => {
     await assert.rejects(
       authenticate(new Socket(), basic('svc', 'right-secret-of-svc')),
       isError('temporarily_unavailable', 429),
+    )
+  })
+})
+
+describe('authenticateClient: a client uses only the method it registered', () => {
+  it('refuses the other secret method as it refuses a wrong secret: same error, same hash', async () => {
+    const { clients, hashed, authenticate } = setup()
+    clients.set('post-only', {
+      ...(await clientRecord('post-only', 'right-secret-of-post')),
+      authMethod: 'client_secret_post',
+    })
+    clients.set('basic-only', {
+      ...(await clientRecord('basic-only', 'right-secret-of-basic')),
+      authMethod: 'client_secret_basic',
+    })
+    // The registered method works.
+    const post = await authenticate(new Socket(), undefined, {
+      client_id: 'post-only',
+      client_secret: 'right-secret-of-post',
+    })
+    assert.equal(post.method, 'client_secret_post')
+    const viaBasic = await authenticate(new Socket(), basic('basic-only', 'right-secret-of-basic'))
+    assert.equal(viaBasic.method, 'client_secret_basic')
+
+    // The right secret through the other method: refused, and it cost a hash like an unknown client.
+    const before = hashed.count
+    await assert.rejects(
+      authenticate(new Socket(), basic('post-only', 'right-secret-of-post')),
+      isError('invalid_client', 401),
+    )
+    await assert.rejects(
+      authenticate(new Socket(), undefined, {
+        client_id: 'basic-only',
+        client_secret: 'right-secret-of-basic',
+      }),
+      isError('invalid_client', 401),
+    )
+    await assert.rejects(
+      authenticate(new Socket(), basic('nobody', 'right-secret-of-post')),
+      isError('invalid_client', 401),
+    )
+    assert.equal(hashed.count - before, 3, 'each refusal hashed once, known client or not')
+  })
+
+  it('does not let a confidential client drop its secret, nor a public client present one', async () => {
+    const { clients, authenticate } = setup()
+    clients.set('svc', await clientRecord('svc', 'right-secret-of-svc'))
+    clients.set('app', await clientRecord('app', null))
+    await assert.rejects(
+      authenticate(new Socket(), undefined, { client_id: 'svc' }),
+      isError('invalid_client', 401),
+    )
+    await assert.rejects(
+      authenticate(new Socket(), basic('app', 'any-secret-at-all-here')),
+      isError('invalid_client', 401),
+    )
+    const { method } = await authenticate(new Socket(), undefined, { client_id: 'app' })
+    assert.equal(method, 'none')
+  })
+
+  it('refuses two methods in one request (RFC 6749 §2.3)', async () => {
+    const { clients, authenticate } = setup()
+    clients.set('svc', await clientRecord('svc', 'right-secret-of-svc'))
+    await assert.rejects(
+      authenticate(new Socket(), basic('svc', 'right-secret-of-svc'), {
+        client_secret: 'right-secret-of-svc',
+      }),
+      isError('invalid_request', 400),
     )
   })
 })

@@ -19,15 +19,26 @@ export function parseScope(value: string): string[] {
   return [...new Set(tokens)]
 }
 
+/** Splits a stored (already valid) space-separated scope; `''` is no scope. */
+export function scopeList(scope: string): string[] {
+  return scope === '' ? [] : scope.split(' ')
+}
+
 /**
  * The scope to grant: what was asked, when every part of it is allowed; everything allowed when nothing
- * was asked. Throws `invalid_scope` for anything not allowed (RFC 6749 §5.2).
+ * was asked. Throws `invalid_scope` for anything not allowed (RFC 6749 §5.2). `limit` names what bounds
+ * it in the error: the client's registered scopes, the original grant (a refresh, RFC 6749 §6), the
+ * subject token (a token exchange).
  */
-export function grantScope(requested: string | undefined, allowed: readonly string[]): string[] {
+export function grantScope(
+  requested: string | undefined,
+  allowed: readonly string[],
+  limit = 'what this client may have',
+): string[] {
   if (requested === undefined) return [...allowed]
   const asked = parseScope(requested)
   if (asked.some((s) => !allowed.includes(s))) {
-    throw new OAuthError('invalid_scope', 'the requested scope exceeds what this client may have')
+    throw new OAuthError('invalid_scope', `the requested scope exceeds ${limit}`)
   }
   return asked
 }

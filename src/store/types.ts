@@ -13,20 +13,27 @@
 import type { SigningAlg } from '@latchkey/verifier/jwt'
 import type { JWK } from 'jose'
 
-export type GrantType = 'client_credentials' | 'authorization_code' | 'refresh_token'
-export const GRANT_TYPES: readonly GrantType[] = [
-  'client_credentials',
-  'authorization_code',
-  'refresh_token',
-]
+/** A `grant_type` value; the server's grants are listed in `src/server/grants/index.ts`. */
+export type GrantType = string
 
 export type AccessTokenFormat = 'jwt' | 'opaque'
+
+/** RFC 7591 §2 `token_endpoint_auth_method`: how a client authenticates (one per client). */
+export type ClientAuthMethod =
+  'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
+export const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'none',
+]
 
 export interface ClientRecord {
   clientId: string
   /** Encoded password-hash string of the secret (see `src/tokens/secrets.ts`); `null` for a public client. */
   secretHash: string | null
   grants: GrantType[]
+  /** The method it authenticates with; `null`: a secret, either secret method (clients of old). */
+  authMethod?: ClientAuthMethod | null
   /** The scopes this client may be granted; a request narrows them, never widens them. */
   scopes: string[]
   /** Exact-match redirect URIs (RFC 9700 §2.1). */

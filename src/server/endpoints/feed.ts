@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { OAuthError } from '../../errors.js'
 import type { RevocationEvent, RevocationStore } from '../../store/types.js'
-import { authenticateClient } from '../client_auth.js'
+import { authenticateClient } from '../client_auth/index.js'
 import type { ServerContext } from '../context.js'
 import { toWire } from '../../store/revocation_wire.js'
 import { FeedStreams } from '../feed_stream.js'

@@ -17,7 +17,7 @@ import type { FastifyInstance } from 'fastify'
 import { OAuthError } from '../../errors.js'
 import { resolveAccessToken, type LiveAccessToken } from '../../tokens/access_token.js'
 import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
-import { authenticateClient } from '../client_auth.js'
+import { authenticateClient } from '../client_auth/index.js'
 import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
 

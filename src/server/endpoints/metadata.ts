@@ -10,7 +10,9 @@ import { FEED_PATH } from './feed.js'
 import { INTROSPECTION_PATH } from './introspection.js'
 import { JWKS_PATH } from './jwks.js'
 import { REVOCATION_PATH } from './revocation.js'
-import { TOKEN_PATH, supportedGrantTypes } from './token.js'
+import { allMethods, provingMethods } from '../client_auth/index.js'
+import { GRANT_TYPES } from '../grants/index.js'
+import { TOKEN_PATH } from './token.js'
 
 export const METADATA_PATH = '/.well-known/oauth-authorization-server'
 
@@ -24,12 +26,6 @@ export function metadataUrl(issuer: string): string {
   return new URL(issuer).origin + METADATA_PATH + issuerPath(issuer)
 }
 
-// client_auth.ts: a confidential client with Basic or its secret in the body; a public client (no
-// secret) with `none`, which the token and revocation endpoints accept and introspection does not
-// (RFC 7662 §2.1: it requires authorization).
-const SECRET_METHODS = ['client_secret_basic', 'client_secret_post']
-const PUBLIC_TOO = [...SECRET_METHODS, 'none']
-
 export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
   const base = ctx.config.issuer
   return {
@@ -39,7 +35,7 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     jwks_uri: base + JWKS_PATH,
     introspection_endpoint: base + INTROSPECTION_PATH,
     revocation_endpoint: base + REVOCATION_PATH,
-    grant_types_supported: supportedGrantTypes(),
+    grant_types_supported: GRANT_TYPES,
     response_types_supported: ['code'],
     // RFC 8414 §2: omitted, this would mean ["query", "fragment"]; the code always comes in the query.
     response_modes_supported: ['query'],
@@ -47,9 +43,11 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     code_challenge_methods_supported: ['S256'],
     // RFC 9207: authorization responses carry `iss`.
     authorization_response_iss_parameter_supported: true,
-    token_endpoint_auth_methods_supported: PUBLIC_TOO,
-    introspection_endpoint_auth_methods_supported: SECRET_METHODS,
-    revocation_endpoint_auth_methods_supported: PUBLIC_TOO,
+    // Public clients (`none`) may use the token and revocation endpoints; introspection requires
+    // authentication (RFC 7662 §2.1).
+    token_endpoint_auth_methods_supported: allMethods(),
+    introspection_endpoint_auth_methods_supported: provingMethods(),
+    revocation_endpoint_auth_methods_supported: allMethods(),
     // Not registered with IANA, hence the prefix: the revocation feed (SSE, or JSON with ?after=SEQ),
     // for clients created with --resource-server, authenticated with HTTP Basic.
     latchkey_revocation_endpoint: base + FEED_PATH,

@@ -10,7 +10,7 @@ import { OAuthError } from '../../errors.js'
 import { resolveAccessToken } from '../../tokens/access_token.js'
 import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
 import { endSession } from '../../tokens/session_revocation.js'
-import { authenticateClient } from '../client_auth.js'
+import { authenticateClient } from '../client_auth/index.js'
 import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
 

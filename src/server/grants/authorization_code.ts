@@ -4,21 +4,20 @@
  * session, answer with an access token and the session's first refresh token.
  */
 import { OAuthError } from '../../errors.js'
-import type { ClientRecord, SessionRecord } from '../../store/types.js'
+import type { SessionRecord } from '../../store/types.js'
 import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
 import { checkPkceS256, isCodeVerifier } from '../../tokens/refresh.js'
 import { endSession } from '../../tokens/session_revocation.js'
 import type { ServerContext } from '../context.js'
-import type { FormParams } from '../form.js'
-import { newRefreshToken, newSessionId, scopeList, sessionTokenResponse } from './sessions.js'
-import type { TokenResponse } from './types.js'
+import { scopeList } from '../scope.js'
+import { newRefreshToken, newSessionId, sessionTokenResponse } from './sessions.js'
+import type { Grant, GrantRequest, TokenResponse } from './types.js'
 
 const invalidGrant = (description: string): OAuthError =>
   new OAuthError('invalid_grant', description)
 
-export async function authorizationCodeGrant(
-  params: FormParams,
-  client: ClientRecord,
+async function redeem(
+  { params, client }: GrantRequest,
   ctx: ServerContext,
 ): Promise<TokenResponse> {
   const { code, redirect_uri: redirectUri, code_verifier: verifier } = params
@@ -73,4 +72,11 @@ export async function authorizationCodeGrant(
   const refresh = client.grants.includes('refresh_token') ? newRefreshToken(session, now) : null
   await ctx.store.createSession(session, refresh?.record ?? null, codeHash)
   return sessionTokenResponse(ctx, client, session, scopeList(record.scope), refresh?.token ?? null)
+}
+
+export const authorizationCode: Grant = {
+  type: 'authorization_code',
+  confidentialOnly: false,
+  needsRedirectUri: true,
+  handle: redeem,
 }

@@ -10,24 +10,12 @@ import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
 import { openSuccessor, sealSuccessor } from '../../tokens/refresh.js'
 import { endSession } from '../../tokens/session_revocation.js'
 import type { ServerContext } from '../context.js'
-import type { FormParams } from '../form.js'
-import { parseScope } from '../scope.js'
-import { newRefreshToken, scopeList, sessionTokenResponse } from './sessions.js'
-import type { TokenResponse } from './types.js'
+import { grantScope, scopeList } from '../scope.js'
+import { newRefreshToken, sessionTokenResponse } from './sessions.js'
+import type { Grant, GrantRequest, TokenResponse } from './types.js'
 
 const invalidGrant = (): OAuthError =>
   new OAuthError('invalid_grant', 'the refresh token is invalid, expired or revoked')
-
-/** RFC 6749 §6: the scope may narrow what was granted, never widen it. */
-function narrowScope(requested: string | undefined, granted: string): string[] {
-  const allowed = scopeList(granted)
-  if (requested === undefined) return allowed
-  const asked = parseScope(requested)
-  if (asked.some((s) => !allowed.includes(s))) {
-    throw new OAuthError('invalid_scope', 'the requested scope exceeds the original grant')
-  }
-  return asked
-}
 
 /** A rotated token presented again: the same successor inside the grace window, else end the session. */
 async function reused(
@@ -59,9 +47,8 @@ async function reused(
   throw invalidGrant()
 }
 
-export async function refreshTokenGrant(
-  params: FormParams,
-  client: ClientRecord,
+async function rotate(
+  { params, client }: GrantRequest,
   ctx: ServerContext,
 ): Promise<TokenResponse> {
   const token = params.refresh_token
@@ -72,7 +59,8 @@ export async function refreshTokenGrant(
   const current = await ctx.store.getRefreshToken(hash, now)
   // A token bound to another client is refused and left alone (RFC 6749 §10.4).
   if (!current || current.clientId !== client.clientId) throw invalidGrant()
-  const scope = narrowScope(params.scope, current.scope)
+  // RFC 6749 §6: the scope may narrow what was granted, never widen it.
+  const scope = grantScope(params.scope, scopeList(current.scope), 'the original grant')
   if (current.usedAt !== null) return reused(ctx, client, token, current, scope, now)
 
   const session = await ctx.store.getSession(current.sessionId)
@@ -93,4 +81,11 @@ export async function refreshTokenGrant(
     case 'invalid':
       throw invalidGrant()
   }
+}
+
+export const refreshToken: Grant = {
+  type: 'refresh_token',
+  confidentialOnly: false,
+  needsRedirectUri: false,
+  handle: rotate,
 }

@@ -64,8 +64,3 @@ export async function sessionTokenResponse(
   }
   return response
 }
-
-/** Splits a stored space-separated scope. */
-export function scopeList(scope: string): string[] {
-  return scope === '' ? [] : scope.split(' ')
-}

@@ -1,19 +1,42 @@
+/**
+ * What a grant type is to the token endpoint (RFC 6749 §4, §4.5 for extension grants): one module per
+ * grant exports one `Grant`, listed in `./index.ts`. The token endpoint authenticates the client,
+ * checks the client was given the grant and may use it, and hands over; the CLI reads the same
+ * descriptor to validate `client create --grant`.
+ */
+import type { ClientAuthMethod } from '../client_auth/index.js'
 import type { ClientRecord } from '../../store/types.js'
 import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
 
-/** RFC 6749 §5.1. */
+/** RFC 6749 §5.1 (RFC 8693 §2.2.1 adds `issued_token_type`). */
 export interface TokenResponse {
   access_token: string
-  token_type: 'Bearer'
-  expires_in: number
+  token_type: 'Bearer' | 'N_A'
+  expires_in?: number
   scope?: string
   refresh_token?: string
+  issued_token_type?: string
 }
 
-/** A grant handler: called after the client is authenticated and allowed this grant type. */
-export type GrantHandler = (
-  params: FormParams,
-  client: ClientRecord,
-  ctx: ServerContext,
-) => Promise<TokenResponse>
+/** A token request, once the client is authenticated and allowed the grant. */
+export interface GrantRequest {
+  params: FormParams
+  client: ClientRecord
+  /** How the client authenticated (`none` for a public client). */
+  method: ClientAuthMethod
+}
+
+export interface Grant {
+  /** The `grant_type` value: a name of RFC 6749 or an absolute URI (extension grants, §4.5). */
+  readonly type: string
+  /**
+   * Only for clients that authenticate (RFC 6749 §4.4: client_credentials); a public client is refused
+   * at the token endpoint and cannot be registered with it.
+   */
+  readonly confidentialOnly: boolean
+  /** Needs at least one registered redirect URI (the CLI refuses a client without one). */
+  readonly needsRedirectUri: boolean
+  /** Issues the tokens, or throws an `OAuthError` (RFC 6749 §5.2). */
+  handle(request: GrantRequest, ctx: ServerContext): Promise<TokenResponse>
+}

@@ -9,7 +9,6 @@ import type {
   AccessTokenFormat,
   AuthorizationCodeRecord,
   ClientRecord,
-  GrantType,
   LoginRecord,
   OpaqueTokenRecord,
   RefreshTokenRecord,
@@ -100,7 +99,7 @@ export function clientFromRow(row: ClientRow): ClientRecord {
   return {
     clientId: row.client_id,
     secretHash: row.secret_hash,
-    grants: row.grants as GrantType[],
+    grants: row.grants,
     scopes: row.scopes,
     redirectUris: row.redirect_uris,
     audience: row.audience,
