@@ -48,7 +48,21 @@ export class JWTSigner {
    * that signs inline, because signing then runs on both cores. Does not check the claims.
    */
   sign(claims: AccessTokenClaims): Promise<string> {
-    const input = `${this.headerSegment}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
+    return this.signInput(this.headerSegment, claims)
+  }
+
+  /**
+   * A compact JWS of `claims` whose header has `typ` (explicit typing, RFC 8725 §3.11), for the other
+   * JWTs the server signs with its access-token key, such as an introspection response (RFC 9701 §5).
+   * Does not check the claims; the caller keeps them apart from an access token's.
+   */
+  signTyped(typ: string, claims: Record<string, unknown>): Promise<string> {
+    const header = { alg: this.alg, typ, kid: this.kid }
+    return this.signInput(Buffer.from(JSON.stringify(header)).toString('base64url'), claims)
+  }
+
+  private signInput(headerSegment: string, claims: object): Promise<string> {
+    const input = `${headerSegment}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
     return new Promise((resolve, reject) => {
       sign(this.digest, Buffer.from(input), this.key, (err, signature) => {
         if (err) reject(err)

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
 import { authorize, authorizeQuery, Browser, pkce } from '../helpers/browser.js'
 import {
   basic,
@@ -11,6 +12,7 @@ import {
   createClient,
   createUser,
   request,
+  sleep,
   startServer,
   type CreatedClient,
   type HttpResponse,
@@ -30,6 +32,7 @@ const CHECKED = [
   'response_modes_supported',
   'code_challenge_methods_supported',
   'authorization_response_iss_parameter_supported',
+  'introspection_signing_alg_values_supported',
 ]
 
 const AUTH_METHODS = [
@@ -230,6 +233,52 @@ describe('authorization server metadata', () => {
     }
     // RFC 8414 §2: an absent list means ["query", "fragment"], which would not be true.
     assert.deepEqual(sorted(listed('response_modes_supported')), sorted(modes))
+  })
+
+  /** An RFC 9701 introspection response for `conf`, and the alg it is signed with. */
+  async function signedIntrospection(): Promise<{ jwt: string; alg: string }> {
+    const res = await request(server.url + '/introspect', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/token-introspection+jwt',
+        authorization: basic(conf.client_id, conf.client_secret),
+      },
+      body: new URLSearchParams({ token: 'x' }).toString(),
+    })
+    assert.equal(res.status, 200, res.text)
+    assert.equal(res.headers['content-type'], 'application/token-introspection+jwt')
+    return { jwt: res.text, alg: decodeProtectedHeader(res.text).alg ?? '' }
+  }
+
+  it('lists exactly the algorithms introspection responses are signed with, each verifiable with the JWKS', async () => {
+    const candidates = new Set([
+      ...listed('introspection_signing_alg_values_supported'),
+      ...['ES256', 'RS256', 'PS256', 'EdDSA', 'HS256', 'ES384', 'ES512', 'RS512', 'none'],
+    ])
+    const signed: string[] = []
+    for (const alg of candidates) {
+      // A response is signed by the key that signs now: make it one of `alg`, if the server can.
+      const rotated = cli(['keys', 'rotate', '--db', server.db, '--alg', alg, '--activate-in', '0'])
+      if (rotated.status !== 0) continue
+      // The server re-reads its keys every second.
+      let response = await signedIntrospection()
+      for (let i = 0; response.alg !== alg && i < 100; i++) {
+        await sleep(100)
+        response = await signedIntrospection()
+      }
+      assert.equal(response.alg, alg, `a key of ${alg} signs within 10 s`)
+      const jwks = (await server.get('/.well-known/jwks.json')).json as unknown as JSONWebKeySet
+      const { payload } = await jwtVerify(response.jwt, createLocalJWKSet(jwks), {
+        typ: 'token-introspection+jwt',
+        issuer: md.issuer as string,
+        audience: conf.client_id,
+        algorithms: listed('introspection_signing_alg_values_supported'),
+      })
+      assert.deepEqual(payload.token_introspection, { active: false })
+      signed.push(alg)
+    }
+    assert.deepEqual(sorted(listed('introspection_signing_alg_values_supported')), sorted(signed))
   })
 
   it('checks every *_supported field it lists against behaviour', () => {

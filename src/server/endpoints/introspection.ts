@@ -12,11 +12,21 @@
  *   to: "not usable as an access token"), never `Bearer`;
  * - anything else (an authorization code, a login cookie, another client's token): inactive.
  * `token_type_hint` changes nothing: every kind is looked up whatever it says.
+ *
+ * A client whose Accept header names `application/token-introspection+jwt` gets the same object signed,
+ * as the `token_introspection` claim of a JWT for it (RFC 9701 §4, §5); any other gets plain JSON.
+ * Errors are plain JSON either way (RFC 9701 §4: as RFC 7662 says).
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import { OAuthError } from '../../errors.js'
+import type { ClientRecord } from '../../store/types.js'
 import { resolveAccessToken, type LiveAccessToken } from '../../tokens/access_token.js'
+import {
+  INTROSPECTION_JWT_MEDIA_TYPE,
+  signIntrospectionResponse,
+} from '../../tokens/introspection_response.js'
 import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
+import { acceptsMediaType } from '../accept.js'
 import { authenticateClient } from '../client_auth/index.js'
 import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
@@ -43,6 +53,57 @@ function describe(live: LiveAccessToken): Record<string, unknown> {
   return out
 }
 
+/** What the endpoint answers `client` about `token` (RFC 7662 §2.2), before any signing. */
+async function introspect(
+  token: string,
+  client: ClientRecord,
+  ctx: ServerContext,
+): Promise<Readonly<Record<string, unknown>>> {
+  // Hashed once: a token that is not a live access token is looked up again as a refresh token.
+  const hash = looksOpaque(token) ? hashOpaqueToken(token) : undefined
+  const live = await resolveAccessToken(ctx.tokens, token, hash)
+  if (live) {
+    // A resource server may introspect any token; any other client only its own.
+    if (!client.resourceServer && live.claims.client_id !== client.clientId) return INACTIVE
+    return describe(live)
+  }
+  if (hash === undefined) return INACTIVE
+  const refresh = await ctx.store.getRefreshToken(hash, ctx.clock())
+  // A rotated refresh token is no longer active: only the session's current one is.
+  if (!refresh || refresh.usedAt !== null) return INACTIVE
+  // Only to its own client: a resource server asks whether a bearer may call it, and a refresh
+  // token never may.
+  if (refresh.clientId !== client.clientId) return INACTIVE
+  const out: Record<string, unknown> = {
+    active: true,
+    client_id: refresh.clientId,
+    token_type: 'N_A',
+    exp: refresh.expiresAt,
+    iat: refresh.issuedAt,
+    sub: refresh.userId,
+    iss: ctx.config.issuer,
+    sid: refresh.sessionId,
+  }
+  if (refresh.scope) out.scope = refresh.scope
+  return out
+}
+
+/** RFC 9701 §5: the answer as a JWT for the client that asked, signed with the current key. */
+async function sendSigned(
+  reply: FastifyReply,
+  answer: Readonly<Record<string, unknown>>,
+  client: ClientRecord,
+  ctx: ServerContext,
+): Promise<FastifyReply> {
+  const jwt = await signIntrospectionResponse(ctx.keys, {
+    issuer: ctx.config.issuer,
+    audience: client.clientId,
+    now: ctx.clock(),
+    response: answer,
+  })
+  return reply.type(INTROSPECTION_JWT_MEDIA_TYPE).send(jwt)
+}
+
 export function registerIntrospectionEndpoint(app: FastifyInstance, ctx: ServerContext): void {
   app.post(INTROSPECTION_PATH, async (request, reply) => {
     const params = (request.body ?? {}) as FormParams
@@ -56,32 +117,12 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, ctx: ServerC
       .header('cache-control', 'no-store')
       .header('pragma', 'no-cache')
       .header('x-content-type-options', 'nosniff')
-    // Hashed once: a token that is not a live access token is looked up again as a refresh token.
-    const hash = looksOpaque(token) ? hashOpaqueToken(token) : undefined
-    const live = await resolveAccessToken(ctx.tokens, token, hash)
-    if (live) {
-      // A resource server may introspect any token; any other client only its own.
-      if (!client.resourceServer && live.claims.client_id !== client.clientId) return INACTIVE
-      return describe(live)
+      // The answer's format depends on Accept.
+      .header('vary', 'accept')
+    const answer = await introspect(token, client, ctx)
+    if (acceptsMediaType(request.headers.accept, INTROSPECTION_JWT_MEDIA_TYPE)) {
+      return sendSigned(reply, answer, client, ctx)
     }
-    if (hash === undefined) return INACTIVE
-    const refresh = await ctx.store.getRefreshToken(hash, ctx.clock())
-    // A rotated refresh token is no longer active: only the session's current one is.
-    if (!refresh || refresh.usedAt !== null) return INACTIVE
-    // Only to its own client: a resource server asks whether a bearer may call it, and a refresh
-    // token never may.
-    if (refresh.clientId !== client.clientId) return INACTIVE
-    const out: Record<string, unknown> = {
-      active: true,
-      client_id: refresh.clientId,
-      token_type: 'N_A',
-      exp: refresh.expiresAt,
-      iat: refresh.issuedAt,
-      sub: refresh.userId,
-      iss: ctx.config.issuer,
-      sid: refresh.sessionId,
-    }
-    if (refresh.scope) out.scope = refresh.scope
-    return out
+    return answer
   })
 }

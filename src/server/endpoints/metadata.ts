@@ -4,6 +4,7 @@
  * a test (test/e2e/metadata_truth.test.ts) tries each listed value and the usual unlisted ones.
  */
 import type { FastifyInstance } from 'fastify'
+import { SIGNING_ALGS } from '../../store/types.js'
 import type { ServerContext } from '../context.js'
 import { AUTHORIZE_PATH } from './authorize.js'
 import { FEED_PATH } from './feed.js'
@@ -48,6 +49,9 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     token_endpoint_auth_methods_supported: allMethods(),
     introspection_endpoint_auth_methods_supported: provingMethods(),
     revocation_endpoint_auth_methods_supported: allMethods(),
+    // RFC 9701 §6: a JWT introspection response is signed with the key signing access tokens at that
+    // moment, and `keys rotate --alg` (or the signing-alg setting) can make that key any of these.
+    introspection_signing_alg_values_supported: [...SIGNING_ALGS],
     // Not registered with IANA, hence the prefix: the revocation feed (SSE, or JSON with ?after=SEQ),
     // for clients created with --resource-server, authenticated with HTTP Basic.
     latchkey_revocation_endpoint: base + FEED_PATH,
