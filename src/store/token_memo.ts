@@ -6,22 +6,25 @@
  * reads the store; a token revoked on this node is dropped before the revocation is acknowledged, one
  * revoked elsewhere (another node, the CLI) as soon as this node's follower reads the event.
  *
- * Bounded: at most `capacity` entries, the oldest dropped first; an expired entry is dropped when met.
+ * Bounded: at most `capacity` entries, the least recently used dropped first; an expired entry is
+ * dropped when met.
  * Only tokens that were found are remembered, so unknown tokens cannot fill it.
  */
+import { BoundedCache } from '../cache/bounded.js'
 import { tokenCovers, type CacheGuard } from './cache_guard.js'
 import type { OpaqueTokenRecord, RevocationInput, Store } from './types.js'
 
 export type MemoLookup = 'hit' | 'miss' | 'stale'
 
 export class TokenMemo {
-  private readonly entries = new Map<string, { s: number; r: OpaqueTokenRecord }>()
+  private readonly entries: BoundedCache<string, { s: number; r: OpaqueTokenRecord }>
   onLookup: (result: MemoLookup) => void = () => {}
 
   constructor(
     private readonly guard: CacheGuard,
-    private readonly capacity: number,
+    capacity: number,
   ) {
+    this.entries = new BoundedCache(capacity)
     guard.onEvent((e) => {
       if (e.kind === 'token') this.entries.delete(e.value)
     })
@@ -61,13 +64,7 @@ export class TokenMemo {
     }
     const s = this.guard.positionBeforeRead()
     const record = await store.findToken(hash, now)
-    if (record !== null && s !== undefined) {
-      if (this.entries.size >= this.capacity) {
-        const oldest = this.entries.keys().next()
-        if (!oldest.done) this.entries.delete(oldest.value)
-      }
-      this.entries.set(hash, { s, r: record })
-    }
+    if (record !== null && s !== undefined) this.entries.set(hash, { s, r: record })
     return record
   }
 }

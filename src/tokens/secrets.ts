@@ -19,6 +19,7 @@ import {
   timingSafeEqual,
   type ScryptOptions,
 } from 'node:crypto'
+import { BoundedCache } from '../cache/bounded.js'
 import { hashing } from './hashing.js'
 
 export interface ScryptCost {
@@ -117,7 +118,8 @@ function decoy(): Promise<string> {
  */
 export class SecretVerifier {
   private readonly macKey = randomBytes(32)
-  private readonly verified = new Map<string, { encoded: string; mac: Buffer }>()
+  /** The last secret verified per client (least recently used dropped first when full). */
+  private readonly verified: BoundedCache<string, { encoded: string; mac: Buffer }>
   /** Slow verifications under way, by client and presented secret, so a burst costs one scrypt. */
   private readonly pending = new Map<string, Promise<boolean>>()
 
@@ -127,8 +129,10 @@ export class SecretVerifier {
    */
   constructor(
     private readonly onHash: () => void = () => {},
-    private readonly capacity = 10_000,
-  ) {}
+    capacity = 10_000,
+  ) {
+    this.verified = new BoundedCache(capacity)
+  }
 
   /** One scrypt, through the process's hashing gate: throws `HasherBusy` when it is full. */
   private slow(secret: string, encoded: () => string | Promise<string>): Promise<boolean> {
@@ -197,10 +201,6 @@ export class SecretVerifier {
   }
 
   private remember(clientId: string, encoded: string, mac: Buffer): void {
-    if (this.verified.size >= this.capacity) {
-      const oldest = this.verified.keys().next().value
-      if (oldest !== undefined) this.verified.delete(oldest)
-    }
     this.verified.set(clientId, { encoded, mac })
   }
 }
