@@ -126,11 +126,11 @@ export function afterWrites(
   after: (method: StoreMethod, args: unknown[], result: unknown) => Promise<void> | void,
 ): Store {
   const wrapped: Store = Object.create(store) as Store
-  const calls: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
+  const inner = store as unknown as Record<StoreMethod, (...args: unknown[]) => Promise<unknown>>
+  const calls: Partial<typeof inner> = {}
   for (const method of methods) {
-    const write = store[method] as (...args: unknown[]) => Promise<unknown>
     calls[method] = async (...args: unknown[]) => {
-      const result = await write.apply(store, args)
+      const result = await inner[method](...args)
       await after(method, args, result)
       return result
     }
@@ -138,15 +138,22 @@ export function afterWrites(
   return Object.assign(wrapped, calls)
 }
 
-/** What `method`'s call made stale, of `kind` (untyped access for the generic wrappers). */
-export function invalidated<K extends keyof Invalidates<StoreMethod>>(
+/** What each kind of invalidation names. */
+interface Invalidated {
+  token: string | null
+  client: string | null
+  keys: boolean
+  revocations: boolean
+}
+
+/** What `method`'s call made stale, of `kind`; `undefined` when the method never invalidates it. */
+export function invalidated<K extends keyof Invalidated>(
   kind: K,
   method: StoreMethod,
   args: unknown[],
   result: unknown,
-): ReturnType<NonNullable<Invalidates<StoreMethod>[K]>> | undefined {
+): Invalidated[K] | undefined {
   const rule = INVALIDATES[method][kind] as
-    | ((args: unknown[], result: unknown) => ReturnType<NonNullable<Invalidates<StoreMethod>[K]>>)
-    | undefined
+    ((args: unknown[], result: unknown) => Invalidated[K]) | undefined
   return rule?.(args, result)
 }
