@@ -1,5 +1,5 @@
 /**
- * Client secrets and (later) passwords: generated from the CSPRNG, stored only as scrypt hashes, and
+ * Client secrets (user passwords are `./passwords.ts`'): generated from the CSPRNG, stored only as scrypt hashes, and
  * compared in constant time.
  *
  * Stored form: `scrypt$<log2 N>$<r>$<p>$<salt b64url>$<hash b64url>`, so the cost can change without a
@@ -30,9 +30,7 @@ export interface ScryptCost {
 }
 
 /** For client secrets: 2^15 × 8 × 128 B = 32 MiB, about 50 ms here. */
-export const CLIENT_SECRET_COST: ScryptCost = { logN: 15, r: 8, p: 1 }
-/** OWASP's scrypt parameters for passwords: N=2^17, r=8, p=1 (128 MiB). */
-export const PASSWORD_COST: ScryptCost = { logN: 17, r: 8, p: 1 }
+const CLIENT_SECRET_COST: ScryptCost = { logN: 15, r: 8, p: 1 }
 
 const KEY_LENGTH = 32
 
