@@ -12,7 +12,7 @@ import { JWKS_PATH } from './jwks.js'
 import { REVOCATION_PATH } from './revocation.js'
 import { TOKEN_PATH, supportedGrantTypes } from './token.js'
 
-const METADATA_PATH = '/.well-known/oauth-authorization-server'
+export const METADATA_PATH = '/.well-known/oauth-authorization-server'
 
 /** The issuer's path without its trailing slash: `''` for `https://h`, `/auth` for `https://h/auth`. */
 export function issuerPath(issuer: string): string {
@@ -30,7 +30,7 @@ export function metadataUrl(issuer: string): string {
 const SECRET_METHODS = ['client_secret_basic', 'client_secret_post']
 const PUBLIC_TOO = [...SECRET_METHODS, 'none']
 
-function buildMetadata(ctx: ServerContext): Record<string, unknown> {
+export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
   const base = ctx.config.issuer
   return {
     issuer: base,
