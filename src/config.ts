@@ -11,8 +11,8 @@ import { SIGNING_ALGS } from './store/types.js'
 export { ENVIRONMENT, FLAGS, SETTINGS, settingLabel, type SettingName } from './settings.js'
 
 export const DEFAULT_DB = SETTINGS.db.default
-export const DEFAULT_PORT = SETTINGS.port.default
-export const DEFAULT_HOST = SETTINGS.host.default
+const DEFAULT_PORT = SETTINGS.port.default
+const DEFAULT_HOST = SETTINGS.host.default
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 

@@ -6,7 +6,6 @@
 /** 1–64 printable ASCII characters, no spaces or control characters. */
 const USERNAME = /^[\x21-\x7e]{1,64}$/
 
-export const MAX_USERNAME_LENGTH = 64
 export const MIN_PASSWORD_LENGTH = 8
 
 /** Whether `name` is a well-formed username. Does not say the user exists. */

@@ -56,7 +56,7 @@ export interface ClientJSON {
 }
 
 /** The client as printed: wire spelling (RFC 7591 names where there are any). */
-export function clientJSON(c: ClientRecord): ClientJSON {
+function clientJSON(c: ClientRecord): ClientJSON {
   return {
     client_id: c.clientId,
     token_endpoint_auth_method: c.secretHash === null ? 'none' : 'client_secret_basic',

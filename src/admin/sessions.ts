@@ -23,7 +23,7 @@ export interface SessionJSON {
   absolute_expires_at: string
 }
 
-export function sessionJSON(s: SessionRecord, username: string | null): SessionJSON {
+function sessionJSON(s: SessionRecord, username: string | null): SessionJSON {
   return {
     id: s.id,
     user_id: s.userId,

@@ -21,7 +21,7 @@ export interface UserJSON {
 }
 
 /** The user as printed: never the password hash. */
-export function userJSON(u: UserRecord): UserJSON {
+function userJSON(u: UserRecord): UserJSON {
   return { id: u.id, username: u.username, created_at: new Date(u.createdAt * 1000).toISOString() }
 }
 

@@ -24,7 +24,7 @@ function settingOption(name: SettingName): Option {
 const dbOption = (): Option => settingOption('db')
 
 /** The settings that have no flag, as the `Environment:` section of `serve --help`. */
-export function environmentHelp(): string {
+function environmentHelp(): string {
   const rows = (Object.keys(SETTINGS) as SettingName[])
     .filter((name) => (SETTINGS[name] as Setting).flag === undefined)
     .map((name) => {

@@ -11,7 +11,7 @@ import type { Store } from '../store/types.js'
 import { UsageError } from './output.js'
 
 /** The `--db` value in force: the flag, else `LATCHKEY_DB`, else the default. */
-export function dbUrl(flag: string | undefined): string {
+function dbUrl(flag: string | undefined): string {
   return flag ?? process.env.LATCHKEY_DB ?? DEFAULT_DB
 }
 
@@ -33,12 +33,12 @@ function shellWord(word: string): string {
 }
 
 /** The command that creates the database at `url`. */
-export function initCommand(url: string): string {
+function initCommand(url: string): string {
   return url === DEFAULT_DB ? 'latchkey init' : `latchkey init --db ${shellWord(displayDbUrl(url))}`
 }
 
 /** Opens the existing store for a command; the caller closes it. Creates nothing. */
-export async function openCommandStore(flag: string | undefined): Promise<Store> {
+async function openCommandStore(flag: string | undefined): Promise<Store> {
   const url = dbUrl(flag)
   try {
     return await openStore(url, { create: false })

@@ -14,7 +14,7 @@ import type { FormParams } from './form.js'
 import { grantScope } from './scope.js'
 
 /** The parameters of an authorization request, carried through the login form as hidden fields. */
-export const AUTHORIZATION_PARAMETERS = [
+const AUTHORIZATION_PARAMETERS = [
   'response_type',
   'client_id',
   'redirect_uri',

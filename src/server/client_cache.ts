@@ -4,27 +4,32 @@
  * `ttlMs`; deleting a client also revokes its tokens through the revocation store, which is never cached.
  * Entries are used only while `trusted()` says so (the node's revocation follower reads the store):
  * a node that has lost its store issues nothing, not even a JWT that needs no write.
+ *
+ * Bounded (`capacity`), least recently used dropped first: unknown client ids, which are remembered
+ * too, push out only the entries used least recently, never a client in use.
  */
+import { BoundedCache } from '../cache/bounded.js'
 import type { ClientRecord, ClientStore } from '../store/types.js'
 
 export class ClientCache {
-  private readonly entries = new Map<string, { client: ClientRecord | null; until: number }>()
+  private readonly entries: BoundedCache<string, ClientRecord | null>
 
   constructor(
     private readonly store: ClientStore,
     private readonly ttlMs = 1000,
-    private readonly capacity = 10_000,
+    capacity = 10_000,
     private readonly trusted: () => boolean = () => true,
-  ) {}
+  ) {
+    this.entries = new BoundedCache(capacity)
+  }
 
   /** The client, or `null` when unknown (also remembered for `ttlMs`). */
   async get(clientId: string): Promise<ClientRecord | null> {
     const now = Date.now()
-    const hit = this.entries.get(clientId)
-    if (hit && hit.until > now && this.trusted()) return hit.client
+    const hit = this.entries.get(clientId, now)
+    if (hit !== undefined && this.trusted()) return hit
     const client = await this.store.getClient(clientId)
-    if (this.entries.size >= this.capacity) this.entries.clear()
-    this.entries.set(clientId, { client, until: now + this.ttlMs })
+    this.entries.set(clientId, client, now + this.ttlMs)
     return client
   }
 

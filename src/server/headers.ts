@@ -12,7 +12,7 @@
 import { OAuthError } from '../errors.js'
 
 /** Headers that may appear at most once in a request. */
-export const SINGLE_HEADERS: ReadonlySet<string> = new Set([
+const SINGLE_HEADERS: ReadonlySet<string> = new Set([
   'authorization',
   'content-type',
   'content-length',

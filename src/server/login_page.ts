@@ -14,7 +14,7 @@ const ENTITIES: Record<string, string> = {
 }
 
 /** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(value: string): string {
+function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c)
 }
 

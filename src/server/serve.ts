@@ -46,7 +46,7 @@ export interface RunningServer {
 const secondsNow = (): number => Math.floor(Date.now() / 1000)
 
 /** The pino logger of the server: JSON lines on stdout, with credentials redacted wherever they appear. */
-export function createLogger(config: ServeConfig): Logger {
+function createLogger(config: ServeConfig): Logger {
   return pino({
     level: config.logLevel,
     base: { service: 'latchkey' },
@@ -77,7 +77,7 @@ function followerMaxStaleMs(config: ServeConfig): number {
 }
 
 /** Builds the shared context from an open store. */
-export async function createServerContext(
+async function createServerContext(
   config: ServeConfig,
   store: Store,
   logger: Logger,

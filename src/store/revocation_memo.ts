@@ -7,7 +7,8 @@
  * starts (expired events are pruned from the store, so that is every live one), then each new event
  * in `seq` order. It follows the rules of `cache_guard.ts`:
  * - a revocation written by this node is known here before the response that acknowledges it (the
- *   store's revoking writes wait for the follower: `syncingRevocations`);
+ *   store's revoking writes, those `invalidation.ts` declares as invalidating `revocations`, wait for
+ *   the follower: `syncingRevocations`);
  * - one written elsewhere (another node, the CLI) is known as soon as this node's follower reads it:
  *   the feed's delay (PostgreSQL LISTEN/NOTIFY or Redis pub/sub: milliseconds; SQLite: one poll);
  * - while the follower cannot read the store, the copy is not trusted and the check goes to the

@@ -6,38 +6,42 @@
  * reads the store; a token revoked on this node is dropped before the revocation is acknowledged, one
  * revoked elsewhere (another node, the CLI) as soon as this node's follower reads the event.
  *
- * Bounded: at most `capacity` entries, the oldest dropped first; an expired entry is dropped when met.
+ * The writes that drop an entry are those `invalidation.ts` declares as invalidating a token.
+ *
+ * Bounded: at most `capacity` entries, the least recently used dropped first; an expired entry is
+ * dropped when met.
  * Only tokens that were found are remembered, so unknown tokens cannot fill it.
  */
+import { BoundedCache } from '../cache/bounded.js'
 import { tokenCovers, type CacheGuard } from './cache_guard.js'
-import type { OpaqueTokenRecord, RevocationInput, Store } from './types.js'
+import { afterWrites, invalidated, methodsInvalidating } from './invalidation.js'
+import type { OpaqueTokenRecord, Store } from './types.js'
 
 export type MemoLookup = 'hit' | 'miss' | 'stale'
 
 export class TokenMemo {
-  private readonly entries = new Map<string, { s: number; r: OpaqueTokenRecord }>()
+  private readonly entries: BoundedCache<string, { s: number; r: OpaqueTokenRecord }>
   onLookup: (result: MemoLookup) => void = () => {}
 
   constructor(
     private readonly guard: CacheGuard,
-    private readonly capacity: number,
+    capacity: number,
   ) {
+    this.entries = new BoundedCache(capacity)
     guard.onEvent((e) => {
       if (e.kind === 'token') this.entries.delete(e.value)
     })
   }
 
+  /** The store, with `findToken` answered from memory and the writes that name a token dropping it. */
   wrap(store: Store): Store {
-    const wrapped: Store = Object.create(store) as Store
-    Object.assign(wrapped, {
-      findToken: (hash: string, now: number) => this.findToken(store, hash, now),
-      revokeToken: async (hash: string, event: RevocationInput) => {
-        const revoked = await store.revokeToken(hash, event)
-        this.entries.delete(hash)
-        return revoked
-      },
+    const wrapped = afterWrites(store, methodsInvalidating('token'), (method, args, result) => {
+      const hash = invalidated('token', method, args, result)
+      if (hash) this.entries.delete(hash)
     })
-    return wrapped
+    return Object.assign(wrapped, {
+      findToken: (hash: string, now: number) => this.findToken(store, hash, now),
+    })
   }
 
   private async findToken(
@@ -61,13 +65,7 @@ export class TokenMemo {
     }
     const s = this.guard.positionBeforeRead()
     const record = await store.findToken(hash, now)
-    if (record !== null && s !== undefined) {
-      if (this.entries.size >= this.capacity) {
-        const oldest = this.entries.keys().next()
-        if (!oldest.done) this.entries.delete(oldest.value)
-      }
-      this.entries.set(hash, { s, r: record })
-    }
+    if (record !== null && s !== undefined) this.entries.set(hash, { s, r: record })
     return record
   }
 }

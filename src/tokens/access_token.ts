@@ -47,7 +47,7 @@ let pool = Buffer.alloc(0)
 let poolOffset = 0
 
 /** A fresh `jti`: 128 random bits. */
-export function newTokenId(): string {
+function newTokenId(): string {
   if (poolOffset + 16 > pool.length) {
     pool = randomBytes(4096)
     poolOffset = 0

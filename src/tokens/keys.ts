@@ -84,7 +84,7 @@ function deriveKek(secret: string, salt: Buffer): Buffer {
  * Seals a PEM private key with AES-256-GCM under a key derived from `secret`, bound to `kid` as
  * associated data so a sealed key cannot be swapped onto another record.
  */
-export function sealPrivateKey(pem: string, kid: string, secret: string): string {
+function sealPrivateKey(pem: string, kid: string, secret: string): string {
   const salt = randomBytes(16)
   const iv = randomBytes(12)
   const cipher = createCipheriv('aes-256-gcm', deriveKek(secret, salt), iv)

@@ -10,9 +10,7 @@ import { hashOpaqueToken } from '@latchkey/verifier/revocation'
 export { hashOpaqueToken }
 
 /** Bytes of randomness in every opaque token. */
-export const OPAQUE_TOKEN_BYTES = 32
-/** Length of a generated token: 32 bytes as unpadded base64url. */
-export const OPAQUE_TOKEN_LENGTH = 43
+const OPAQUE_TOKEN_BYTES = 32
 
 // 43 characters carry 258 bits: the last character's two low bits are unused and must be zero, so a
 // token has one string (the store is keyed by the hash of the string, so another spelling would miss

@@ -1,5 +1,5 @@
 /**
- * Client secrets and (later) passwords: generated from the CSPRNG, stored only as scrypt hashes, and
+ * Client secrets (user passwords are `./passwords.ts`'): generated from the CSPRNG, stored only as scrypt hashes, and
  * compared in constant time.
  *
  * Stored form: `scrypt$<log2 N>$<r>$<p>$<salt b64url>$<hash b64url>`, so the cost can change without a
@@ -19,6 +19,7 @@ import {
   timingSafeEqual,
   type ScryptOptions,
 } from 'node:crypto'
+import { BoundedCache } from '../cache/bounded.js'
 import { hashing } from './hashing.js'
 
 export interface ScryptCost {
@@ -29,9 +30,7 @@ export interface ScryptCost {
 }
 
 /** For client secrets: 2^15 × 8 × 128 B = 32 MiB, about 50 ms here. */
-export const CLIENT_SECRET_COST: ScryptCost = { logN: 15, r: 8, p: 1 }
-/** OWASP's scrypt parameters for passwords: N=2^17, r=8, p=1 (128 MiB). */
-export const PASSWORD_COST: ScryptCost = { logN: 17, r: 8, p: 1 }
+const CLIENT_SECRET_COST: ScryptCost = { logN: 15, r: 8, p: 1 }
 
 const KEY_LENGTH = 32
 
@@ -117,7 +116,8 @@ function decoy(): Promise<string> {
  */
 export class SecretVerifier {
   private readonly macKey = randomBytes(32)
-  private readonly verified = new Map<string, { encoded: string; mac: Buffer }>()
+  /** The last secret verified per client (least recently used dropped first when full). */
+  private readonly verified: BoundedCache<string, { encoded: string; mac: Buffer }>
   /** Slow verifications under way, by client and presented secret, so a burst costs one scrypt. */
   private readonly pending = new Map<string, Promise<boolean>>()
 
@@ -127,8 +127,10 @@ export class SecretVerifier {
    */
   constructor(
     private readonly onHash: () => void = () => {},
-    private readonly capacity = 10_000,
-  ) {}
+    capacity = 10_000,
+  ) {
+    this.verified = new BoundedCache(capacity)
+  }
 
   /** One scrypt, through the process's hashing gate: throws `HasherBusy` when it is full. */
   private slow(secret: string, encoded: () => string | Promise<string>): Promise<boolean> {
@@ -197,10 +199,6 @@ export class SecretVerifier {
   }
 
   private remember(clientId: string, encoded: string, mac: Buffer): void {
-    if (this.verified.size >= this.capacity) {
-      const oldest = this.verified.keys().next().value
-      if (oldest !== undefined) this.verified.delete(oldest)
-    }
     this.verified.set(clientId, { encoded, mac })
   }
 }

@@ -58,7 +58,7 @@ function readHidden(input: NodeJS.ReadStream, prompt: string): Promise<string> {
 }
 
 /** The new password: typed twice on a terminal, one line from a pipe. */
-export async function readPassword(input: NodeJS.ReadStream = process.stdin): Promise<string> {
+async function readPassword(input: NodeJS.ReadStream = process.stdin): Promise<string> {
   if (!input.isTTY) return users.checkPassword(await readLine(input))
   const password = users.checkPassword(await readHidden(input, 'Password: '))
   if ((await readHidden(input, 'Repeat password: ')) !== password) {

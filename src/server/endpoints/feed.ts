@@ -18,7 +18,7 @@ import { parseQuery } from '../form.js'
 export const FEED_PATH = '/revocations'
 
 /** Events per JSON page, and the default page size. */
-export const FEED_PAGE_LIMIT = 1000
+const FEED_PAGE_LIMIT = 1000
 
 const SEQ = /^(0|[1-9][0-9]{0,15})$/
 

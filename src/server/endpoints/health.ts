@@ -7,8 +7,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
 
-export const HEALTH_PATH = '/healthz'
-export const METRICS_PATH = '/metrics'
+const HEALTH_PATH = '/healthz'
+const METRICS_PATH = '/metrics'
 
 export function registerHealthEndpoint(app: FastifyInstance, ctx: ServerContext): void {
   app.get(HEALTH_PATH, async (request, reply) => {

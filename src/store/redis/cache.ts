@@ -30,13 +30,8 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { tokenCovers, type CacheGuard } from '../cache_guard.js'
-import type {
-  ClientRecord,
-  OpaqueTokenRecord,
-  RevocationInput,
-  SigningKeyRecord,
-  Store,
-} from '../types.js'
+import { afterWrites, invalidated, methodsInvalidating } from '../invalidation.js'
+import type { ClientRecord, OpaqueTokenRecord, SigningKeyRecord, Store } from '../types.js'
 
 export type CacheName = 'token' | 'client' | 'keys'
 /**
@@ -137,16 +132,31 @@ export class RedisCache {
     return Promise.resolve()
   }
 
-  /** The store, with the hot lookups served through Redis and the writes that revoke invalidating it. */
+  /**
+   * The store, with the hot lookups served through Redis and the writes that invalidate a cached
+   * record (as `../invalidation.ts` declares them) deleting its entry once they have resolved.
+   */
   wrap(store: Store): Store {
-    const wrapped: Store = Object.create(store) as Store
     // The waiting for this node's follower is `syncingRevocations`' (outside this wrapper).
-    const afterRevoking = async <R>(result: R, keys: string[]): Promise<R> => {
+    const writes = [
+      ...new Set([
+        ...methodsInvalidating('token'),
+        ...methodsInvalidating('client'),
+        ...methodsInvalidating('keys'),
+      ]),
+    ]
+    const wrapped = afterWrites(store, writes, async (method, args, result) => {
+      const token = invalidated('token', method, args, result)
+      const client = invalidated('client', method, args, result)
+      const keys: string[] = []
+      if (token) keys.push(this.tokenKey(token))
+      if (client) keys.push(this.clientKey(client))
+      if (invalidated('keys', method, args, result) === true) keys.push(this.keysKey())
       await Promise.all(keys.map((key) => this.delete(key)))
-      return result
-    }
-    Object.assign(wrapped, {
+    })
+    return Object.assign(wrapped, {
       findToken: (hash: string, now: number) => this.findToken(store, hash, now),
+      // Written through: a new token is never in Redis, so its entry is put, not deleted.
       saveToken: async (token: OpaqueTokenRecord) => {
         const seq = this.guard.positionBeforeRead()
         await store.saveToken(token)
@@ -154,35 +164,7 @@ export class RedisCache {
       },
       getClient: (clientId: string) => this.getClient(store, clientId),
       listKeys: () => this.listKeys(store),
-      revokeToken: async (hash: string, event: RevocationInput) =>
-        afterRevoking(await store.revokeToken(hash, event), [this.tokenKey(hash)]),
-      deleteClient: async (clientId: string, event: RevocationInput) =>
-        afterRevoking(await store.deleteClient(clientId, event), [this.clientKey(clientId)]),
-      appendRevocation: async (event: RevocationInput) =>
-        afterRevoking(
-          await store.appendRevocation(event),
-          event.kind === 'kid' ? [this.keysKey()] : [],
-        ),
-      insertKey: async (key: SigningKeyRecord) => {
-        await store.insertKey(key)
-        await this.delete(this.keysKey())
-      },
-      insertNewestKey: async (key: SigningKeyRecord, keepFor: number) => {
-        await store.insertNewestKey(key, keepFor)
-        await this.delete(this.keysKey())
-      },
-      insertKeyUnlessSigning: async (key: SigningKeyRecord, now: number, keepFor: number) => {
-        const inserted = await store.insertKeyUnlessSigning(key, now, keepFor)
-        if (inserted) await this.delete(this.keysKey())
-        return inserted
-      },
-      retireKey: async (kid: string, at: number, keepFor: number) => {
-        const retired = await store.retireKey(kid, at, keepFor)
-        await this.delete(this.keysKey())
-        return retired
-      },
     })
-    return wrapped
   }
 
   private async findToken(

@@ -16,7 +16,7 @@ import { afterRevokingWrites } from '../revoking_writes.js'
 import type { Store } from '../types.js'
 
 /** The channel of a deployment whose Redis keys and channels begin with `prefix`. */
-export const revocationChannel = (prefix: string): string => `${prefix}revocations`
+const revocationChannel = (prefix: string): string => `${prefix}revocations`
 
 export interface RevocationWakeups {
   /** The store, with every committed revocation announced and `watchRevocations` also fed by Redis. */
