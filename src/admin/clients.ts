@@ -3,12 +3,21 @@
  * create|list|show|delete` and the programmatic API. Each takes an open store and returns what the
  * CLI prints; mistakes throw `UsageError`.
  */
+import type { JSONWebKeySet } from 'jose'
 import { OAuthError, UsageError } from '../errors.js'
 import { findGrant, GRANT_TYPES } from '../server/grants/index.js'
-import type { AccessTokenFormat, ClientRecord, GrantType, Store } from '../store/types.js'
+import {
+  CLIENT_AUTH_METHODS,
+  type AccessTokenFormat,
+  type ClientAuthMethod,
+  type ClientRecord,
+  type GrantType,
+  type Store,
+} from '../store/types.js'
 import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/key_management.js'
 import { generateSecret, hashSecret } from '../tokens/secrets.js'
 import { parseScope } from '../server/scope.js'
+import { checkJWKSUri, readJWKSFile } from './client_keys.js'
 
 export const MIN_SECRET_LENGTH = 20
 export const MAX_ACCESS_TOKEN_TTL = 86_400
@@ -27,26 +36,46 @@ export interface CreateClientOptions {
   scope?: string
   /** Exact redirect URIs; at least one with `authorization_code`. */
   redirectUri?: string[]
-  /** `aud` of its access tokens (default: the issuer). */
-  audience?: string
+  /**
+   * The audiences (RFC 8707 resources) its access tokens may be addressed to; the first is the
+   * default `aud` (default: the issuer). One string or several.
+   */
+  audience?: string | string[]
+  /** `client_secret_basic` (default with a secret), `client_secret_post`, `private_key_jwt`, `none`. */
+  authMethod?: string
+  /** With `private_key_jwt`: a file holding the client's public keys as a JWK Set. */
+  jwksFile?: string
+  /** With `private_key_jwt`: where the client publishes its JWK Set (https; http only on loopback). */
+  jwksUri?: string
+  /** Audiences it may exchange a token toward (RFC 8693 token exchange). */
+  exchangeAudience?: string[]
+  /** Its authorization requests must be pushed first (RFC 9126). */
+  requirePar?: boolean
   /** `jwt` (default) or `opaque`. */
   accessTokenFormat?: string
   /** Access-token lifetime, seconds (default 300). */
   accessTokenTtl?: string | number
   /** An API: may introspect any token and read the revocation feed. */
   resourceServer?: boolean
-  /** A public client: no secret, `authorization_code` with PKCE only. */
+  /** A public client (the same as `authMethod: 'none'`): no secret, `authorization_code` with PKCE only. */
   public?: boolean
 }
 
 /** A client as printed and returned: wire spelling (RFC 7591 names where there are any). */
 export interface ClientJSON {
   client_id: string
-  token_endpoint_auth_method: 'none' | 'client_secret_basic'
+  token_endpoint_auth_method: ClientAuthMethod
   grant_types: GrantType[]
   scope: string
   redirect_uris: string[]
+  /** The first of `audiences`, or `null` (the issuer): what it was before there could be several. */
   audience: string | null
+  audiences: string[]
+  exchange_audiences: string[]
+  require_par: boolean
+  jwks_uri: string | null
+  /** Only when its keys were given inline. */
+  jwks?: JSONWebKeySet
   access_token_format: AccessTokenFormat
   access_token_ttl: number
   resource_server: boolean
@@ -56,19 +85,26 @@ export interface ClientJSON {
 }
 
 /** The client as printed: wire spelling (RFC 7591 names where there are any). */
-function clientJSON(c: ClientRecord): ClientJSON {
-  return {
+export function clientJSON(c: ClientRecord): ClientJSON {
+  const json: ClientJSON = {
     client_id: c.clientId,
-    token_endpoint_auth_method: c.secretHash === null ? 'none' : 'client_secret_basic',
+    // Unchosen (`null`): either secret method, reported as RFC 7591's default.
+    token_endpoint_auth_method: c.authMethod ?? 'client_secret_basic',
     grant_types: c.grants,
     scope: c.scopes.join(' '),
     redirect_uris: c.redirectUris,
-    audience: c.audience,
+    audience: c.audiences[0] ?? null,
+    audiences: c.audiences,
+    exchange_audiences: c.exchangeAudiences,
+    require_par: c.requirePar,
+    jwks_uri: c.jwksUri,
     access_token_format: c.accessTokenFormat,
     access_token_ttl: c.accessTokenTtl,
     resource_server: c.resourceServer,
     created_at: new Date(c.createdAt * 1000).toISOString(),
   }
+  if (c.jwks !== null) json.jwks = c.jwks
+  return json
 }
 
 function checkRedirectUri(uri: string): string {
@@ -112,6 +148,48 @@ function checkScope(scope: string | undefined): string[] {
   }
 }
 
+/** Non-empty values of a repeatable option, duplicates dropped, first occurrence kept in place. */
+function checkList(flag: string, values: string | string[] | undefined): string[] {
+  const list = values === undefined ? [] : typeof values === 'string' ? [values] : values
+  for (const value of list) {
+    if (value.trim() === '') throw new UsageError(`${flag} is empty`)
+  }
+  return [...new Set(list)]
+}
+
+function checkAuthMethod(o: CreateClientOptions): ClientAuthMethod | null {
+  if (o.authMethod === undefined) return o.public ? 'none' : null
+  if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(o.authMethod)) {
+    throw new UsageError(
+      `unknown --auth-method ${JSON.stringify(o.authMethod)}: use one of ${CLIENT_AUTH_METHODS.join(', ')}`,
+    )
+  }
+  if (o.public && o.authMethod !== 'none') {
+    throw new UsageError('a --public client has --auth-method none')
+  }
+  return o.authMethod as ClientAuthMethod
+}
+
+/** The key set or its URI: exactly one with `private_key_jwt`, neither with any other method. */
+async function checkKeys(
+  o: CreateClientOptions,
+  method: ClientAuthMethod | null,
+): Promise<{ jwks: JSONWebKeySet | null; jwksUri: string | null }> {
+  if (method !== 'private_key_jwt') {
+    if (o.jwksFile !== undefined || o.jwksUri !== undefined) {
+      throw new UsageError('--jwks-file and --jwks-uri go only with --auth-method private_key_jwt')
+    }
+    return { jwks: null, jwksUri: null }
+  }
+  if ((o.jwksFile === undefined) === (o.jwksUri === undefined)) {
+    throw new UsageError(
+      '--auth-method private_key_jwt needs exactly one of --jwks-file, --jwks-uri',
+    )
+  }
+  if (o.jwksUri !== undefined) return { jwks: null, jwksUri: checkJWKSUri(o.jwksUri) }
+  return { jwks: await readJWKSFile(o.jwksFile!), jwksUri: null }
+}
+
 function checkTtl(value: string | number | undefined): number {
   if (value === undefined) return DEFAULT_ACCESS_TOKEN_TTL
   const ttl = Number(value)
@@ -123,11 +201,18 @@ function checkTtl(value: string | number | undefined): number {
   return ttl
 }
 
-/** Validates options into a record (without secret hash) and the secret to hash, if any. */
-export function buildClient(
+/**
+ * Validates options into a record (without secret hash) and the secret to hash, if any. Reads
+ * `jwksFile`; opens no store.
+ */
+export async function buildClient(
   o: CreateClientOptions,
   now: number,
-): { client: Omit<ClientRecord, 'secretHash'>; secret: string | null; generated: boolean } {
+): Promise<{
+  client: Omit<ClientRecord, 'secretHash'>
+  secret: string | null
+  generated: boolean
+}> {
   if (!CLIENT_ID.test(o.id)) {
     throw new UsageError(
       '--id must be 1-128 characters of A-Z a-z 0-9 . _ ~ -, starting with a letter or digit',
@@ -144,17 +229,25 @@ export function buildClient(
       throw new UsageError(`the ${g} grant needs at least one --redirect-uri`)
     }
   }
-  if (o.audience !== undefined && o.audience.trim() === '')
-    throw new UsageError('--audience is empty')
+  const audiences = checkList('--audience', o.audience)
+  const exchangeAudiences = checkList('--exchange-audience', o.exchangeAudience)
+  if (o.requirePar && !grants.includes('authorization_code')) {
+    throw new UsageError('--require-par needs the authorization_code grant')
+  }
+  const authMethod = checkAuthMethod(o)
+  const keys = await checkKeys(o, authMethod)
   let secret: string | null = null
   let generated = false
-  if (o.public) {
-    if (o.secret !== undefined) throw new UsageError('a --public client has no --secret')
+  if (authMethod === 'none') {
+    if (o.secret !== undefined) throw new UsageError('a public client has no --secret')
     for (const g of grants) {
       if (findGrant(g)!.confidentialOnly) {
-        throw new UsageError(`a --public client cannot use the ${g} grant`)
+        throw new UsageError(`a public client cannot use the ${g} grant`)
       }
     }
+  } else if (authMethod === 'private_key_jwt') {
+    // It proves itself with its keys: a secret would be a second, weaker way in.
+    if (o.secret !== undefined) throw new UsageError('a private_key_jwt client has no --secret')
   } else if (o.secret !== undefined) {
     if (o.secret.length < MIN_SECRET_LENGTH) {
       throw new UsageError(`--secret must be at least ${MIN_SECRET_LENGTH} characters`)
@@ -175,7 +268,11 @@ export function buildClient(
       grants,
       scopes: checkScope(o.scope),
       redirectUris,
-      audience: o.audience ?? null,
+      authMethod,
+      ...keys,
+      audiences,
+      exchangeAudiences,
+      requirePar: o.requirePar === true,
       accessTokenFormat: format,
       accessTokenTtl: checkTtl(o.accessTokenTtl),
       resourceServer: o.resourceServer === true,
@@ -193,7 +290,7 @@ const now = (): number => Math.floor(Date.now() / 1000)
  * carries `client_secret` only when the secret was generated.
  */
 export async function createClient(store: Store, o: CreateClientOptions): Promise<ClientJSON> {
-  const { client, secret, generated } = buildClient(o, now())
+  const { client, secret, generated } = await buildClient(o, now())
   if (await store.getClient(client.clientId)) {
     throw new UsageError(`a client with id ${client.clientId} already exists`)
   }

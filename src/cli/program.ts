@@ -137,11 +137,31 @@ export function buildProgram(): Command {
     )
     .option('--scope <scopes>', 'space-separated scopes the client may be granted')
     .option('--redirect-uri <uri>', 'exact redirect URI (repeatable)', collect, [])
-    .option('--audience <aud>', 'aud of its access tokens (default: the issuer)')
+    .option(
+      '--audience <aud>',
+      'an audience its access tokens may have (repeatable; the first is the default aud; default: the issuer)',
+      collect,
+      [],
+    )
     .option('--access-token-format <format>', 'jwt or opaque (default jwt)')
     .option('--access-token-ttl <seconds>', 'access-token lifetime (default 300)')
     .option('--resource-server', 'an API: may introspect any token and read the revocation feed')
     .option('--public', 'a public client (no secret; authorization_code with PKCE only)')
+    .addOption(
+      new Option(
+        '--auth-method <method>',
+        'how it authenticates at the token endpoint (default client_secret_basic; --public: none)',
+      ).choices(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']),
+    )
+    .option('--jwks-file <file>', 'with private_key_jwt: its public keys, a JWK Set in a file')
+    .option('--jwks-uri <url>', 'with private_key_jwt: where it publishes its JWK Set (https)')
+    .option(
+      '--exchange-audience <aud>',
+      'an audience it may exchange tokens toward (repeatable; RFC 8693)',
+      collect,
+      [],
+    )
+    .option('--require-par', 'its authorization requests must be pushed first (RFC 9126)')
     .action(
       run(async (o: import('./commands/client.js').CreateClientOptions) => {
         const { createClient } = await import('./commands/client.js')

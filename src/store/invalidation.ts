@@ -105,6 +105,11 @@ export const INVALIDATES: { [M in StoreMethod]: Invalidates<M> } = {
   getRefreshToken: NOTHING,
   pruneSessions: NOTHING,
 
+  // Single-use values (assertion and proof ids, pushed requests): never cached, always the store's.
+  useOnce: NOTHING,
+  putPushed: NOTHING,
+  takePushed: NOTHING,
+
   ping: NOTHING,
   close: NOTHING,
 }

@@ -11,35 +11,59 @@
  */
 
 import type { SigningAlg } from '@latchkey/verifier/jwt'
-import type { JWK } from 'jose'
+import type { JSONWebKeySet, JWK } from 'jose'
 
 /** A `grant_type` value; the server's grants are listed in `src/server/grants/index.ts`. */
 export type GrantType = string
 
 export type AccessTokenFormat = 'jwt' | 'opaque'
 
-/** RFC 7591 §2 `token_endpoint_auth_method`: how a client authenticates (one per client). */
+/**
+ * How a client authenticates at the token endpoint (`token_endpoint_auth_method`); `none` is a
+ * public client.
+ * @see https://www.rfc-editor.org/rfc/rfc7591#section-2
+ */
 export type ClientAuthMethod =
   'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
 export const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = [
   'client_secret_basic',
   'client_secret_post',
+  'private_key_jwt',
   'none',
 ]
 
 export interface ClientRecord {
   clientId: string
-  /** Encoded password-hash string of the secret (see `src/tokens/secrets.ts`); `null` for a public client. */
+  /**
+   * Encoded password-hash string of the secret (see `src/tokens/secrets.ts`); `null` for a client
+   * without one (`none`, `private_key_jwt`).
+   */
   secretHash: string | null
+  /**
+   * How it authenticates at the token endpoint, the only method it may use; `null` for a client with a
+   * secret registered without choosing (`client create` without `--auth-method`, and every client of
+   * a database from before methods were chosen), which may send its secret either way
+   * (`client_secret_basic` or `client_secret_post`).
+   */
+  authMethod: ClientAuthMethod | null
+  /** Its public keys given inline, for `private_key_jwt`; `null` when none were. */
+  jwks: JSONWebKeySet | null
+  /** Where its public keys are published, for `private_key_jwt`; `null` when not. */
+  jwksUri: string | null
   grants: GrantType[]
-  /** The method it authenticates with; `null`: a secret, either secret method (clients of old). */
-  authMethod?: ClientAuthMethod | null
   /** The scopes this client may be granted; a request narrows them, never widens them. */
   scopes: string[]
   /** Exact-match redirect URIs (RFC 9700 §2.1). */
   redirectUris: string[]
-  /** `aud` of its access tokens; `null` means the issuer's default audience. */
-  audience: string | null
+  /**
+   * The resources its access tokens may be addressed to (RFC 8707): the first is the default `aud`;
+   * empty means the issuer's default audience.
+   */
+  audiences: string[]
+  /** The audiences it may exchange a token toward (RFC 8693 token exchange). */
+  exchangeAudiences: string[]
+  /** Its authorization requests must be pushed first (RFC 9126 §6). */
+  requirePar: boolean
   accessTokenFormat: AccessTokenFormat
   /** Access-token lifetime in seconds. */
   accessTokenTtl: number
@@ -151,7 +175,10 @@ export interface TokenStore {
    * is always in the feed. `false` (and no event) when there was no such token.
    */
   revokeToken(hash: string, event: RevocationInput): Promise<boolean>
-  /** Deletes tokens expired before `now`; returns how many. */
+  /**
+   * Deletes tokens expired before `now`, with the single-use values and pushed requests expired
+   * before it (`SingleUseStore`); returns how many rows.
+   */
   pruneTokens(now: number): Promise<number>
 }
 
@@ -407,8 +434,51 @@ export interface SessionStore {
   pruneSessions(now: number): Promise<number>
 }
 
+/** A pushed authorization request (RFC 9126), stored by the hash of its `request_uri`. */
+export interface PushedRequestRecord {
+  /** SHA-256 of the `request_uri`, base64url. */
+  hash: string
+  /** The client that pushed it: only it may use it. */
+  clientId: string
+  /** The authorization request's parameters. */
+  params: Record<string, string>
+  expiresAt: number
+}
+
+/**
+ * Values that may be used once across every node sharing the store: the `jti` of a client assertion
+ * (RFC 7523 §3), of a DPoP proof (RFC 9449 §11.1), and pushed authorization requests (RFC 9126).
+ */
+export interface SingleUseStore {
+  /**
+   * Records that `key` of `kind` (a namespace, such as `client_assertion`) was used, until
+   * `expiresAt`. `true` the first time; `false` when it was already used and that use has not expired
+   * at `now` (a replay). Atomic across processes: of concurrent calls for one (kind, key) exactly one
+   * gets `true`; a conditional insert, never read-then-write. Does not check that `expiresAt` is in
+   * the future: a value already expired is recorded and may be used again at once.
+   * @see https://www.rfc-editor.org/rfc/rfc7523#section-3
+   */
+  useOnce(kind: string, key: string, expiresAt: number, now: number): Promise<boolean>
+  /** Stores a pushed request. Rejects with `ConflictError` when the hash is taken. */
+  putPushed(record: PushedRequestRecord): Promise<void>
+  /**
+   * Takes the pushed request with this hash for `clientId`: deletes it and returns its parameters.
+   * Single use and atomic: of concurrent takes exactly one gets them. `null` when unknown, expired at
+   * `now`, or pushed by another client (that call leaves it in place).
+   * @see https://www.rfc-editor.org/rfc/rfc9126#section-2.2
+   */
+  takePushed(hash: string, clientId: string, now: number): Promise<Record<string, string> | null>
+}
+
 export interface Store
-  extends ClientStore, KeyStore, TokenStore, RevocationStore, UserStore, SessionStore {
+  extends
+    ClientStore,
+    KeyStore,
+    TokenStore,
+    RevocationStore,
+    UserStore,
+    SessionStore,
+    SingleUseStore {
   /** Which engine: `sqlite`, `postgres`, … */
   readonly engine: string
   /** Resolves when the store answers a trivial query; rejects with `StoreUnavailableError`. */

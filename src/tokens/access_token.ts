@@ -67,7 +67,7 @@ export async function issueAccessToken(
   const claims: AccessTokenClaims = {
     iss: ctx.issuer,
     sub: grant.sub,
-    aud: client.audience ?? ctx.defaultAudience,
+    aud: client.audiences[0] ?? ctx.defaultAudience,
     exp: iat + client.accessTokenTtl,
     iat,
     jti: newTokenId(),

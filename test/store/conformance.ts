@@ -2,7 +2,8 @@
  * The one storage suite. Every engine's test file calls `runStoreConformance` with its own factory;
  * an engine is done when it passes this suite unchanged. Each test states one sentence of the
  * contract in `src/store/types.ts`. Engine-agnostic: no SQL, no keys, only the `Store` interface.
- * Users, sessions, refresh tokens and what ends them are in `./conformance_*.ts`, registered below.
+ * Users, sessions, refresh tokens, what ends them and single-use values are in `./conformance_*.ts`,
+ * registered below.
  */
 
 import assert from 'node:assert/strict'
@@ -14,6 +15,7 @@ import { describeFeedConformance } from './conformance_feed.js'
 import { describeRefreshConformance } from './conformance_refresh.js'
 import { describeRevokeConformance } from './conformance_revoke.js'
 import { describeSessionConformance } from './conformance_sessions.js'
+import { describeSingleUseConformance } from './conformance_single_use.js'
 import { describeUserConformance } from './conformance_users.js'
 import { NOW, client, revocation, token } from './fixtures.js'
 
@@ -75,7 +77,9 @@ export function runStoreConformance(
           grants: ['authorization_code', 'refresh_token'],
           scopes: ['openid', 'profile', 'orders:read'],
           redirectUris: ['https://app.example.com/cb', 'http://127.0.0.1:8080/cb'],
-          audience: 'https://orders.example.com',
+          audiences: ['https://orders.example.com', 'https://billing.example.com'],
+          exchangeAudiences: ['https://ledger.example.com'],
+          requirePar: true,
           accessTokenFormat: 'opaque',
           accessTokenTtl: 900,
           resourceServer: true,
@@ -85,16 +89,47 @@ export function runStoreConformance(
         assert.deepEqual(await store.getClient('web'), created)
       })
 
-      it('keeps a public client with a null secret, null audience and empty lists', async () => {
+      it('keeps a public client with a null secret, no audiences and empty lists', async () => {
         const created = client('spa', {
           secretHash: null,
+          authMethod: 'none',
           grants: [],
           scopes: [],
           redirectUris: [],
-          audience: null,
+          audiences: [],
+          exchangeAudiences: [],
         })
         await store.createClient(created)
         assert.deepEqual(await store.getClient('spa'), created)
+      })
+
+      it('keeps a private_key_jwt client with its inline key set or its key set URI', async () => {
+        const inline = client('signed', {
+          secretHash: null,
+          authMethod: 'private_key_jwt',
+          jwks: {
+            keys: [
+              {
+                kty: 'EC',
+                crv: 'P-256',
+                x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+                y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+                kid: 'a',
+                use: 'sig',
+              },
+            ],
+          },
+        })
+        const remote = client('remote', {
+          secretHash: null,
+          authMethod: 'private_key_jwt',
+          jwksUri: 'https://remote.example.com/jwks.json',
+        })
+        const post = client('post', { authMethod: 'client_secret_post' })
+        for (const c of [inline, remote, post]) await store.createClient(c)
+        assert.deepEqual(await store.getClient('signed'), inline)
+        assert.deepEqual(await store.getClient('remote'), remote)
+        assert.deepEqual(await store.listClients(), [post, remote, inline])
       })
 
       it('refuses a taken client id with ConflictError and keeps the first client', async () => {
@@ -576,6 +611,7 @@ export function runStoreConformance(
     describeRefreshConformance(() => store)
     describeRevokeConformance(() => store)
     describeFeedConformance(() => store)
+    describeSingleUseConformance(() => store)
 
     describe('lifecycle', () => {
       it('names its engine', () => {

@@ -137,6 +137,47 @@ describe('postgres store: migrations', () => {
       return true
     })
   })
+
+  it('upgrades clients to an auth method and a list of audiences, keeping the old audience first', async () => {
+    await withClient((connection) => migrate(connection, 1000, MIGRATIONS.slice(0, 3)))
+    for (const [id, secret, audience] of [
+      ['svc', 'hash', 'https://api.example.com'],
+      ['plain', 'hash', null],
+      ['spa', null, null],
+    ]) {
+      await database.query(
+        `INSERT INTO clients (client_id, secret_hash, grants, scopes, redirect_uris, audience,
+           access_token_format, access_token_ttl, resource_server, created_at)
+         VALUES ($1, $2, '{client_credentials}', '{}', '{}', $3, 'jwt', 300, false, $4)`,
+        [id, secret, audience, NOW],
+      )
+    }
+    const store = await openStore()
+    const fields = async (id: string) => {
+      const c = await store.getClient(id)
+      return {
+        authMethod: c?.authMethod,
+        audiences: c?.audiences,
+        exchangeAudiences: c?.exchangeAudiences,
+        requirePar: c?.requirePar,
+        jwks: c?.jwks,
+        jwksUri: c?.jwksUri,
+      }
+    }
+    const base = { exchangeAudiences: [], requirePar: false, jwks: null, jwksUri: null }
+    assert.deepEqual(await fields('svc'), {
+      ...base,
+      // A secret, no method chosen: either secret method, as before the migration.
+      authMethod: null,
+      audiences: ['https://api.example.com'],
+    })
+    assert.deepEqual(await fields('plain'), {
+      ...base,
+      authMethod: null,
+      audiences: [],
+    })
+    assert.deepEqual(await fields('spa'), { ...base, authMethod: 'none', audiences: [] })
+  })
 })
 
 // These need no empty database: one for the group, emptied before each test.

@@ -6,10 +6,12 @@
  */
 
 import assert from 'node:assert/strict'
+import { createHmac, hkdfSync } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { RevocationFollower } from '../../src/server/revocation_follower.js'
 import { CacheGuard, syncingRevocations } from '../../src/store/cache_guard.js'
@@ -17,7 +19,7 @@ import { RedisCache, type LookupResult } from '../../src/store/redis/cache.js'
 import { RevocationMemo } from '../../src/store/revocation_memo.js'
 import { TokenMemo, type MemoLookup } from '../../src/store/token_memo.js'
 import { createSqliteStore } from '../../src/store/sqlite/index.js'
-import type { Store } from '../../src/store/types.js'
+import type { ClientRecord, Store } from '../../src/store/types.js'
 import { deleteRedisKeys, TEST_REDIS_URL, testRedisPrefix } from '../helpers/redis.js'
 import { runStoreConformance } from './conformance.js'
 import { NOW, client, revocation, session, token, user } from './fixtures.js'
@@ -114,6 +116,56 @@ describe('Redis cache', () => {
     assert.equal((await down.store.getClient('svc'))?.clientId, 'svc')
     assert.equal(await down.store.getClient('nobody'), null)
     assert.deepEqual(down.results, ['error', 'error'])
+  })
+
+  it('refuses a client entry written by an older node (one audience, no auth method) and reads the store', async () => {
+    const prefix = `${PREFIX}${++count}:`
+    const { store, results } = await cachedStore(TEST_REDIS_URL, ':memory:', prefix)
+    opened.push(store)
+    const stored = client('svc', { audiences: ['https://a.example', 'https://b.example'] })
+    await store.createClient(stored)
+    await store.getClient('svc')
+    // Rewrite the entry as a node before the audiences list would have: same MAC key, same position.
+    const redis = new Redis(TEST_REDIS_URL)
+    try {
+      const key = `${prefix}client:svc`
+      let raw: string | null = null
+      for (let i = 0; i < 50 && raw === null; i++) {
+        await new Promise((r) => setTimeout(r, 10))
+        await store.getClient('svc')
+        raw = await redis.get(key)
+      }
+      assert.ok(raw !== null, 'the client was cached')
+      const entry = JSON.parse(raw.slice(raw.indexOf('.') + 1)) as { s: number; r: ClientRecord }
+      const {
+        audiences: _a,
+        exchangeAudiences: _e,
+        authMethod: _m,
+        jwks: _j,
+        jwksUri: _u,
+        requirePar: _p,
+        ...old
+      } = entry.r
+      const json = JSON.stringify({ s: entry.s, r: { ...old, audience: 'https://old.example' } })
+      const mac = hkdfSync(
+        'sha256',
+        'conformance secret of the cache',
+        '',
+        'latchkey redis cache entries',
+        32,
+      )
+      const sig = createHmac('sha256', Buffer.from(mac))
+        .update(key)
+        .update('\n')
+        .update(json)
+        .digest('base64url')
+      await redis.set(key, `${sig}.${json}`, 'PX', 60_000)
+    } finally {
+      redis.disconnect()
+    }
+    results.length = 0
+    assert.deepEqual(await store.getClient('svc'), stored)
+    assert.deepEqual(results, ['stale'])
   })
 
   for (const layer of ['redis', 'memory'] as const) {

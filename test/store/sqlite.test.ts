@@ -28,7 +28,12 @@ const client: ClientRecord = {
   grants: ['client_credentials'],
   scopes: ['read'],
   redirectUris: [],
-  audience: null,
+  authMethod: 'client_secret_basic',
+  jwks: null,
+  jwksUri: null,
+  audiences: [],
+  exchangeAudiences: [],
+  requirePar: false,
   accessTokenFormat: 'opaque',
   accessTokenTtl: 300,
   resourceServer: false,
@@ -253,6 +258,50 @@ describe('sqlite store', () => {
     await store.createUser({ id: 'u1', username: 'alice', passwordHash: 'h', createdAt: NOW })
     assert.equal((await store.getUserByUsername('alice'))?.id, 'u1')
     assert.equal(await store.pruneSessions(NOW), 0)
+  })
+
+  it('upgrades clients to an auth method and a list of audiences, keeping the old audience first', async () => {
+    const path = join(folder, 'store.db')
+    const db = new Database(path)
+    try {
+      migrate(db, 1000, MIGRATIONS.slice(0, 4))
+      const insert = db.prepare(
+        `INSERT INTO clients (client_id, secret_hash, grants, scopes, redirect_uris, audience,
+           access_token_format, access_token_ttl, resource_server, created_at)
+         VALUES (?, ?, '["client_credentials"]', '[]', '[]', ?, 'jwt', 300, 0, ?)`,
+      )
+      insert.run('svc', 'hash', 'https://api.example.com', NOW)
+      insert.run('plain', 'hash', null, NOW)
+      insert.run('spa', null, null, NOW)
+    } finally {
+      db.close()
+    }
+    const store = openStore(path)
+    const fields = (c: ClientRecord | null) => ({
+      authMethod: c?.authMethod,
+      audiences: c?.audiences,
+      exchangeAudiences: c?.exchangeAudiences,
+      requirePar: c?.requirePar,
+      jwks: c?.jwks,
+      jwksUri: c?.jwksUri,
+    })
+    const base = { exchangeAudiences: [], requirePar: false, jwks: null, jwksUri: null }
+    assert.deepEqual(fields(await store.getClient('svc')), {
+      ...base,
+      // A secret, no method chosen: either secret method, as before the migration.
+      authMethod: null,
+      audiences: ['https://api.example.com'],
+    })
+    assert.deepEqual(fields(await store.getClient('plain')), {
+      ...base,
+      authMethod: null,
+      audiences: [],
+    })
+    assert.deepEqual(fields(await store.getClient('spa')), {
+      ...base,
+      authMethod: 'none',
+      audiences: [],
+    })
   })
 
   it('starts prunedThrough at the highest seq handed out when upgrading a database with events', async () => {

@@ -10,7 +10,7 @@ export type CreateClientOptions = clients.CreateClientOptions & { db?: string }
 
 export async function createClient(o: CreateClientOptions): Promise<void> {
   // The options are checked before the store is opened: a mistake never needs a database.
-  clients.buildClient(o, 0)
+  await clients.buildClient(o, 0)
   await withStore(o.db, async (store) => printJSON(await clients.createClient(store, o)))
 }
 

@@ -12,7 +12,7 @@
  */
 import type { FastifyRequest } from 'fastify'
 import { OAuthError } from '../../errors.js'
-import { CLIENT_AUTH_METHODS, type ClientRecord } from '../../store/types.js'
+import type { ClientRecord } from '../../store/types.js'
 import { HasherBusy } from '../../tokens/hashing.js'
 import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
@@ -31,9 +31,6 @@ export const CLIENT_AUTH_STRATEGIES: readonly ClientAuthStrategy[] = [
 ]
 
 const byMethod = new Map(CLIENT_AUTH_STRATEGIES.map((s) => [s.method, s]))
-for (const method of CLIENT_AUTH_METHODS) {
-  if (!byMethod.has(method)) throw new Error(`no client authentication strategy for ${method}`)
-}
 
 /** Methods that prove possession of a credential: what introspection and the feed accept. */
 export function provingMethods(): ClientAuthMethod[] {
@@ -45,13 +42,18 @@ export function allMethods(): ClientAuthMethod[] {
   return CLIENT_AUTH_STRATEGIES.map((s) => s.method)
 }
 
+const EITHER_SECRET_METHOD: readonly ClientAuthMethod[] = [
+  'client_secret_basic',
+  'client_secret_post',
+]
+
 /**
- * The methods a client may use: the one it registered. A client registered with a secret before
- * methods were chosen per client (`authMethod` null) keeps both secret methods.
+ * The methods a client may use: the one it registered; both secret methods for a client with a secret
+ * registered without choosing one (`authMethod` null: `client create` without `--auth-method`).
  */
 export function acceptedMethods(client: ClientRecord): readonly ClientAuthMethod[] {
-  if (client.authMethod != null) return [client.authMethod]
-  return client.secretHash === null ? ['none'] : ['client_secret_basic', 'client_secret_post']
+  if (client.authMethod !== null) return [client.authMethod]
+  return client.secretHash === null ? [] : EITHER_SECRET_METHOD
 }
 
 export interface AuthenticatedClient {

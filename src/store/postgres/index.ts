@@ -5,10 +5,13 @@
  *
  *   schema_migrations (version integer PRIMARY KEY, applied_at bigint)
  *
- *   clients       (client_id text COLLATE "C" PRIMARY KEY, secret_hash text, grants text[],
- *                  scopes text[], redirect_uris text[], audience text,
+ *   clients       (client_id text COLLATE "C" PRIMARY KEY, secret_hash text NULL, grants text[],
+ *                  scopes text[], redirect_uris text[],
  *                  access_token_format text 'jwt'|'opaque', access_token_ttl bigint,
- *                  resource_server boolean, created_at bigint)
+ *                  resource_server boolean, created_at bigint,
+ *                  auth_method text 'client_secret_basic'|'client_secret_post'|'private_key_jwt'|
+ *                  'none' or NULL (either secret method), jwks jsonb NULL (JSON Web Key Set), jwks_uri text NULL,
+ *                  audiences text[], exchange_audiences text[], require_par boolean)
  *   signing_keys  (kid text PRIMARY KEY, position bigint IDENTITY (insertion order), alg text,
  *                  public_jwk jsonb, private_key text, created_at bigint, activates_at bigint,
  *                  superseded_at bigint NULL, published_until bigint NULL, retired_at bigint NULL)
@@ -40,6 +43,11 @@
  *                        used_at double precision NULL (with its fraction of a second),
  *                        successor_hash text NULL, successor_sealed text NULL)
  *                        INDEX (session_id), INDEX (client_id), INDEX (user_id), INDEX (expires_at)
+ *
+ *   used_once           (kind text, key text, expires_at bigint, PRIMARY KEY (kind, key))
+ *                        INDEX (expires_at)
+ *   pushed_requests     (hash text PRIMARY KEY, client_id text, params jsonb, expires_at bigint)
+ *                        INDEX (expires_at)
  *
  * Every hash is SHA-256 base64url of a token or cookie value; no token, code or cookie is stored.
  * There are no foreign keys: a deleted user's sessions stay, revoked, until they are pruned.

@@ -212,6 +212,42 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN logins_unlocked_at bigint;
     `,
   },
+  {
+    version: 4,
+    name: 'clients: auth method, keys, audiences, exchange audiences, PAR; single-use values; pushed requests',
+    up: `
+      -- Existing clients authenticated by their secret, or were public without one.
+      ALTER TABLE clients ADD COLUMN auth_method text
+        CHECK (auth_method IS NULL OR auth_method IN ('client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'));
+      UPDATE clients SET auth_method = 'none' WHERE secret_hash IS NULL;
+      ALTER TABLE clients ADD COLUMN jwks jsonb;
+      ALTER TABLE clients ADD COLUMN jwks_uri text;
+      -- One audience becomes a list of them (RFC 8707), the old one first.
+      ALTER TABLE clients ADD COLUMN audiences text[] NOT NULL DEFAULT '{}';
+      UPDATE clients SET audiences = ARRAY[audience] WHERE audience IS NOT NULL;
+      ALTER TABLE clients DROP COLUMN audience;
+      ALTER TABLE clients ADD COLUMN exchange_audiences text[] NOT NULL DEFAULT '{}';
+      ALTER TABLE clients ADD COLUMN require_par boolean NOT NULL DEFAULT false;
+
+      -- What was used once (assertion and proof jtis), remembered until it expires.
+      CREATE TABLE used_once (
+        kind       text NOT NULL,
+        key        text NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (kind, key)
+      );
+      CREATE INDEX used_once_expires_at ON used_once (expires_at);
+
+      -- Pushed authorization requests (RFC 9126), by hash of their request_uri.
+      CREATE TABLE pushed_requests (
+        hash       text PRIMARY KEY,
+        client_id  text NOT NULL,
+        params     jsonb NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX pushed_requests_expires_at ON pushed_requests (expires_at);
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

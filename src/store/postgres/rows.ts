@@ -4,10 +4,11 @@
  * `./connection.ts`), so a row needs only renaming.
  */
 
-import type { JWK } from 'jose'
+import type { JSONWebKeySet, JWK } from 'jose'
 import type {
   AccessTokenFormat,
   AuthorizationCodeRecord,
+  ClientAuthMethod,
   ClientRecord,
   LoginRecord,
   OpaqueTokenRecord,
@@ -35,9 +36,7 @@ export {
 export type { UserRow, LoginRow, CodeRow, SessionRow, RefreshRow } from '../session_rows.js'
 import type { Values } from './connection.js'
 
-export const CLIENT_COLUMNS =
-  'client_id, secret_hash, grants, scopes, redirect_uris, audience, access_token_format, ' +
-  'access_token_ttl, resource_server, created_at'
+export { CLIENT_COLUMNS, CLIENT_COLUMN_COUNT } from '../client_rows.js'
 export const KEY_COLUMNS =
   'kid, alg, public_jwk, private_key, created_at, activates_at, superseded_at, published_until, ' +
   'retired_at'
@@ -55,11 +54,16 @@ export interface ClientRow {
   grants: string[]
   scopes: string[]
   redirect_uris: string[]
-  audience: string | null
   access_token_format: string
   access_token_ttl: number
   resource_server: boolean
   created_at: number
+  auth_method: string | null
+  jwks: JSONWebKeySet | null
+  jwks_uri: string | null
+  audiences: string[]
+  exchange_audiences: string[]
+  require_par: boolean
 }
 
 export interface KeyRow {
@@ -102,11 +106,16 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     grants: row.grants,
     scopes: row.scopes,
     redirectUris: row.redirect_uris,
-    audience: row.audience,
     accessTokenFormat: row.access_token_format as AccessTokenFormat,
     accessTokenTtl: row.access_token_ttl,
     resourceServer: row.resource_server,
     createdAt: row.created_at,
+    authMethod: row.auth_method as ClientAuthMethod | null,
+    jwks: row.jwks,
+    jwksUri: row.jwks_uri,
+    audiences: row.audiences,
+    exchangeAudiences: row.exchange_audiences,
+    requirePar: row.require_par,
   }
 }
 
@@ -119,11 +128,16 @@ export function clientValues(client: ClientRecord): Values {
     client.grants,
     client.scopes,
     client.redirectUris,
-    client.audience,
     client.accessTokenFormat,
     client.accessTokenTtl,
     client.resourceServer,
     client.createdAt,
+    client.authMethod,
+    client.jwks === null ? null : JSON.stringify(client.jwks),
+    client.jwksUri,
+    client.audiences,
+    client.exchangeAudiences,
+    client.requirePar,
   ]
 }
 

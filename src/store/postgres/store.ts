@@ -10,6 +10,7 @@ import type {
   ClientRecord,
   LoginRecord,
   OpaqueTokenRecord,
+  PushedRequestRecord,
   RefreshTokenRecord,
   RevocationEvent,
   RevocationInput,
@@ -26,6 +27,7 @@ import { listenForRevocations } from './notify.js'
 import { PgRevoke } from './revoke.js'
 import {
   CLIENT_COLUMNS,
+  CLIENT_COLUMN_COUNT,
   KEY_COLUMNS,
   TOKEN_COLUMNS,
   clientFromRow,
@@ -40,11 +42,12 @@ import {
   type TokenRow,
 } from './rows.js'
 import { PgSessions, type RedeemResult } from './sessions.js'
+import { PgSingleUse } from './single_use.js'
 import { PgUsers } from './users.js'
 
 const INSERT_CLIENT = sql(
   'insert_client',
-  `INSERT INTO clients (${CLIENT_COLUMNS}) VALUES (${placeholders(10)})`,
+  `INSERT INTO clients (${CLIENT_COLUMNS}) VALUES (${placeholders(CLIENT_COLUMN_COUNT)})`,
 )
 const SELECT_CLIENT = sql(
   'select_client',
@@ -119,6 +122,7 @@ export class PostgresStore implements Store {
   private readonly users
   private readonly sessions
   private readonly revoke
+  private readonly singleUse
 
   constructor(
     private readonly db: PgDatabase,
@@ -127,6 +131,7 @@ export class PostgresStore implements Store {
     this.users = new PgUsers(db)
     this.sessions = new PgSessions(db)
     this.revoke = new PgRevoke(db)
+    this.singleUse = new PgSingleUse(db)
   }
 
   async createClient(client: ClientRecord): Promise<void> {
@@ -205,8 +210,20 @@ export class PostgresStore implements Store {
     return this.revoke.revokeToken(hash, event)
   }
 
-  pruneTokens(now: number): Promise<number> {
-    return this.db.count(PRUNE_TOKENS, [now])
+  async pruneTokens(now: number): Promise<number> {
+    return (await this.db.count(PRUNE_TOKENS, [now])) + (await this.singleUse.prune(now))
+  }
+
+  useOnce(kind: string, key: string, expiresAt: number, now: number): Promise<boolean> {
+    return this.singleUse.useOnce(kind, key, expiresAt, now)
+  }
+
+  putPushed(record: PushedRequestRecord): Promise<void> {
+    return this.singleUse.putPushed(record)
+  }
+
+  takePushed(hash: string, clientId: string, now: number): Promise<Record<string, string> | null> {
+    return this.singleUse.takePushed(hash, clientId, now)
   }
 
   appendRevocation(event: RevocationInput): Promise<number> {

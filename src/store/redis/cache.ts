@@ -7,7 +7,8 @@
  * Key layout (PREFIX from `--redis-prefix`, default `latchkey:`), each value `MAC.JSON` where JSON is
  * `{"s":SEQ,"r":RECORD}` with an expiry (`PX`):
  *   PREFIX token:HASH     an OpaqueTokenRecord, until the token expires (at most 5 minutes)
- *   PREFIX client:ID      a ClientRecord (its secret only as the stored password hash), 60 s
+ *   PREFIX client:ID      a ClientRecord (its secret only as the stored password hash, its keys only
+ *                         public), 60 s; an entry without every field of today's record is refused
  *   PREFIX keys           the SigningKeyRecords without their private keys, 1 s
  * Private keys never go to Redis: a node reads a key it has not opened from the store.
  *
@@ -71,6 +72,21 @@ interface EntryCheck<T> {
   matches?: (record: T) => boolean
   /** A further lower bound on its feed position. */
   floor?: number
+}
+
+/**
+ * Whether a cached client has every field of today's `ClientRecord`: an entry written by a node of an
+ * earlier version (one `audience`, no auth method) is read from the store again, not served.
+ */
+function hasClientShape(r: ClientRecord): boolean {
+  return (
+    (r.authMethod === null || typeof r.authMethod === 'string') &&
+    Array.isArray(r.audiences) &&
+    Array.isArray(r.exchangeAudiences) &&
+    typeof r.requirePar === 'boolean' &&
+    r.jwks !== undefined &&
+    r.jwksUri !== undefined
+  )
 }
 
 /** Whether a store read after this lookup result may be written back to Redis. */
@@ -187,7 +203,10 @@ export class RedisCache {
     return this.readThrough(
       'client',
       this.clientKey(clientId),
-      { covers: (r) => [`client:${r.clientId}`], matches: (r) => r.clientId === clientId },
+      {
+        covers: (r) => [`client:${r.clientId}`],
+        matches: (r) => r.clientId === clientId && hasClientShape(r),
+      },
       () => store.getClient(clientId),
       () => this.clientTtlMs,
     )

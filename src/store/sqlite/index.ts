@@ -4,10 +4,14 @@
  *
  *   schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)
  *
- *   clients       (client_id TEXT PRIMARY KEY, secret_hash TEXT, grants TEXT (JSON array),
- *                  scopes TEXT (JSON array), redirect_uris TEXT (JSON array), audience TEXT,
+ *   clients       (client_id TEXT PRIMARY KEY, secret_hash TEXT NULL, grants TEXT (JSON array),
+ *                  scopes TEXT (JSON array), redirect_uris TEXT (JSON array),
  *                  access_token_format TEXT 'jwt'|'opaque', access_token_ttl INTEGER,
- *                  resource_server INTEGER 0|1, created_at INTEGER)
+ *                  resource_server INTEGER 0|1, created_at INTEGER,
+ *                  auth_method TEXT 'client_secret_basic'|'client_secret_post'|'private_key_jwt'|
+ *                  'none' or NULL (either secret method), jwks TEXT NULL (JSON Web Key Set), jwks_uri TEXT NULL,
+ *                  audiences TEXT (JSON array), exchange_audiences TEXT (JSON array),
+ *                  require_par INTEGER 0|1)
  *   signing_keys  (kid TEXT PRIMARY KEY, alg TEXT, public_jwk TEXT (JSON), private_key TEXT,
  *                  created_at INTEGER, activates_at INTEGER, superseded_at INTEGER NULL,
  *                  published_until INTEGER NULL, retired_at INTEGER NULL)
@@ -40,6 +44,12 @@
  *
  *   revocation_feed     (id INTEGER PRIMARY KEY CHECK (id = 1), pruned_through INTEGER): one row,
  *                        the highest revocations.seq ever deleted by pruning
+ *
+ *   used_once           (kind TEXT, key TEXT, expires_at INTEGER, PRIMARY KEY (kind, key))
+ *                        INDEX (expires_at)
+ *   pushed_requests     (hash TEXT PRIMARY KEY, client_id TEXT, params TEXT (JSON object),
+ *                        expires_at INTEGER)
+ *                        INDEX (expires_at)
  *
  * Every hash is SHA-256 base64url of a token or cookie value; no token, code or cookie is stored.
  * There are no foreign keys: a deleted user's sessions stay, revoked, until they are pruned.

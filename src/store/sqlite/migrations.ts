@@ -169,6 +169,43 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN logins_unlocked_at INTEGER;
     `,
   },
+  {
+    version: 5,
+    name: 'clients: auth method, keys, audiences, exchange audiences, PAR; single-use values; pushed requests',
+    up: `
+      -- Existing clients authenticated by their secret, or were public without one.
+      ALTER TABLE clients ADD COLUMN auth_method TEXT
+        CHECK (auth_method IS NULL OR auth_method IN ('client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'));
+      UPDATE clients SET auth_method = 'none' WHERE secret_hash IS NULL;
+      ALTER TABLE clients ADD COLUMN jwks TEXT; -- JSON Web Key Set
+      ALTER TABLE clients ADD COLUMN jwks_uri TEXT;
+      -- One audience becomes a list of them (RFC 8707), the old one first.
+      ALTER TABLE clients ADD COLUMN audiences TEXT NOT NULL DEFAULT '[]'; -- JSON array
+      UPDATE clients SET audiences = json_array(audience) WHERE audience IS NOT NULL;
+      ALTER TABLE clients DROP COLUMN audience;
+      ALTER TABLE clients ADD COLUMN exchange_audiences TEXT NOT NULL DEFAULT '[]'; -- JSON array
+      ALTER TABLE clients ADD COLUMN require_par INTEGER NOT NULL DEFAULT 0
+        CHECK (require_par IN (0, 1));
+
+      -- What was used once (assertion and proof jtis), remembered until it expires.
+      CREATE TABLE used_once (
+        kind       TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, key)
+      ) STRICT;
+      CREATE INDEX used_once_expires_at ON used_once (expires_at);
+
+      -- Pushed authorization requests (RFC 9126), by hash of their request_uri.
+      CREATE TABLE pushed_requests (
+        hash       TEXT PRIMARY KEY,
+        client_id  TEXT NOT NULL,
+        params     TEXT NOT NULL, -- JSON object of strings
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX pushed_requests_expires_at ON pushed_requests (expires_at);
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

@@ -1,9 +1,10 @@
 /** How each record maps to a row of the SQLite schema (see `./index.ts`) and back. */
 
-import type { JWK } from 'jose'
+import type { JSONWebKeySet, JWK } from 'jose'
 import type {
   AccessTokenFormat,
   AuthorizationCodeRecord,
+  ClientAuthMethod,
   ClientRecord,
   GrantType,
   LoginRecord,
@@ -37,11 +38,16 @@ export interface ClientRow {
   grants: string
   scopes: string
   redirect_uris: string
-  audience: string | null
   access_token_format: string
   access_token_ttl: number
   resource_server: number
   created_at: number
+  auth_method: string | null
+  jwks: string | null
+  jwks_uri: string | null
+  audiences: string
+  exchange_audiences: string
+  require_par: number
 }
 
 export interface KeyRow {
@@ -84,11 +90,16 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     grants: JSON.parse(row.grants) as GrantType[],
     scopes: JSON.parse(row.scopes) as string[],
     redirectUris: JSON.parse(row.redirect_uris) as string[],
-    audience: row.audience,
     accessTokenFormat: row.access_token_format as AccessTokenFormat,
     accessTokenTtl: row.access_token_ttl,
     resourceServer: row.resource_server === 1,
     createdAt: row.created_at,
+    authMethod: row.auth_method as ClientAuthMethod | null,
+    jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as JSONWebKeySet),
+    jwksUri: row.jwks_uri,
+    audiences: JSON.parse(row.audiences) as string[],
+    exchangeAudiences: JSON.parse(row.exchange_audiences) as string[],
+    requirePar: row.require_par === 1,
   }
 }
 
@@ -133,7 +144,7 @@ export function revocationFromRow(row: RevocationRow): RevocationEvent {
 
 export type Params = (string | number | null)[]
 
-/** Parameters for `INSERT INTO clients`, in column order. */
+/** Parameters for `INSERT INTO clients (CLIENT_COLUMNS)`, in that order. */
 export function clientParams(client: ClientRecord): Params {
   return [
     client.clientId,
@@ -141,11 +152,16 @@ export function clientParams(client: ClientRecord): Params {
     JSON.stringify(client.grants),
     JSON.stringify(client.scopes),
     JSON.stringify(client.redirectUris),
-    client.audience,
     client.accessTokenFormat,
     client.accessTokenTtl,
     client.resourceServer ? 1 : 0,
     client.createdAt,
+    client.authMethod,
+    client.jwks === null ? null : JSON.stringify(client.jwks),
+    client.jwksUri,
+    JSON.stringify(client.audiences),
+    JSON.stringify(client.exchangeAudiences),
+    client.requirePar ? 1 : 0,
   ]
 }
 

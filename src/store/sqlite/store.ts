@@ -12,6 +12,7 @@ import type {
   ClientRecord,
   LoginRecord,
   OpaqueTokenRecord,
+  PushedRequestRecord,
   RefreshTokenRecord,
   RevocationEvent,
   RevocationInput,
@@ -22,6 +23,7 @@ import type {
   Store,
   UserRecord,
 } from '../types.js'
+import { CLIENT_COLUMNS, CLIENT_COLUMN_COUNT } from '../client_rows.js'
 import { toStoreError } from './connection.js'
 import {
   clientFromRow,
@@ -38,6 +40,7 @@ import {
 } from './rows.js'
 import { SqliteRevoke } from './revoke.js'
 import { SqliteSessions, type RedeemResult } from './sessions.js'
+import { SqliteSingleUse } from './single_use.js'
 import { SqliteUsers } from './users.js'
 
 /**
@@ -120,20 +123,22 @@ export class SqliteStore implements Store {
   private readonly users
   private readonly sessions
   private readonly revoke
+  private readonly singleUse
 
   constructor(
     private readonly main: Database.Database,
     private readonly durable: Database.Database,
   ) {
     this.insertClient = main.prepare<Params>(
-      `INSERT INTO clients (client_id, secret_hash, grants, scopes, redirect_uris, audience,
-         access_token_format, access_token_ttl, resource_server, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO clients (${CLIENT_COLUMNS})
+       VALUES (${Array.from({ length: CLIENT_COLUMN_COUNT }, () => '?').join(', ')})`,
     )
     this.selectClient = main.prepare<[string], ClientRow>(
-      'SELECT * FROM clients WHERE client_id = ?',
+      `SELECT ${CLIENT_COLUMNS} FROM clients WHERE client_id = ?`,
     )
-    this.selectClients = main.prepare<[], ClientRow>('SELECT * FROM clients ORDER BY client_id')
+    this.selectClients = main.prepare<[], ClientRow>(
+      `SELECT ${CLIENT_COLUMNS} FROM clients ORDER BY client_id`,
+    )
 
     this.insertKeyRow = main.prepare<Params>(
       `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at,
@@ -243,6 +248,7 @@ export class SqliteStore implements Store {
     this.users = new SqliteUsers(main, durable)
     this.sessions = new SqliteSessions(main, durable)
     this.revoke = new SqliteRevoke(durable)
+    this.singleUse = new SqliteSingleUse(main)
   }
 
   /** Runs `work` synchronously and settles with its result, errors mapped to the contract's. */
@@ -325,7 +331,19 @@ export class SqliteStore implements Store {
   }
 
   pruneTokens(now: number): Promise<number> {
-    return this.attempt(() => this.deleteExpiredTokens.run(now).changes)
+    return this.attempt(() => this.deleteExpiredTokens.run(now).changes + this.singleUse.prune(now))
+  }
+
+  useOnce(kind: string, key: string, expiresAt: number, now: number): Promise<boolean> {
+    return this.attempt(() => this.singleUse.useOnce(kind, key, expiresAt, now))
+  }
+
+  putPushed(record: PushedRequestRecord): Promise<void> {
+    return this.attempt(() => this.singleUse.putPushed(record))
+  }
+
+  takePushed(hash: string, clientId: string, now: number): Promise<Record<string, string> | null> {
+    return this.attempt(() => this.singleUse.takePushed(hash, clientId, now))
   }
 
   appendRevocation(event: RevocationInput): Promise<number> {

@@ -1,0 +1,13 @@
+/**
+ * What both engines share about the `clients` table: its columns, in the order their rows map to and
+ * from (`sqlite/rows.ts` stores lists and key sets as JSON text, `postgres/rows.ts` as `text[]` and
+ * `jsonb`).
+ */
+
+export const CLIENT_COLUMNS =
+  'client_id, secret_hash, grants, scopes, redirect_uris, access_token_format, access_token_ttl, ' +
+  'resource_server, created_at, auth_method, jwks, jwks_uri, audiences, exchange_audiences, ' +
+  'require_par'
+
+/** How many columns `CLIENT_COLUMNS` names (the placeholders of an insert). */
+export const CLIENT_COLUMN_COUNT = CLIENT_COLUMNS.split(',').length
