@@ -29,7 +29,10 @@ function shiftedStore(store: Store, shift: () => number): Store {
   })
 }
 
-function engineSuite(engine: string, url: () => Promise<{ db: string; done: () => Promise<void> }>) {
+function engineSuite(
+  engine: string,
+  url: () => Promise<{ db: string; done: () => Promise<void> }>,
+) {
   describe(`pushed authorization requests on ${engine}`, () => {
     let store: Store
     let server: Awaited<ReturnType<typeof startServer>>
