@@ -50,7 +50,6 @@ function assertErrorPage(res: HttpResponse): void {
 describe('pushed authorization requests (RFC 9126)', () => {
   let server: TestServer
   let web: CreatedClient
-  let other: CreatedClient
   let strict: CreatedClient
   let as: oauth.AuthorizationServer
 
@@ -58,7 +57,7 @@ describe('pushed authorization requests (RFC 9126)', () => {
     server = await startServer()
     const code = ['--grant', 'authorization_code', '--redirect-uri', REDIRECT]
     web = createClient(server.db, 'web', ...code, '--scope', 'read write')
-    other = createClient(server.db, 'other', ...code)
+    createClient(server.db, 'other', ...code)
     strict = createClient(server.db, 'strict', ...code, '--require-par')
     const spa = cli(['client', 'create', '--db', server.db, '--id', 'spa', '--public', ...code])
     assert.equal(spa.status, 0, spa.stderr)
