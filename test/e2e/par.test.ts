@@ -300,6 +300,13 @@ describe('pushed authorization requests (RFC 9126)', () => {
     }
   })
 
+  it('answers 405 to a method other than POST', async () => {
+    const res = await request(server.url + '/par')
+    assert.equal(res.status, 405)
+    assert.equal(res.headers.allow, 'POST')
+    assert.equal(res.json.error, 'invalid_request')
+  })
+
   it('refuses an unauthenticated push with 401 invalid_client', async () => {
     const none = await rawPush(valid())
     assert.equal(none.status, 401)

@@ -19,6 +19,15 @@ import { pushRequest } from '../pushed_request.js'
 export const PAR_PATH = '/par'
 
 export function registerParEndpoint(app: FastifyInstance, ctx: ServerContext): void {
+  // RFC 9126 §2.3: a method other than POST is answered 405.
+  app.route({
+    method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+    url: PAR_PATH,
+    handler: (_request, reply) => {
+      reply.header('allow', 'POST')
+      throw new OAuthError('invalid_request', 'use POST', { status: 405 })
+    },
+  })
   app.post(PAR_PATH, async (request, reply) => {
     const params = (request.body ?? {}) as FormParams
     const { client } = await authenticateClient(request, params, ctx)
