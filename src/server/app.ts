@@ -17,6 +17,7 @@ import { registerHealthEndpoint, registerMetricsEndpoint } from './endpoints/hea
 import { registerIntrospectionEndpoint } from './endpoints/introspection.js'
 import { registerJwksEndpoint } from './endpoints/jwks.js'
 import { issuerPath, registerMetadataEndpoint } from './endpoints/metadata.js'
+import { registerParEndpoint } from './endpoints/par.js'
 import { registerRevocationEndpoint } from './endpoints/revocation.js'
 import { registerTokenEndpoint } from './endpoints/token.js'
 import { handleClientError, handleError, sendOAuthError } from './errors.js'
@@ -76,6 +77,7 @@ export function createApp(ctx: ServerContext): FastifyInstance {
   void app.register(
     (scope, _options, done) => {
       registerAuthorizeEndpoint(scope, ctx)
+      registerParEndpoint(scope, ctx)
       registerJwksEndpoint(scope, ctx)
       registerTokenEndpoint(scope, ctx)
       registerIntrospectionEndpoint(scope, ctx)

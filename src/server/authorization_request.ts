@@ -40,6 +40,8 @@ export interface AuthorizationRequest {
   scope: string[]
   /** The request's own parameters, as received, for the hidden fields of the login form. */
   params: Readonly<Record<string, string>>
+  /** The parameters came from a pushed request (RFC 9126). */
+  pushed: boolean
 }
 
 export type CheckedAuthorizationRequest =
@@ -51,12 +53,15 @@ export type CheckedAuthorizationRequest =
 
 /**
  * Checks an authorization request. `repeated` names parameters sent more than once (RFC 6749 §3.1:
- * they must not be). Does not authenticate the user or look at cookies.
+ * they must not be). `pushed` says the parameters came from a pushed request (RFC 9126), which a
+ * client registered with `requirePar` must use. Does not authenticate the user or look at cookies,
+ * and does not resolve a `request_uri`: the caller does, and passes the pushed parameters here.
  */
 export async function checkAuthorizationRequest(
   params: FormParams,
   repeated: ReadonlySet<string>,
   ctx: ServerContext,
+  pushed = false,
 ): Promise<CheckedAuthorizationRequest> {
   const page = (description: string): CheckedAuthorizationRequest => ({ kind: 'page', description })
 
@@ -90,6 +95,10 @@ export async function checkAuthorizationRequest(
   if (twice !== undefined) {
     return refuse('invalid_request', `parameter ${safeName(twice)} is repeated`)
   }
+  // RFC 9126 §4: a client that must push its requests is refused, with invalid_request, any other.
+  if (client.requirePar && !pushed) {
+    return refuse('invalid_request', 'this client must push its authorization requests (PAR)')
+  }
   const responseType = params.response_type
   if (responseType === undefined || responseType === '') {
     return refuse('invalid_request', 'response_type is required')
@@ -119,15 +128,31 @@ export async function checkAuthorizationRequest(
     throw err
   }
 
+  return {
+    kind: 'valid',
+    request: {
+      client,
+      redirectUri,
+      state,
+      codeChallenge,
+      scope,
+      params: carriedParameters(params),
+      pushed,
+    },
+  }
+}
+
+/**
+ * The authorization request's own parameters among `params`, in one fixed order: what the login form
+ * carries, what a pushed request stores (RFC 9126), and what proves a form came from one.
+ */
+export function carriedParameters(params: FormParams): Record<string, string> {
   const carried: Record<string, string> = {}
   for (const name of AUTHORIZATION_PARAMETERS) {
     const value = params[name]
     if (value !== undefined) carried[name] = value
   }
-  return {
-    kind: 'valid',
-    request: { client, redirectUri, state, codeChallenge, scope, params: carried },
-  }
+  return carried
 }
 
 /** A parameter name fit to quote in an error description. */

@@ -80,6 +80,7 @@ describe('an issuer with a path', () => {
       'jwks_uri',
       'introspection_endpoint',
       'revocation_endpoint',
+      'pushed_authorization_request_endpoint',
       'latchkey_revocation_endpoint',
     ]) {
       assert.ok(md[name]?.startsWith(`${issuer}/`), `${name}: ${md[name]}`)

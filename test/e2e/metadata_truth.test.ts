@@ -22,7 +22,10 @@ import {
 const REDIRECT = 'https://app.example/callback'
 const USER = { username: 'alice', password: 'correct horse battery' }
 
-/** Every `*_supported` field this test checks against behaviour; a new one needs a check here. */
+/**
+ * Every `*_supported` and `require_*` field this test checks against behaviour; a new one needs a
+ * check here.
+ */
 const CHECKED = [
   'token_endpoint_auth_methods_supported',
   'introspection_endpoint_auth_methods_supported',
@@ -33,6 +36,7 @@ const CHECKED = [
   'code_challenge_methods_supported',
   'authorization_response_iss_parameter_supported',
   'introspection_signing_alg_values_supported',
+  'require_pushed_authorization_requests',
 ]
 
 const AUTH_METHODS = [
@@ -139,6 +143,29 @@ describe('authorization server metadata', () => {
       sorted(listed('revocation_endpoint_auth_methods_supported')),
       sorted(revocation),
     )
+  })
+
+  it('accepts pushed requests with exactly the token endpoint methods, and requires none by default', async () => {
+    // RFC 9126 §2: the PAR endpoint authenticates clients as the token endpoint does.
+    assert.equal(md.pushed_authorization_request_endpoint, `${md.issuer as string}/par`)
+    const pushed = await accepted('/par', {
+      response_type: 'code',
+      redirect_uri: REDIRECT,
+      code_challenge: pkce().challenge,
+      code_challenge_method: 'S256',
+    })
+    assert.deepEqual(sorted(pushed), sorted(listed('token_endpoint_auth_methods_supported')))
+    // RFC 9126 §5: false, so a client registered without --require-par is served without a push.
+    assert.equal(md.require_pushed_authorization_requests, false)
+    const page = await request(
+      server.url +
+        authorizeQuery({
+          clientId: conf.client_id,
+          redirectUri: REDIRECT,
+          challenge: pkce().challenge,
+        }),
+    )
+    assert.equal(page.status, 200)
   })
 
   it('lets a public client redeem its code with none at the token endpoint', async () => {
@@ -282,7 +309,9 @@ describe('authorization server metadata', () => {
   })
 
   it('checks every *_supported field it lists against behaviour', () => {
-    const fields = Object.keys(md).filter((k) => k.endsWith('_supported'))
+    const fields = Object.keys(md).filter(
+      (k) => k.endsWith('_supported') || k.startsWith('require_'),
+    )
     for (const field of fields) assert.ok(CHECKED.includes(field), `${field} is not checked`)
   })
 })

@@ -5,6 +5,13 @@
  * GET: check the request; a browser with a live login gets a code at once, any other the login form.
  * POST (the form): check the request again, the CSRF token, the throttle, then the password; on success
  * remember the browser and send it back to the client with a code.
+ *
+ * A GET with `request_uri` (RFC 9126 §4) takes that pushed request, once, for the `client_id` beside
+ * it, and uses its parameters only (RFC 9101 §6.3: the others are ignored); an unknown, expired, used
+ * or other client's `request_uri` gets the error page, since no redirect URI is known to be the
+ * client's. The login form then carries the pushed parameters with a mark (`../pushed_request.ts`),
+ * so its POST works without the request, which is gone. A client registered with `requirePar` is
+ * refused any request that is not pushed, with `invalid_request` at its redirect URI (RFC 9126 §4).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError, StoreUnavailableError } from '../../errors.js'
@@ -14,6 +21,7 @@ import { HasherBusy, verifyPassword } from '../../tokens/passwords.js'
 import { isUsername } from '../../users.js'
 import { issuerPath } from './metadata.js'
 import {
+  carriedParameters,
   checkAuthorizationRequest,
   redirectTo,
   type AuthorizationRequest,
@@ -33,6 +41,13 @@ import {
 import type { ServerContext } from '../context.js'
 import { parseQuery, type FormParams } from '../form.js'
 import { renderErrorPage, renderLoginPage, STYLE_HASH } from '../login_page.js'
+import {
+  checkPushedMark,
+  pushedMark,
+  pushedMarkKey,
+  PUSHED_FIELD,
+  takePushedRequest,
+} from '../pushed_request.js'
 
 export const AUTHORIZE_PATH = '/authorize'
 
@@ -41,6 +56,8 @@ interface Env {
   browser: BrowserSettings
   /** Where the login form posts: the endpoint under the issuer's path. */
   action: string
+  /** Signs the login form's mark of a pushed request. */
+  pushedKey: Buffer
 }
 
 export function registerAuthorizeEndpoint(app: FastifyInstance, ctx: ServerContext): void {
@@ -48,6 +65,7 @@ export function registerAuthorizeEndpoint(app: FastifyInstance, ctx: ServerConte
     ctx,
     browser: browserSettings(ctx.config),
     action: issuerPath(ctx.config.issuer) + AUTHORIZE_PATH,
+    pushedKey: pushedMarkKey(ctx.config),
   }
   // Its own encapsulated context: errors here are pages for a person, not JSON for a client.
   void app.register((scope, _options, done) => {
@@ -74,8 +92,10 @@ async function authorizeGet(
   const url = request.raw.url ?? ''
   const mark = url.indexOf('?')
   // Read the raw query: Fastify's parsed one would hide repeated parameters.
-  const { params, repeated } = parseQuery(mark < 0 ? '' : url.slice(mark + 1))
-  const authz = await checkOrAnswer(params, repeated, reply, env)
+  const query = parseQuery(mark < 0 ? '' : url.slice(mark + 1))
+  const resolved = await resolvePushed(query.params, query.repeated, reply, env)
+  if (!resolved) return reply
+  const authz = await checkOrAnswer(resolved.params, resolved.repeated, reply, env, resolved.pushed)
   if (!authz) return reply
 
   const { ctx } = env
@@ -95,8 +115,14 @@ async function authorizePost(
   const { ctx, browser } = env
   const form = (request.body ?? {}) as FormParams
   // The hidden fields are the browser's word only: check everything again. (Repeats were refused
-  // by the form parser already.)
-  const authz = await checkOrAnswer(form, new Set(), reply, env)
+  // by the form parser already.) They came from a pushed request only if they carry its mark.
+  const pushed = checkPushedMark(
+    env.pushedKey,
+    form[CSRF_FIELD],
+    carriedParameters(form),
+    form[PUSHED_FIELD],
+  )
+  const authz = await checkOrAnswer(form, new Set(), reply, env, pushed)
   if (!authz) return reply
 
   if (!checkCsrfToken(request, form[CSRF_FIELD], browser)) {
@@ -172,6 +198,55 @@ async function authorizePost(
 }
 
 /**
+ * The parameters to use: the query's own, or, with `request_uri`, those of the pushed request it
+ * names, taken for good (RFC 9126 §4). Answers the browser with the error page and returns
+ * `undefined` when the `request_uri` cannot be used.
+ */
+async function resolvePushed(
+  params: FormParams,
+  repeated: ReadonlySet<string>,
+  reply: FastifyReply,
+  env: Env,
+): Promise<{ params: FormParams; repeated: ReadonlySet<string>; pushed: boolean } | undefined> {
+  const requestUri = params.request_uri
+  // RFC 6749 §3.1: a parameter without a value is treated as omitted.
+  if ((requestUri === undefined || requestUri === '') && !repeated.has('request_uri')) {
+    return { params, repeated, pushed: false }
+  }
+  const clientId = params.client_id
+  if (requestUri === undefined || repeated.has('request_uri') || repeated.has('client_id')) {
+    sendInvalidPage(reply, 'The request has more than one request reference or client.')
+    return undefined
+  }
+  if (clientId === undefined || clientId === '') {
+    sendInvalidPage(reply, 'The request does not name a client.')
+    return undefined
+  }
+  const { ctx } = env
+  const pushed = await takePushedRequest(ctx.store, requestUri, clientId, ctx.clock())
+  if (pushed === null) {
+    // RFC 9101 §7 calls this invalid_request_uri; with no trusted redirect URI, a page says it.
+    reply.log.info({ client_id: clientId, error: 'invalid_request_uri' }, 'request_uri refused')
+    sendInvalidPage(
+      reply,
+      'This sign-in link has expired or was already used. Please start again from the application.',
+    )
+    return undefined
+  }
+  // RFC 9101 §6.3: only the pushed parameters count; whatever else the query says is ignored.
+  return { params: pushed, repeated: new Set(), pushed: true }
+}
+
+function sendInvalidPage(reply: FastifyReply, description: string): void {
+  sendPage(
+    reply,
+    400,
+    renderErrorPage({ title: 'This sign-in link is not valid', description }),
+    STYLE_HASH,
+  )
+}
+
+/**
  * Checks the request; answers the browser itself (error page or error redirect) and returns
  * `undefined` when it is not valid.
  */
@@ -180,21 +255,14 @@ async function checkOrAnswer(
   repeated: ReadonlySet<string>,
   reply: FastifyReply,
   env: Env,
+  pushed: boolean,
 ): Promise<AuthorizationRequest | undefined> {
-  const checked = await checkAuthorizationRequest(params, repeated, env.ctx)
+  const checked = await checkAuthorizationRequest(params, repeated, env.ctx, pushed)
   switch (checked.kind) {
     case 'valid':
       return checked.request
     case 'page':
-      sendPage(
-        reply,
-        400,
-        renderErrorPage({
-          title: 'This sign-in link is not valid',
-          description: checked.description,
-        }),
-        STYLE_HASH,
-      )
+      sendInvalidPage(reply, checked.description)
       return undefined
     case 'redirect':
       sendRedirect(
@@ -252,10 +320,13 @@ function showLoginForm(
   o: { username?: string; message?: string; invalid?: boolean; fresh?: boolean },
 ): FastifyReply {
   const csrf = issueCsrfToken(request, reply, env.browser, o.fresh)
+  const hidden = authz.pushed
+    ? { ...authz.params, [PUSHED_FIELD]: pushedMark(env.pushedKey, csrf, authz.params) }
+    : authz.params
   const html = renderLoginPage({
     action: env.action,
     clientId: authz.client.clientId,
-    hidden: authz.params,
+    hidden,
     csrf: [CSRF_FIELD, csrf],
     username: o.username,
     message: o.message,

@@ -10,6 +10,7 @@ import { AUTHORIZE_PATH } from './authorize.js'
 import { FEED_PATH } from './feed.js'
 import { INTROSPECTION_PATH } from './introspection.js'
 import { JWKS_PATH } from './jwks.js'
+import { PAR_PATH } from './par.js'
 import { REVOCATION_PATH } from './revocation.js'
 import { allMethods, provingMethods } from '../client_auth/index.js'
 import { GRANT_TYPES } from '../grants/index.js'
@@ -52,6 +53,10 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     // RFC 9701 §6: a JWT introspection response is signed with the key signing access tokens at that
     // moment, and `keys rotate --alg` (or the signing-alg setting) can make that key any of these.
     introspection_signing_alg_values_supported: [...SIGNING_ALGS],
+    // RFC 9126 §5: pushed requests are accepted from every client, required server-wide from none
+    // (a client registered with --require-par must push; RFC 9126 §6).
+    pushed_authorization_request_endpoint: base + PAR_PATH,
+    require_pushed_authorization_requests: false,
     // Not registered with IANA, hence the prefix: the revocation feed (SSE, or JSON with ?after=SEQ),
     // for clients created with --resource-server, authenticated with HTTP Basic.
     latchkey_revocation_endpoint: base + FEED_PATH,
