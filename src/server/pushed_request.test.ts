@@ -3,11 +3,12 @@ import { describe, it } from 'node:test'
 import { createSqliteStore } from '../store/sqlite/index.js'
 import type { PushedRequestRecord, Store } from '../store/types.js'
 import {
-  checkPushedMark,
-  pushedMark,
+  CARRIED_SECONDS,
+  carryPushed,
   pushRequest,
   PUSHED_REQUEST_SECONDS,
   REQUEST_URI_PREFIX,
+  takeCarried,
   takePushedRequest,
 } from './pushed_request.js'
 
@@ -53,16 +54,24 @@ describe('pushed requests', () => {
     }
   })
 
-  it('accepts the login form mark only for the same CSRF token and the same parameters', () => {
-    const key = Buffer.alloc(32, 7)
-    const csrf = 'c'.repeat(43)
-    const mark = pushedMark(key, csrf, PARAMS)
-    assert.equal(checkPushedMark(key, csrf, PARAMS, mark), true)
-    assert.equal(checkPushedMark(key, 'd'.repeat(43), PARAMS, mark), false)
-    assert.equal(checkPushedMark(key, csrf, { ...PARAMS, scope: 'admin' }, mark), false)
-    assert.equal(checkPushedMark(Buffer.alloc(32, 8), csrf, PARAMS, mark), false)
-    assert.equal(checkPushedMark(key, undefined, PARAMS, mark), false)
-    assert.equal(checkPushedMark(key, csrf, PARAMS, undefined), false)
-    assert.equal(checkPushedMark(key, csrf, PARAMS, 'short'), false)
+  it('gives the login form a handle to its pushed request: once, for its client, while it lives', async () => {
+    const store = createSqliteStore(':memory:')
+    const handle = await carryPushed(store, 'web', PARAMS, NOW)
+    assert.match(handle, /^[A-Za-z0-9_-]{43}$/)
+    assert.equal(await takeCarried(store, handle, 'other', NOW), null, 'another client')
+    assert.equal(await takeCarried(store, handle, 'web', NOW + CARRIED_SECONDS), null, 'expired')
+    assert.deepEqual(await takeCarried(store, handle, 'web', NOW + 1), PARAMS)
+    assert.equal(await takeCarried(store, handle, 'web', NOW + 1), null, 'single use')
+    // A handle is not a request_uri, nor the other way round.
+    const { requestUri } = await pushRequest(store, 'web', PARAMS, NOW)
+    const reference = requestUri.slice(REQUEST_URI_PREFIX.length)
+    assert.equal(await takeCarried(store, reference, 'web', NOW), null)
+    const second = await carryPushed(store, 'web', PARAMS, NOW)
+    assert.equal(await takePushedRequest(store, REQUEST_URI_PREFIX + second, 'web', NOW), null)
+    for (const junk of [undefined, '', 'short', 'A'.repeat(44)]) {
+      assert.equal(await takeCarried(store, junk, 'web', NOW), null)
+    }
+    assert.equal(await takeCarried(store, second, undefined, NOW), null)
+    await store.close()
   })
 })

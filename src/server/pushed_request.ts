@@ -6,22 +6,20 @@
  *   must be hard to guess); only its SHA-256 is stored, so a copy of the database holds none.
  * - Taking one deletes it (single use, RFC 9126 §4), only for the client that pushed it, only before
  *   it expires.
- * - The login page is rendered after the request is taken, so it carries the resolved parameters as
- *   hidden fields, like any other request, plus a mark: HMAC(key, CSRF token, parameters). The login
- *   POST checks the mark to know that these parameters came from a pushed request (what a client
- *   registered with `requirePar` needs) without taking the request again. The mark is bound to the
- *   browser's CSRF token, so it is as hard to forge for another browser as the CSRF token itself; with
- *   a key-encryption secret configured, the key is secret too and it cannot be forged at all.
+ * - The login page is rendered after the request is taken. Its parameters are stored again, under a
+ *   new random handle that the form carries (`carryPushed`); the login POST takes them back once
+ *   (`takeCarried`) and uses them, not the form's fields. So the parameters a client registered with
+ *   `requirePar` gets are always the ones it pushed, whatever the browser sends; each rendering of the
+ *   form (a wrong password shows it again) carries a new handle.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { ServeConfig } from '../config.js'
+import { createHash, randomBytes } from 'node:crypto'
 import type { Store } from '../store/types.js'
 
 /** RFC 9126 §2.2: the URN prefix of the request URIs this server hands out. */
 export const REQUEST_URI_PREFIX = 'urn:ietf:params:oauth:request_uri:'
 /** RFC 9126 §2.2: a short life; the client redirects the browser at once. */
 export const PUSHED_REQUEST_SECONDS = 60
-/** The login form's hidden field with the mark of a pushed request. */
+/** The login form's hidden field with the handle of the pushed request it carries. */
 export const PUSHED_FIELD = 'pushed_request'
 
 // 32 random bytes, base64url without padding.
@@ -70,32 +68,43 @@ export async function takePushedRequest(
   return store.takePushed(requestUriHash(requestUri), clientId, now)
 }
 
-/** The key of the login form's mark, derived from the configuration like the CSRF key. */
-export function pushedMarkKey(config: ServeConfig): Buffer {
-  return createHash('sha256')
-    .update('latchkey pushed request v1\0')
-    .update(config.keyEncryptionSecret ?? '')
-    .update('\0')
-    .update(config.issuer)
-    .digest()
+/** How long a login form may carry a pushed request: the time a person takes to sign in. */
+export const CARRIED_SECONDS = 600
+
+/** Where a carried request is stored: apart from every `request_uri` (a different hash input). */
+function carriedHash(handle: string): string {
+  return createHash('sha256').update('latchkey login form\0').update(handle).digest('base64url')
 }
 
-/** The mark of a pushed request's parameters on a login form with this CSRF token. */
-export function pushedMark(key: Buffer, csrfToken: string, params: Record<string, string>): string {
-  return createHmac('sha256', key)
-    .update(csrfToken)
-    .update('\0')
-    .update(JSON.stringify(Object.entries(params)))
-    .digest('base64url')
-}
-
-/** Whether `mark` is the mark of `params` on a form with this CSRF token (constant time). */
-export function checkPushedMark(
-  key: Buffer,
-  csrfToken: string | undefined,
+/**
+ * Keeps a pushed request's parameters for the login form that shows it, under a new random handle the
+ * form carries: the login POST takes them back with `takeCarried`, once, for the same client. The
+ * form's own copies of the parameters are only for display; nothing the browser sends can pass for
+ * a pushed request, with or without a key-encryption secret.
+ */
+export async function carryPushed(
+  store: Store,
+  clientId: string,
   params: Record<string, string>,
-  mark: string | undefined,
-): boolean {
-  if (csrfToken === undefined || mark === undefined || !REFERENCE.test(mark)) return false
-  return timingSafeEqual(Buffer.from(pushedMark(key, csrfToken, params)), Buffer.from(mark))
+  now: number,
+): Promise<string> {
+  const handle = randomBytes(32).toString('base64url')
+  await store.putPushed({
+    hash: carriedHash(handle),
+    clientId,
+    params,
+    expiresAt: now + CARRIED_SECONDS,
+  })
+  return handle
+}
+
+/** The parameters a login form carried for `clientId`, or `null` (unknown, used, expired, foreign). */
+export async function takeCarried(
+  store: Store,
+  handle: string | undefined,
+  clientId: string | undefined,
+  now: number,
+): Promise<Record<string, string> | null> {
+  if (handle === undefined || clientId === undefined || !REFERENCE.test(handle)) return null
+  return store.takePushed(carriedHash(handle), clientId, now)
 }

@@ -243,24 +243,35 @@ describe('pushed authorization requests (RFC 9126)', () => {
     assert.equal(typeof tokens.access_token, 'string')
   })
 
-  it('refuses a --require-par login form whose pushed mark is missing or does not match', async () => {
-    for (const tamper of [
-      (f: Record<string, string>) => delete f.pushed_request,
-      (f: Record<string, string>) => (f.state = 'changed'),
-    ]) {
+  it('uses the pushed parameters, never the login form’s, and refuses a form without its handle', async () => {
+    const signIn = async (tamper: (f: Record<string, string>) => void) => {
       const pushed = await push(strict)
       const browser = new Browser(server.url)
       const page = await browser.get(byReference('strict', pushed.requestUri))
       assert.equal(page.status, 200)
       const fields = formFields(page.text)
       assert.equal(typeof fields.pushed_request, 'string')
+      const original = { ...fields }
       tamper(fields)
       const res = await browser.postForm('/authorize', { ...fields, ...USER })
       assert.equal(res.status, 303)
-      const url = new URL(res.headers.location!)
-      assert.equal(url.searchParams.get('error'), 'invalid_request')
-      assert.equal(url.searchParams.has('code'), false)
+      // The same form again: its handle was used up.
+      const again = await browser.postForm('/authorize', { ...fields, ...USER })
+      return { original, url: new URL(res.headers.location!), again }
     }
+
+    const missing = await signIn((f) => delete f.pushed_request)
+    assert.equal(missing.url.searchParams.get('error'), 'invalid_request')
+    assert.equal(missing.url.searchParams.has('code'), false)
+
+    const edited = await signIn((f) => {
+      f.state = 'changed'
+      f.scope = 'admin'
+    })
+    assert.ok(edited.url.searchParams.has('code'), 'signed in with the pushed request')
+    assert.equal(edited.url.searchParams.get('state'), edited.original.state ?? null)
+    const replay = new URL(edited.again.headers.location ?? 'http://x/')
+    assert.equal(replay.searchParams.has('code'), false, 'a used handle is not a pushed request')
   })
 
   /** POSTs a pushed request for `web` (Basic) with `form`; returns the raw response. */

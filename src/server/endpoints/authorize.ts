@@ -9,8 +9,9 @@
  * A GET with `request_uri` (RFC 9126 §4) takes that pushed request, once, for the `client_id` beside
  * it, and uses its parameters only (RFC 9101 §6.3: the others are ignored); an unknown, expired, used
  * or other client's `request_uri` gets the error page, since no redirect URI is known to be the
- * client's. The login form then carries the pushed parameters with a mark (`../pushed_request.ts`),
- * so its POST works without the request, which is gone. A client registered with `requirePar` is
+ * client's. The login form then carries a handle to the parameters, stored again for it
+ * (`../pushed_request.ts`), so its POST works without the request, which is gone, and uses the
+ * stored parameters, never the form's. A client registered with `requirePar` is
  * refused any request that is not pushed, with `invalid_request` at its redirect URI (RFC 9126 §4).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -41,13 +42,7 @@ import {
 import type { ServerContext } from '../context.js'
 import { parseQuery, type FormParams } from '../form.js'
 import { renderErrorPage, renderLoginPage, STYLE_HASH } from '../login_page.js'
-import {
-  checkPushedMark,
-  pushedMark,
-  pushedMarkKey,
-  PUSHED_FIELD,
-  takePushedRequest,
-} from '../pushed_request.js'
+import { carryPushed, takeCarried, PUSHED_FIELD, takePushedRequest } from '../pushed_request.js'
 
 export const AUTHORIZE_PATH = '/authorize'
 
@@ -56,8 +51,6 @@ interface Env {
   browser: BrowserSettings
   /** Where the login form posts: the endpoint under the issuer's path. */
   action: string
-  /** Signs the login form's mark of a pushed request. */
-  pushedKey: Buffer
 }
 
 export function registerAuthorizeEndpoint(app: FastifyInstance, ctx: ServerContext): void {
@@ -65,7 +58,6 @@ export function registerAuthorizeEndpoint(app: FastifyInstance, ctx: ServerConte
     ctx,
     browser: browserSettings(ctx.config),
     action: issuerPath(ctx.config.issuer) + AUTHORIZE_PATH,
-    pushedKey: pushedMarkKey(ctx.config),
   }
   // Its own encapsulated context: errors here are pages for a person, not JSON for a client.
   void app.register((scope, _options, done) => {
@@ -115,14 +107,11 @@ async function authorizePost(
   const { ctx, browser } = env
   const form = (request.body ?? {}) as FormParams
   // The hidden fields are the browser's word only: check everything again. (Repeats were refused
-  // by the form parser already.) They came from a pushed request only if they carry its mark.
-  const pushed = checkPushedMark(
-    env.pushedKey,
-    form[CSRF_FIELD],
-    carriedParameters(form),
-    form[PUSHED_FIELD],
-  )
-  const authz = await checkOrAnswer(form, new Set(), reply, env, pushed)
+  // by the form parser already.) A form showing a pushed request carries its handle instead: then
+  // the stored parameters count, and nothing else the form says.
+  const carried = await takeCarried(ctx.store, form[PUSHED_FIELD], form.client_id, ctx.clock())
+  const params = carried ?? form
+  const authz = await checkOrAnswer(params, new Set(), reply, env, carried !== null)
   if (!authz) return reply
 
   if (!checkCsrfToken(request, form[CSRF_FIELD], browser)) {
@@ -311,17 +300,25 @@ async function issueCode(
   })
 }
 
-function showLoginForm(
+async function showLoginForm(
   request: FastifyRequest,
   reply: FastifyReply,
   env: Env,
   authz: AuthorizationRequest,
   status: number,
   o: { username?: string; message?: string; invalid?: boolean; fresh?: boolean },
-): FastifyReply {
+): Promise<FastifyReply> {
   const csrf = issueCsrfToken(request, reply, env.browser, o.fresh)
   const hidden = authz.pushed
-    ? { ...authz.params, [PUSHED_FIELD]: pushedMark(env.pushedKey, csrf, authz.params) }
+    ? {
+        ...authz.params,
+        [PUSHED_FIELD]: await carryPushed(
+          env.ctx.store,
+          authz.client.clientId,
+          authz.params,
+          env.ctx.clock(),
+        ),
+      }
     : authz.params
   const html = renderLoginPage({
     action: env.action,
