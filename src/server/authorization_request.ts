@@ -146,7 +146,7 @@ export async function checkAuthorizationRequest(
  * The authorization request's own parameters among `params`, in one fixed order: what the login form
  * carries, what a pushed request stores (RFC 9126), and what proves a form came from one.
  */
-export function carriedParameters(params: FormParams): Record<string, string> {
+function carriedParameters(params: FormParams): Record<string, string> {
   const carried: Record<string, string> = {}
   for (const name of AUTHORIZATION_PARAMETERS) {
     const value = params[name]

@@ -22,7 +22,6 @@ import { HasherBusy, verifyPassword } from '../../tokens/passwords.js'
 import { isUsername } from '../../users.js'
 import { issuerPath } from './metadata.js'
 import {
-  carriedParameters,
   checkAuthorizationRequest,
   redirectTo,
   type AuthorizationRequest,
