@@ -2,7 +2,18 @@
  * The server's error classes. Protocol errors are `OAuthError`, defined in the verifier package (the
  * SDK rejects with the same class) and re-exported here.
  */
+import { OAuthError, type OAuthErrorCode } from '@latchkey/verifier'
+
 export { OAuthError, type OAuthErrorCode, type OAuthErrorOptions } from '@latchkey/verifier'
+
+/**
+ * `invalid_target` (RFC 8707 §2, RFC 8693 §2.2.2): the resource or audience asked for is not one the
+ * server will issue a token for. Built here because the verifier's `OAuthErrorCode`, which only a
+ * resource server's errors need, does not list it.
+ */
+export function invalidTarget(description: string): OAuthError {
+  return new OAuthError('invalid_target' as OAuthErrorCode, description, { status: 400 })
+}
 
 /**
  * A mistake in what was asked of an operation (`client create` with a malformed id, a user that does

@@ -131,7 +131,7 @@ export function buildProgram(): Command {
     .option('--secret <secret>', 'client secret (at least 20 characters; default: 256 random bits)')
     .option(
       '--grant <grant>',
-      'grant type (repeatable): client_credentials, authorization_code, refresh_token',
+      'grant type (repeatable): client_credentials, authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:token-exchange',
       collect,
       [],
     )

@@ -24,6 +24,21 @@ describe('form bodies', () => {
 
   it('refuses a repeated parameter (RFC 6749 §3.1)', () => refuses('scope=a&scope=b'))
 
+  it('answers a repeated resource or audience with invalid_target (RFC 8707 §2)', () => {
+    for (const body of [
+      'resource=https://a.example&resource=https://b.example',
+      'audience=a&audience=b',
+    ]) {
+      assert.throws(
+        () => parse(body),
+        (err: unknown) =>
+          err instanceof OAuthError &&
+          (err.code as string) === 'invalid_target' &&
+          err.status === 400,
+      )
+    }
+  })
+
   it('refuses invalid UTF-8, raw or percent-encoded', () => {
     refuses(Buffer.from([0x61, 0x3d, 0xff, 0xfe]))
     refuses('a=%ff')

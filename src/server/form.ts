@@ -1,9 +1,10 @@
 /**
  * The one body format of the OAuth endpoints: application/x-www-form-urlencoded (RFC 6749 §3.2,
  * RFC 7662 §2.1, RFC 7009 §2.1), parsed with the WHATWG URLSearchParams and then held to the RFCs:
- * no parameter twice (RFC 6749 §3.1), valid UTF-8, no control or bidirectional-override characters.
+ * no parameter twice (RFC 6749 §3.1; a repeated `resource` or `audience` is `invalid_target`), valid
+ * UTF-8, no control or bidirectional-override characters.
  */
-import { OAuthError } from '../errors.js'
+import { invalidTarget, OAuthError } from '../errors.js'
 
 /** Parameters of one request, by name. A null prototype, so `__proto__` is just a name. */
 export type FormParams = Readonly<Record<string, string>>
@@ -46,6 +47,11 @@ export function parseForm(body: Buffer): FormParams {
   }
   const { params, repeated } = collect(text)
   const [name] = repeated
+  // RFC 8707 §2 allows several `resource` (RFC 8693 §2.1 several `audience`); a token here has one
+  // `aud`, so several targets are a target the server cannot issue for (RFC 8707 §2.2).
+  if (name === 'resource' || name === 'audience') {
+    throw invalidTarget(`one ${name} per request`)
+  }
   if (name !== undefined) {
     throw refuse(SAFE_NAME.test(name) ? `parameter ${name} is repeated` : 'a parameter is repeated')
   }

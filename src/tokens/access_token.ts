@@ -33,6 +33,18 @@ export interface AccessTokenGrant {
   scope: readonly string[]
   /** The session the token belongs to, if any. */
   sid?: string | null
+  /** The `aud`, when not the client's default: a resource indicator (RFC 8707), an exchange target. */
+  aud?: string
+  /** The acting party of a delegated token (RFC 8693 §4.1); JWT format only (not stored). */
+  act?: ActorClaim
+  /** The latest `exp` allowed (seconds since the epoch): a token exchanged from another lives no longer. */
+  notAfter?: number
+}
+
+/** RFC 8693 §4.1: who acts for `sub`; a nested `act` names the actors before it. */
+export interface ActorClaim {
+  sub: string
+  act?: ActorClaim
 }
 
 export interface IssuedAccessToken {
@@ -64,27 +76,28 @@ export async function issueAccessToken(
 ): Promise<IssuedAccessToken> {
   const { client } = grant
   const iat = ctx.clock()
+  let exp = iat + client.accessTokenTtl
+  if (grant.notAfter !== undefined && grant.notAfter < exp) exp = grant.notAfter
   const claims: AccessTokenClaims = {
     iss: ctx.issuer,
     sub: grant.sub,
-    aud: client.audiences[0] ?? ctx.defaultAudience,
-    exp: iat + client.accessTokenTtl,
+    aud: grant.aud ?? client.audiences[0] ?? ctx.defaultAudience,
+    exp,
     iat,
     jti: newTokenId(),
     client_id: client.clientId,
   }
   if (grant.scope.length > 0) claims.scope = grant.scope.join(' ')
   if (grant.sid) claims.sid = grant.sid
+  if (grant.act) claims.act = grant.act
+  const expiresIn = exp - iat
   if (client.accessTokenFormat === 'jwt') {
     const signer = ctx.keys.signer(iat)
     if (!signer) throw new Error('no active signing key')
-    return {
-      token: await signer.sign(claims),
-      format: 'jwt',
-      expiresIn: client.accessTokenTtl,
-      claims,
-    }
+    return { token: await signer.sign(claims), format: 'jwt', expiresIn, claims }
   }
+  // The store keeps no `act`: a delegated token would lose it and pass for the subject's own.
+  if (grant.act) throw new Error('a delegated token (act) must be a JWT')
   const { token, hash } = generateOpaqueToken()
   await ctx.store.saveToken({
     hash,
@@ -97,7 +110,7 @@ export async function issueAccessToken(
     issuedAt: iat,
     expiresAt: claims.exp,
   })
-  return { token, format: 'opaque', expiresIn: client.accessTokenTtl, claims }
+  return { token, format: 'opaque', expiresIn, claims }
 }
 
 export interface LiveAccessToken {

@@ -21,8 +21,8 @@
  * The docs/ files' commands are covered the same way: docs/DEPLOYMENT.md's set-up by
  * test/e2e/deployment_doc.test.ts (run as written against a fresh PostgreSQL database, and its systemd
  * unit through `systemd-analyze verify`); docs/SERVER.md's `curl` examples of the endpoints by
- * test/e2e/token_flow.test.ts, session_flow.test.ts, revocation_feed.test.ts, issuer_path.test.ts and
- * introspection_jwt.test.ts;
+ * test/e2e/token_flow.test.ts, session_flow.test.ts, revocation_feed.test.ts, issuer_path.test.ts,
+ * introspection_jwt.test.ts, resource_indicators.test.ts and token_exchange.test.ts;
  * docs/VERIFIER.md's middleware by test/e2e/verifier_middleware.test.ts and its error table by
  * test/e2e/verifier_errors.test.ts; the consistency-gap command by test/e2e/consistency_gap.test.ts.
  */

@@ -50,6 +50,8 @@ function describe(live: LiveAccessToken): Record<string, unknown> {
   }
   if (c.scope) out.scope = c.scope
   if (c.sid) out.sid = c.sid
+  // RFC 8693 §4.1: a delegated token says who acts.
+  if (c.act) out.act = c.act
   return out
 }
 

@@ -1,7 +1,8 @@
 /**
  * `grant_type=authorization_code` (RFC 6749 §4.1.3) with PKCE S256 (RFC 7636 §4.6): redeem the code
  * once, check it was issued to this client for this redirect URI and that the verifier matches, start a
- * session, answer with an access token and the session's first refresh token.
+ * session, answer with an access token and the session's first refresh token. `resource` (RFC 8707)
+ * is read from the token request only (`./resource.ts`), checked before the code is spent.
  */
 import { OAuthError } from '../../errors.js'
 import type { SessionRecord } from '../../store/types.js'
@@ -10,6 +11,7 @@ import { checkPkceS256, isCodeVerifier } from '../../tokens/refresh.js'
 import { endSession } from '../../tokens/session_revocation.js'
 import type { ServerContext } from '../context.js'
 import { scopeList } from '../scope.js'
+import { requestedAudience } from './resource.js'
 import { newRefreshToken, newSessionId, sessionTokenResponse } from './sessions.js'
 import type { Grant, GrantRequest, TokenResponse } from './types.js'
 
@@ -28,6 +30,7 @@ async function redeem(
   if (!isCodeVerifier(verifier))
     throw new OAuthError('invalid_request', 'code_verifier is malformed')
   if (!looksOpaque(code)) throw invalidGrant('the code is invalid, expired or already used')
+  const aud = requestedAudience(params, client, ctx.tokens.defaultAudience)
 
   const now = ctx.clock()
   const codeHash = hashOpaqueToken(code)
@@ -71,7 +74,8 @@ async function redeem(
   }
   const refresh = client.grants.includes('refresh_token') ? newRefreshToken(session, now) : null
   await ctx.store.createSession(session, refresh?.record ?? null, codeHash)
-  return sessionTokenResponse(ctx, client, session, scopeList(record.scope), refresh?.token ?? null)
+  const scope = scopeList(record.scope)
+  return sessionTokenResponse(ctx, client, session, scope, refresh?.token ?? null, aud)
 }
 
 export const authorizationCode: Grant = {

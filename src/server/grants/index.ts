@@ -6,9 +6,15 @@
 import { authorizationCode } from './authorization_code.js'
 import { clientCredentials } from './client_credentials.js'
 import { refreshToken } from './refresh_token.js'
+import { tokenExchange } from './token_exchange.js'
 import type { Grant } from './types.js'
 
-export const GRANTS: readonly Grant[] = [authorizationCode, clientCredentials, refreshToken]
+export const GRANTS: readonly Grant[] = [
+  authorizationCode,
+  clientCredentials,
+  refreshToken,
+  tokenExchange,
+]
 
 const byType = new Map(GRANTS.map((g) => [g.type, g]))
 

@@ -3,6 +3,7 @@
  * every use exchanges the token for a successor through one conditional update, so of concurrent
  * refreshes exactly one lineage survives. A rotated token presented again inside the grace window gets
  * the successor already issued (a client's duplicate request); past it, the whole session ends.
+ * `resource` picks the new access token's `aud` among the client's audiences (RFC 8707 §2.2).
  */
 import { OAuthError } from '../../errors.js'
 import type { ClientRecord, RefreshTokenRecord } from '../../store/types.js'
@@ -11,6 +12,7 @@ import { openSuccessor, sealSuccessor } from '../../tokens/refresh.js'
 import { endSession } from '../../tokens/session_revocation.js'
 import type { ServerContext } from '../context.js'
 import { grantScope, scopeList } from '../scope.js'
+import { requestedAudience } from './resource.js'
 import { newRefreshToken, sessionTokenResponse } from './sessions.js'
 import type { Grant, GrantRequest, TokenResponse } from './types.js'
 
@@ -25,6 +27,7 @@ async function reused(
   previous: RefreshTokenRecord,
   scope: string[],
   now: number,
+  aud: string | undefined,
 ): Promise<TokenResponse> {
   const successor =
     previous.successorSealed !== null ? openSuccessor(token, previous.successorSealed) : null
@@ -32,7 +35,7 @@ async function reused(
   if (successor !== null && ctx.preciseClock() - usedAt <= ctx.config.refreshGraceSeconds) {
     const session = await ctx.store.getSession(previous.sessionId)
     if (session && session.revokedAt === null) {
-      return sessionTokenResponse(ctx, client, session, scope, successor)
+      return sessionTokenResponse(ctx, client, session, scope, successor, aud)
     }
   }
   // RFC 9700 §4.14.2: reuse of a rotated refresh token ends the session, newest token included.
@@ -54,6 +57,7 @@ async function rotate(
   const token = params.refresh_token
   if (!token) throw new OAuthError('invalid_request', 'refresh_token is required')
   if (!looksOpaque(token)) throw invalidGrant()
+  const aud = requestedAudience(params, client, ctx.tokens.defaultAudience)
   const now = ctx.clock()
   const hash = hashOpaqueToken(token)
   const current = await ctx.store.getRefreshToken(hash, now)
@@ -61,7 +65,7 @@ async function rotate(
   if (!current || current.clientId !== client.clientId) throw invalidGrant()
   // RFC 6749 §6: the scope may narrow what was granted, never widen it.
   const scope = grantScope(params.scope, scopeList(current.scope), 'the original grant')
-  if (current.usedAt !== null) return reused(ctx, client, token, current, scope, now)
+  if (current.usedAt !== null) return reused(ctx, client, token, current, scope, now, aud)
 
   const session = await ctx.store.getSession(current.sessionId)
   if (!session) throw invalidGrant()
@@ -75,9 +79,9 @@ async function rotate(
   )
   switch (outcome.outcome) {
     case 'rotated':
-      return sessionTokenResponse(ctx, client, session, scope, next.token)
+      return sessionTokenResponse(ctx, client, session, scope, next.token, aud)
     case 'reused':
-      return reused(ctx, client, token, outcome.previous, scope, now)
+      return reused(ctx, client, token, outcome.previous, scope, now, aud)
     case 'invalid':
       throw invalidGrant()
   }

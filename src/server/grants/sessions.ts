@@ -37,19 +37,24 @@ export function newRefreshToken(
   }
 }
 
-/** The token response for a session: a fresh access token and, when there is one, the refresh token. */
+/**
+ * The token response for a session: a fresh access token and, when there is one, the refresh token.
+ * `aud` is the resource asked for (RFC 8707), when not the client's default.
+ */
 export async function sessionTokenResponse(
   ctx: ServerContext,
   client: ClientRecord,
   session: Pick<SessionRecord, 'id' | 'userId'>,
   scope: string[],
   refreshToken: string | null,
+  aud?: string,
 ): Promise<TokenResponse> {
   const issued = await issueAccessToken(ctx.tokens, {
     client,
     sub: session.userId,
     scope,
     sid: session.id,
+    aud,
   })
   ctx.metrics.tokensIssued.record('access_token', issued.format)
   const response: TokenResponse = {
