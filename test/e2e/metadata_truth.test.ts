@@ -4,7 +4,19 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
+import { randomUUID } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+  SignJWT,
+  type CryptoKey,
+  type JSONWebKeySet,
+} from 'jose'
 import { authorize, authorizeQuery, Browser, pkce } from '../helpers/browser.js'
 import {
   basic,
@@ -37,7 +49,18 @@ const CHECKED = [
   'authorization_response_iss_parameter_supported',
   'introspection_signing_alg_values_supported',
   'require_pushed_authorization_requests',
+  'token_endpoint_auth_signing_alg_values_supported',
+  'introspection_endpoint_auth_signing_alg_values_supported',
+  'revocation_endpoint_auth_signing_alg_values_supported',
 ]
+
+const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+/** What a private_key_jwt assertion could be signed with: asymmetric ones, and what must be refused. */
+const ASSERTION_ALGS = [
+  ...['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
+  ...['HS256', 'HS384', 'HS512', 'none'],
+]
+const HMAC = /^HS/
 
 const AUTH_METHODS = [
   'client_secret_basic',
@@ -54,6 +77,9 @@ describe('authorization server metadata', () => {
   let md: Record<string, unknown>
   let conf: CreatedClient
   const PUBLIC = 'spa'
+  /** The private_key_jwt client, with one key (kid = alg) of each asymmetric candidate algorithm. */
+  const SIGNED = 'signed'
+  const assertionKeys = new Map<string, CryptoKey>()
 
   before(async () => {
     server = await startServer()
@@ -70,6 +96,20 @@ describe('authorization server metadata', () => {
     ])
     assert.equal(spa.status, 0, spa.stderr)
     createUser(server.db, USER)
+    const jwks: unknown[] = []
+    for (const alg of ASSERTION_ALGS.filter((a) => !HMAC.test(a) && a !== 'none')) {
+      const pair = await generateKeyPair(alg, { extractable: true })
+      assertionKeys.set(alg, pair.privateKey)
+      jwks.push({ ...(await exportJWK(pair.publicKey)), kid: alg, alg })
+    }
+    const file = join(server.dir, 'assertion-keys.json')
+    writeFileSync(file, JSON.stringify({ keys: jwks }))
+    createClient(
+      server.db,
+      SIGNED,
+      ...['--grant', 'client_credentials', '--resource-server', '--auth-method', 'private_key_jwt'],
+      ...['--jwks-file', file],
+    )
     md = (await server.get('/.well-known/oauth-authorization-server')).json
   })
   after(() => server.dispose())
@@ -80,8 +120,24 @@ describe('authorization server metadata', () => {
     return value as string[]
   }
 
+  /**
+   * A fresh assertion of `SIGNED` to the issuer signed with `alg`: by its own key, by a random HMAC
+   * secret (it has no other), or unsigned for `none`.
+   */
+  async function signedAssertion(alg: string): Promise<string> {
+    const t = Math.floor(Date.now() / 1000)
+    const claims = { iss: SIGNED, sub: SIGNED, aud: md.issuer as string, jti: randomUUID() }
+    const jwt = new SignJWT({ ...claims, iat: t, exp: t + 60 })
+    if (alg === 'none') {
+      const part = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
+      return `${part({ alg })}.${part({ ...claims, iat: t, exp: t + 60 })}.`
+    }
+    const key = assertionKeys.get(alg) ?? new TextEncoder().encode(randomUUID() + randomUUID())
+    return jwt.setProtectedHeader({ alg, kid: alg }).sign(key)
+  }
+
   /** POSTs `form` to `path`, the client authenticating with `method`. */
-  function withMethod(
+  async function withMethod(
     path: string,
     method: string,
     form: Record<string, string>,
@@ -99,6 +155,12 @@ describe('authorization server metadata', () => {
         break
       case 'none':
         body.client_id = PUBLIC
+        break
+      case 'private_key_jwt':
+        Object.assign(body, {
+          client_assertion_type: ASSERTION_TYPE,
+          client_assertion: await signedAssertion('ES256'),
+        })
         break
       default:
         // A JWT assertion (RFC 7523 §2.2); not a valid one, but a server that takes the method
@@ -306,6 +368,38 @@ describe('authorization server metadata', () => {
       signed.push(alg)
     }
     assert.deepEqual(sorted(listed('introspection_signing_alg_values_supported')), sorted(signed))
+  })
+
+  it('lists exactly the algorithms a private_key_jwt assertion may be signed with, at each endpoint', async () => {
+    const endpoints: [string, string, Record<string, string>][] = [
+      [
+        'token_endpoint_auth_signing_alg_values_supported',
+        '/token',
+        { grant_type: 'client_credentials' },
+      ],
+      ['introspection_endpoint_auth_signing_alg_values_supported', '/introspect', { token: 'x' }],
+      ['revocation_endpoint_auth_signing_alg_values_supported', '/revoke', { token: 'x' }],
+    ]
+    // Each refusal from its own address: the failure throttle is not what this test is about.
+    let address = 0
+    for (const [field, path, form] of endpoints) {
+      const taken: string[] = []
+      for (const alg of new Set([...listed(field), ...ASSERTION_ALGS])) {
+        const res = await request(server.url + path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            ...form,
+            client_assertion_type: ASSERTION_TYPE,
+            client_assertion: await signedAssertion(alg),
+          }).toString(),
+          localAddress: `127.0.3.${++address}`,
+        })
+        if (res.status === 200) taken.push(alg)
+        else assert.equal(res.json.error, 'invalid_client', `${path} ${alg}: ${res.text}`)
+      }
+      assert.deepEqual(sorted(listed(field)), sorted(taken), field)
+    }
   })
 
   it('checks every *_supported field it lists against behaviour', () => {

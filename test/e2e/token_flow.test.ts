@@ -94,6 +94,7 @@ describe('client_credentials, introspection and revocation over HTTP', () => {
     assert.deepEqual(m.token_endpoint_auth_methods_supported, [
       'client_secret_basic',
       'client_secret_post',
+      'private_key_jwt',
       'none',
     ])
     const jwks = await server.get(new URL(m.jwks_uri as string).pathname)

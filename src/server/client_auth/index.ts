@@ -18,6 +18,7 @@ import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
 import { clientSecretBasic, clientSecretPost } from './client_secret.js'
 import { none } from './none.js'
+import { privateKeyJwt } from './private_key_jwt.js'
 import type { ClientAuthMethod, ClientAuthStrategy, Presented } from './strategy.js'
 import { malformed } from './strategy.js'
 
@@ -27,6 +28,7 @@ export type { ClientAuthMethod, Presented } from './strategy.js'
 export const CLIENT_AUTH_STRATEGIES: readonly ClientAuthStrategy[] = [
   clientSecretBasic,
   clientSecretPost,
+  privateKeyJwt,
   none,
 ]
 

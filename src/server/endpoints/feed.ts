@@ -42,12 +42,23 @@ async function readAll(store: RevocationStore): Promise<RevocationEvent[]> {
   }
 }
 
+const BASIC_ONLY =
+  'the revocation feed takes HTTP Basic only, from a resource server with a secret; ' +
+  'a private_key_jwt client cannot read it'
+
 /** Authenticates the caller and checks it may read the feed. */
 async function authenticateReader(request: FastifyRequest, ctx: ServerContext): Promise<void> {
-  if (request.headers.authorization === undefined) {
-    throw new OAuthError('invalid_client', 'client authentication is required')
+  // A GET has no body: only HTTP Basic (RFC 6749 §2.3.1) can carry the credentials. A client
+  // assertion (private_key_jwt) has nowhere to go, and does not belong in a URL that gets logged.
+  const url = request.raw.url ?? ''
+  const mark = url.indexOf('?')
+  const { params } = parseQuery(mark < 0 ? '' : url.slice(mark + 1))
+  if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) {
+    throw new OAuthError('invalid_client', BASIC_ONLY)
   }
-  // A GET has no body: only HTTP Basic (RFC 6749 §2.3.1) can carry the credentials.
+  if (request.headers.authorization === undefined) {
+    throw new OAuthError('invalid_client', `client authentication is required: ${BASIC_ONLY}`)
+  }
   const { client } = await authenticateClient(request, {}, ctx)
   if (!client.resourceServer) {
     throw new OAuthError('unauthorized_client', 'this client may not read the revocation feed', {

@@ -13,6 +13,7 @@ import { JWKS_PATH } from './jwks.js'
 import { PAR_PATH } from './par.js'
 import { REVOCATION_PATH } from './revocation.js'
 import { allMethods, provingMethods } from '../client_auth/index.js'
+import { ASSERTION_SIGNING_ALGS } from '../client_auth/private_key_jwt.js'
 import { GRANT_TYPES } from '../grants/index.js'
 import { TOKEN_PATH } from './token.js'
 
@@ -50,6 +51,11 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     token_endpoint_auth_methods_supported: allMethods(),
     introspection_endpoint_auth_methods_supported: provingMethods(),
     revocation_endpoint_auth_methods_supported: allMethods(),
+    // RFC 8414 §2: what a `private_key_jwt` assertion may be signed with, at each endpoint taking it.
+    // Asymmetric only: never `none`, never HMAC.
+    token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
+    introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
+    revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     // RFC 9701 §6: a JWT introspection response is signed with the key signing access tokens at that
     // moment, and `keys rotate --alg` (or the signing-alg setting) can make that key any of these.
     introspection_signing_alg_values_supported: [...SIGNING_ALGS],
