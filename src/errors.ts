@@ -2,17 +2,16 @@
  * The server's error classes. Protocol errors are `OAuthError`, defined in the verifier package (the
  * SDK rejects with the same class) and re-exported here.
  */
-import { OAuthError, type OAuthErrorCode } from '@latchkey/verifier'
+import { OAuthError } from '@latchkey/verifier'
 
 export { OAuthError, type OAuthErrorCode, type OAuthErrorOptions } from '@latchkey/verifier'
 
 /**
  * `invalid_target` (RFC 8707 §2, RFC 8693 §2.2.2): the resource or audience asked for is not one the
- * server will issue a token for. Built here because the verifier's `OAuthErrorCode`, which only a
- * resource server's errors need, does not list it.
+ * server will issue a token for (400).
  */
 export function invalidTarget(description: string): OAuthError {
-  return new OAuthError('invalid_target' as OAuthErrorCode, description, { status: 400 })
+  return new OAuthError('invalid_target', description)
 }
 
 /**

@@ -13,6 +13,7 @@ export type OAuthErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
+  | 'invalid_target'
   | 'access_denied'
   | 'unsupported_response_type'
   | 'unsupported_token_type'
@@ -26,6 +27,7 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
   invalid_client: 401,
   invalid_grant: 400,
+  invalid_target: 400,
   unauthorized_client: 400,
   unsupported_grant_type: 400,
   invalid_scope: 400,
