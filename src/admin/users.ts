@@ -6,7 +6,13 @@
  */
 import { randomUUID } from 'node:crypto'
 import { UsageError } from '../errors.js'
-import { isDisplayName, isEmail, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, NO_PROFILE } from '../profile.js'
+import {
+  isDisplayName,
+  isEmail,
+  MAX_EMAIL_LENGTH,
+  MAX_NAME_LENGTH,
+  NO_PROFILE,
+} from '../profile.js'
 import type { Store, UserProfile, UserRecord } from '../store/types.js'
 import { longestTokenLifetime } from '../tokens/key_management.js'
 import { hashPassword, MAX_PASSWORD_LENGTH } from '../tokens/passwords.js'

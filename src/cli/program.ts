@@ -245,7 +245,7 @@ export function buildProgram(): Command {
     .addOption(dbOption())
     .requiredOption('--username <name>', 'login name: 1-64 printable ASCII characters, no spaces')
     .addOption(emailOption())
-    .option('--email-verified', 'vouch that the email address is the user\'s (claim email_verified)')
+    .option('--email-verified', "vouch that the email address is the user's (claim email_verified)")
     .addOption(nameOption('--name', 'full name for display (claim name)'))
     .addOption(nameOption('--given-name', 'given name (claim given_name)'))
     .addOption(nameOption('--family-name', 'family name (claim family_name)'))
@@ -263,7 +263,7 @@ export function buildProgram(): Command {
     .addOption(dbOption())
     .requiredOption('--username <name>', 'login name')
     .addOption(emailOption())
-    .option('--email-verified', 'vouch that the email address is the user\'s (claim email_verified)')
+    .option('--email-verified', "vouch that the email address is the user's (claim email_verified)")
     .option(
       '--no-email-verified',
       'the email address is not verified (also the default when --email changes it)',

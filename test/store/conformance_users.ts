@@ -116,7 +116,7 @@ export function describeUserConformance(store: () => Store): void {
         username: 'alice',
         email: "alice.o'neil+tag@mail.example.com",
         emailVerified: true,
-        name: 'Alice Ō\'Neil 李',
+        name: "Alice Ō'Neil 李",
         givenName: 'Alice',
         familyName: "O'Neil",
       })
