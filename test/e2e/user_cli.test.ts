@@ -67,7 +67,7 @@ describe('latchkey user', () => {
   it('is listed in --help', () => {
     const help = cli(['user', '--help'])
     assert.equal(help.status, 0)
-    for (const command of ['create', 'list', 'delete', 'set-password']) {
+    for (const command of ['create', 'update', 'list', 'delete', 'set-password']) {
       assert.match(help.stdout, new RegExp(command))
     }
   })
