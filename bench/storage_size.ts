@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
+import { NO_PROFILE } from '../src/profile.js'
 import { createPostgresStore } from '../src/store/postgres/index.js'
 import { createSqliteStore } from '../src/store/sqlite/index.js'
 import type { RefreshTokenRecord, SessionRecord, Store, UserRecord } from '../src/store/types.js'
@@ -37,6 +38,7 @@ async function addUserSession(store: Store, i: number): Promise<void> {
     username: `user${i}@example.com`,
     passwordHash: PASSWORD_HASH,
     createdAt: NOW,
+    ...NO_PROFILE,
   }
   await store.createUser(user)
   const session: SessionRecord = {

@@ -31,7 +31,9 @@ export {
   listUsers,
   setPassword,
   unlockUser,
+  updateUser,
   type PasswordSource,
+  type ProfileChanges,
   type UserJSON,
 } from './admin/users.js'
 export {

@@ -1,11 +1,19 @@
 /**
  * The people who sign in at the login page: the operations behind `latchkey user
- * create|list|delete|set-password|unlock` and the programmatic API. Passwords are only ever stored
- * hashed; mistakes throw `UsageError`.
+ * create|update|list|delete|set-password|unlock` and the programmatic API. Passwords are only ever
+ * stored hashed; mistakes throw `UsageError`. A user's profile holds the OpenID Connect standard
+ * claims served by the userinfo endpoint (`src/profile.ts`).
  */
 import { randomUUID } from 'node:crypto'
 import { UsageError } from '../errors.js'
-import type { Store, UserRecord } from '../store/types.js'
+import {
+  isDisplayName,
+  isEmail,
+  MAX_EMAIL_LENGTH,
+  MAX_NAME_LENGTH,
+  NO_PROFILE,
+} from '../profile.js'
+import type { Store, UserProfile, UserRecord } from '../store/types.js'
 import { longestTokenLifetime } from '../tokens/key_management.js'
 import { hashPassword, MAX_PASSWORD_LENGTH } from '../tokens/passwords.js'
 import { isUsername, MIN_PASSWORD_LENGTH } from '../users.js'
@@ -13,16 +21,82 @@ import { endUserSessions } from '../tokens/session_revocation.js'
 
 const now = (): number => Math.floor(Date.now() / 1000)
 
-/** A user as printed and returned: never the password hash. */
+/** A user as printed and returned: never the password hash. Profile fields are `null` when unset. */
 export interface UserJSON {
   id: string
   username: string
+  email: string | null
+  email_verified: boolean
+  name: string | null
+  given_name: string | null
+  family_name: string | null
   created_at: string
 }
 
 /** The user as printed: never the password hash. */
 function userJSON(u: UserRecord): UserJSON {
-  return { id: u.id, username: u.username, created_at: new Date(u.createdAt * 1000).toISOString() }
+  return {
+    id: u.id,
+    username: u.username,
+    email: u.email,
+    email_verified: u.emailVerified,
+    name: u.name,
+    given_name: u.givenName,
+    family_name: u.familyName,
+    created_at: new Date(u.createdAt * 1000).toISOString(),
+  }
+}
+
+/**
+ * Changes to a profile. Absent (`undefined`): unchanged; `null` or `''`: cleared. `emailVerified`
+ * left out when the email changes makes the new address unverified.
+ */
+export interface ProfileChanges {
+  email?: string | null
+  emailVerified?: boolean
+  name?: string | null
+  givenName?: string | null
+  familyName?: string | null
+}
+
+/** A name field after a change: `undefined` keeps `current`, `null` or `''` clears it. */
+function nameField(
+  option: string,
+  value: string | null | undefined,
+  current: string | null,
+): string | null {
+  if (value === undefined) return current
+  if (value === null || value === '') return null
+  if (!isDisplayName(value)) {
+    throw new UsageError(
+      `${option} must be 1-${MAX_NAME_LENGTH} printable characters, without control characters or surrounding spaces`,
+    )
+  }
+  return value
+}
+
+/** The profile after `changes`, validated. Throws `UsageError` naming the CLI option at fault. */
+export function applyProfileChanges(current: UserProfile, changes: ProfileChanges): UserProfile {
+  let email = current.email
+  if (changes.email !== undefined) {
+    const value = changes.email === '' ? null : changes.email
+    if (value !== null && !isEmail(value)) {
+      throw new UsageError(
+        `--email must be an address like name@example.com, at most ${MAX_EMAIL_LENGTH} characters`,
+      )
+    }
+    email = value
+  }
+  // A new address is not the one that was verified.
+  const emailVerified = changes.emailVerified ?? (email === current.email && current.emailVerified)
+  if (emailVerified && email === null) throw new UsageError('--email-verified needs an --email')
+  return {
+    email,
+    emailVerified,
+    name: nameField('--name', changes.name, current.name),
+    givenName: nameField('--given-name', changes.givenName, current.givenName),
+    familyName: nameField('--family-name', changes.familyName, current.familyName),
+  }
 }
 
 /** Refuses a name that is not a username, with `UsageError`. */
@@ -59,9 +133,10 @@ export type PasswordSource = string | (() => Promise<string>)
 /** Adds a user. Throws `UsageError` for a bad name or password, or a name already taken. */
 export async function createUser(
   store: Store,
-  o: { username: string; password: PasswordSource },
+  o: { username: string; password: PasswordSource } & ProfileChanges,
 ): Promise<UserJSON> {
   const username = checkUsername(o.username)
+  const profile = applyProfileChanges(NO_PROFILE, o)
   // Before asking for the password, so nobody types one for nothing.
   if (await store.getUserByUsername(username)) {
     throw new UsageError(`a user named ${username} already exists`)
@@ -72,10 +147,28 @@ export async function createUser(
     username,
     passwordHash: await hashPassword(password),
     createdAt: now(),
+    ...profile,
   }
   // A name taken meanwhile by another process is refused here with ConflictError.
   await store.createUser(user)
   return userJSON(user)
+}
+
+/**
+ * Changes a user's profile (the fields of `changes` that are not `undefined`); the password,
+ * sessions and tokens stay. Prints the user as it now is. Tokens already issued keep their claims;
+ * the userinfo endpoint answers with the new profile at once.
+ */
+export async function updateUser(
+  store: Store,
+  o: { username: string } & ProfileChanges,
+): Promise<UserJSON> {
+  const user = await mustGetUser(store, o.username)
+  const profile = applyProfileChanges(user, o)
+  if (!(await store.setUserProfile(user.id, profile))) {
+    throw new UsageError(`no user named ${o.username}`)
+  }
+  return userJSON({ ...user, ...profile })
 }
 
 /** Every user. */

@@ -53,6 +53,13 @@ function oneOperand(command: Command): string | undefined {
   return command.args[0]
 }
 
+/** `--email`, a user's profile option. */
+const emailOption = (): Option =>
+  new Option('--email <address>', 'email address, like name@example.com (claim email)')
+/** A user's name option (`--name`, `--given-name`, `--family-name`). */
+const nameOption = (flag: string, description: string): Option =>
+  new Option(`${flag} <name>`, `${description}: up to 200 printable characters`)
+
 /** Wraps an async action so that any failure becomes one line on stderr and exit 1. */
 function run<A extends unknown[]>(
   action: (...args: A) => Promise<void>,
@@ -237,10 +244,37 @@ export function buildProgram(): Command {
     )
     .addOption(dbOption())
     .requiredOption('--username <name>', 'login name: 1-64 printable ASCII characters, no spaces')
+    .addOption(emailOption())
+    .option('--email-verified', "vouch that the email address is the user's (claim email_verified)")
+    .addOption(nameOption('--name', 'full name for display (claim name)'))
+    .addOption(nameOption('--given-name', 'given name (claim given_name)'))
+    .addOption(nameOption('--family-name', 'family name (claim family_name)'))
     .action(
-      run(async (o: { db?: string; username: string }) => {
+      run(async (o: import('./commands/user.js').CreateUserOptions) => {
         const { createUser } = await import('./commands/user.js')
         await createUser(o)
+      }),
+    )
+  user
+    .command('update')
+    .description(
+      "change a user's profile, the claims the userinfo endpoint serves; an empty value clears a field",
+    )
+    .addOption(dbOption())
+    .requiredOption('--username <name>', 'login name')
+    .addOption(emailOption())
+    .option('--email-verified', "vouch that the email address is the user's (claim email_verified)")
+    .option(
+      '--no-email-verified',
+      'the email address is not verified (also the default when --email changes it)',
+    )
+    .addOption(nameOption('--name', 'full name for display (claim name)'))
+    .addOption(nameOption('--given-name', 'given name (claim given_name)'))
+    .addOption(nameOption('--family-name', 'family name (claim family_name)'))
+    .action(
+      run(async (o: import('./commands/user.js').UpdateUserOptions) => {
+        const { updateUser } = await import('./commands/user.js')
+        await updateUser(o)
       }),
     )
   user

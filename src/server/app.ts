@@ -20,6 +20,7 @@ import { issuerPath, registerMetadataEndpoint } from './endpoints/metadata.js'
 import { registerParEndpoint } from './endpoints/par.js'
 import { registerRevocationEndpoint } from './endpoints/revocation.js'
 import { registerTokenEndpoint } from './endpoints/token.js'
+import { registerUserinfoEndpoint } from './endpoints/userinfo.js'
 import { handleClientError, handleError, sendOAuthError } from './errors.js'
 import { checkFormContentType, parseForm } from './form.js'
 import { checkSingleHeaders } from './headers.js'
@@ -83,6 +84,7 @@ export function createApp(ctx: ServerContext): FastifyInstance {
       registerIntrospectionEndpoint(scope, ctx)
       registerRevocationEndpoint(scope, ctx)
       registerFeedEndpoint(scope, ctx)
+      registerUserinfoEndpoint(scope, ctx)
       done()
     },
     { prefix: issuerPath(ctx.config.issuer) },

@@ -86,6 +86,7 @@ export const INVALIDATES: { [M in StoreMethod]: Invalidates<M> } = {
   getUserByUsername: NOTHING,
   listUsers: NOTHING,
   setPasswordHash: NOTHING,
+  setUserProfile: NOTHING,
   unlockLogins: NOTHING,
   getLoginsUnlockedAt: NOTHING,
   deleteUser: { revocations: appendedWhenTrue },

@@ -17,6 +17,11 @@ export interface UserRow {
   username: string
   password_hash: string
   created_at: number
+  email: string | null
+  email_verified: boolean | number
+  name: string | null
+  given_name: string | null
+  family_name: string | null
 }
 
 export interface LoginRow {
@@ -65,7 +70,8 @@ export interface RefreshRow {
   successor_sealed: string | null
 }
 
-export const USER_COLUMNS = 'id, username, password_hash, created_at'
+export const USER_COLUMNS =
+  'id, username, password_hash, created_at, email, email_verified, name, given_name, family_name'
 
 export const LOGIN_COLUMNS = 'hash, user_id, created_at, expires_at'
 
@@ -86,6 +92,12 @@ export function userFromRow(row: UserRow): UserRecord {
     username: row.username,
     passwordHash: row.password_hash,
     createdAt: row.created_at,
+    email: row.email,
+    // SQLite has no boolean: 0 or 1.
+    emailVerified: Boolean(row.email_verified),
+    name: row.name,
+    givenName: row.given_name,
+    familyName: row.family_name,
   }
 }
 

@@ -238,7 +238,25 @@ export interface RevocationStore {
   prunedThrough(): Promise<number>
 }
 
-export interface UserRecord {
+/**
+ * What a user tells about themselves: the OpenID Connect standard claims Latchkey keeps, served by
+ * the userinfo endpoint. `null`: not set.
+ * @see https://openid.net/specs/openid-connect-core-1_0.html#StandardClaims (OIDC Core §5.1)
+ */
+export interface UserProfile {
+  /** `email`: an addr-spec (RFC 5322 §3.4.1), at most 254 characters. */
+  email: string | null
+  /** `email_verified`: whether the operator vouches that the address is the user's. */
+  emailVerified: boolean
+  /** `name`: full name, for display. */
+  name: string | null
+  /** `given_name`. */
+  givenName: string | null
+  /** `family_name`. */
+  familyName: string | null
+}
+
+export interface UserRecord extends UserProfile {
   /** Random, stable id; the `sub` of the user's tokens. */
   id: string
   /** Unique, case-sensitive login name. */
@@ -259,6 +277,11 @@ export interface UserStore {
   listUsers(): Promise<UserRecord[]>
   /** Replaces the password hash; `false` when the user does not exist. */
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>
+  /**
+   * Replaces the whole profile (every field of `UserProfile`) and nothing else; `false` when the user
+   * does not exist. Does not validate the values: the caller does (`admin/users.ts`).
+   */
+  setUserProfile(id: string, profile: UserProfile): Promise<boolean>
   /**
    * Forgives the user's failed logins up to `at` (seconds since the epoch), for every node: the login
    * throttle of each server reads it back with `getLoginsUnlockedAt` (`latchkey user unlock`). `false`

@@ -10,6 +10,17 @@ import { Browser, formFields, pkce, authorizeQuery } from '../helpers/browser.js
 import { cli, createClient, startServer, type TestServer } from '../helpers/server.js'
 
 const REDIRECT = 'https://app.example/callback'
+/** The fields of a printed user. */
+const USER_FIELDS = [
+  'created_at',
+  'email',
+  'email_verified',
+  'family_name',
+  'given_name',
+  'id',
+  'name',
+  'username',
+]
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
 /** A failed command: non-zero exit, nothing on stdout, exactly one line on stderr. */
@@ -56,17 +67,19 @@ describe('latchkey user', () => {
   it('is listed in --help', () => {
     const help = cli(['user', '--help'])
     assert.equal(help.status, 0)
-    for (const command of ['create', 'list', 'delete', 'set-password']) {
+    for (const command of ['create', 'update', 'list', 'delete', 'set-password']) {
       assert.match(help.stdout, new RegExp(command))
     }
   })
 
-  it('creates a user from a password on a pipe and prints id, username and created_at', async () => {
+  it('creates a user from a password on a pipe and prints id, username, an empty profile and created_at', async () => {
     const before = Math.floor(Date.now() / 1000)
     const result = user(['create', '--username', 'alice'], 'correct horse battery\n')
     assert.equal(result.status, 0, result.stderr)
     const json = result.json as Record<string, unknown>
-    assert.deepEqual(Object.keys(json).sort(), ['created_at', 'id', 'username'])
+    assert.deepEqual(Object.keys(json).sort(), USER_FIELDS)
+    assert.equal(json.email, null)
+    assert.equal(json.email_verified, false)
     assert.match(String(json.id), UUID)
     assert.equal(json.username, 'alice')
     const created = Date.parse(String(json.created_at)) / 1000
@@ -144,7 +157,7 @@ describe('latchkey user', () => {
     assert.ok(Array.isArray(list))
     const names = list.map((u) => String(u.username))
     assert.deepEqual(names, [...names].sort())
-    for (const u of list) assert.deepEqual(Object.keys(u).sort(), ['created_at', 'id', 'username'])
+    for (const u of list) assert.deepEqual(Object.keys(u).sort(), USER_FIELDS)
     assert.ok(!users.stdout.includes('argon2'))
   })
 

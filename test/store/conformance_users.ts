@@ -111,6 +111,58 @@ export function describeUserConformance(store: () => Store): void {
       assert.deepEqual(await store().getUserByUsername('bob'), bob)
     })
 
+    it('keeps a profile as it was given, and a user without one has nulls and an unverified email', async () => {
+      const alice = user('u1', {
+        username: 'alice',
+        email: "alice.o'neil+tag@mail.example.com",
+        emailVerified: true,
+        name: "Alice Ō'Neil 李",
+        givenName: 'Alice',
+        familyName: "O'Neil",
+      })
+      await store().createUser(alice)
+      await store().createUser(user('u2', { username: 'bob' }))
+      assert.deepEqual(await store().getUser('u1'), alice)
+      assert.deepEqual(await store().getUserByUsername('alice'), alice)
+      assert.deepEqual((await store().listUsers())[0], alice)
+      const bob = await store().getUser('u2')
+      assert.deepEqual(
+        [bob?.email, bob?.emailVerified, bob?.name, bob?.givenName, bob?.familyName],
+        [null, false, null, null, null],
+      )
+    })
+
+    it('replaces the whole profile and nothing else, and clears fields set to null', async () => {
+      const alice = user('u1', { username: 'alice', email: 'a@example.com', name: 'Alice' })
+      const bob = user('u2', { username: 'bob', email: 'b@example.com' })
+      await store().createUser(alice)
+      await store().createUser(bob)
+      await store().unlockLogins('u1', NOW + 5)
+
+      const profile = {
+        email: 'alice@example.org',
+        emailVerified: true,
+        name: null,
+        givenName: 'Alice',
+        familyName: 'Liddell',
+      }
+      assert.equal(await store().setUserProfile('u1', profile), true)
+      assert.deepEqual(await store().getUser('u1'), { ...alice, ...profile })
+      assert.equal(await store().getLoginsUnlockedAt('alice'), NOW + 5)
+      assert.deepEqual(await store().getUser('u2'), bob)
+
+      const cleared = { ...profile, email: null, emailVerified: false, givenName: null }
+      assert.equal(await store().setUserProfile('u1', cleared), true)
+      assert.deepEqual(await store().getUserByUsername('alice'), { ...alice, ...cleared })
+    })
+
+    it('returns false when replacing the profile of an unknown user', async () => {
+      await store().createUser(user('u1'))
+      const profile = { ...user('u0'), email: 'x@example.com' }
+      assert.equal(await store().setUserProfile('u0', profile), false)
+      assert.deepEqual(await store().listUsers(), [user('u1')])
+    })
+
     it('returns false when unlocking an unknown user, and null for an unknown username', async () => {
       await store().createUser(user('u1', { username: 'alice' }))
       assert.equal(await store().unlockLogins('u0', NOW), false)

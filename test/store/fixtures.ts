@@ -74,6 +74,11 @@ export function user(id: string, overrides: Partial<UserRecord> = {}): UserRecor
     username: `name-${id}`,
     passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$${id}`,
     createdAt: NOW,
+    email: null,
+    emailVerified: false,
+    name: null,
+    givenName: null,
+    familyName: null,
     ...overrides,
   }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { StoreUnavailableError } from '../../src/errors.js'
+import { NO_PROFILE } from '../../src/profile.js'
 import { createSqliteStore } from '../../src/store/sqlite/index.js'
 import { MIGRATIONS, migrate } from '../../src/store/sqlite/migrations.js'
 import type { ClientRecord, SigningKeyRecord, Store } from '../../src/store/types.js'
@@ -255,7 +256,13 @@ describe('sqlite store', () => {
     )
     assert.deepEqual(await store.findToken('h1', NOW), opaqueToken)
     // The new tables are there and answer.
-    await store.createUser({ id: 'u1', username: 'alice', passwordHash: 'h', createdAt: NOW })
+    await store.createUser({
+      id: 'u1',
+      username: 'alice',
+      passwordHash: 'h',
+      createdAt: NOW,
+      ...NO_PROFILE,
+    })
     assert.equal((await store.getUserByUsername('alice'))?.id, 'u1')
     assert.equal(await store.pruneSessions(NOW), 0)
   })

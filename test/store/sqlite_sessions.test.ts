@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { StoreUnavailableError } from '../../src/errors.js'
+import { NO_PROFILE } from '../../src/profile.js'
 import { createSqliteStore } from '../../src/store/sqlite/index.js'
 import type {
   AuthorizationCodeRecord,
@@ -30,6 +31,7 @@ const alice: UserRecord = {
   username: 'alice',
   passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
   createdAt: NOW,
+  ...NO_PROFILE,
 }
 
 const session: SessionRecord = {

@@ -1,9 +1,10 @@
 /**
- * `latchkey user create|list|delete|set-password|unlock`: the people who sign in at the login page
- * (`admin/users.ts`). Passwords are read from standard input, never from the command line (where `ps`
+ * `latchkey user create|update|list|delete|set-password|unlock`: the people who sign in at the login
+ * page, and their profiles (`admin/users.ts`). Passwords are read from standard input, never from the command line (where `ps`
  * and shell history would see them): typed without echo on a terminal, or one line from a pipe.
  */
 import * as users from '../../admin/users.js'
+import { NO_PROFILE } from '../../profile.js'
 import { MAX_PASSWORD_LENGTH } from '../../tokens/passwords.js'
 import { printJSON, UsageError } from '../output.js'
 import { withStore } from '../store.js'
@@ -67,12 +68,52 @@ async function readPassword(input: NodeJS.ReadStream = process.stdin): Promise<s
   return password
 }
 
-export async function createUser(o: { db?: string; username: string }): Promise<void> {
+/** The profile options of `user create` and `user update`, as commander gives them. */
+interface ProfileOptions {
+  email?: string
+  emailVerified?: boolean
+  name?: string
+  givenName?: string
+  familyName?: string
+}
+
+export interface CreateUserOptions extends ProfileOptions {
+  db?: string
+  username: string
+}
+
+export type UpdateUserOptions = CreateUserOptions
+
+/** The changes the options ask for; an empty value clears its field. */
+function profileChanges(o: ProfileOptions): users.ProfileChanges {
+  return {
+    email: o.email,
+    emailVerified: o.emailVerified,
+    name: o.name,
+    givenName: o.givenName,
+    familyName: o.familyName,
+  }
+}
+
+export async function createUser(o: CreateUserOptions): Promise<void> {
   users.checkUsername(o.username)
+  // Refuse a bad profile before asking for a password.
+  const changes = profileChanges(o)
+  users.applyProfileChanges(NO_PROFILE, changes)
   await withStore(o.db, async (store) =>
     printJSON(
-      await users.createUser(store, { username: o.username, password: () => readPassword() }),
+      await users.createUser(store, {
+        username: o.username,
+        password: () => readPassword(),
+        ...changes,
+      }),
     ),
+  )
+}
+
+export async function updateUser(o: UpdateUserOptions): Promise<void> {
+  await withStore(o.db, async (store) =>
+    printJSON(await users.updateUser(store, { username: o.username, ...profileChanges(o) })),
   )
 }
 

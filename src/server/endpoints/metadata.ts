@@ -16,6 +16,7 @@ import { allMethods, provingMethods } from '../client_auth/index.js'
 import { ASSERTION_SIGNING_ALGS } from '../client_auth/private_key_jwt.js'
 import { GRANT_TYPES } from '../grants/index.js'
 import { TOKEN_PATH } from './token.js'
+import { USERINFO_PATH } from './userinfo.js'
 
 export const METADATA_PATH = '/.well-known/oauth-authorization-server'
 
@@ -38,6 +39,8 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     jwks_uri: base + JWKS_PATH,
     introspection_endpoint: base + INTROSPECTION_PATH,
     revocation_endpoint: base + REVOCATION_PATH,
+    // OpenID Connect Core §5.3 (registered for RFC 8414 too, §2).
+    userinfo_endpoint: base + USERINFO_PATH,
     grant_types_supported: GRANT_TYPES,
     response_types_supported: ['code'],
     // RFC 8414 §2: omitted, this would mean ["query", "fragment"]; the code always comes in the query.

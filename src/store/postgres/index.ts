@@ -25,7 +25,9 @@
  *                  at most one row: the highest seq pruneRevocations deleted (none: 0)
  *
  *   users               (id text PRIMARY KEY, username text COLLATE "C" UNIQUE,
- *                        password_hash text, created_at bigint, logins_unlocked_at bigint NULL)
+ *                        password_hash text, created_at bigint, logins_unlocked_at bigint NULL,
+ *                        email text NULL, email_verified boolean, name text NULL,
+ *                        given_name text NULL, family_name text NULL)
  *   logins              (hash text PRIMARY KEY, user_id text, created_at bigint, expires_at bigint)
  *                        INDEX (user_id), INDEX (expires_at)
  *   authorization_codes (hash text PRIMARY KEY, client_id text, user_id text, redirect_uri text,

@@ -248,6 +248,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pushed_requests_expires_at ON pushed_requests (expires_at);
     `,
   },
+  {
+    version: 5,
+    name: 'users: profile (OpenID Connect standard claims)',
+    up: `
+      ALTER TABLE users ADD COLUMN email text;
+      ALTER TABLE users ADD COLUMN email_verified boolean NOT NULL DEFAULT false;
+      ALTER TABLE users ADD COLUMN name text;
+      ALTER TABLE users ADD COLUMN given_name text;
+      ALTER TABLE users ADD COLUMN family_name text;
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

@@ -19,6 +19,7 @@ import type {
   SessionRecord,
   SigningAlg,
   SigningKeyRecord,
+  UserProfile,
   UserRecord,
 } from '../types.js'
 export {
@@ -217,7 +218,12 @@ export function revocationValues(event: RevocationInput): Values {
 
 /** Values for `INSERT INTO users (USER_COLUMNS)`. */
 export function userValues(user: UserRecord): Values {
-  return [user.id, user.username, user.passwordHash, user.createdAt]
+  return [user.id, user.username, user.passwordHash, user.createdAt, ...profileValues(user)]
+}
+
+/** Values for `email, email_verified, name, given_name, family_name`, in that order. */
+export function profileValues(p: UserProfile): Values {
+  return [p.email, p.emailVerified, p.name, p.givenName, p.familyName]
 }
 
 /** Values for `INSERT INTO logins (LOGIN_COLUMNS)`. */

@@ -19,6 +19,7 @@ import type {
   SessionRecord,
   SigningKeyRecord,
   Store,
+  UserProfile,
   UserRecord,
 } from '../types.js'
 import { LOCK, sql, type PgDatabase, type Queryable } from './connection.js'
@@ -268,6 +269,10 @@ export class PostgresStore implements Store {
 
   setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
     return this.users.setPasswordHash(id, passwordHash)
+  }
+
+  setUserProfile(id: string, profile: UserProfile): Promise<boolean> {
+    return this.users.setProfile(id, profile)
   }
 
   unlockLogins(id: string, at: number): Promise<boolean> {

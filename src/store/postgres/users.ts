@@ -3,13 +3,20 @@
  * away, so it lives with the other revoking writes in `./revoke.ts`.
  */
 
-import type { UserRecord } from '../types.js'
+import type { UserProfile, UserRecord } from '../types.js'
 import { sql, type PgDatabase } from './connection.js'
-import { USER_COLUMNS, placeholders, userFromRow, userValues, type UserRow } from './rows.js'
+import {
+  USER_COLUMNS,
+  placeholders,
+  profileValues,
+  userFromRow,
+  userValues,
+  type UserRow,
+} from './rows.js'
 
 const INSERT_USER = sql(
   'insert_user',
-  `INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(4)})`,
+  `INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(9)})`,
 )
 const SELECT_USER = sql('select_user', `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`)
 // `=` under the column's "C" collation: an exact, case-sensitive match.
@@ -21,6 +28,11 @@ const SELECT_USERS = sql('select_users', `SELECT ${USER_COLUMNS} FROM users ORDE
 const UPDATE_PASSWORD_HASH = sql(
   'update_password_hash',
   'UPDATE users SET password_hash = $2 WHERE id = $1',
+)
+const UPDATE_PROFILE = sql(
+  'update_user_profile',
+  'UPDATE users SET email = $2, email_verified = $3, name = $4, given_name = $5, family_name = $6 ' +
+    'WHERE id = $1',
 )
 
 const UPDATE_LOGINS_UNLOCKED_AT = sql(
@@ -55,6 +67,10 @@ export class PgUsers {
 
   async setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
     return (await this.db.count(UPDATE_PASSWORD_HASH, [id, passwordHash])) > 0
+  }
+
+  async setProfile(id: string, profile: UserProfile): Promise<boolean> {
+    return (await this.db.count(UPDATE_PROFILE, [id, ...profileValues(profile)])) > 0
   }
 
   async unlockLogins(id: string, at: number): Promise<boolean> {

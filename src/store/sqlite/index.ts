@@ -24,7 +24,9 @@
  *
  *   users               (id TEXT PRIMARY KEY, username TEXT UNIQUE (case-sensitive),
  *                        password_hash TEXT, created_at INTEGER,
- *                        logins_unlocked_at INTEGER NULL)
+ *                        logins_unlocked_at INTEGER NULL, email TEXT NULL,
+ *                        email_verified INTEGER 0|1, name TEXT NULL, given_name TEXT NULL,
+ *                        family_name TEXT NULL)
  *   logins              (hash TEXT PRIMARY KEY, user_id TEXT, created_at INTEGER,
  *                        expires_at INTEGER)
  *                        INDEX (user_id)

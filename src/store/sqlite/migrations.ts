@@ -206,6 +206,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pushed_requests_expires_at ON pushed_requests (expires_at);
     `,
   },
+  {
+    version: 6,
+    name: 'users: profile (OpenID Connect standard claims)',
+    up: `
+      ALTER TABLE users ADD COLUMN email TEXT;
+      ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0
+        CHECK (email_verified IN (0, 1));
+      ALTER TABLE users ADD COLUMN name TEXT;
+      ALTER TABLE users ADD COLUMN given_name TEXT;
+      ALTER TABLE users ADD COLUMN family_name TEXT;
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

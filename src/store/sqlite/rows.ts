@@ -16,6 +16,7 @@ import type {
   SessionRecord,
   SigningAlg,
   SigningKeyRecord,
+  UserProfile,
   UserRecord,
 } from '../types.js'
 export {
@@ -202,7 +203,12 @@ export function revocationParams(event: RevocationInput): Params {
 
 /** Parameters for `INSERT INTO users (USER_COLUMNS)`. */
 export function userParams(user: UserRecord): Params {
-  return [user.id, user.username, user.passwordHash, user.createdAt]
+  return [user.id, user.username, user.passwordHash, user.createdAt, ...profileParams(user)]
+}
+
+/** Parameters for `email, email_verified, name, given_name, family_name`, in that order. */
+export function profileParams(p: UserProfile): Params {
+  return [p.email, p.emailVerified ? 1 : 0, p.name, p.givenName, p.familyName]
 }
 
 /** Parameters for `INSERT INTO logins (LOGIN_COLUMNS)`. */

@@ -21,6 +21,7 @@ import type {
   SessionRecord,
   SigningKeyRecord,
   Store,
+  UserProfile,
   UserRecord,
 } from '../types.js'
 import { CLIENT_COLUMNS, CLIENT_COLUMN_COUNT } from '../client_rows.js'
@@ -402,6 +403,10 @@ export class SqliteStore implements Store {
 
   setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
     return this.attempt(() => this.users.setPasswordHash(id, passwordHash))
+  }
+
+  setUserProfile(id: string, profile: UserProfile): Promise<boolean> {
+    return this.attempt(() => this.users.setProfile(id, profile))
   }
 
   unlockLogins(id: string, at: number): Promise<boolean> {

@@ -5,8 +5,15 @@
  */
 
 import type Database from 'better-sqlite3'
-import type { UserRecord } from '../types.js'
-import { USER_COLUMNS, userFromRow, userParams, type Params, type UserRow } from './rows.js'
+import type { UserProfile, UserRecord } from '../types.js'
+import {
+  USER_COLUMNS,
+  profileParams,
+  userFromRow,
+  userParams,
+  type Params,
+  type UserRow,
+} from './rows.js'
 
 export class SqliteUsers {
   private readonly insertUser
@@ -14,13 +21,14 @@ export class SqliteUsers {
   private readonly selectUserByUsername
   private readonly selectUsers
   private readonly updatePasswordHash
+  private readonly updateProfile
   private readonly updateLoginsUnlockedAt
   private readonly selectLoginsUnlockedAt
 
   /** `main` for ordinary reads and writes, `durable` (`synchronous = FULL`) for a new password. */
   constructor(main: Database.Database, durable: Database.Database) {
     this.insertUser = main.prepare<Params>(
-      `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?)`,
+      `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     this.selectUser = main.prepare<[string], UserRow>(
       `SELECT ${USER_COLUMNS} FROM users WHERE id = ?`,
@@ -36,6 +44,10 @@ export class SqliteUsers {
     // must not come back after a power loss.
     this.updatePasswordHash = durable.prepare<[string, string]>(
       'UPDATE users SET password_hash = ? WHERE id = ?',
+    )
+    this.updateProfile = main.prepare<Params>(
+      'UPDATE users SET email = ?, email_verified = ?, name = ?, given_name = ?, family_name = ? ' +
+        'WHERE id = ?',
     )
     this.updateLoginsUnlockedAt = main.prepare<[number, string]>(
       'UPDATE users SET logins_unlocked_at = ? WHERE id = ?',
@@ -65,6 +77,10 @@ export class SqliteUsers {
 
   setPasswordHash(id: string, passwordHash: string): boolean {
     return this.updatePasswordHash.run(passwordHash, id).changes > 0
+  }
+
+  setProfile(id: string, profile: UserProfile): boolean {
+    return this.updateProfile.run(...profileParams(profile), id).changes > 0
   }
 
   unlockLogins(id: string, at: number): boolean {
