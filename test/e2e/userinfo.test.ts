@@ -186,14 +186,14 @@ describe('userinfo endpoint', () => {
     }
   })
 
-  it('refuses a user token without openid with 403 insufficient_scope', async () => {
+  it('refuses a user token without openid with 401 insufficient_scope', async () => {
     const res = await get(await accessToken(web, 'profile email orders'))
-    assertChallenge(res, 403, 'insufficient_scope')
+    assertChallenge(res, 401, 'insufficient_scope')
     assert.match(String(res.headers['www-authenticate']), /scope="openid"/)
     assert.equal(res.json.error, 'insufficient_scope')
   })
 
-  it('refuses a client_credentials token, even one with openid, with 403 insufficient_scope', async () => {
+  it('refuses a client_credentials token, even one with openid, with 401 insufficient_scope', async () => {
     // RFC 6750 §3.1: the token is valid, but it speaks for a client, not a user, and OIDC Core §5.3
     // serves claims about an end-user only.
     for (const client of [service, serviceOpaque]) {
@@ -205,7 +205,7 @@ describe('userinfo endpoint', () => {
       assert.equal(res.status, 200, res.text)
       assert.equal(res.json.scope, 'openid profile email')
       const refused = await get(String(res.json.access_token))
-      assertChallenge(refused, 403, 'insufficient_scope')
+      assertChallenge(refused, 401, 'insufficient_scope')
     }
   })
 

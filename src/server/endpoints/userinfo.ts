@@ -11,7 +11,8 @@
  * Refusals carry a Bearer challenge (RFC 6750 §3): no token → 401 without an error code; an
  * unknown, expired or revoked token, or one whose user no longer exists → 401 `invalid_token`; a
  * live token that is not a user's (client_credentials: its `sub` is a client) or lacks `openid` →
- * 403 `insufficient_scope` (§3.1: the token is valid but does not grant this), `scope="openid"`;
+ * `insufficient_scope` with `scope="openid"`, also as a 401: Latchkey's contract is that every
+ * userinfo refusal is a 401 with a challenge (RFC 6750 §3.1 suggests 403, a SHOULD);
  * a token sent twice or a malformed header → 400 `invalid_request`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -77,7 +78,13 @@ async function userinfo(token: string, ctx: ServerContext): Promise<Record<strin
   // A user's token belongs to a session (`sid`), kept by a token exchanged from it; a client's
   // own token (client_credentials) has none: its `sub` is the client.
   if (!claims.sid || !scopes.includes('openid')) {
-    throw new OAuthError('insufficient_scope', 'the access token was not issued with scope openid')
+    throw new OAuthError(
+      'insufficient_scope',
+      'the access token was not issued with scope openid',
+      {
+        status: 401,
+      },
+    )
   }
   const user = await ctx.store.getUser(claims.sub)
   // Deleting a user revokes their tokens; this covers the moment before the event is seen.
