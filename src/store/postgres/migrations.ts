@@ -248,6 +248,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pushed_requests_expires_at ON pushed_requests (expires_at);
     `,
   },
+  {
+    version: 6,
+    name: 'clients: allowed browser origins, display name, logo',
+    up: `
+      ALTER TABLE clients ADD COLUMN allowed_origins text[] NOT NULL DEFAULT '{}';
+      ALTER TABLE clients ADD COLUMN display_name text;
+      ALTER TABLE clients ADD COLUMN logo_uri text;
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

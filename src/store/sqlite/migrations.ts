@@ -206,6 +206,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pushed_requests_expires_at ON pushed_requests (expires_at);
     `,
   },
+  {
+    version: 7,
+    name: 'clients: allowed browser origins, display name, logo',
+    up: `
+      ALTER TABLE clients ADD COLUMN allowed_origins TEXT NOT NULL DEFAULT '[]'; -- JSON array
+      ALTER TABLE clients ADD COLUMN display_name TEXT;
+      ALTER TABLE clients ADD COLUMN logo_uri TEXT;
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.
