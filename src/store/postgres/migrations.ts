@@ -249,6 +249,13 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    // PLACEHOLDER, not a schema change: this version belongs to the user profiles work (its
+    // migration replaces this entry when both are merged); here only so the versions stay contiguous.
+    version: 5,
+    name: 'reserved (user profiles)',
+    up: `SELECT 1;`,
+  },
+  {
     version: 6,
     name: 'clients: allowed browser origins, display name, logo',
     up: `
