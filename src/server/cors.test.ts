@@ -76,6 +76,23 @@ describe('CorsOrigins', () => {
     assert.equal(await cors.allows('https://late.example'), false)
   })
 
+  it('spaces the reads out when listing the clients is slow', async () => {
+    let reads = 0
+    const slow = {
+      listClients: async () => {
+        reads++
+        await new Promise((r) => setTimeout(r, 30))
+        return [client('d', { allowedOrigins: ['https://dash.example'] })]
+      },
+    }
+    const cors = new CorsOrigins(slow, 10)
+    assert.equal(await cors.allows('https://dash.example'), true)
+    // Stale after 10 ms by the setting, but a 30 ms listing waits at least 20 times as long.
+    await new Promise((r) => setTimeout(r, 100))
+    assert.equal(await cors.allows('https://dash.example'), true)
+    assert.equal(reads, 1)
+  })
+
   it('keeps the last set while the store fails', async () => {
     const s = listing([client('d', { allowedOrigins: ['https://dash.example'] })])
     const cors = new CorsOrigins(s.store, 20)
