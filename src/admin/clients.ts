@@ -18,6 +18,7 @@ import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/key_management.js'
 import { generateSecret, hashSecret } from '../tokens/secrets.js'
 import { parseScope } from '../server/scope.js'
 import { checkJWKSUri, readJWKSFile } from './client_keys.js'
+import { checkAllowedOrigin, checkDisplayName, checkLogoUri } from './client_presentation.js'
 
 export const MIN_SECRET_LENGTH = 20
 export const MAX_ACCESS_TOKEN_TTL = 86_400
@@ -51,6 +52,12 @@ export interface CreateClientOptions {
   exchangeAudience?: string[]
   /** Its authorization requests must be pushed first (RFC 9126). */
   requirePar?: boolean
+  /** Browser origins (`https://app.example.com`) allowed cross-origin calls (CORS). */
+  allowedOrigin?: string[]
+  /** The name the login page shows (RFC 7591 `client_name`); 1-100 printable characters. */
+  displayName?: string
+  /** An image the login page shows (RFC 7591 `logo_uri`): https (http only for loopback). */
+  logoUri?: string
   /** `jwt` (default) or `opaque`. */
   accessTokenFormat?: string
   /** Access-token lifetime, seconds (default 300). */
@@ -73,6 +80,9 @@ export interface ClientJSON {
   audiences: string[]
   exchange_audiences: string[]
   require_par: boolean
+  allowed_origins: string[]
+  client_name: string | null
+  logo_uri: string | null
   jwks_uri: string | null
   /** Only when its keys were given inline. */
   jwks?: JSONWebKeySet
@@ -97,6 +107,9 @@ export function clientJSON(c: ClientRecord): ClientJSON {
     audiences: c.audiences,
     exchange_audiences: c.exchangeAudiences,
     require_par: c.requirePar,
+    allowed_origins: c.allowedOrigins,
+    client_name: c.displayName,
+    logo_uri: c.logoUri,
     jwks_uri: c.jwksUri,
     access_token_format: c.accessTokenFormat,
     access_token_ttl: c.accessTokenTtl,
@@ -273,6 +286,9 @@ export async function buildClient(
       audiences,
       exchangeAudiences,
       requirePar: o.requirePar === true,
+      allowedOrigins: checkList('--allowed-origin', o.allowedOrigin).map(checkAllowedOrigin),
+      displayName: checkDisplayName(o.displayName),
+      logoUri: checkLogoUri(o.logoUri),
       accessTokenFormat: format,
       accessTokenTtl: checkTtl(o.accessTokenTtl),
       resourceServer: o.resourceServer === true,

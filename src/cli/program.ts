@@ -169,6 +169,14 @@ export function buildProgram(): Command {
       [],
     )
     .option('--require-par', 'its authorization requests must be pushed first (RFC 9126)')
+    .option(
+      '--allowed-origin <origin>',
+      'a browser origin (scheme://host[:port]) allowed cross-origin calls (repeatable; CORS)',
+      collect,
+      [],
+    )
+    .option('--display-name <name>', 'the name the login page shows (1-100 printable characters)')
+    .option('--logo-uri <url>', 'an image the login page shows (https; http only on loopback)')
     .action(
       run(async (o: import('./commands/client.js').CreateClientOptions) => {
         const { createClient } = await import('./commands/client.js')

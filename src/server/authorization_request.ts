@@ -47,7 +47,13 @@ export interface AuthorizationRequest {
 export type CheckedAuthorizationRequest =
   | { kind: 'valid'; request: AuthorizationRequest }
   /** The client or redirect URI is not valid: show an error page, never redirect. */
-  | { kind: 'page'; description: string }
+  | {
+      kind: 'page'
+      description: string
+      /** A redirect URI not registered: the one sent and those registered (for the log and, on a
+       * loopback issuer, the page). */
+      mismatch?: { sent: string; registered: readonly string[] }
+    }
   /** A valid client at a valid redirect URI asked for something wrong: redirect the error there. */
   | { kind: 'redirect'; redirectUri: string; state: string | undefined; error: OAuthError }
 
@@ -79,7 +85,11 @@ export async function checkAuthorizationRequest(
   if (repeated.has('redirect_uri')) return page('The request has more than one return address.')
   // RFC 9700 §2.1 / §4.1.3: exact string comparison, no normalisation of any kind.
   if (!client.redirectUris.includes(redirectUri)) {
-    return page('The return address is not one registered for this application.')
+    return {
+      kind: 'page',
+      description: 'The return address is not one registered for this application.',
+      mismatch: { sent: redirectUri, registered: client.redirectUris },
+    }
   }
 
   // Step 2: everything else goes back to the client.

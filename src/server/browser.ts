@@ -131,7 +131,8 @@ function privateHeaders(reply: FastifyReply): FastifyReply {
  * Sends an HTML page: a strict CSP (no script at all; the one stylesheet allowed by its hash), no
  * framing (CSP `frame-ancestors` and `X-Frame-Options` for older browsers). `formAction` lists where
  * the page's form may post and, since browsers apply `form-action` to the redirect that follows a
- * submission, where that redirect may go.
+ * submission, where that redirect may go. `imgSrc` lists where its images may come from (a client's
+ * logo); none otherwise.
  */
 export function sendPage(
   reply: FastifyReply,
@@ -139,10 +140,12 @@ export function sendPage(
   html: string,
   styleHash: string,
   formAction: string[] = [],
+  imgSrc: string[] = [],
 ): FastifyReply {
   const csp = [
     "default-src 'none'",
     `style-src '${styleHash}'`,
+    ...(imgSrc.length > 0 ? [`img-src ${imgSrc.join(' ')}`] : []),
     `form-action ${formAction.length > 0 ? formAction.join(' ') : "'none'"}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",

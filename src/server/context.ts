@@ -8,6 +8,7 @@ import type { TokenContext } from '../tokens/access_token.js'
 import type { KeyRing } from '../tokens/key_ring.js'
 import type { SecretVerifier } from '../tokens/secrets.js'
 import type { ClientCache } from './client_cache.js'
+import type { CorsOrigins } from './cors.js'
 import type { Metrics } from './metrics.js'
 import type { LoginThrottle } from './login_throttle.js'
 import type { FailureLimiter } from './rate_limit.js'
@@ -21,6 +22,8 @@ export interface ServerContext {
   metrics: Metrics
   /** Client records, cached for a second. */
   clients: ClientCache
+  /** The browser origins of clients (CORS), read from the clients about once a second. */
+  cors: CorsOrigins
   secrets: SecretVerifier
   /** Failed client authentications, per address and per client+address. */
   clientAuthFailures: FailureLimiter

@@ -39,6 +39,10 @@ letter-spacing:.01em}
 h1{margin:0 0 6px;font-size:1.5rem;line-height:1.25}
 .lead{margin:0 0 20px;color:var(--muted)}
 .client{color:var(--text);font-weight:600;overflow-wrap:anywhere}
+.client-logo{display:block;width:48px;height:48px;object-fit:contain;margin:0 0 12px}
+.details{margin:16px 0 0;font-size:.875rem;overflow-wrap:anywhere}
+.details ul{margin:4px 0 0;padding-left:20px}
+.details code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .alert{margin:0 0 16px;padding:10px 14px;border-radius:8px;border:1px solid var(--alert-border);
 background:var(--alert-bg);color:var(--alert-text);font-weight:500}
 label{display:block;margin:16px 0 6px;font-weight:600;font-size:.9375rem}
@@ -87,6 +91,10 @@ export interface LoginPageOptions {
   /** Where the form posts. */
   action: string
   clientId: string
+  /** The client's display name, shown instead of its id when it has one. */
+  clientName?: string | null
+  /** The client's logo (its origin must be in the page's CSP `img-src`). */
+  logoUri?: string | null
   /** The authorization request, carried as hidden fields. */
   hidden: Readonly<Record<string, string>>
   /** Name and value of the CSRF field. */
@@ -113,10 +121,14 @@ export function renderLoginPage(o: LoginPageOptions): string {
   // Focus where the person will type: the username, or the password when the name is filled in.
   const focusUser = username === '' ? ' autofocus' : ''
   const focusPassword = username === '' ? '' : ' autofocus'
+  const logo =
+    o.logoUri === undefined || o.logoUri === null
+      ? ''
+      : `<img class="client-logo" src="${escapeHtml(o.logoUri)}" alt="" width="48" height="48">\n`
   return layout(
     'Sign in',
-    `<h1>Sign in</h1>
-<p class="lead">to continue to <span class="client">${escapeHtml(o.clientId)}</span></p>
+    `${logo}<h1>Sign in</h1>
+<p class="lead">to continue to <span class="client">${escapeHtml(o.clientName ?? o.clientId)}</span></p>
 ${message}<form method="post" action="${escapeHtml(o.action)}">
 ${hidden}
 <label for="username">Username</label>
@@ -129,12 +141,30 @@ ${hidden}
   )
 }
 
-export function renderErrorPage(o: { title: string; description: string }): string {
+/** A labelled list of values shown under an error (for developers, on a loopback issuer only). */
+export interface ErrorDetail {
+  label: string
+  values: readonly string[]
+}
+
+export function renderErrorPage(o: {
+  title: string
+  description: string
+  details?: readonly ErrorDetail[]
+}): string {
+  const details = (o.details ?? [])
+    .map(
+      (d) =>
+        `<div class="details">${escapeHtml(d.label)}<ul>${d.values
+          .map((v) => `<li><code>${escapeHtml(v)}</code></li>`)
+          .join('')}</ul></div>\n`,
+    )
+    .join('')
   return layout(
     o.title,
     `<h1>${escapeHtml(o.title)}</h1>
 <p class="lead" role="alert">${escapeHtml(o.description)}</p>
-<p class="hint">Go back to the application you came from and try again. If this keeps happening, let
+${details}<p class="hint">Go back to the application you came from and try again. If this keeps happening, let
 its administrator know.</p>`,
   )
 }

@@ -26,6 +26,7 @@ import { KeyRing } from '../tokens/key_ring.js'
 import { SecretVerifier } from '../tokens/secrets.js'
 import { createApp, createMetricsApp } from './app.js'
 import { ClientCache } from './client_cache.js'
+import { CorsOrigins } from './cors.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { LoginThrottle } from './login_throttle.js'
@@ -117,6 +118,7 @@ async function createServerContext(
     tokens,
     metrics,
     clients,
+    cors: new CorsOrigins(store, 1000, logger),
     secrets: new SecretVerifier(() => clientSecretHashes.inc()),
     clientAuthFailures: new FailureLimiter(config.rateLimit.windowSeconds),
     loginThrottle: new LoginThrottle(

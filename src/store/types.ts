@@ -64,6 +64,15 @@ export interface ClientRecord {
   exchangeAudiences: string[]
   /** Its authorization requests must be pushed first (RFC 9126 §6). */
   requirePar: boolean
+  /**
+   * Browser origins (`scheme://host[:port]`) allowed cross-origin calls besides those of its redirect
+   * URIs (which count only for a public client).
+   */
+  allowedOrigins: string[]
+  /** The name shown to users on the login page (RFC 7591 `client_name`); `null` shows its id. */
+  displayName: string | null
+  /** An https (or loopback http) image shown on the login page (RFC 7591 `logo_uri`). */
+  logoUri: string | null
   accessTokenFormat: AccessTokenFormat
   /** Access-token lifetime in seconds. */
   accessTokenTtl: number

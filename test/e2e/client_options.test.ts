@@ -289,3 +289,81 @@ describe('a client uses only the method it registered', () => {
     assert.equal((await viaPost('unpinned', c.client_secret)).status, 200)
   })
 })
+
+describe('latchkey client create: browser origins, display name, logo', () => {
+  let dir: string
+  let cleanup: () => void
+  let db: string
+  const create = (id: string, ...args: string[]) =>
+    cli(['client', 'create', '--db', db, '--id', id, '--grant', 'client_credentials', ...args])
+
+  before(() => {
+    ;({ dir, cleanup } = tempDir())
+    db = `sqlite:${join(dir, 'presentation.db')}`
+    assert.equal(cli(['init', '--db', db]).status, 0)
+  })
+  after(() => cleanup())
+
+  it('prints them with RFC 7591 names, and null or empty without them', () => {
+    const plain = create('plain')
+    assert.equal(plain.status, 0, plain.stderr)
+    const p = plain.json as ClientOut
+    assert.deepEqual(p.allowed_origins, [])
+    assert.equal(p.client_name, null)
+    assert.equal(p.logo_uri, null)
+
+    const created = create(
+      ...['dash', '--allowed-origin', 'https://dash.example', '--allowed-origin'],
+      ...['http://localhost:5173', '--allowed-origin', 'https://dash.example'],
+      ...['--display-name', 'Dashboard — ünïcode', '--logo-uri', 'https://cdn.example/l.png'],
+    )
+    assert.equal(created.status, 0, created.stderr)
+    const c = created.json as ClientOut
+    assert.deepEqual(c.allowed_origins, ['https://dash.example', 'http://localhost:5173'])
+    assert.equal(c.client_name, 'Dashboard — ünïcode')
+    assert.equal(c.logo_uri, 'https://cdn.example/l.png')
+    const shown = cli(['client', 'show', '--db', db, '--id', 'dash'])
+    assert.equal(shown.status, 0, shown.stderr)
+    assert.deepEqual((shown.json as ClientOut).allowed_origins, c.allowed_origins)
+    assert.equal((shown.json as ClientOut).client_name, c.client_name)
+    assert.equal((shown.json as ClientOut).logo_uri, c.logo_uri)
+  })
+
+  for (const [label, args, message] of [
+    [
+      'an origin with a path',
+      ['--allowed-origin', 'https://a.example/app'],
+      /as a browser sends it/,
+    ],
+    ['an origin with a trailing slash', ['--allowed-origin', 'https://a.example/'], /as a browser/],
+    ['an origin in upper case', ['--allowed-origin', 'https://A.example'], /https:\/\/a\.example/],
+    ['an origin with its default port', ['--allowed-origin', 'https://a.example:443'], /browser/],
+    ['an http origin off loopback', ['--allowed-origin', 'http://a.example'], /https/],
+    ['a non-URL origin', ['--allowed-origin', 'a.example'], /not an origin/],
+    ['a custom-scheme origin', ['--allowed-origin', 'com.example.app://x'], /https/],
+    ['an empty origin', ['--allowed-origin', ''], /empty/],
+    ['an empty display name', ['--display-name', '  '], /empty/],
+    ['a display name over 100 characters', ['--display-name', 'x'.repeat(101)], /at most 100/],
+    ['a display name with a control character', ['--display-name', 'a\u0007b'], /printable/],
+    ['a display name with a bidi override', ['--display-name', 'a\u202eb'], /printable/],
+    ['an http logo off loopback', ['--logo-uri', 'http://cdn.example/l.png'], /https/],
+    ['a javascript: logo', ['--logo-uri', 'javascript:alert(1)'], /https/],
+    ['a data: logo', ['--logo-uri', 'data:image/png;base64,AAAA'], /https/],
+    ['a logo with credentials', ['--logo-uri', 'https://u:p@cdn.example/l.png'], /credentials/],
+    ['a relative logo', ['--logo-uri', '/logo.png'], /absolute/],
+  ] as const) {
+    it(`refuses ${label} with one line`, () => {
+      const result = create(`bad-${label.replace(/\W+/g, '-')}`, ...args)
+      assertOneLineFailure(result)
+      assert.match(result.stderr, message)
+    })
+  }
+
+  it('accepts a loopback http origin and logo, and a 100-character name', () => {
+    const ok = create(
+      ...['loop', '--allowed-origin', 'http://127.0.0.1:3000', '--logo-uri'],
+      ...['http://localhost:3000/logo.svg', '--display-name', 'n'.repeat(100)],
+    )
+    assert.equal(ok.status, 0, ok.stderr)
+  })
+})

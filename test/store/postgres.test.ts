@@ -162,9 +162,20 @@ describe('postgres store: migrations', () => {
         requirePar: c?.requirePar,
         jwks: c?.jwks,
         jwksUri: c?.jwksUri,
+        allowedOrigins: c?.allowedOrigins,
+        displayName: c?.displayName,
+        logoUri: c?.logoUri,
       }
     }
-    const base = { exchangeAudiences: [], requirePar: false, jwks: null, jwksUri: null }
+    const base = {
+      exchangeAudiences: [],
+      requirePar: false,
+      jwks: null,
+      jwksUri: null,
+      allowedOrigins: [],
+      displayName: null,
+      logoUri: null,
+    }
     assert.deepEqual(await fields('svc'), {
       ...base,
       // A secret, no method chosen: either secret method, as before the migration.

@@ -35,6 +35,9 @@ const client: ClientRecord = {
   audiences: [],
   exchangeAudiences: [],
   requirePar: false,
+  allowedOrigins: [],
+  displayName: null,
+  logoUri: null,
   accessTokenFormat: 'opaque',
   accessTokenTtl: 300,
   resourceServer: false,
@@ -291,8 +294,19 @@ describe('sqlite store', () => {
       requirePar: c?.requirePar,
       jwks: c?.jwks,
       jwksUri: c?.jwksUri,
+      allowedOrigins: c?.allowedOrigins,
+      displayName: c?.displayName,
+      logoUri: c?.logoUri,
     })
-    const base = { exchangeAudiences: [], requirePar: false, jwks: null, jwksUri: null }
+    const base = {
+      exchangeAudiences: [],
+      requirePar: false,
+      jwks: null,
+      jwksUri: null,
+      allowedOrigins: [],
+      displayName: null,
+      logoUri: null,
+    }
     assert.deepEqual(fields(await store.getClient('svc')), {
       ...base,
       // A secret, no method chosen: either secret method, as before the migration.

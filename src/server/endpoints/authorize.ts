@@ -40,7 +40,7 @@ import {
 } from '../browser.js'
 import type { ServerContext } from '../context.js'
 import { parseQuery, type FormParams } from '../form.js'
-import { renderErrorPage, renderLoginPage, STYLE_HASH } from '../login_page.js'
+import { renderErrorPage, renderLoginPage, STYLE_HASH, type ErrorDetail } from '../login_page.js'
 import { carryPushed, takeCarried, PUSHED_FIELD, takePushedRequest } from '../pushed_request.js'
 
 export const AUTHORIZE_PATH = '/authorize'
@@ -225,13 +225,51 @@ async function resolvePushed(
   return { params: pushed, repeated: new Set(), pushed: true }
 }
 
-function sendInvalidPage(reply: FastifyReply, description: string): void {
+function sendInvalidPage(
+  reply: FastifyReply,
+  description: string,
+  details?: readonly ErrorDetail[],
+): void {
   sendPage(
     reply,
     400,
-    renderErrorPage({ title: 'This sign-in link is not valid', description }),
+    renderErrorPage({ title: 'This sign-in link is not valid', description, details }),
     STYLE_HASH,
   )
+}
+
+/** Longest redirect URI written to the log as sent (a request can carry anything). */
+const MAX_LOGGED_URI = 512
+
+/**
+ * Logs a redirect URI that is not registered, with those that are: the usual first mistake of a new
+ * integration. The page shows them too, but only on a loopback issuer (a developer's machine):
+ * elsewhere they would tell anyone which return addresses a client has.
+ */
+function redirectMismatch(
+  reply: FastifyReply,
+  env: Env,
+  clientId: string,
+  mismatch: { sent: string; registered: readonly string[] },
+): ErrorDetail[] | undefined {
+  const sent =
+    mismatch.sent.length > MAX_LOGGED_URI
+      ? `${mismatch.sent.slice(0, MAX_LOGGED_URI)}…`
+      : mismatch.sent
+  reply.log.info(
+    { client_id: clientId, redirect_uri: sent, registered: mismatch.registered },
+    'redirect_uri not registered',
+  )
+  if (!isLoopbackIssuer(env.ctx.config.issuer)) return undefined
+  return [
+    { label: 'Sent:', values: [sent] },
+    { label: 'Registered:', values: mismatch.registered },
+  ]
+}
+
+/** Whether the issuer is on this machine (`http://127.0.0.1…`, `http://localhost…`, `[::1]`). */
+function isLoopbackIssuer(issuer: string): boolean {
+  return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(issuer).hostname)
 }
 
 /**
@@ -250,7 +288,11 @@ async function checkOrAnswer(
     case 'valid':
       return checked.request
     case 'page':
-      sendInvalidPage(reply, checked.description)
+      sendInvalidPage(
+        reply,
+        checked.description,
+        checked.mismatch && redirectMismatch(reply, env, params.client_id ?? '', checked.mismatch),
+      )
       return undefined
     case 'redirect':
       sendRedirect(
@@ -322,6 +364,8 @@ async function showLoginForm(
   const html = renderLoginPage({
     action: env.action,
     clientId: authz.client.clientId,
+    clientName: authz.client.displayName,
+    logoUri: authz.client.logoUri,
     hidden,
     csrf: [CSRF_FIELD, csrf],
     username: o.username,
@@ -329,7 +373,26 @@ async function showLoginForm(
     invalid: o.invalid,
   })
   // The form posts here; the redirect after it goes to the client, which `form-action` must allow.
-  return sendPage(reply, status, html, STYLE_HASH, ["'self'", redirectSource(authz.redirectUri)])
+  // The logo, if any, is the one image the page may load: from its origin only.
+  const logo = authz.client.logoUri
+  return sendPage(
+    reply,
+    status,
+    html,
+    STYLE_HASH,
+    ["'self'", redirectSource(authz.redirectUri)],
+    logo === null ? [] : imageSource(logo),
+  )
+}
+
+/** The CSP source of a logo: its origin (none for a URL that has none: nothing may load then). */
+function imageSource(uri: string): string[] {
+  try {
+    const origin = new URL(uri).origin
+    return origin === 'null' ? [] : [origin]
+  } catch {
+    return []
+  }
 }
 
 /** Anything that went wrong, as a page for a person: a safe sentence, never a stack trace. */

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify'
 import { SIGNING_ALGS } from '../../store/types.js'
 import type { ServerContext } from '../context.js'
+import { applyCors, registerPreflight } from '../cors.js'
 import { AUTHORIZE_PATH } from './authorize.js'
 import { FEED_PATH } from './feed.js'
 import { INTROSPECTION_PATH } from './introspection.js'
@@ -83,12 +84,17 @@ export function registerMetadataEndpoint(app: FastifyInstance, ctx: ServerContex
   const path = issuerPath(ctx.config.issuer)
   const locations = path === '' ? [METADATA_PATH] : [METADATA_PATH + path, path + METADATA_PATH]
   for (const location of locations) {
-    app.get(location, (_request, reply) => {
+    registerPreflight(app, ctx, location, ['GET'])
+    app.get(location, async (request, reply) => {
+      if (request.headers.origin !== undefined) await applyCors(ctx, request, reply)
       reply
         .header('cache-control', 'public, max-age=300')
+        // Cached by shared caches too: an answer for one origin must not be served to another.
+        .header('vary', 'Origin')
         .header('x-content-type-options', 'nosniff')
         .type('application/json; charset=utf-8')
         .send(body)
+      return reply
     })
   }
 }

@@ -12,12 +12,16 @@ import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
 import { endSession } from '../../tokens/session_revocation.js'
 import { authenticateClient } from '../client_auth/index.js'
 import type { ServerContext } from '../context.js'
+import { applyCors, registerPreflight } from '../cors.js'
 import type { FormParams } from '../form.js'
 
 export const REVOCATION_PATH = '/revoke'
 
 export function registerRevocationEndpoint(app: FastifyInstance, ctx: ServerContext): void {
+  registerPreflight(app, ctx, REVOCATION_PATH, ['POST'])
   app.post(REVOCATION_PATH, async (request, reply) => {
+    // Browser apps of public clients (CORS); nothing at all for a request without Origin.
+    if (request.headers.origin !== undefined) await applyCors(ctx, request, reply)
     const params = (request.body ?? {}) as FormParams
     const { client } = await authenticateClient(request, params, ctx)
     const token = params.token

@@ -7,13 +7,17 @@ import type { FastifyInstance } from 'fastify'
 import { OAuthError } from '../../errors.js'
 import { authenticateClient } from '../client_auth/index.js'
 import type { ServerContext } from '../context.js'
+import { applyCors, registerPreflight } from '../cors.js'
 import type { FormParams } from '../form.js'
 import { findGrant } from '../grants/index.js'
 
 export const TOKEN_PATH = '/token'
 
 export function registerTokenEndpoint(app: FastifyInstance, ctx: ServerContext): void {
+  registerPreflight(app, ctx, TOKEN_PATH, ['POST'])
   app.post(TOKEN_PATH, async (request, reply) => {
+    // Browser apps of public clients (CORS); nothing at all for a request without Origin.
+    if (request.headers.origin !== undefined) await applyCors(ctx, request, reply)
     const params = (request.body ?? {}) as FormParams
     const { client, method } = await authenticateClient(request, params, ctx)
     const grantType = params.grant_type

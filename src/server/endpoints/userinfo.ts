@@ -21,6 +21,7 @@ import { profileClaims } from '../../profile.js'
 import { resolveAccessToken } from '../../tokens/access_token.js'
 import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
+import { applyCors, registerPreflight } from '../cors.js'
 import { sendOAuthError } from '../errors.js'
 import { scopeList } from '../scope.js'
 
@@ -93,11 +94,13 @@ async function userinfo(token: string, ctx: ServerContext): Promise<Record<strin
 }
 
 export function registerUserinfoEndpoint(app: FastifyInstance, ctx: ServerContext): void {
-  // OIDC Core §5.3.1: GET and POST both.
+  // OIDC Core §5.3.1: GET and POST both; browser apps call it too (CORS, `../cors.ts`).
+  registerPreflight(app, ctx, USERINFO_PATH, ['GET', 'POST'])
   app.route({
     method: ['GET', 'POST'],
     url: USERINFO_PATH,
     handler: async (request, reply) => {
+      if (request.headers.origin !== undefined) await applyCors(ctx, request, reply)
       let answer: Record<string, unknown>
       try {
         answer = await userinfo(readToken(request), ctx)

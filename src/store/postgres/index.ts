@@ -11,7 +11,8 @@
  *                  resource_server boolean, created_at bigint,
  *                  auth_method text 'client_secret_basic'|'client_secret_post'|'private_key_jwt'|
  *                  'none' or NULL (either secret method), jwks jsonb NULL (JSON Web Key Set), jwks_uri text NULL,
- *                  audiences text[], exchange_audiences text[], require_par boolean)
+ *                  audiences text[], exchange_audiences text[], require_par boolean,
+ *                  allowed_origins text[], display_name text NULL, logo_uri text NULL)
  *   signing_keys  (kid text PRIMARY KEY, position bigint IDENTITY (insertion order), alg text,
  *                  public_jwk jsonb, private_key text, created_at bigint, activates_at bigint,
  *                  superseded_at bigint NULL, published_until bigint NULL, retired_at bigint NULL)

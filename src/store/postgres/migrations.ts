@@ -259,6 +259,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN family_name text;
     `,
   },
+  {
+    version: 6,
+    name: 'clients: allowed browser origins, display name, logo',
+    up: `
+      ALTER TABLE clients ADD COLUMN allowed_origins text[] NOT NULL DEFAULT '{}';
+      ALTER TABLE clients ADD COLUMN display_name text;
+      ALTER TABLE clients ADD COLUMN logo_uri text;
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

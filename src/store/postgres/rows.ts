@@ -65,6 +65,9 @@ export interface ClientRow {
   audiences: string[]
   exchange_audiences: string[]
   require_par: boolean
+  allowed_origins: string[]
+  display_name: string | null
+  logo_uri: string | null
 }
 
 export interface KeyRow {
@@ -117,6 +120,9 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     audiences: row.audiences,
     exchangeAudiences: row.exchange_audiences,
     requirePar: row.require_par,
+    allowedOrigins: row.allowed_origins,
+    displayName: row.display_name,
+    logoUri: row.logo_uri,
   }
 }
 
@@ -139,6 +145,9 @@ export function clientValues(client: ClientRecord): Values {
     client.audiences,
     client.exchangeAudiences,
     client.requirePar,
+    client.allowedOrigins,
+    client.displayName,
+    client.logoUri,
   ]
 }
 

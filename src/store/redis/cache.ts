@@ -84,6 +84,9 @@ function hasClientShape(r: ClientRecord): boolean {
     Array.isArray(r.audiences) &&
     Array.isArray(r.exchangeAudiences) &&
     typeof r.requirePar === 'boolean' &&
+    Array.isArray(r.allowedOrigins) &&
+    r.displayName !== undefined &&
+    r.logoUri !== undefined &&
     r.jwks !== undefined &&
     r.jwksUri !== undefined
   )

@@ -11,7 +11,8 @@
  *                  auth_method TEXT 'client_secret_basic'|'client_secret_post'|'private_key_jwt'|
  *                  'none' or NULL (either secret method), jwks TEXT NULL (JSON Web Key Set), jwks_uri TEXT NULL,
  *                  audiences TEXT (JSON array), exchange_audiences TEXT (JSON array),
- *                  require_par INTEGER 0|1)
+ *                  require_par INTEGER 0|1, allowed_origins TEXT (JSON array),
+ *                  display_name TEXT NULL, logo_uri TEXT NULL)
  *   signing_keys  (kid TEXT PRIMARY KEY, alg TEXT, public_jwk TEXT (JSON), private_key TEXT,
  *                  created_at INTEGER, activates_at INTEGER, superseded_at INTEGER NULL,
  *                  published_until INTEGER NULL, retired_at INTEGER NULL)

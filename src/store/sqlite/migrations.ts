@@ -218,6 +218,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN family_name TEXT;
     `,
   },
+  {
+    version: 7,
+    name: 'clients: allowed browser origins, display name, logo',
+    up: `
+      ALTER TABLE clients ADD COLUMN allowed_origins TEXT NOT NULL DEFAULT '[]'; -- JSON array
+      ALTER TABLE clients ADD COLUMN display_name TEXT;
+      ALTER TABLE clients ADD COLUMN logo_uri TEXT;
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

@@ -49,6 +49,9 @@ export interface ClientRow {
   audiences: string
   exchange_audiences: string
   require_par: number
+  allowed_origins: string
+  display_name: string | null
+  logo_uri: string | null
 }
 
 export interface KeyRow {
@@ -101,6 +104,9 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     audiences: JSON.parse(row.audiences) as string[],
     exchangeAudiences: JSON.parse(row.exchange_audiences) as string[],
     requirePar: row.require_par === 1,
+    allowedOrigins: JSON.parse(row.allowed_origins) as string[],
+    displayName: row.display_name,
+    logoUri: row.logo_uri,
   }
 }
 
@@ -163,6 +169,9 @@ export function clientParams(client: ClientRecord): Params {
     JSON.stringify(client.audiences),
     JSON.stringify(client.exchangeAudiences),
     client.requirePar ? 1 : 0,
+    JSON.stringify(client.allowedOrigins),
+    client.displayName,
+    client.logoUri,
   ]
 }
 
