@@ -3,7 +3,7 @@
  * in-flight requests finish, the database closes.
  */
 import { loadServeConfig } from '../../config.js'
-import { metadataUrl } from '../../server/endpoints/metadata.js'
+import { metadataUrl } from '../../server/issuer.js'
 import { freePort, startServer } from '../../server/serve.js'
 import { displayDbUrl } from '../store.js'
 

@@ -20,7 +20,7 @@ import type { UserRecord } from '../../store/types.js'
 import { generateOpaqueToken } from '../../tokens/opaque.js'
 import { HasherBusy, verifyPassword } from '../../tokens/passwords.js'
 import { isUsername } from '../../users.js'
-import { issuerPath } from './metadata.js'
+import { issuerPath } from '../issuer.js'
 import {
   checkAuthorizationRequest,
   redirectTo,

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify'
 import { SIGNING_ALGS } from '../../store/types.js'
 import type { ServerContext } from '../context.js'
+import { issuerPath, METADATA_PATH } from '../issuer.js'
 import { applyCors, registerPreflight } from '../cors.js'
 import { AUTHORIZE_PATH } from './authorize.js'
 import { FEED_PATH } from './feed.js'
@@ -18,18 +19,6 @@ import { ASSERTION_SIGNING_ALGS } from '../client_auth/private_key_jwt.js'
 import { GRANT_TYPES } from '../grants/index.js'
 import { TOKEN_PATH } from './token.js'
 import { USERINFO_PATH } from './userinfo.js'
-
-export const METADATA_PATH = '/.well-known/oauth-authorization-server'
-
-/** The issuer's path without its trailing slash: `''` for `https://h`, `/auth` for `https://h/auth`. */
-export function issuerPath(issuer: string): string {
-  return new URL(issuer).pathname.replace(/\/+$/, '')
-}
-
-/** Where RFC 8414 §3.1 puts the metadata of `issuer`: the well-known segment before its path. */
-export function metadataUrl(issuer: string): string {
-  return new URL(issuer).origin + METADATA_PATH + issuerPath(issuer)
-}
 
 export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
   const base = ctx.config.issuer
