@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { fuzzParameters } from '../../test/helpers/fuzz.js'
+import { client as storedClient } from '../../test/store/fixtures.js'
 import type { ClientRecord } from '../store/types.js'
 import { checkAuthorizationRequest, redirectTo } from './authorization_request.js'
 import type { ServerContext } from './context.js'
@@ -20,26 +21,14 @@ const REGISTERED = [
   'http://127.0.0.1:8080/cb',
   'com.example.app:/oauth2redirect',
 ]
-const client: ClientRecord = {
-  clientId: 'web',
+const client: ClientRecord = storedClient('web', {
   secretHash: null,
   grants: ['authorization_code'],
   scopes: ['read'],
   redirectUris: REGISTERED,
   authMethod: 'none',
-  jwks: null,
-  jwksUri: null,
-  audiences: [],
-  exchangeAudiences: [],
-  requirePar: false,
-  allowedOrigins: [],
-  displayName: null,
-  logoUri: null,
-  accessTokenFormat: 'jwt',
-  accessTokenTtl: 300,
-  resourceServer: false,
   createdAt: 0,
-}
+})
 const ctx = {
   clients: { get: (id: string) => Promise.resolve(id === 'web' ? client : null) },
 } as unknown as ServerContext

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { Socket } from 'node:net'
 import { describe, it } from 'node:test'
 import type { FastifyRequest } from 'fastify'
+import { client as storedClient } from '../../test/store/fixtures.js'
 import { OAuthError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
 import { hashSecret, SecretVerifier } from '../tokens/secrets.js'
@@ -31,27 +32,13 @@ function basic(clientId: string, secret: string): string {
 }
 
 async function clientRecord(clientId: string, secret: string | null): Promise<ClientRecord> {
-  return {
-    clientId,
+  return storedClient(clientId, {
     secretHash: secret === null ? null : await hashSecret(secret, TEST_COST),
-    grants: ['client_credentials'],
     scopes: [],
-    redirectUris: [],
     // As `client create` registers it without --auth-method: a secret may come either way.
     authMethod: secret === null ? 'none' : null,
-    jwks: null,
-    jwksUri: null,
-    audiences: [],
-    exchangeAudiences: [],
-    requirePar: false,
-    allowedOrigins: [],
-    displayName: null,
-    logoUri: null,
-    accessTokenFormat: 'jwt',
-    accessTokenTtl: 300,
-    resourceServer: false,
     createdAt: 0,
-  }
+  })
 }
 
 /**

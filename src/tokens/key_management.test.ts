@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
+import { client as storedClient } from '../../test/store/fixtures.js'
 import { keyJSON } from '../admin/keys.js'
 import { ConfigError } from '../errors.js'
 import { createSqliteStore } from '../store/sqlite/index.js'
@@ -66,26 +67,13 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 )
 
 function client(clientId: string, accessTokenTtl: number): ClientRecord {
-  return {
-    clientId,
+  return storedClient(clientId, {
     secretHash: null,
-    grants: ['client_credentials'],
     scopes: [],
-    redirectUris: [],
     authMethod: 'none',
-    jwks: null,
-    jwksUri: null,
-    audiences: [],
-    exchangeAudiences: [],
-    requirePar: false,
-    allowedOrigins: [],
-    displayName: null,
-    logoUri: null,
-    accessTokenFormat: 'jwt',
     accessTokenTtl,
-    resourceServer: false,
     createdAt: START,
-  }
+  })
 }
 
 interface Issued {

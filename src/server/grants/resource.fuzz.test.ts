@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { fuzzParameters } from '../../../test/helpers/fuzz.js'
+import { client as storedClient } from '../../../test/store/fixtures.js'
 import { OAuthError } from '../../errors.js'
 import type { ClientRecord } from '../../store/types.js'
 import { requestedAudience, resourceIndicator } from './resource.js'
@@ -15,31 +16,11 @@ import { requestedAudience, resourceIndicator } from './resource.js'
 const AUDIENCES = ['https://a.example/api', 'https://b.example', 'urn:example:ledger']
 const DEFAULT = 'https://issuer.example'
 
-const client = (audiences: string[]): ClientRecord => ({
-  clientId: 'svc',
-  secretHash: null,
-  grants: ['client_credentials'],
-  scopes: [],
-  redirectUris: [],
-  authMethod: null,
-  jwks: null,
-  jwksUri: null,
-  audiences,
-  exchangeAudiences: [],
-  requirePar: false,
-  allowedOrigins: [],
-  displayName: null,
-  logoUri: null,
-  accessTokenFormat: 'jwt',
-  accessTokenTtl: 300,
-  resourceServer: false,
-  createdAt: 0,
-})
+const client = (audiences: string[]): ClientRecord =>
+  storedClient('svc', { secretHash: null, scopes: [], authMethod: null, audiences, createdAt: 0 })
 
 function isInvalidTarget(err: unknown): boolean {
-  return (
-    err instanceof OAuthError && (err.code as string) === 'invalid_target' && err.status === 400
-  )
+  return err instanceof OAuthError && err.code === 'invalid_target' && err.status === 400
 }
 
 const uriish = fc.oneof(
