@@ -384,6 +384,21 @@ describe('consent for third-party clients', () => {
     assert.deepEqual((none.json as { revoked: string[] }).revoked, [])
   })
 
+  it('shows third_party on clients, false by default, and refuses it without the code grant', () => {
+    const shown = cli(['client', 'show', '--db', server.db, '--id', 'third'])
+    assert.equal((shown.json as Record<string, unknown>).third_party, true)
+    const web = cli(['client', 'show', '--db', server.db, '--id', 'web'])
+    assert.equal((web.json as Record<string, unknown>).third_party, false)
+    const refused = cli([
+      ...['client', 'create', '--db', server.db, '--id', 'machine', '--third-party'],
+      ...['--grant', 'client_credentials'],
+    ])
+    assert.notEqual(refused.status, 0)
+    assert.equal(refused.stdout, '')
+    assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr)
+    assert.match(refused.stderr, /--third-party/)
+  })
+
   it('refuses an unknown user or client in the CLI with one line on stderr', () => {
     for (const args of [
       ['list', '--user', 'nobody'],
