@@ -199,7 +199,7 @@ ${o.scope.map((s) => `<li><code>${escapeHtml(s)}</code></li>`).join('\n')}
 ${message}<form method="post" action="${escapeHtml(o.action)}">
 ${hidden}
 ${scopes}
-<button type="submit" name="${decision}" value="approve" autofocus>Allow</button>
+<button type="submit" name="${decision}" value="approve">Allow</button>
 <button type="submit" name="${decision}" value="cancel" class="secondary">Cancel</button>
 </form>
 <p class="hint">Allow only applications you trust with these.</p>`,
