@@ -1,7 +1,7 @@
 /**
  * The programmatic API of the `latchkey` package (docs/API.md): start the authorization server in
  * this process on a store, and set it up with the operations the CLI runs (clients, users, keys,
- * sessions). The resource-server SDK is its own package, `@latchkey/verifier`.
+ * sessions, consents). The resource-server SDK is its own package, `@latchkey/verifier`.
  */
 export { startServer, type Server, type ServerOptions } from './server/embedded.js'
 export { openStore, type OpenStoreOptions } from './store/index.js'
@@ -44,3 +44,4 @@ export {
   type RotateKeyOptions,
 } from './admin/keys.js'
 export { listSessions, revokeSessions, type SessionJSON } from './admin/sessions.js'
+export { listConsents, revokeConsents, type ConsentJSON } from './admin/consents.js'

@@ -58,6 +58,11 @@ export interface CreateClientOptions {
   displayName?: string
   /** An image the login page shows (RFC 7591 `logo_uri`): https (http only for loopback). */
   logoUri?: string
+  /**
+   * A third-party application: users approve the scopes it asks for on a consent page (default:
+   * first-party, no consent page).
+   */
+  thirdParty?: boolean
   /** `jwt` (default) or `opaque`. */
   accessTokenFormat?: string
   /** Access-token lifetime, seconds (default 300). */
@@ -83,6 +88,7 @@ export interface ClientJSON {
   allowed_origins: string[]
   client_name: string | null
   logo_uri: string | null
+  third_party: boolean
   jwks_uri: string | null
   /** Only when its keys were given inline. */
   jwks?: JSONWebKeySet
@@ -110,6 +116,7 @@ export function clientJSON(c: ClientRecord): ClientJSON {
     allowed_origins: c.allowedOrigins,
     client_name: c.displayName,
     logo_uri: c.logoUri,
+    third_party: c.thirdParty,
     jwks_uri: c.jwksUri,
     access_token_format: c.accessTokenFormat,
     access_token_ttl: c.accessTokenTtl,
@@ -247,6 +254,9 @@ export async function buildClient(
   if (o.requirePar && !grants.includes('authorization_code')) {
     throw new UsageError('--require-par needs the authorization_code grant')
   }
+  if (o.thirdParty && !grants.includes('authorization_code')) {
+    throw new UsageError('--third-party needs the authorization_code grant')
+  }
   const authMethod = checkAuthMethod(o)
   const keys = await checkKeys(o, authMethod)
   let secret: string | null = null
@@ -289,6 +299,7 @@ export async function buildClient(
       allowedOrigins: checkList('--allowed-origin', o.allowedOrigin).map(checkAllowedOrigin),
       displayName: checkDisplayName(o.displayName),
       logoUri: checkLogoUri(o.logoUri),
+      thirdParty: o.thirdParty === true,
       accessTokenFormat: format,
       accessTokenTtl: checkTtl(o.accessTokenTtl),
       resourceServer: o.resourceServer === true,

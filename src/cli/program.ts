@@ -177,6 +177,7 @@ export function buildProgram(): Command {
     )
     .option('--display-name <name>', 'the name the login page shows (1-100 printable characters)')
     .option('--logo-uri <url>', 'an image the login page shows (https; http only on loopback)')
+    .option('--third-party', 'a third-party app: users approve its scopes on a consent page')
     .action(
       run(async (o: import('./commands/client.js').CreateClientOptions) => {
         const { createClient } = await import('./commands/client.js')
@@ -241,6 +242,36 @@ export function buildProgram(): Command {
       run(async (o: { db?: string; user?: string; id?: string }) => {
         const { revokeSessions } = await import('./commands/session.js')
         await revokeSessions(o)
+      }),
+    )
+
+  const consent = program
+    .command('consent')
+    .description("users' remembered consents to third-party clients")
+  consent
+    .command('list')
+    .description("a user's consents (to one client with --client), as a JSON array")
+    .addOption(dbOption())
+    .requiredOption('--user <name>', 'username')
+    .option('--client <id>', 'client id')
+    .action(
+      run(async (o: { db?: string; user: string; client?: string }) => {
+        const { listConsents } = await import('./commands/consent.js')
+        await listConsents(o)
+      }),
+    )
+  consent
+    .command('revoke')
+    .description(
+      "withdraw a user's consent to one client (--client) or to all, ending their sessions there",
+    )
+    .addOption(dbOption())
+    .requiredOption('--user <name>', 'username')
+    .option('--client <id>', 'client id')
+    .action(
+      run(async (o: { db?: string; user: string; client?: string }) => {
+        const { revokeConsents } = await import('./commands/consent.js')
+        await revokeConsents(o)
       }),
     )
 

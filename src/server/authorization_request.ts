@@ -6,6 +6,10 @@
  * Until the client and its redirect URI are known to be valid, an error must not redirect (RFC 6749
  * §4.1.2.1, RFC 9700 §4.1.1): the caller shows an error page. After that, errors go back to the client
  * at its redirect URI with `state` and `iss` (RFC 9207).
+ *
+ * OpenID Connect Core §3.1.2.1 adds `prompt` (a set of `none`, `login`, `consent`,
+ * `select_account`; `none` alone), `max_age` (seconds) and `login_hint` (the username to fill in);
+ * this module checks their form, `../endpoints/authorize.ts` acts on them.
  */
 import { OAuthError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
@@ -22,7 +26,18 @@ const AUTHORIZATION_PARAMETERS = [
   'state',
   'code_challenge',
   'code_challenge_method',
+  // OpenID Connect Core §3.1.2.1
+  'prompt',
+  'max_age',
+  'login_hint',
 ] as const
+
+/** OpenID Connect Core §3.1.2.1: the `prompt` values this server acts on. */
+export const PROMPT_VALUES = ['none', 'login', 'consent', 'select_account'] as const
+export type Prompt = (typeof PROMPT_VALUES)[number]
+const MAX_LOGIN_HINT = 255
+// A whole number of seconds, at most ten digits (three centuries).
+const MAX_AGE = /^[0-9]{1,10}$/
 
 const MAX_CLIENT_ID = 255
 // RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters without padding.
@@ -42,6 +57,12 @@ export interface AuthorizationRequest {
   params: Readonly<Record<string, string>>
   /** The parameters came from a pushed request (RFC 9126). */
   pushed: boolean
+  /** `prompt` (OIDC Core §3.1.2.1): empty when not sent. `none` is never with another value. */
+  prompt: ReadonlySet<Prompt>
+  /** `max_age` in seconds: a browser login older than this must be made again. */
+  maxAge: number | undefined
+  /** `login_hint`: the username the login form is filled in with. */
+  loginHint: string | undefined
 }
 
 export type CheckedAuthorizationRequest =
@@ -138,6 +159,22 @@ export async function checkAuthorizationRequest(
     throw err
   }
 
+  const prompt = parsePrompt(params.prompt)
+  if (prompt === undefined) {
+    return refuse(
+      'invalid_request',
+      'prompt must be none alone, or of login, consent, select_account',
+    )
+  }
+  const maxAge = params.max_age === undefined || params.max_age === '' ? undefined : params.max_age
+  if (maxAge !== undefined && !MAX_AGE.test(maxAge)) {
+    return refuse('invalid_request', 'max_age must be a whole number of seconds')
+  }
+  const loginHint = params.login_hint === '' ? undefined : params.login_hint
+  if (loginHint !== undefined && loginHint.length > MAX_LOGIN_HINT) {
+    return refuse('invalid_request', `login_hint must be at most ${MAX_LOGIN_HINT} characters`)
+  }
+
   return {
     kind: 'valid',
     request: {
@@ -148,8 +185,25 @@ export async function checkAuthorizationRequest(
       scope,
       params: carriedParameters(params),
       pushed,
+      prompt,
+      maxAge: maxAge === undefined ? undefined : Number(maxAge),
+      loginHint,
     },
   }
+}
+
+/**
+ * The `prompt` set (OIDC Core §3.1.2.1: space-delimited, case-sensitive), or `undefined` when it has
+ * an unknown value or `none` with another.
+ */
+function parsePrompt(value: string | undefined): ReadonlySet<Prompt> | undefined {
+  const values = (value ?? '').split(' ').filter((v) => v !== '')
+  const known = values.filter((v): v is Prompt => (PROMPT_VALUES as readonly string[]).includes(v))
+  if (known.length !== values.length) return undefined
+  const prompt = new Set(known)
+  // §3.1.2.1: "If this parameter contains none with any other value, an error is returned."
+  if (prompt.has('none') && prompt.size > 1) return undefined
+  return prompt
 }
 
 /**

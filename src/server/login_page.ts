@@ -1,5 +1,5 @@
 /**
- * The HTML of the authorization endpoint: the login page and the error page. Server-rendered, no
+ * The HTML of the authorization endpoint: the login page, the consent page and the error page. Server-rendered, no
  * script, one stylesheet allowed by its hash; every value from the request or the store goes through
  * `escapeHtml`. Works without JavaScript; readable in light and dark mode; labels bound to inputs.
  */
@@ -52,6 +52,10 @@ input[aria-invalid=true]{border-color:var(--alert-text)}
 button{display:block;width:100%;margin-top:24px;padding:11px 16px;font:inherit;font-weight:600;
 color:var(--on-accent);background:var(--accent);border:0;border-radius:8px;cursor:pointer}
 button:hover{background:var(--accent-hover)}
+button.secondary{margin-top:12px;color:var(--text);background:transparent;border:1px solid var(--border)}
+button.secondary:hover{background:var(--bg)}
+.scopes{margin:8px 0 0;padding-left:20px}
+.scopes code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;overflow-wrap:anywhere}
 input:focus-visible,button:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
 .hint{margin:20px 0 0;color:var(--muted);font-size:.875rem}
 footer{margin-top:16px;text-align:center;color:var(--muted);font-size:.8125rem}
@@ -121,13 +125,9 @@ export function renderLoginPage(o: LoginPageOptions): string {
   // Focus where the person will type: the username, or the password when the name is filled in.
   const focusUser = username === '' ? ' autofocus' : ''
   const focusPassword = username === '' ? '' : ' autofocus'
-  const logo =
-    o.logoUri === undefined || o.logoUri === null
-      ? ''
-      : `<img class="client-logo" src="${escapeHtml(o.logoUri)}" alt="" width="48" height="48">\n`
   return layout(
     'Sign in',
-    `${logo}<h1>Sign in</h1>
+    `${clientLogo(o.logoUri)}<h1>Sign in</h1>
 <p class="lead">to continue to <span class="client">${escapeHtml(o.clientName ?? o.clientId)}</span></p>
 ${message}<form method="post" action="${escapeHtml(o.action)}">
 ${hidden}
@@ -138,6 +138,71 @@ ${hidden}
 <input type="password" id="password" name="password" autocomplete="current-password" required${described}${invalid}${focusPassword}>
 <button type="submit">Continue</button>
 </form>`,
+  )
+}
+
+function clientLogo(logoUri: string | null | undefined): string {
+  return logoUri === undefined || logoUri === null
+    ? ''
+    : `<img class="client-logo" src="${escapeHtml(logoUri)}" alt="" width="48" height="48">\n`
+}
+
+function hiddenFields(fields: readonly (readonly [string, string])[]): string {
+  return fields
+    .map(([n, v]) => `<input type="hidden" name="${escapeHtml(n)}" value="${escapeHtml(v)}">`)
+    .join('\n')
+}
+
+export interface ConsentPageOptions {
+  /** Where the form posts. */
+  action: string
+  clientId: string
+  clientName?: string | null
+  logoUri?: string | null
+  /** Who is signed in (shown, so a shared browser does not approve for the wrong person). */
+  username: string
+  /** The scope names asked for, exactly what an approval grants. */
+  scope: readonly string[]
+  /** The authorization request, carried as hidden fields. */
+  hidden: Readonly<Record<string, string>>
+  /** Name and value of the CSRF field, and of the consent mark. */
+  csrf: readonly [string, string]
+  consent: readonly [string, string]
+  /** The name of the buttons' field (`approve` or `cancel`). */
+  decision: string
+  /** Shown above the list, announced by screen readers. */
+  message?: string
+}
+
+/**
+ * The consent page (OIDC Core §3.1.2.4): the client, who is signed in, the scope names it asks for,
+ * and two buttons. No checkboxes: an approval grants exactly the listed scopes.
+ */
+export function renderConsentPage(o: ConsentPageOptions): string {
+  const hidden = hiddenFields([...Object.entries(o.hidden), o.csrf, o.consent])
+  const message =
+    o.message === undefined ? '' : `<p class="alert" role="alert">${escapeHtml(o.message)}</p>\n`
+  const scopes =
+    o.scope.length === 0
+      ? '<p id="scope-list">It asks for no scopes: only to know that you signed in.</p>'
+      : `<p id="scope-list">It asks for these scopes:</p>
+<ul class="scopes" aria-labelledby="scope-list">
+${o.scope.map((s) => `<li><code>${escapeHtml(s)}</code></li>`).join('\n')}
+</ul>`
+  const client = escapeHtml(o.clientName ?? o.clientId)
+  const decision = escapeHtml(o.decision)
+  return layout(
+    'Allow access',
+    `${clientLogo(o.logoUri)}<h1>Allow access?</h1>
+<p class="lead"><span class="client">${client}</span> wants to access your account
+(signed in as <span class="client">${escapeHtml(o.username)}</span>).</p>
+${message}<form method="post" action="${escapeHtml(o.action)}">
+${hidden}
+${scopes}
+<button type="submit" name="${decision}" value="approve">Allow</button>
+<button type="submit" name="${decision}" value="cancel" class="secondary">Cancel</button>
+</form>
+<p class="hint">Allow only applications you trust with these.</p>`,
   )
 }
 

@@ -111,6 +111,12 @@ export const INVALIDATES: { [M in StoreMethod]: Invalidates<M> } = {
   putPushed: NOTHING,
   takePushed: NOTHING,
 
+  // Consents: never cached; revoking one ends sessions by `sid` events.
+  grantConsent: NOTHING,
+  getConsent: NOTHING,
+  listConsents: NOTHING,
+  revokeConsent: { revocations: (_args, result) => result.sessions.length > 0 },
+
   ping: NOTHING,
   close: NOTHING,
 }

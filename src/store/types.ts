@@ -73,6 +73,11 @@ export interface ClientRecord {
   displayName: string | null
   /** An https (or loopback http) image shown on the login page (RFC 7591 `logo_uri`). */
   logoUri: string | null
+  /**
+   * A third-party client: users are asked to consent to the scopes it requests (OIDC Core §3.1.2.4),
+   * and their consent is remembered. `false` (first-party): no consent page.
+   */
+  thirdParty: boolean
   accessTokenFormat: AccessTokenFormat
   /** Access-token lifetime in seconds. */
   accessTokenTtl: number
@@ -90,7 +95,8 @@ export interface ClientStore {
   /** Every client, ordered by id. */
   listClients(): Promise<ClientRecord[]>
   /**
-   * Removes the client with every opaque token, session, refresh token and code issued to it, and
+   * Removes the client with every opaque token, session, refresh token and code issued to it and every
+   * consent given to it, and
    * appends `event` (a `client` revocation covering its JWTs) in the same transaction, so that no
    * reader ever sees the event without the deletion or the deletion without the event. `false`
    * (nothing appended) when it did not exist.
@@ -301,7 +307,8 @@ export interface UserStore {
   getLoginsUnlockedAt(username: string): Promise<number | null>
   /**
    * Deletes the user with everything that lets them in: sessions (ended as by `revokeSessions`),
-   * browser logins, unused codes, refresh tokens and opaque access tokens of those sessions; `event`
+   * browser logins, unused codes, refresh tokens and opaque access tokens of those sessions, and
+   * their consents; `event`
    * (a `sub` revocation) is appended in the same transaction. `false` (nothing appended) when unknown.
    */
   deleteUser(id: string, event: RevocationInput): Promise<boolean>
@@ -502,6 +509,50 @@ export interface SingleUseStore {
   takePushed(hash: string, clientId: string, now: number): Promise<Record<string, string> | null>
 }
 
+/**
+ * A user's remembered consent to a third-party client: the scopes they approved, ever (the union of
+ * every approval).
+ * @see https://openid.net/specs/openid-connect-core-1_0.html#Consent (OIDC Core §3.1.2.4)
+ */
+export interface ConsentRecord {
+  userId: string
+  clientId: string
+  /** Every scope approved, sorted, without repeats. */
+  scope: string[]
+  /** The first approval. */
+  grantedAt: number
+  /** The latest approval. */
+  updatedAt: number
+}
+
+export interface ConsentStore {
+  /**
+   * Remembers that `userId` approved `scope` for `clientId` at `at`: the stored scope becomes the
+   * union of what was approved before and `scope` (`grantedAt` kept, `updatedAt = at`). Atomic: of
+   * concurrent grants for one (user, client) none loses the other's scopes. Does not check that the
+   * user or the client exist, nor the scopes.
+   */
+  grantConsent(userId: string, clientId: string, scope: string[], at: number): Promise<void>
+  /** The consent of `userId` to `clientId`, or `null` when none is remembered. */
+  getConsent(userId: string, clientId: string): Promise<ConsentRecord | null>
+  /** The consents of a user, of a client, or of both (one at most); ordered by user, then client. */
+  listConsents(filter: { userId?: string; clientId?: string }): Promise<ConsentRecord[]>
+  /**
+   * Forgets the consent of `userId` to `clientId`, or to every client when `clientId` is `null`, and
+   * ends the user's live sessions (at `now`) at each client whose consent it forgot, as
+   * `revokeSession` does but keeping the browser logins (the next authorization asks for consent
+   * again): their refresh and opaque access tokens are deleted, their unused codes too, and one
+   * `sid` event each (built by `eventFor`) is appended, all in one durable transaction. Returns the
+   * clients whose consent was forgotten and the ended sessions (both empty when there was none).
+   */
+  revokeConsent(
+    userId: string,
+    clientId: string | null,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<{ clients: string[]; sessions: string[] }>
+}
+
 export interface Store
   extends
     ClientStore,
@@ -510,7 +561,8 @@ export interface Store
     RevocationStore,
     UserStore,
     SessionStore,
-    SingleUseStore {
+    SingleUseStore,
+    ConsentStore {
   /** Which engine: `sqlite`, `postgres`, … */
   readonly engine: string
   /** Resolves when the store answers a trivial query; rejects with `StoreUnavailableError`. */

@@ -1,7 +1,7 @@
 /**
  * Ending sessions, shared by the server (refresh reuse, code replay, RFC 7009 revocation of a refresh
- * token) and the CLI (`session revoke`). A `sid` revocation event covers the session's JWT access
- * tokens until the longest of them could still be live.
+ * token) and the CLI (`session revoke`, `consent revoke`). A `sid` revocation event covers the
+ * session's JWT access tokens until the longest of them could still be live.
  */
 import type { RevocationInput, SessionRecord, Store } from '../store/types.js'
 import { longestTokenLifetime } from './key_management.js'
@@ -25,6 +25,20 @@ export async function endSession(store: Store, sessionId: string, now: number): 
   const session = await store.getSession(sessionId)
   if (!session || session.revokedAt !== null) return false
   return store.revokeSession(sessionId, sidEvent(session, now, await longestTokenLifetime(store)))
+}
+
+/**
+ * Forgets a user's consent to `clientId` (to every client when `null`) and ends their live sessions
+ * at each client whose consent it forgot; returns those clients and the ended session ids.
+ */
+export async function endConsentSessions(
+  store: Store,
+  userId: string,
+  clientId: string | null,
+  now: number,
+): Promise<{ clients: string[]; sessions: string[] }> {
+  const keepFor = await longestTokenLifetime(store)
+  return store.revokeConsent(userId, clientId, now, (session) => sidEvent(session, now, keepFor))
 }
 
 /** Ends every live session of a user and their browser logins; returns the ended session ids. */

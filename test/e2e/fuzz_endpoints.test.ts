@@ -107,6 +107,11 @@ describe('fuzzing the endpoints of a running server', () => {
         'username',
         'password',
         'csrf_token',
+        'prompt',
+        'max_age',
+        'login_hint',
+        'consent_token',
+        'decision',
         'after',
         'limit',
       ),
@@ -152,7 +157,10 @@ describe('fuzzing the endpoints of a running server', () => {
     )
     const request = fc.record({
       method: fc.constantFrom('GET', 'POST', 'POST', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'),
-      path: fc.constantFrom('/token', '/introspect', '/revoke', '/authorize', '/revocations', '/x'),
+      path: fc.constantFrom(
+        ...['/token', '/introspect', '/revoke', '/authorize', '/authorize/consent'],
+        ...['/revocations', '/x'],
+      ),
       query: fc.oneof(form, junk.map(encodeURIComponent)),
       headers: fc.array(header, { maxLength: 5 }),
       body: rawBody,
@@ -161,7 +169,10 @@ describe('fuzzing the endpoints of a running server', () => {
     // Requests that get past the parser and client authentication, so the grants and lookups run.
     const plausible = fc.record({
       method: fc.constantFrom('GET', 'POST'),
-      path: fc.constantFrom('/token', '/introspect', '/revoke', '/authorize', '/revocations'),
+      path: fc.constantFrom(
+        ...['/token', '/introspect', '/revoke', '/authorize', '/authorize/consent'],
+        '/revocations',
+      ),
       query: fc.oneof(
         form,
         fc.constant(

@@ -17,7 +17,14 @@ import {
   type CryptoKey,
   type JSONWebKeySet,
 } from 'jose'
-import { authorize, authorizeQuery, Browser, pkce } from '../helpers/browser.js'
+import {
+  authorize,
+  authorizeQuery,
+  Browser,
+  formAction,
+  formFields,
+  pkce,
+} from '../helpers/browser.js'
 import {
   basic,
   cli,
@@ -52,6 +59,7 @@ const CHECKED = [
   'token_endpoint_auth_signing_alg_values_supported',
   'introspection_endpoint_auth_signing_alg_values_supported',
   'revocation_endpoint_auth_signing_alg_values_supported',
+  'prompt_values_supported',
 ]
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
@@ -77,6 +85,8 @@ describe('authorization server metadata', () => {
   let md: Record<string, unknown>
   let conf: CreatedClient
   const PUBLIC = 'spa'
+  /** A third-party client: the one that shows a consent page. */
+  const THIRD = 'third'
   /** The private_key_jwt client, with one key (kid = alg) of each asymmetric candidate algorithm. */
   const SIGNED = 'signed'
   const assertionKeys = new Map<string, CryptoKey>()
@@ -96,6 +106,11 @@ describe('authorization server metadata', () => {
     ])
     assert.equal(spa.status, 0, spa.stderr)
     createUser(server.db, USER)
+    createClient(
+      server.db,
+      THIRD,
+      ...['--grant', 'authorization_code', '--redirect-uri', REDIRECT, '--third-party'],
+    )
     const jwks: unknown[] = []
     for (const alg of ASSERTION_ALGS.filter((a) => !HMAC.test(a) && a !== 'none')) {
       const pair = await generateKeyPair(alg, { extractable: true })
@@ -299,6 +314,43 @@ describe('authorization server metadata', () => {
       else assert.equal(errorOf(res), 'invalid_request', method)
     }
     assert.deepEqual(sorted(listed('code_challenge_methods_supported')), sorted(methods))
+  })
+
+  it('lists exactly the prompt values the authorization endpoint acts on, each doing what it says', async () => {
+    // Without a login, prompt=none answers login_required, never a page.
+    assert.equal(errorOf(await authorizeWith({ prompt: 'none' })), 'login_required')
+    const browser = new Browser(server.url)
+    const first = { clientId: conf.client_id, redirectUri: REDIRECT, challenge: pkce().challenge }
+    const third = { ...first, clientId: THIRD }
+    await authorize(browser, first, USER) // a live login
+    // The third-party client's consent, given once (remembered from then on).
+    const asked = await browser.get(authorizeQuery(third))
+    assert.equal(asked.status, 200)
+    const given = await browser.postForm(formAction(asked.text)!, formFields(asked.text))
+    assert.ok(given.headers.location?.includes('code='))
+    const codeAt = (res: HttpResponse): boolean =>
+      res.status === 303 && new URL(res.headers.location!).searchParams.has('code')
+    const acted: string[] = []
+    for (const value of ['none', 'login', 'consent', 'select_account', 'create', 'Login']) {
+      const withPrompt = async (p: typeof first): Promise<HttpResponse> =>
+        browser.get(`${authorizeQuery(p)}&prompt=${value}`)
+      const res = await withPrompt(third)
+      if (errorOf(res) === 'invalid_request') continue
+      acted.push(value)
+      if (value === 'none') assert.ok(codeAt(res), 'none: a code, no page, for a live login')
+      else if (value === 'consent') {
+        assert.equal(res.status, 200)
+        assert.ok(
+          !/name="password"/.test(res.text),
+          'consent: the consent page, not the login form',
+        )
+      } else {
+        // login, select_account: the login form, even for a live login.
+        assert.equal(res.status, 200, value)
+        assert.match(res.text, /name="password"/, value)
+      }
+    }
+    assert.deepEqual(sorted(listed('prompt_values_supported')), sorted(acted))
   })
 
   it('lists exactly the response modes in which the code comes back, and sends iss as it says', async () => {

@@ -11,6 +11,7 @@ import { after, afterEach, beforeEach, describe, it } from 'node:test'
 import { ConflictError, StoreUnavailableError } from '../../src/errors.js'
 import type { RevocationKind, SigningKeyRecord, Store } from '../../src/store/types.js'
 import { keyState, pickSigningKey } from '../../src/tokens/keys.js'
+import { describeConsentConformance } from './conformance_consents.js'
 import { describeFeedConformance } from './conformance_feed.js'
 import { describeRefreshConformance } from './conformance_refresh.js'
 import { describeRevokeConformance } from './conformance_revoke.js'
@@ -83,6 +84,7 @@ export function runStoreConformance(
           allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
           displayName: 'Orders — “Web” <beta> & ünïcode',
           logoUri: 'https://cdn.example.com/logo.png?v=2',
+          thirdParty: true,
           accessTokenFormat: 'opaque',
           accessTokenTtl: 900,
           resourceServer: true,
@@ -613,6 +615,7 @@ export function runStoreConformance(
     describeSessionConformance(() => store)
     describeRefreshConformance(() => store)
     describeRevokeConformance(() => store)
+    describeConsentConformance(() => store)
     describeFeedConformance(() => store)
     describeSingleUseConformance(() => store)
 

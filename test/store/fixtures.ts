@@ -33,6 +33,7 @@ export function client(clientId: string, overrides: Partial<ClientRecord> = {}):
     allowedOrigins: [],
     displayName: null,
     logoUri: null,
+    thirdParty: false,
     accessTokenFormat: 'jwt',
     accessTokenTtl: 300,
     resourceServer: false,

@@ -40,6 +40,7 @@ describe('store invalidation table', () => {
       'appendRevocation',
       'deleteClient',
       'deleteUser',
+      'revokeConsent',
       'revokeSession',
       'revokeToken',
       'revokeUserSessions',
@@ -60,8 +61,12 @@ describe('store invalidation table', () => {
       await wrapped.revokeUserSessions('nobody', NOW, () => revocation('sid', 'x')),
       [],
     )
+    assert.deepEqual(
+      await wrapped.revokeConsent('nobody', null, NOW, () => revocation('sid', 'x')),
+      { clients: [], sessions: [] },
+    )
     await wrapped.appendRevocation(revocation('jti', 'j'))
-    assert.deepEqual(appended, [true, false, false, true])
+    assert.deepEqual(appended, [true, false, false, false, true])
   })
 
   it('the token memo drops entries after exactly the writes that name a token', () => {

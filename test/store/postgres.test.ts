@@ -165,6 +165,7 @@ describe('postgres store: migrations', () => {
         allowedOrigins: c?.allowedOrigins,
         displayName: c?.displayName,
         logoUri: c?.logoUri,
+        thirdParty: c?.thirdParty,
       }
     }
     const base = {
@@ -175,6 +176,7 @@ describe('postgres store: migrations', () => {
       allowedOrigins: [],
       displayName: null,
       logoUri: null,
+      thirdParty: false,
     }
     assert.deepEqual(await fields('svc'), {
       ...base,

@@ -38,6 +38,7 @@ const client: ClientRecord = {
   allowedOrigins: [],
   displayName: null,
   logoUri: null,
+  thirdParty: false,
   accessTokenFormat: 'opaque',
   accessTokenTtl: 300,
   resourceServer: false,
@@ -297,6 +298,7 @@ describe('sqlite store', () => {
       allowedOrigins: c?.allowedOrigins,
       displayName: c?.displayName,
       logoUri: c?.logoUri,
+      thirdParty: c?.thirdParty,
     })
     const base = {
       exchangeAudiences: [],
@@ -306,6 +308,7 @@ describe('sqlite store', () => {
       allowedOrigins: [],
       displayName: null,
       logoUri: null,
+      thirdParty: false,
     }
     assert.deepEqual(fields(await store.getClient('svc')), {
       ...base,

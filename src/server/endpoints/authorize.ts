@@ -1,10 +1,17 @@
 /**
- * The authorization endpoint (RFC 6749 §3.1, §4.1) with its login page. Every client is first-party:
- * no consent screen.
+ * The authorization endpoint (RFC 6749 §3.1, §4.1) with its login page and, for a third-party client,
+ * its consent page (OpenID Connect Core §3.1.2.4, `../consent.ts`); first-party clients never see it.
  *
- * GET: check the request; a browser with a live login gets a code at once, any other the login form.
+ * GET: check the request; a browser with a live login gets a code at once (or the consent page), any
+ * other the login form. OIDC Core §3.1.2.1: `prompt=login` or `select_account`, or a login older than
+ * `max_age` (`0`: any), shows the login form even to a live login; `prompt=none` never shows a page:
+ * it redirects `login_required` or `consent_required` instead; `prompt=consent` always asks.
  * POST (the form): check the request again, the CSRF token, the throttle, then the password; on success
- * remember the browser and send it back to the client with a code.
+ * remember the browser and send it back to the client with a code (or show the consent page). The POST
+ * always authenticates: `prompt` and `max_age` are not applied to it again.
+ * POST `/authorize/consent` (the consent form): check the request again, the live login, the CSRF
+ * token and the consent mark (the same login, the same parameters); `approve` remembers the scopes
+ * and issues a code for exactly them, `cancel` redirects `access_denied`.
  *
  * A GET with `request_uri` (RFC 9126 §4) takes that pushed request, once, for the `client_id` beside
  * it, and uses its parameters only (RFC 9101 §6.3: the others are ignored); an unknown, expired, used
@@ -15,8 +22,8 @@
  * refused any request that is not pushed, with `invalid_request` at its redirect URI (RFC 9126 §4).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { OAuthError, StoreUnavailableError } from '../../errors.js'
-import type { UserRecord } from '../../store/types.js'
+import { OAuthError, StoreUnavailableError, type OAuthErrorCode } from '../../errors.js'
+import type { LoginRecord, UserRecord } from '../../store/types.js'
 import { generateOpaqueToken } from '../../tokens/opaque.js'
 import { HasherBusy, verifyPassword } from '../../tokens/passwords.js'
 import { isUsername } from '../../users.js'
@@ -40,16 +47,33 @@ import {
 } from '../browser.js'
 import type { ServerContext } from '../context.js'
 import { parseQuery, type FormParams } from '../form.js'
-import { renderErrorPage, renderLoginPage, STYLE_HASH, type ErrorDetail } from '../login_page.js'
+import {
+  renderConsentPage,
+  renderErrorPage,
+  renderLoginPage,
+  STYLE_HASH,
+  type ErrorDetail,
+} from '../login_page.js'
 import { carryPushed, takeCarried, PUSHED_FIELD, takePushedRequest } from '../pushed_request.js'
+import {
+  checkConsentToken,
+  CONSENT_FIELD,
+  consentNeeded,
+  consentToken,
+  DECISION_FIELD,
+} from '../consent.js'
 
 export const AUTHORIZE_PATH = '/authorize'
+/** Where the consent form posts, under the authorization endpoint. */
+export const CONSENT_PATH = '/authorize/consent'
 
 interface Env {
   ctx: ServerContext
   browser: BrowserSettings
   /** Where the login form posts: the endpoint under the issuer's path. */
   action: string
+  /** Where the consent form posts, under the issuer's path. */
+  consentAction: string
 }
 
 export function registerAuthorizeEndpoint(app: FastifyInstance, ctx: ServerContext): void {
@@ -57,6 +81,7 @@ export function registerAuthorizeEndpoint(app: FastifyInstance, ctx: ServerConte
     ctx,
     browser: browserSettings(ctx.config),
     action: issuerPath(ctx.config.issuer) + AUTHORIZE_PATH,
+    consentAction: issuerPath(ctx.config.issuer) + CONSENT_PATH,
   }
   // Its own encapsulated context: errors here are pages for a person, not JSON for a client.
   void app.register((scope, _options, done) => {
@@ -71,6 +96,7 @@ export function registerAuthorizeEndpoint(app: FastifyInstance, ctx: ServerConte
       authorizeGet(request, reply, env),
     )
     scope.post(AUTHORIZE_PATH, (request, reply) => authorizePost(request, reply, env))
+    scope.post(CONSENT_PATH, (request, reply) => consentPost(request, reply, env))
     done()
   })
 }
@@ -90,12 +116,128 @@ async function authorizeGet(
   if (!authz) return reply
 
   const { ctx } = env
+  const now = ctx.clock()
   const loginHash = loginCookieHash(request, env.browser)
-  if (loginHash !== undefined) {
-    const login = await ctx.store.getLogin(loginHash, ctx.clock())
-    if (login) return sendRedirect(reply, await issueCode(authz, login.userId, login.hash, ctx))
+  const login = loginHash === undefined ? null : await ctx.store.getLogin(loginHash, now)
+  if (login && !mustSignInAgain(authz, login, now)) {
+    return afterSignIn(request, reply, env, authz, login)
   }
-  return showLoginForm(request, reply, env, authz, 200, {})
+  // OIDC Core §3.1.2.1: prompt=none must not show a page.
+  if (authz.prompt.has('none')) {
+    return sendError(reply, env, authz, 'login_required', 'the user is not signed in')
+  }
+  return showLoginForm(request, reply, env, authz, 200, { username: authz.loginHint })
+}
+
+/**
+ * Whether a live login must sign in again for this request (OIDC Core §3.1.2.1): `prompt=login`, or
+ * `select_account` (the login form is where one signs in as someone else), or a login older than
+ * `max_age` seconds (`max_age=0` is `prompt=login`).
+ */
+function mustSignInAgain(authz: AuthorizationRequest, login: LoginRecord, now: number): boolean {
+  if (authz.prompt.has('login') || authz.prompt.has('select_account')) return true
+  const maxAge = authz.maxAge
+  return maxAge !== undefined && (maxAge === 0 || now - login.createdAt > maxAge)
+}
+
+/**
+ * The signed-in user's way on: a code, or first the consent page when the client is third-party
+ * and the user must be asked (`consent_required` with `prompt=none`).
+ */
+async function afterSignIn(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  env: Env,
+  authz: AuthorizationRequest,
+  login: LoginRecord,
+): Promise<FastifyReply> {
+  const { ctx } = env
+  if (await consentNeeded(ctx.store, authz, login.userId)) {
+    if (authz.prompt.has('none')) {
+      return sendError(
+        reply,
+        env,
+        authz,
+        'consent_required',
+        'the user has not approved this client',
+      )
+    }
+    return showConsentPage(request, reply, env, authz, login, 200)
+  }
+  return sendRedirect(reply, await issueCode(authz, login.userId, login.hash, ctx))
+}
+
+/**
+ * The errors sent back to the client from here: RFC 6749 §4.1.2.1's, and OpenID Connect Core
+ * §3.1.2.6's for `prompt=none`, which only an authorization response carries.
+ */
+type AuthorizationErrorCode = OAuthErrorCode | 'login_required' | 'consent_required'
+
+/** Sends the browser back to the client with an error (RFC 6749 §4.1.2.1), `state` and `iss`. */
+function sendError(
+  reply: FastifyReply,
+  env: Env,
+  authz: AuthorizationRequest,
+  code: AuthorizationErrorCode,
+  description: string,
+): FastifyReply {
+  return sendRedirect(
+    reply,
+    redirectTo(authz.redirectUri, {
+      error: code,
+      error_description: description,
+      state: authz.state,
+      iss: env.ctx.config.issuer,
+    }),
+  )
+}
+
+/**
+ * The consent form's POST. The hidden fields are checked again like the login form's (a pushed
+ * request's come from the store), and must be the very ones the page was shown with, to the same
+ * live login: the consent mark covers both. Nothing is granted otherwise.
+ */
+async function consentPost(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  env: Env,
+): Promise<FastifyReply> {
+  const { ctx, browser } = env
+  const form = (request.body ?? {}) as FormParams
+  const carried = await takeCarried(ctx.store, form[PUSHED_FIELD], form.client_id, ctx.clock())
+  const authz = await checkOrAnswer(carried ?? form, new Set(), reply, env, carried !== null)
+  if (!authz) return reply
+
+  const now = ctx.clock()
+  const loginHash = loginCookieHash(request, browser)
+  const login = loginHash === undefined ? null : await ctx.store.getLogin(loginHash, now)
+  if (!login) {
+    // Signed out (or the login expired) since the page was shown: sign in again, then be asked.
+    return showLoginForm(request, reply, env, authz, 200, {
+      username: authz.loginHint,
+      message: 'Your sign-in has ended. Please sign in again.',
+    })
+  }
+  if (
+    !checkCsrfToken(request, form[CSRF_FIELD], browser) ||
+    !checkConsentToken(browser, login.hash, authz.params, form[CONSENT_FIELD])
+  ) {
+    request.log.info({ client_id: authz.client.clientId }, 'consent form refused')
+    return showConsentPage(request, reply, env, authz, login, 403, {
+      message: 'This page has expired or was changed. Please review it and answer again.',
+      fresh: true,
+    })
+  }
+  if (form[DECISION_FIELD] === 'cancel') {
+    request.log.info({ client_id: authz.client.clientId, user_id: login.userId }, 'consent denied')
+    return sendError(reply, env, authz, 'access_denied', 'the user did not approve the request')
+  }
+  // All or nothing: exactly the scopes the page listed, which the mark ties to this request.
+  if (authz.client.thirdParty) {
+    await ctx.store.grantConsent(login.userId, authz.client.clientId, authz.scope, now)
+  }
+  request.log.info({ client_id: authz.client.clientId, user_id: login.userId }, 'consent given')
+  return sendRedirect(reply, await issueCode(authz, login.userId, login.hash, ctx))
 }
 
 async function authorizePost(
@@ -173,16 +315,17 @@ async function authorizePost(
   // A fresh login cookie on every sign-in (no fixation); the one the browser had, if any, ends.
   const previous = loginCookieHash(request, browser)
   if (previous !== undefined) await ctx.store.deleteLogin(previous)
-  const login = generateOpaqueToken()
-  await ctx.store.createLogin({
-    hash: login.hash,
+  const cookie = generateOpaqueToken()
+  const login: LoginRecord = {
+    hash: cookie.hash,
     userId: user.id,
     createdAt: now,
     expiresAt: now + ctx.config.loginSeconds,
-  })
-  setLoginCookie(reply, login.token, browser)
+  }
+  await ctx.store.createLogin(login)
+  setLoginCookie(reply, cookie.token, browser)
   request.log.info({ client_id: authz.client.clientId, user_id: user.id }, 'login')
-  return sendRedirect(reply, await issueCode(authz, user.id, login.hash, ctx))
+  return afterSignIn(request, reply, env, authz, login)
 }
 
 /**
@@ -341,37 +484,28 @@ async function issueCode(
   })
 }
 
-async function showLoginForm(
-  request: FastifyRequest,
-  reply: FastifyReply,
+/** The authorization request's hidden fields: its parameters, and a handle when it was pushed. */
+async function hiddenFields(
   env: Env,
   authz: AuthorizationRequest,
+): Promise<Readonly<Record<string, string>>> {
+  if (!authz.pushed) return authz.params
+  const handle = await carryPushed(
+    env.ctx.store,
+    authz.client.clientId,
+    authz.params,
+    env.ctx.clock(),
+  )
+  return { ...authz.params, [PUSHED_FIELD]: handle }
+}
+
+/** The CSP of the login and consent pages, and the page sent with it. */
+function sendAuthorizePage(
+  reply: FastifyReply,
+  authz: AuthorizationRequest,
   status: number,
-  o: { username?: string; message?: string; invalid?: boolean; fresh?: boolean },
-): Promise<FastifyReply> {
-  const csrf = issueCsrfToken(request, reply, env.browser, o.fresh)
-  const hidden = authz.pushed
-    ? {
-        ...authz.params,
-        [PUSHED_FIELD]: await carryPushed(
-          env.ctx.store,
-          authz.client.clientId,
-          authz.params,
-          env.ctx.clock(),
-        ),
-      }
-    : authz.params
-  const html = renderLoginPage({
-    action: env.action,
-    clientId: authz.client.clientId,
-    clientName: authz.client.displayName,
-    logoUri: authz.client.logoUri,
-    hidden,
-    csrf: [CSRF_FIELD, csrf],
-    username: o.username,
-    message: o.message,
-    invalid: o.invalid,
-  })
+  html: string,
+): FastifyReply {
   // The form posts here; the redirect after it goes to the client, which `form-action` must allow.
   // The logo, if any, is the one image the page may load: from its origin only.
   const logo = authz.client.logoUri
@@ -383,6 +517,58 @@ async function showLoginForm(
     ["'self'", redirectSource(authz.redirectUri)],
     logo === null ? [] : imageSource(logo),
   )
+}
+
+/** The consent page for `login`'s user, listing exactly the scopes an approval grants. */
+async function showConsentPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  env: Env,
+  authz: AuthorizationRequest,
+  login: LoginRecord,
+  status: number,
+  o: { message?: string; fresh?: boolean } = {},
+): Promise<FastifyReply> {
+  const csrf = issueCsrfToken(request, reply, env.browser, o.fresh)
+  const user = await env.ctx.store.getUser(login.userId)
+  const html = renderConsentPage({
+    action: env.consentAction,
+    clientId: authz.client.clientId,
+    clientName: authz.client.displayName,
+    logoUri: authz.client.logoUri,
+    username: user?.username ?? '',
+    scope: authz.scope,
+    hidden: await hiddenFields(env, authz),
+    csrf: [CSRF_FIELD, csrf],
+    consent: [CONSENT_FIELD, consentToken(env.browser, login.hash, authz.params)],
+    decision: DECISION_FIELD,
+    message: o.message,
+  })
+  return sendAuthorizePage(reply, authz, status, html)
+}
+
+async function showLoginForm(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  env: Env,
+  authz: AuthorizationRequest,
+  status: number,
+  o: { username?: string; message?: string; invalid?: boolean; fresh?: boolean },
+): Promise<FastifyReply> {
+  const csrf = issueCsrfToken(request, reply, env.browser, o.fresh)
+  const hidden = await hiddenFields(env, authz)
+  const html = renderLoginPage({
+    action: env.action,
+    clientId: authz.client.clientId,
+    clientName: authz.client.displayName,
+    logoUri: authz.client.logoUri,
+    hidden,
+    csrf: [CSRF_FIELD, csrf],
+    username: o.username,
+    message: o.message,
+    invalid: o.invalid,
+  })
+  return sendAuthorizePage(reply, authz, status, html)
 }
 
 /** The CSP source of a logo: its origin (none for a URL that has none: nothing may load then). */

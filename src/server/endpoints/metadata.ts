@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { SIGNING_ALGS } from '../../store/types.js'
+import { PROMPT_VALUES } from '../authorization_request.js'
 import type { ServerContext } from '../context.js'
 import { issuerPath, METADATA_PATH } from '../issuer.js'
 import { applyCors, registerPreflight } from '../cors.js'
@@ -37,6 +38,8 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     response_modes_supported: ['query'],
     // RFC 9700 §2.1.1: PKCE required, S256 only.
     code_challenge_methods_supported: ['S256'],
+    // OpenID Connect Discovery §3 / Core §3.1.2.1: the `prompt` values the authorization endpoint acts on.
+    prompt_values_supported: [...PROMPT_VALUES],
     // RFC 9207: authorization responses carry `iss`.
     authorization_response_iss_parameter_supported: true,
     // Public clients (`none`) may use the token and revocation endpoints; introspection requires

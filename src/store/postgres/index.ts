@@ -12,7 +12,8 @@
  *                  auth_method text 'client_secret_basic'|'client_secret_post'|'private_key_jwt'|
  *                  'none' or NULL (either secret method), jwks jsonb NULL (JSON Web Key Set), jwks_uri text NULL,
  *                  audiences text[], exchange_audiences text[], require_par boolean,
- *                  allowed_origins text[], display_name text NULL, logo_uri text NULL)
+ *                  allowed_origins text[], display_name text NULL, logo_uri text NULL,
+ *                  third_party boolean)
  *   signing_keys  (kid text PRIMARY KEY, position bigint IDENTITY (insertion order), alg text,
  *                  public_jwk jsonb, private_key text, created_at bigint, activates_at bigint,
  *                  superseded_at bigint NULL, published_until bigint NULL, retired_at bigint NULL)
@@ -46,6 +47,10 @@
  *                        used_at double precision NULL (with its fraction of a second),
  *                        successor_hash text NULL, successor_sealed text NULL)
  *                        INDEX (session_id), INDEX (client_id), INDEX (user_id), INDEX (expires_at)
+ *
+ *   consents            (user_id text, client_id text, scope text[] (sorted), granted_at bigint,
+ *                        updated_at bigint, PRIMARY KEY (user_id, client_id))
+ *                        INDEX (client_id)
  *
  *   used_once           (kind text, key text, expires_at bigint, PRIMARY KEY (kind, key))
  *                        INDEX (expires_at)

@@ -268,6 +268,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE clients ADD COLUMN logo_uri text;
     `,
   },
+  {
+    version: 7,
+    name: 'third-party clients and remembered consents',
+    up: `
+      ALTER TABLE clients ADD COLUMN third_party boolean NOT NULL DEFAULT false;
+      CREATE TABLE consents (
+        user_id    text NOT NULL,
+        client_id  text NOT NULL,
+        scope      text[] NOT NULL, -- sorted
+        granted_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        PRIMARY KEY (user_id, client_id)
+      );
+      CREATE INDEX consents_client_id ON consents (client_id);
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

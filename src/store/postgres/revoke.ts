@@ -1,11 +1,12 @@
 /**
  * Writes that take access away in the PostgreSQL engine: revoking an opaque token, ending a session,
- * every session of a user, deleting a user or a client. Each is one transaction: once it resolves
+ * every session of a user or of a user at the clients whose consent is revoked, deleting a user or a
+ * client. Each is one transaction: once it resolves
  * (PostgreSQL has flushed the commit to its WAL), the tokens are gone and the revocation event is in
  * the feed, and a crash cannot bring either back.
  *
  * Lock order, the same in every transaction of this engine: users, sessions, refresh tokens, opaque
- * tokens, codes, logins, and the feed lock last (see `./feed.ts`). Rotation in `./sessions.ts` locks
+ * tokens, codes, logins, consents, and the feed lock last (see `./feed.ts`). Rotation in `./sessions.ts` locks
  * the session before its refresh token for this reason. Two transactions that take row locks in
  * opposite orders can deadlock: PostgreSQL aborts one after `deadlock_timeout` (1 s by default), and
  * `PgDatabase.transaction` runs it again, but a second lost is a second of a request.
@@ -84,6 +85,35 @@ const DELETE_CLIENT_CODES = sql(
   'DELETE FROM authorization_codes WHERE client_id = $1',
 )
 const DELETE_CLIENT = sql('delete_client', 'DELETE FROM clients WHERE client_id = $1')
+const DELETE_CLIENT_CONSENTS = sql(
+  'delete_client_consents',
+  'DELETE FROM consents WHERE client_id = $1',
+)
+const DELETE_USER_CONSENTS = sql('delete_user_consents', 'DELETE FROM consents WHERE user_id = $1')
+
+// Revoking consents: the clients are read first (no lock), their sessions ended, and the consents
+// deleted after the logins' place in the lock order.
+const SELECT_CONSENT_CLIENTS = sql(
+  'revoke_consent_clients',
+  `SELECT client_id FROM consents WHERE user_id = $1 AND ($2::text IS NULL OR client_id = $2)`,
+)
+const MARK_CLIENT_SESSIONS_REVOKED = sql(
+  'revoke_consent_sessions',
+  `UPDATE sessions SET revoked_at = $3
+   WHERE user_id = $1 AND client_id = ANY($2::text[]) AND revoked_at IS NULL
+     AND expires_at > $3 AND idle_expires_at > $3
+   RETURNING ${SESSION_COLUMNS}, position`,
+)
+// A code approved before the consent was withdrawn must not start a session after it.
+const DELETE_CLIENTS_UNUSED_CODES = sql(
+  'revoke_consent_codes',
+  `DELETE FROM authorization_codes
+   WHERE user_id = $1 AND client_id = ANY($2::text[]) AND used_at IS NULL`,
+)
+const DELETE_CONSENTS = sql(
+  'revoke_consents',
+  'DELETE FROM consents WHERE user_id = $1 AND client_id = ANY($2::text[]) RETURNING client_id',
+)
 
 /** Deletes what ending these sessions takes away, beyond marking them revoked. */
 async function forgetSessions(tx: Queryable, sessions: SessionRow[]): Promise<void> {
@@ -152,6 +182,7 @@ export class PgRevoke {
       await tx.count(DELETE_USER_TOKENS, [id])
       await tx.count(DELETE_UNUSED_CODES, [id])
       await tx.count(DELETE_USER_LOGINS, [id])
+      await tx.count(DELETE_USER_CONSENTS, [id])
       // One `sub` event covers every JWT issued to the user up to now.
       await tx.rows(APPEND_REVOCATION, revocationValues(event))
       return true
@@ -174,8 +205,40 @@ export class PgRevoke {
       )
       if (logins.length > 0) await tx.count(DELETE_LOGINS, [logins])
       if ((await tx.count(DELETE_CLIENT, [clientId])) === 0) return false
+      await tx.count(DELETE_CLIENT_CONSENTS, [clientId])
       await tx.rows(APPEND_REVOCATION, revocationValues(event))
       return true
+    })
+  }
+
+  revokeConsent(
+    userId: string,
+    clientId: string | null,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<{ clients: string[]; sessions: string[] }> {
+    return this.db.transaction(async (tx) => {
+      const found = await tx.rows<{ client_id: string }>(SELECT_CONSENT_CLIENTS, [userId, clientId])
+      if (found.length === 0) return { clients: [], sessions: [] }
+      const wanted = found.map((row) => row.client_id)
+      const ended = await tx.rows<SessionRow & { position: number }>(MARK_CLIENT_SESSIONS_REVOKED, [
+        userId,
+        wanted,
+        now,
+      ])
+      ended.sort((a, b) => b.created_at - a.created_at || b.position - a.position)
+      // Built before anything is deleted; a throwing `eventFor` rolls the whole transaction back.
+      const events = ended.map((session) => eventFor(sessionFromRow(session)))
+      // Not `forgetSessions`: the browser login stays, and is asked for consent again.
+      const ids = ended.map((session) => session.id)
+      if (ids.length > 0) {
+        await tx.count(DELETE_SESSIONS_REFRESH, [ids])
+        await tx.count(DELETE_SESSIONS_TOKENS, [ids])
+      }
+      await tx.count(DELETE_CLIENTS_UNUSED_CODES, [userId, wanted])
+      const deleted = await tx.rows<{ client_id: string }>(DELETE_CONSENTS, [userId, wanted])
+      for (const event of events) await tx.rows(APPEND_REVOCATION, revocationValues(event))
+      return { clients: deleted.map((row) => row.client_id).sort(), sessions: ids }
     })
   }
 }

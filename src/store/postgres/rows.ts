@@ -10,6 +10,7 @@ import type {
   AuthorizationCodeRecord,
   ClientAuthMethod,
   ClientRecord,
+  ConsentRecord,
   LoginRecord,
   OpaqueTokenRecord,
   RefreshTokenRecord,
@@ -38,6 +39,26 @@ export type { UserRow, LoginRow, CodeRow, SessionRow, RefreshRow } from '../sess
 import type { Values } from './connection.js'
 
 export { CLIENT_COLUMNS, CLIENT_COLUMN_COUNT } from '../client_rows.js'
+export { CONSENT_COLUMNS, scopeUnion } from '../consent_rows.js'
+
+/** A row of `consents`, in `CONSENT_COLUMNS` order. */
+export interface ConsentRow {
+  user_id: string
+  client_id: string
+  scope: string[]
+  granted_at: number
+  updated_at: number
+}
+
+export function consentFromRow(row: ConsentRow): ConsentRecord {
+  return {
+    userId: row.user_id,
+    clientId: row.client_id,
+    scope: row.scope,
+    grantedAt: row.granted_at,
+    updatedAt: row.updated_at,
+  }
+}
 export const KEY_COLUMNS =
   'kid, alg, public_jwk, private_key, created_at, activates_at, superseded_at, published_until, ' +
   'retired_at'
@@ -68,6 +89,7 @@ export interface ClientRow {
   allowed_origins: string[]
   display_name: string | null
   logo_uri: string | null
+  third_party: boolean
 }
 
 export interface KeyRow {
@@ -123,6 +145,7 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     allowedOrigins: row.allowed_origins,
     displayName: row.display_name,
     logoUri: row.logo_uri,
+    thirdParty: row.third_party,
   }
 }
 
@@ -148,6 +171,7 @@ export function clientValues(client: ClientRecord): Values {
     client.allowedOrigins,
     client.displayName,
     client.logoUri,
+    client.thirdParty,
   ]
 }
 

@@ -1,13 +1,15 @@
 /**
  * The PostgreSQL store: clients, keys and opaque tokens here; the revocation feed, users, sessions
- * and what ends them in `./feed.ts`, `./users.ts`, `./sessions.ts` and `./revoke.ts`. Every query
- * goes through `PgDatabase` (`./connection.ts`), which maps driver errors to the contract's. Opened
- * by `createPostgresStore` in `./index.ts`, which also shows the schema.
+ * and what ends them in `./feed.ts`, `./users.ts`, `./sessions.ts` and `./revoke.ts`, consents in
+ * `./consents.ts`. Every query goes through `PgDatabase` (`./connection.ts`), which maps driver
+ * errors to the contract's. Opened by `createPostgresStore` in `./index.ts`, which also shows the
+ * schema.
  */
 
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
+  ConsentRecord,
   LoginRecord,
   OpaqueTokenRecord,
   PushedRequestRecord,
@@ -25,6 +27,7 @@ import type {
 import { LOCK, sql, type PgDatabase, type Queryable } from './connection.js'
 import * as feed from './feed.js'
 import { listenForRevocations } from './notify.js'
+import { PgConsents } from './consents.js'
 import { PgRevoke } from './revoke.js'
 import {
   CLIENT_COLUMNS,
@@ -121,6 +124,7 @@ export interface PgStoreOptions {
 export class PostgresStore implements Store {
   readonly engine = 'postgres'
   private readonly users
+  private readonly consents
   private readonly sessions
   private readonly revoke
   private readonly singleUse
@@ -130,6 +134,7 @@ export class PostgresStore implements Store {
     private readonly options: PgStoreOptions,
   ) {
     this.users = new PgUsers(db)
+    this.consents = new PgConsents(db)
     this.sessions = new PgSessions(db)
     this.revoke = new PgRevoke(db)
     this.singleUse = new PgSingleUse(db)
@@ -354,6 +359,27 @@ export class PostgresStore implements Store {
 
   pruneSessions(now: number): Promise<number> {
     return this.sessions.pruneSessions(now)
+  }
+
+  grantConsent(userId: string, clientId: string, scope: string[], at: number): Promise<void> {
+    return this.consents.grant(userId, clientId, scope, at)
+  }
+
+  getConsent(userId: string, clientId: string): Promise<ConsentRecord | null> {
+    return this.consents.get(userId, clientId)
+  }
+
+  listConsents(filter: { userId?: string; clientId?: string }): Promise<ConsentRecord[]> {
+    return this.consents.list(filter)
+  }
+
+  revokeConsent(
+    userId: string,
+    clientId: string | null,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<{ clients: string[]; sessions: string[] }> {
+    return this.revoke.revokeConsent(userId, clientId, now, eventFor)
   }
 
   ping(): Promise<void> {

@@ -12,7 +12,7 @@
  *                  'none' or NULL (either secret method), jwks TEXT NULL (JSON Web Key Set), jwks_uri TEXT NULL,
  *                  audiences TEXT (JSON array), exchange_audiences TEXT (JSON array),
  *                  require_par INTEGER 0|1, allowed_origins TEXT (JSON array),
- *                  display_name TEXT NULL, logo_uri TEXT NULL)
+ *                  display_name TEXT NULL, logo_uri TEXT NULL, third_party INTEGER 0|1)
  *   signing_keys  (kid TEXT PRIMARY KEY, alg TEXT, public_jwk TEXT (JSON), private_key TEXT,
  *                  created_at INTEGER, activates_at INTEGER, superseded_at INTEGER NULL,
  *                  published_until INTEGER NULL, retired_at INTEGER NULL)
@@ -47,6 +47,10 @@
  *
  *   revocation_feed     (id INTEGER PRIMARY KEY CHECK (id = 1), pruned_through INTEGER): one row,
  *                        the highest revocations.seq ever deleted by pruning
+ *
+ *   consents            (user_id TEXT, client_id TEXT, scope TEXT (JSON array, sorted),
+ *                        granted_at INTEGER, updated_at INTEGER, PRIMARY KEY (user_id, client_id))
+ *                        INDEX (client_id)
  *
  *   used_once           (kind TEXT, key TEXT, expires_at INTEGER, PRIMARY KEY (kind, key))
  *                        INDEX (expires_at)

@@ -227,6 +227,23 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE clients ADD COLUMN logo_uri TEXT;
     `,
   },
+  {
+    version: 8,
+    name: 'third-party clients and remembered consents',
+    up: `
+      ALTER TABLE clients ADD COLUMN third_party INTEGER NOT NULL DEFAULT 0
+        CHECK (third_party IN (0, 1));
+      CREATE TABLE consents (
+        user_id    TEXT NOT NULL,
+        client_id  TEXT NOT NULL,
+        scope      TEXT NOT NULL, -- JSON array, sorted
+        granted_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, client_id)
+      ) STRICT;
+      CREATE INDEX consents_client_id ON consents (client_id);
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

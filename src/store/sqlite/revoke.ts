@@ -1,6 +1,6 @@
 /**
  * Writes that take a user's access away in the SQLite engine: ending a session, every session of a
- * user, deleting a user or a client. Each is one IMMEDIATE transaction on the durable connection
+ * user or of a user at the clients whose consent is revoked, deleting a user or a client. Each is one IMMEDIATE transaction on the durable connection
  * (`synchronous = FULL`, see `createSqliteStore`): once it resolves, the tokens are gone and the
  * revocation event is in the feed, and a crash cannot bring either back.
  *
@@ -23,6 +23,7 @@ export class SqliteRevoke {
   private readonly revokeUserSessionsTx
   private readonly deleteUserTx
   private readonly deleteClientTx
+  private readonly revokeConsentTx
 
   constructor(durable: Database.Database) {
     const insertRevocation = durable.prepare<Params>(
@@ -100,8 +101,10 @@ export class SqliteRevoke {
     const deleteUnusedCodes = durable.prepare<[string]>(
       'DELETE FROM authorization_codes WHERE user_id = ? AND used_at IS NULL',
     )
+    const deleteUserConsents = durable.prepare<[string]>('DELETE FROM consents WHERE user_id = ?')
     this.deleteUserTx = durable.transaction((id: string, event: RevocationInput): boolean => {
       if (deleteUserRow.run(id).changes === 0) return false
+      deleteUserConsents.run(id)
       // Sessions are ended, not deleted: `getSession` keeps reporting them revoked.
       revokeAllUserSessions.run(event.createdAt, id)
       deleteUserRefresh.run(id, id)
@@ -131,6 +134,9 @@ export class SqliteRevoke {
       'DELETE FROM sessions WHERE client_id = ?',
     )
     const deleteClientRow = durable.prepare<[string]>('DELETE FROM clients WHERE client_id = ?')
+    const deleteClientConsents = durable.prepare<[string]>(
+      'DELETE FROM consents WHERE client_id = ?',
+    )
     this.deleteClientTx = durable.transaction(
       (clientId: string, event: RevocationInput): boolean => {
         // Order matters: logins and refresh tokens are found through the sessions deleted below.
@@ -139,9 +145,53 @@ export class SqliteRevoke {
         deleteClientTokens.run(clientId)
         deleteClientCodes.run(clientId)
         deleteClientSessions.run(clientId)
+        deleteClientConsents.run(clientId)
         if (deleteClientRow.run(clientId).changes === 0) return false
         insertRevocation.run(...revocationParams(event))
         return true
+      },
+    )
+
+    const deleteConsents = durable
+      .prepare<[string, string | null, string | null], string>(
+        'DELETE FROM consents WHERE user_id = ? AND (? IS NULL OR client_id = ?) RETURNING client_id',
+      )
+      .pluck()
+    const markClientSessionsRevoked = durable.prepare<
+      [number, string, string, number, number],
+      SessionRow
+    >(
+      `UPDATE sessions SET revoked_at = ?
+       WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL AND expires_at > ?
+         AND idle_expires_at > ?
+       RETURNING ${SESSION_COLUMNS}`,
+    )
+    // A code approved before the consent was withdrawn must not start a session after it.
+    const deleteUnusedClientCodes = durable.prepare<[string, string]>(
+      'DELETE FROM authorization_codes WHERE user_id = ? AND client_id = ? AND used_at IS NULL',
+    )
+    this.revokeConsentTx = durable.transaction(
+      (
+        userId: string,
+        clientId: string | null,
+        now: number,
+        eventFor: (session: SessionRecord) => RevocationInput,
+      ): { clients: string[]; sessions: string[] } => {
+        const clients = deleteConsents.all(userId, clientId, clientId).sort()
+        const sessions: string[] = []
+        for (const client of clients) {
+          const ended = markClientSessionsRevoked.all(now, userId, client, now, now)
+          ended.sort((a, b) => b.created_at - a.created_at)
+          for (const session of ended) {
+            // Not `forgetSession`: the browser login stays, and is asked for consent again.
+            deleteSessionRefresh.run(session.id)
+            deleteSessionTokens.run(session.id)
+            insertRevocation.run(...revocationParams(eventFor(sessionFromRow(session))))
+            sessions.push(session.id)
+          }
+          deleteUnusedClientCodes.run(userId, client)
+        }
+        return { clients, sessions }
       },
     )
   }
@@ -164,5 +214,14 @@ export class SqliteRevoke {
 
   deleteClient(clientId: string, event: RevocationInput): boolean {
     return this.deleteClientTx.immediate(clientId, event)
+  }
+
+  revokeConsent(
+    userId: string,
+    clientId: string | null,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): { clients: string[]; sessions: string[] } {
+    return this.revokeConsentTx.immediate(userId, clientId, now, eventFor)
   }
 }

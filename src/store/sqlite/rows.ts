@@ -6,6 +6,7 @@ import type {
   AuthorizationCodeRecord,
   ClientAuthMethod,
   ClientRecord,
+  ConsentRecord,
   GrantType,
   LoginRecord,
   OpaqueTokenRecord,
@@ -32,6 +33,27 @@ export {
   refreshFromRow,
 } from '../session_rows.js'
 export type { UserRow, LoginRow, CodeRow, SessionRow, RefreshRow } from '../session_rows.js'
+export { CONSENT_COLUMNS, scopeUnion } from '../consent_rows.js'
+
+/** A row of `consents`, in `CONSENT_COLUMNS` order. */
+export interface ConsentRow {
+  user_id: string
+  client_id: string
+  /** JSON array. */
+  scope: string
+  granted_at: number
+  updated_at: number
+}
+
+export function consentFromRow(row: ConsentRow): ConsentRecord {
+  return {
+    userId: row.user_id,
+    clientId: row.client_id,
+    scope: JSON.parse(row.scope) as string[],
+    grantedAt: row.granted_at,
+    updatedAt: row.updated_at,
+  }
+}
 
 export interface ClientRow {
   client_id: string
@@ -52,6 +74,7 @@ export interface ClientRow {
   allowed_origins: string
   display_name: string | null
   logo_uri: string | null
+  third_party: number
 }
 
 export interface KeyRow {
@@ -107,6 +130,7 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     allowedOrigins: JSON.parse(row.allowed_origins) as string[],
     displayName: row.display_name,
     logoUri: row.logo_uri,
+    thirdParty: row.third_party === 1,
   }
 }
 
@@ -172,6 +196,7 @@ export function clientParams(client: ClientRecord): Params {
     JSON.stringify(client.allowedOrigins),
     client.displayName,
     client.logoUri,
+    client.thirdParty ? 1 : 0,
   ]
 }
 

@@ -1,6 +1,6 @@
 /**
  * The SQLite store: clients, keys, opaque tokens and revocations here; users, sessions and what ends
- * them in `./users.ts`, `./sessions.ts` and `./revoke.ts`. Every public method runs its work
+ * them in `./users.ts`, `./sessions.ts` and `./revoke.ts`, consents in `./consents.ts`. Every public method runs its work
  * synchronously through `attempt`, which maps driver errors to the contract's. Opened by
  * `createSqliteStore` in `./index.ts`, which also shows the schema.
  */
@@ -10,6 +10,7 @@ import { StoreUnavailableError } from '../../errors.js'
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
+  ConsentRecord,
   LoginRecord,
   OpaqueTokenRecord,
   PushedRequestRecord,
@@ -39,6 +40,7 @@ import {
   type Params,
   type RevocationRow,
 } from './rows.js'
+import { SqliteConsents } from './consents.js'
 import { SqliteRevoke } from './revoke.js'
 import { SqliteSessions, type RedeemResult } from './sessions.js'
 import { SqliteSingleUse } from './single_use.js'
@@ -122,6 +124,7 @@ export class SqliteStore implements Store {
 
   // Users, logins, codes, sessions, refresh tokens (`./users.ts`, `./sessions.ts`, `./revoke.ts`).
   private readonly users
+  private readonly consents
   private readonly sessions
   private readonly revoke
   private readonly singleUse
@@ -247,6 +250,7 @@ export class SqliteStore implements Store {
     })
 
     this.users = new SqliteUsers(main, durable)
+    this.consents = new SqliteConsents(main)
     this.sessions = new SqliteSessions(main, durable)
     this.revoke = new SqliteRevoke(durable)
     this.singleUse = new SqliteSingleUse(main)
@@ -490,6 +494,27 @@ export class SqliteStore implements Store {
 
   pruneSessions(now: number): Promise<number> {
     return this.attempt(() => this.sessions.pruneSessions(now))
+  }
+
+  grantConsent(userId: string, clientId: string, scope: string[], at: number): Promise<void> {
+    return this.attempt(() => this.consents.grant(userId, clientId, scope, at))
+  }
+
+  getConsent(userId: string, clientId: string): Promise<ConsentRecord | null> {
+    return this.attempt(() => this.consents.get(userId, clientId))
+  }
+
+  listConsents(filter: { userId?: string; clientId?: string }): Promise<ConsentRecord[]> {
+    return this.attempt(() => this.consents.list(filter))
+  }
+
+  revokeConsent(
+    userId: string,
+    clientId: string | null,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<{ clients: string[]; sessions: string[] }> {
+    return this.attempt(() => this.revoke.revokeConsent(userId, clientId, now, eventFor))
   }
 
   ping(): Promise<void> {
