@@ -73,6 +73,16 @@ export interface ClientRecord {
   displayName: string | null
   /** An https (or loopback http) image shown on the login page (RFC 7591 `logo_uri`). */
   logoUri: string | null
+  /**
+   * Where the browser may be sent after logout (OpenID Connect RP-Initiated Logout 1.0 §3): exact
+   * match, as redirect URIs.
+   */
+  postLogoutRedirectUris: string[]
+  /**
+   * Where its logout tokens are POSTed when one of its sessions ends (OpenID Connect Back-Channel
+   * Logout 1.0 §2.2); `null`: it gets none.
+   */
+  backchannelLogoutUri: string | null
   accessTokenFormat: AccessTokenFormat
   /** Access-token lifetime in seconds. */
   accessTokenTtl: number

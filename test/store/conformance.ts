@@ -83,6 +83,8 @@ export function runStoreConformance(
           allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
           displayName: 'Orders — “Web” <beta> & ünïcode',
           logoUri: 'https://cdn.example.com/logo.png?v=2',
+          postLogoutRedirectUris: ['https://app.example.com/bye', 'http://127.0.0.1:8080/bye?x=1'],
+          backchannelLogoutUri: 'https://app.example.com/backchannel',
           accessTokenFormat: 'opaque',
           accessTokenTtl: 900,
           resourceServer: true,

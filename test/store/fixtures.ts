@@ -33,6 +33,8 @@ export function client(clientId: string, overrides: Partial<ClientRecord> = {}):
     allowedOrigins: [],
     displayName: null,
     logoUri: null,
+    postLogoutRedirectUris: [],
+    backchannelLogoutUri: null,
     accessTokenFormat: 'jwt',
     accessTokenTtl: 300,
     resourceServer: false,

@@ -165,6 +165,8 @@ describe('postgres store: migrations', () => {
         allowedOrigins: c?.allowedOrigins,
         displayName: c?.displayName,
         logoUri: c?.logoUri,
+        postLogoutRedirectUris: c?.postLogoutRedirectUris,
+        backchannelLogoutUri: c?.backchannelLogoutUri,
       }
     }
     const base = {
@@ -175,6 +177,8 @@ describe('postgres store: migrations', () => {
       allowedOrigins: [],
       displayName: null,
       logoUri: null,
+      postLogoutRedirectUris: [],
+      backchannelLogoutUri: null,
     }
     assert.deepEqual(await fields('svc'), {
       ...base,

@@ -38,6 +38,8 @@ const client: ClientRecord = {
   allowedOrigins: [],
   displayName: null,
   logoUri: null,
+  postLogoutRedirectUris: [],
+  backchannelLogoutUri: null,
   accessTokenFormat: 'opaque',
   accessTokenTtl: 300,
   resourceServer: false,
@@ -297,6 +299,8 @@ describe('sqlite store', () => {
       allowedOrigins: c?.allowedOrigins,
       displayName: c?.displayName,
       logoUri: c?.logoUri,
+      postLogoutRedirectUris: c?.postLogoutRedirectUris,
+      backchannelLogoutUri: c?.backchannelLogoutUri,
     })
     const base = {
       exchangeAudiences: [],
@@ -306,6 +310,8 @@ describe('sqlite store', () => {
       allowedOrigins: [],
       displayName: null,
       logoUri: null,
+      postLogoutRedirectUris: [],
+      backchannelLogoutUri: null,
     }
     assert.deepEqual(fields(await store.getClient('svc')), {
       ...base,

@@ -68,6 +68,8 @@ export interface ClientRow {
   allowed_origins: string[]
   display_name: string | null
   logo_uri: string | null
+  post_logout_redirect_uris: string[]
+  backchannel_logout_uri: string | null
 }
 
 export interface KeyRow {
@@ -123,6 +125,8 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     allowedOrigins: row.allowed_origins,
     displayName: row.display_name,
     logoUri: row.logo_uri,
+    postLogoutRedirectUris: row.post_logout_redirect_uris,
+    backchannelLogoutUri: row.backchannel_logout_uri,
   }
 }
 
@@ -148,6 +152,8 @@ export function clientValues(client: ClientRecord): Values {
     client.allowedOrigins,
     client.displayName,
     client.logoUri,
+    client.postLogoutRedirectUris,
+    client.backchannelLogoutUri,
   ]
 }
 

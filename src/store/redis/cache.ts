@@ -87,6 +87,8 @@ function hasClientShape(r: ClientRecord): boolean {
     Array.isArray(r.allowedOrigins) &&
     r.displayName !== undefined &&
     r.logoUri !== undefined &&
+    Array.isArray(r.postLogoutRedirectUris) &&
+    r.backchannelLogoutUri !== undefined &&
     r.jwks !== undefined &&
     r.jwksUri !== undefined
   )

@@ -52,6 +52,8 @@ export interface ClientRow {
   allowed_origins: string
   display_name: string | null
   logo_uri: string | null
+  post_logout_redirect_uris: string
+  backchannel_logout_uri: string | null
 }
 
 export interface KeyRow {
@@ -107,6 +109,8 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     allowedOrigins: JSON.parse(row.allowed_origins) as string[],
     displayName: row.display_name,
     logoUri: row.logo_uri,
+    postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris) as string[],
+    backchannelLogoutUri: row.backchannel_logout_uri,
   }
 }
 
@@ -172,6 +176,8 @@ export function clientParams(client: ClientRecord): Params {
     JSON.stringify(client.allowedOrigins),
     client.displayName,
     client.logoUri,
+    JSON.stringify(client.postLogoutRedirectUris),
+    client.backchannelLogoutUri,
   ]
 }
 
