@@ -468,6 +468,17 @@ export interface SessionStore {
     eventFor: (session: SessionRecord) => RevocationInput,
   ): Promise<string[]>
   /**
+   * Ends a browser login (logout, OpenID Connect RP-Initiated Logout 1.0 §2) and every session that
+   * came from it (`loginHash`) and is live at `now`, like `revokeSession` for each (one `sid` event
+   * each, built by `eventFor`), in one durable transaction. Returns the ended session ids, newest
+   * first; the login is gone afterwards whether it existed or not.
+   */
+  endLogin(
+    hash: string,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<string[]>
+  /**
    * The refresh token with this hash, used or not, while unexpired at `now` and its session is live;
    * `null` otherwise. For introspection and revocation, never for rotation (use `rotateRefreshToken`).
    */

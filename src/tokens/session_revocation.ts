@@ -1,6 +1,6 @@
 /**
  * Ending sessions, shared by the server (refresh reuse, code replay, RFC 7009 revocation of a refresh
- * token) and the CLI (`session revoke`). A `sid` revocation event covers the session's JWT access
+ * token, logout) and the CLI (`session revoke`). A `sid` revocation event covers the session's JWT access
  * tokens until the longest of them could still be live.
  */
 import type { RevocationInput, SessionRecord, Store } from '../store/types.js'
@@ -25,6 +25,19 @@ export async function endSession(store: Store, sessionId: string, now: number): 
   const session = await store.getSession(sessionId)
   if (!session || session.revokedAt !== null) return false
   return store.revokeSession(sessionId, sidEvent(session, now, await longestTokenLifetime(store)))
+}
+
+/**
+ * Logout: ends a browser login and every live session it started; returns the ended session ids.
+ * @see https://openid.net/specs/openid-connect-rpinitiated-1_0.html#RPLogout
+ */
+export async function endLoginSessions(
+  store: Store,
+  loginHash: string,
+  now: number,
+): Promise<string[]> {
+  const keepFor = await longestTokenLifetime(store)
+  return store.endLogin(loginHash, now, (session) => sidEvent(session, now, keepFor))
 }
 
 /** Ends every live session of a user and their browser logins; returns the ended session ids. */

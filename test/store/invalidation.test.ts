@@ -40,6 +40,7 @@ describe('store invalidation table', () => {
       'appendRevocation',
       'deleteClient',
       'deleteUser',
+      'endLogin',
       'revokeSession',
       'revokeToken',
       'revokeUserSessions',
