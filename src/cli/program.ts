@@ -102,6 +102,7 @@ export function buildProgram(): Command {
     .addOption(settingOption('logLevel'))
     .addOption(settingOption('metricsPort'))
     .addOption(settingOption('metricsHost'))
+    .addOption(settingOption('logoutEndsSessions'))
     .action(
       run(async (o: Record<string, string>) => {
         const { serve } = await import('./commands/serve.js')
