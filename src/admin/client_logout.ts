@@ -26,7 +26,9 @@ export function checkBackchannelLogoutUri(value: string | undefined): string | n
   }
   const loopbackHttp = url.protocol === 'http:' && LOOPBACK_HOSTS.includes(url.hostname)
   if (url.protocol !== 'https:' && !loopbackHttp) {
-    throw new UsageError('--backchannel-logout-uri must be https (http is allowed only for loopback)')
+    throw new UsageError(
+      '--backchannel-logout-uri must be https (http is allowed only for loopback)',
+    )
   }
   if (url.hash || value.includes('#')) {
     throw new UsageError('--backchannel-logout-uri must not have a fragment')
