@@ -156,7 +156,9 @@ describe('back-channel logout (OpenID Connect Back-Channel Logout 1.0)', () => {
       iat: now(),
       exp: now() + 300,
     })
-    const res = await s.browser.get(`/logout?${new URLSearchParams({ id_token_hint: hint })}`)
+    const res = await s.browser.get(
+      `/logout?${new URLSearchParams({ id_token_hint: hint }).toString()}`,
+    )
     assert.equal(res.status, 200, res.text)
   }
 
@@ -258,7 +260,9 @@ describe('back-channel logout from two nodes on one PostgreSQL database', () => 
       exp: now() + 300,
     })
     const started = Date.now()
-    const res = await s.browser.get(`/logout?${new URLSearchParams({ id_token_hint: hint })}`)
+    const res = await s.browser.get(
+      `/logout?${new URLSearchParams({ id_token_hint: hint }).toString()}`,
+    )
     assert.equal(res.status, 200, res.text)
     const [got] = await receiver.waitFor(s.sid, 1, 5000)
     t.diagnostic(`delivery delay on PostgreSQL (logout → receipt): ${got!.at - started} ms`)

@@ -267,7 +267,7 @@ describe('logout with logoutEndsSessions false', () => {
       exp: now() + 300,
     })
     const res = await s.browser.get(
-      `/logout?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: BYE })}`,
+      `/logout?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: BYE }).toString()}`,
     )
     assert.equal(res.status, 303, res.text)
     assert.equal(res.headers.location, BYE)
