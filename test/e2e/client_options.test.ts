@@ -1,7 +1,8 @@
 /**
  * `latchkey client create` options for how a client authenticates and what it may address:
  * `--auth-method`, `--jwks-file`, `--jwks-uri`, repeated `--audience`, `--exchange-audience` and
- * `--require-par`, the browser-facing and logout URIs, with the JSON they print and the mistakes they refuse (one line on stderr).
+ * `--require-par`, the browser-facing and logout URIs, with the JSON they print and the mistakes they
+ * refuse (one line on stderr).
  */
 
 import assert from 'node:assert/strict'
