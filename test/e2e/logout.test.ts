@@ -179,6 +179,27 @@ describe('logout (OpenID Connect RP-Initiated Logout 1.0)', () => {
     assert.deepEqual(await sessionWorks(s), { refresh: false, access: false })
   })
 
+  it('takes a relying party’s POST with a hint, and asks when the hint is another user’s', async () => {
+    const s = await signIn(server, web, REDIRECT, USER)
+    // A hint for someone else than the signed-in user: not proof enough, ask.
+    const bobs = await hintFor(s, { sub: 'someone-else', sid: 'another-session' })
+    const asked = await s.browser.postForm('/logout', { id_token_hint: bobs, state: 'p' })
+    assert.equal(asked.status, 200, asked.text)
+    assert.match(asked.text, /name="choice" value="sign_out"/)
+    assert.doesNotMatch(asked.text, /id_token_hint/)
+    assert.equal(await signedIn(s.browser), true)
+    // The user's own hint, POSTed as §2 allows: signed out at once.
+    const done = await s.browser.postForm('/logout', {
+      id_token_hint: await hintFor(s),
+      post_logout_redirect_uri: BYE,
+      state: 'p',
+    })
+    assert.equal(done.status, 303, done.text)
+    assert.equal(done.headers.location, `${BYE}?state=p`)
+    assert.equal(await signedIn(s.browser), false)
+    assert.deepEqual(await sessionWorks(s), { refresh: false, access: false })
+  })
+
   it('ends the session the hint names when the browser has no login cookie', async () => {
     const s = await signIn(server, web, REDIRECT, USER)
     const res = await new Browser(server.url).get(logoutQuery({ id_token_hint: await hintFor(s) }))
