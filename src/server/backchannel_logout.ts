@@ -104,6 +104,11 @@ export class BackchannelLogout implements FollowerListener {
 
   onError(): void {}
 
+  /** Resolves once every event handed over so far has been delivered, refused or given up. */
+  async settled(): Promise<void> {
+    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks])
+  }
+
   /** Stops: no new deliveries, waits and POSTs under way are cut short. */
   async stop(): Promise<void> {
     this.stopped = true
@@ -170,12 +175,15 @@ export class BackchannelLogout implements FollowerListener {
         logger.warn(context, 'back-channel logout refused by the client')
         return
       }
+      if (attempt < this.options.attempts && !this.stopped) {
+        await this.wait(this.options.backoffMs * 2 ** (attempt - 1))
+      }
+      // Out of tries, or the server is stopping (which cut the wait short).
       if (attempt >= this.options.attempts || this.stopped) {
         metrics.record('failed')
         logger.warn({ ...context, attempt }, 'back-channel logout undelivered: giving up')
         return
       }
-      await this.wait(this.options.backoffMs * 2 ** (attempt - 1))
     }
   }
 
