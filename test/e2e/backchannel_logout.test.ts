@@ -127,7 +127,8 @@ describe('back-channel logout (OpenID Connect Back-Channel Logout 1.0)', () => {
   before(async () => {
     receiver = new Receiver()
     await receiver.start()
-    server = await startServer()
+    // No grace for a reused refresh token: its reuse ends the session at once.
+    server = await startServer({ env: { LATCHKEY_REFRESH_GRACE_SECONDS: '0' } })
     web = createClient(
       server.db,
       'web',
@@ -201,6 +202,31 @@ describe('back-channel logout (OpenID Connect Back-Channel Logout 1.0)', () => {
     await verifyLogoutToken(server, server.url, got!.token!, s, 'web')
     await sleep(1500)
     assert.equal(receiver.forSession(s.sid).length, 1)
+  })
+
+  it('tells the client when refresh-token reuse or deleting the user ends a session', async () => {
+    receiver.failFirst = 0
+    const s = await signIn(server, web, REDIRECT, USER)
+    const refresh = (token: string) =>
+      server.post('/token', { grant_type: 'refresh_token', refresh_token: token }, [
+        web.client_id,
+        web.client_secret,
+      ])
+    assert.equal((await refresh(s.refreshToken)).status, 200)
+    await sleep(50)
+    assert.equal((await refresh(s.refreshToken)).json.error, 'invalid_grant')
+    const [reused] = await receiver.waitFor(s.sid, 1, 5000)
+    await verifyLogoutToken(server, server.url, reused!.token!, s, 'web')
+
+    createUser(server.db, { username: 'bob', password: 'bob password is long' })
+    const bob = await signIn(server, web, REDIRECT, {
+      username: 'bob',
+      password: 'bob password is long',
+    })
+    const deleted = cli(['user', 'delete', '--db', server.db, '--username', 'bob'])
+    assert.equal(deleted.status, 0, deleted.stderr)
+    const [gone] = await receiver.waitFor(bob.sid, 1, 5000)
+    await verifyLogoutToken(server, server.url, gone!.token!, bob, 'web')
   })
 
   it('delivers on the third try to a receiver that answers 500 twice', async () => {
