@@ -1,7 +1,7 @@
 /**
  * Back-channel logout (OpenID Connect Back-Channel Logout 1.0): when a session ends, for whatever
- * reason (logout, `latchkey session revoke`, refresh-token reuse, a replayed code, on this node, another
- * one or the CLI), its client, when registered with a back-channel logout URI, gets a logout token
+ * reason (logout, `latchkey session revoke`, `user delete`, refresh-token reuse, a replayed code, on
+ * this node, another one or the CLI), its client, when registered with a back-channel logout URI, gets a logout token
  * POSTed to it (§2.5: `application/x-www-form-urlencoded`, `logout_token=JWT`).
  *
  * Driven by the revocation feed, which every server follows: each `sid` event is a session that
