@@ -237,7 +237,7 @@ describe('logout (OpenID Connect RP-Initiated Logout 1.0)', () => {
     assert.deepEqual(await sessionWorks(s), { refresh: true, access: true })
   })
 
-  it('refuses with 400 an id_token_hint signed by a key that is not ours, or for another issuer', async () => {
+  it('refuses with 400 an id_token_hint signed by a key that is not ours, for another issuer, or not an ID token', async () => {
     const s = await signIn(server, web, REDIRECT, USER)
     const jwks = (await server.get('/.well-known/jwks.json')).json as { keys: { kid: string }[] }
     const ourKid = jwks.keys[0]!.kid
@@ -253,6 +253,10 @@ describe('logout (OpenID Connect RP-Initiated Logout 1.0)', () => {
       await forged(ourKid),
       await forged('not-our-key'),
       await hintFor(s, { iss: 'https://elsewhere.example' }),
+      // Ours, but an access token (typ at+jwt), not an ID token.
+      s.accessToken,
+      // Ours, for a client that does not exist.
+      await hintFor(s, { aud: 'nobody', azp: 'nobody' }),
       'not.a.jwt',
     ]) {
       const res = await s.browser.get(
