@@ -115,6 +115,11 @@ const schema = z.object({
     .min(60)
     .max(30 * 86_400)
     .default(SETTINGS.loginSeconds.default),
+  /**
+   * Whether logout (`/logout`) ends the sessions the browser login started (their refresh and access
+   * tokens, with back-channel logout to their clients), or only the login (false).
+   */
+  logoutEndsSessions: booleanSetting(SETTINGS.logoutEndsSessions.default),
   /** Authorization-code lifetime, seconds (RFC 6749 §4.1.2 recommends at most 10 minutes). */
   codeSeconds: z.coerce.number().int().min(5).max(600).default(SETTINGS.codeSeconds.default),
   /**

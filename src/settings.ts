@@ -160,6 +160,14 @@ export const SETTINGS = {
     default: 12 * 3600,
     description: 'how long a browser stays logged in at the authorization server, seconds',
   },
+  logoutEndsSessions: {
+    env: 'LATCHKEY_LOGOUT_ENDS_SESSIONS',
+    flag: '--logout-ends-sessions',
+    value: 'bool',
+    default: true,
+    description:
+      'logout (/logout) ends every session the browser login started, not only the login; false keeps them',
+  },
   codeSeconds: {
     env: 'LATCHKEY_CODE_SECONDS',
     default: 60,

@@ -18,6 +18,7 @@ import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/key_management.js'
 import { generateSecret, hashSecret } from '../tokens/secrets.js'
 import { parseScope } from '../server/scope.js'
 import { checkJWKSUri, readJWKSFile } from './client_keys.js'
+import { checkLogoutUris } from './client_logout.js'
 import { checkAllowedOrigin, checkDisplayName, checkLogoUri } from './client_presentation.js'
 
 export const MIN_SECRET_LENGTH = 20
@@ -63,6 +64,10 @@ export interface CreateClientOptions {
    * first-party, no consent page).
    */
   thirdParty?: boolean
+  /** Exact URIs the browser may return to after logout (OpenID Connect RP-Initiated Logout 1.0). */
+  postLogoutRedirectUri?: string[]
+  /** Where its logout tokens are POSTed (OpenID Connect Back-Channel Logout 1.0): https, or loopback http. */
+  backchannelLogoutUri?: string
   /** `jwt` (default) or `opaque`. */
   accessTokenFormat?: string
   /** Access-token lifetime, seconds (default 300). */
@@ -89,6 +94,8 @@ export interface ClientJSON {
   client_name: string | null
   logo_uri: string | null
   third_party: boolean
+  post_logout_redirect_uris: string[]
+  backchannel_logout_uri: string | null
   jwks_uri: string | null
   /** Only when its keys were given inline. */
   jwks?: JSONWebKeySet
@@ -117,6 +124,8 @@ export function clientJSON(c: ClientRecord): ClientJSON {
     client_name: c.displayName,
     logo_uri: c.logoUri,
     third_party: c.thirdParty,
+    post_logout_redirect_uris: c.postLogoutRedirectUris,
+    backchannel_logout_uri: c.backchannelLogoutUri,
     jwks_uri: c.jwksUri,
     access_token_format: c.accessTokenFormat,
     access_token_ttl: c.accessTokenTtl,
@@ -127,20 +136,24 @@ export function clientJSON(c: ClientRecord): ClientJSON {
   return json
 }
 
-function checkRedirectUri(uri: string): string {
+/**
+ * Checks a URI the browser is sent to: a redirect URI, or a post-logout redirect URI (OpenID Connect
+ * RP-Initiated Logout 1.0 §3.1, same rules), named in messages by `flag`.
+ */
+export function checkRedirectUri(uri: string, flag = '--redirect-uri'): string {
   let url: URL
   try {
     url = new URL(uri)
   } catch {
-    throw new UsageError(`--redirect-uri ${JSON.stringify(uri)} is not an absolute URL`)
+    throw new UsageError(`${flag} ${JSON.stringify(uri)} is not an absolute URL`)
   }
   // RFC 6749 §3.1.2: absolute, no fragment. RFC 8252 §7.3: http only for loopback.
-  if (url.hash || uri.includes('#')) throw new UsageError(`--redirect-uri must not have a fragment`)
+  if (url.hash || uri.includes('#')) throw new UsageError(`${flag} must not have a fragment`)
   if (url.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
-    throw new UsageError('--redirect-uri must be https (http is allowed only for loopback)')
+    throw new UsageError(`${flag} must be https (http is allowed only for loopback)`)
   }
   if (['javascript:', 'data:', 'file:', 'vbscript:'].includes(url.protocol)) {
-    throw new UsageError(`--redirect-uri scheme ${url.protocol} is not allowed`)
+    throw new UsageError(`${flag} scheme ${url.protocol} is not allowed`)
   }
   return uri
 }
@@ -243,7 +256,7 @@ export async function buildClient(
   if (format !== 'jwt' && format !== 'opaque') {
     throw new UsageError('--access-token-format must be jwt or opaque')
   }
-  const redirectUris = [...new Set((o.redirectUri ?? []).map(checkRedirectUri))]
+  const redirectUris = [...new Set((o.redirectUri ?? []).map((u) => checkRedirectUri(u)))]
   for (const g of grants) {
     if (findGrant(g)!.needsRedirectUri && redirectUris.length === 0) {
       throw new UsageError(`the ${g} grant needs at least one --redirect-uri`)
@@ -300,6 +313,7 @@ export async function buildClient(
       displayName: checkDisplayName(o.displayName),
       logoUri: checkLogoUri(o.logoUri),
       thirdParty: o.thirdParty === true,
+      ...checkLogoutUris(o),
       accessTokenFormat: format,
       accessTokenTtl: checkTtl(o.accessTokenTtl),
       resourceServer: o.resourceServer === true,

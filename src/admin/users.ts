@@ -177,8 +177,9 @@ export async function listUsers(store: Store): Promise<UserJSON[]> {
 }
 
 /**
- * Deletes a user: their sessions, logins, codes and opaque tokens go with them, and a `sub`
- * revocation covers the JWTs they still hold until the longest of them would have expired.
+ * Deletes a user: their sessions (each ended with its own `sid` event), logins, codes and opaque
+ * tokens go with them, and a `sub` revocation covers the JWTs they still hold until the longest of
+ * them would have expired.
  */
 export async function deleteUser(
   store: Store,
@@ -186,6 +187,9 @@ export async function deleteUser(
 ): Promise<{ id: string; username: string; deleted: true }> {
   const user = await mustGetUser(store, username)
   const at = now()
+  // Their live sessions first, one `sid` event each: each client with a back-channel logout URI is
+  // told (OpenID Connect Back-Channel Logout 1.0 §2.7), which the one `sub` event would not do.
+  await endUserSessions(store, user.id, at)
   const deleted = await store.deleteUser(user.id, {
     kind: 'sub',
     value: user.id,

@@ -102,6 +102,7 @@ export function buildProgram(): Command {
     .addOption(settingOption('logLevel'))
     .addOption(settingOption('metricsPort'))
     .addOption(settingOption('metricsHost'))
+    .addOption(settingOption('logoutEndsSessions'))
     .action(
       run(async (o: Record<string, string>) => {
         const { serve } = await import('./commands/serve.js')
@@ -178,6 +179,16 @@ export function buildProgram(): Command {
     .option('--display-name <name>', 'the name the login page shows (1-100 printable characters)')
     .option('--logo-uri <url>', 'an image the login page shows (https; http only on loopback)')
     .option('--third-party', 'a third-party app: users approve its scopes on a consent page')
+    .option(
+      '--post-logout-redirect-uri <uri>',
+      'exact URI the browser may return to after logout (repeatable; OpenID Connect RP-Initiated Logout)',
+      collect,
+      [],
+    )
+    .option(
+      '--backchannel-logout-uri <url>',
+      'where its logout tokens are posted when its sessions end (https; http only on loopback)',
+    )
     .action(
       run(async (o: import('./commands/client.js').CreateClientOptions) => {
         const { createClient } = await import('./commands/client.js')

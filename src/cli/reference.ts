@@ -117,8 +117,9 @@ export function configurationReference(): string {
   }
   out.push(
     '',
-    'Switches (`logRequests`, `trustProxy`) take `true`, `1`, `false` or `0`, nothing else. Values',
-    'of `db`, `redis` and `keyEncryptionSecret` are never repeated in an error message.',
+    'Switches (`logRequests`, `trustProxy`, `logoutEndsSessions`) take `true`, `1`, `false` or `0`,',
+    'nothing else. Values of `db`, `redis` and `keyEncryptionSecret` are never repeated in an error',
+    'message.',
   )
   return out.join('\n') + '\n'
 }

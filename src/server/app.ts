@@ -16,6 +16,7 @@ import { registerFeedEndpoint } from './endpoints/feed.js'
 import { registerHealthEndpoint, registerMetricsEndpoint } from './endpoints/health.js'
 import { registerIntrospectionEndpoint } from './endpoints/introspection.js'
 import { registerJwksEndpoint } from './endpoints/jwks.js'
+import { registerLogoutEndpoint } from './endpoints/logout.js'
 import { registerMetadataEndpoint } from './endpoints/metadata.js'
 import { issuerPath } from './issuer.js'
 import { registerParEndpoint } from './endpoints/par.js'
@@ -86,6 +87,7 @@ export function createApp(ctx: ServerContext): FastifyInstance {
       registerRevocationEndpoint(scope, ctx)
       registerFeedEndpoint(scope, ctx)
       registerUserinfoEndpoint(scope, ctx)
+      registerLogoutEndpoint(scope, ctx)
       done()
     },
     { prefix: issuerPath(ctx.config.issuer) },

@@ -81,6 +81,16 @@ export function setLoginCookie(reply: FastifyReply, value: string, s: BrowserSet
   })
 }
 
+/** Removes the login cookie (logout): the same attributes as it was set with, expired. */
+export function clearLoginCookie(reply: FastifyReply, s: BrowserSettings): void {
+  reply.clearCookie(s.loginCookie, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: s.secure,
+  })
+}
+
 function csrfToken(cookie: string, s: BrowserSettings): string {
   return createHmac('sha256', s.csrfKey).update(cookie).digest('base64url')
 }

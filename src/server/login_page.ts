@@ -1,5 +1,6 @@
 /**
- * The HTML of the authorization endpoint: the login page, the consent page and the error page. Server-rendered, no
+ * The HTML of the authorization endpoint: the login page, the consent page and the error page (the
+ * logout pages, `logout_page.ts`, share their layout). Server-rendered, no
  * script, one stylesheet allowed by its hash; every value from the request or the store goes through
  * `escapeHtml`. Works without JavaScript; readable in light and dark mode; labels bound to inputs.
  */
@@ -14,7 +15,7 @@ const ENTITIES: Record<string, string> = {
 }
 
 /** Escapes text for HTML element content and quoted attribute values. */
-function escapeHtml(value: string): string {
+export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c)
 }
 
@@ -68,7 +69,8 @@ const LOGO = `<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" fill
 stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
 <circle cx="8" cy="15" r="4"/><path d="M10.85 12.15 19 4"/><path d="m18 5 2 2"/><path d="m15 8 2 2"/></svg>`
 
-function layout(title: string, body: string): string {
+/** The page around `body` (already HTML): the card, the brand, the one stylesheet. */
+export function layout(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -6,7 +6,7 @@
  * (no label hashing per request) and read by the registry at scrape time, in the same exposition format
  * prom-client's own `Counter` and `Histogram` give.
  */
-import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
+import { Counter, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import type { AccessTokenFormat } from '../store/types.js'
 
 export type TokenKind = 'access_token' | 'refresh_token'
@@ -25,6 +25,46 @@ export interface Metrics {
    * (`client_secret`: scrypt, `password`: argon2id), unknown clients' and users' decoys included.
    */
   secretHashes: Counter<'kind'>
+  /** Back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0) sent by this process. */
+  backchannel: BackchannelMetrics
+}
+
+/** What became of a logout token this node claimed (or, `dropped`, could not take on). */
+export type BackchannelOutcome = 'delivered' | 'refused' | 'failed' | 'dropped'
+
+/**
+ * `latchkey_backchannel_logout_deliveries_total` by outcome, and
+ * `latchkey_backchannel_logout_delay_seconds`: from the session's end to the receiver's 2xx.
+ */
+export class BackchannelMetrics {
+  private readonly deliveries: Counter<'outcome'>
+  private readonly delay: Histogram
+
+  constructor(registry: Registry) {
+    this.deliveries = new Counter({
+      name: 'latchkey_backchannel_logout_deliveries_total',
+      help: 'Back-channel logout tokens by outcome (delivered: 2xx; refused: another status but 5xx; failed: no 2xx after every try; dropped: queue full)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    })
+    for (const outcome of ['delivered', 'refused', 'failed', 'dropped']) {
+      this.deliveries.labels({ outcome }).inc(0)
+    }
+    this.delay = new Histogram({
+      name: 'latchkey_backchannel_logout_delay_seconds',
+      help: 'From the end of a session (its revocation, whole seconds) to the 2xx of its logout token',
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers: [registry],
+    })
+  }
+
+  record(outcome: BackchannelOutcome): void {
+    this.deliveries.labels({ outcome }).inc()
+  }
+
+  observeDelay(seconds: number): void {
+    this.delay.observe(seconds)
+  }
 }
 
 /** Upper bounds of the latency buckets, in seconds. */
@@ -266,5 +306,6 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     secretHashes,
+    backchannel: new BackchannelMetrics(registry),
   }
 }

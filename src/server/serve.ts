@@ -4,7 +4,7 @@
  * revocations, codes and sessions are pruned every minute; one follower reads new revocation events for
  * the feed (woken at once by PostgreSQL LISTEN/NOTIFY, and by Redis pub/sub with `--redis`). With
  * `--redis`, opaque tokens, clients and keys are also cached in Redis (`store/redis/cache.ts`), kept
- * correct by the same follower.
+ * correct by the same follower, which also drives back-channel logout (`backchannel_logout.ts`).
  * With `metricsPort`, `/metrics` is served by a second listener instead of the main one.
  * `close()` ends the feed's streams, stops accepting on both listeners, lets in-flight requests finish,
  * then closes the store.
@@ -25,6 +25,7 @@ import { ensureSigningKey } from '../tokens/key_management.js'
 import { KeyRing } from '../tokens/key_ring.js'
 import { SecretVerifier } from '../tokens/secrets.js'
 import { createApp, createMetricsApp } from './app.js'
+import { BackchannelLogout } from './backchannel_logout.js'
 import { ClientCache } from './client_cache.js'
 import { CorsOrigins } from './cors.js'
 import type { ServerContext } from './context.js'
@@ -216,6 +217,18 @@ export async function startServer(
     throw err
   }
   const app = createApp(ctx)
+  // Subscribed before the start, which hands it every live event: a session that ended while no
+  // server ran still gets its logout token (once: deliveries are claimed in the store).
+  const backchannel = new BackchannelLogout({
+    store,
+    clients: ctx.clients,
+    keys: ctx.keys,
+    issuer: config.issuer,
+    metrics: ctx.metrics.backchannel,
+    logger,
+    clock: ctx.clock,
+  })
+  ctx.feed.subscribe(backchannel)
   const metricsApp = config.metricsPort === undefined ? undefined : createMetricsApp(ctx)
   try {
     // Before the start, which hands every live event in the store to the listeners so far.
@@ -230,6 +243,7 @@ export async function startServer(
     await metricsApp?.listen({ port: config.metricsPort, host: config.metricsHost })
   } catch (err) {
     await ctx.feed.stop()
+    await backchannel.stop()
     await app.close()
     await metricsApp?.close()
     await store.close()
@@ -272,6 +286,7 @@ export async function startServer(
         // Ends the feed's streams (a preClose hook), then waits for in-flight requests.
         await Promise.all([app.close(), metricsApp?.close()])
         await ctx.feed.stop()
+        await backchannel.stop()
         await store.close()
         await closeRedis()
       })()

@@ -103,6 +103,7 @@ export const INVALIDATES: { [M in StoreMethod]: Invalidates<M> } = {
   rotateRefreshToken: NOTHING,
   revokeSession: { revocations: appendedWhenTrue },
   revokeUserSessions: { revocations: (_args, ids) => ids.length > 0 },
+  endLogin: { revocations: (_args, ids) => ids.length > 0 },
   getRefreshToken: NOTHING,
   pruneSessions: NOTHING,
 

@@ -78,6 +78,16 @@ export interface ClientRecord {
    * and their consent is remembered. `false` (first-party): no consent page.
    */
   thirdParty: boolean
+  /**
+   * Where the browser may be sent after logout (OpenID Connect RP-Initiated Logout 1.0 §3): exact
+   * match, as redirect URIs.
+   */
+  postLogoutRedirectUris: string[]
+  /**
+   * Where its logout tokens are POSTed when one of its sessions ends (OpenID Connect Back-Channel
+   * Logout 1.0 §2.2); `null`: it gets none.
+   */
+  backchannelLogoutUri: string | null
   accessTokenFormat: AccessTokenFormat
   /** Access-token lifetime in seconds. */
   accessTokenTtl: number
@@ -461,6 +471,17 @@ export interface SessionStore {
    */
   revokeUserSessions(
     userId: string,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<string[]>
+  /**
+   * Ends a browser login (logout, OpenID Connect RP-Initiated Logout 1.0 §2) and every session that
+   * came from it (`loginHash`) and is live at `now`, like `revokeSession` for each (one `sid` event
+   * each, built by `eventFor`), in one durable transaction. Returns the ended session ids, newest
+   * first; the login is gone afterwards whether it existed or not.
+   */
+  endLogin(
+    hash: string,
     now: number,
     eventFor: (session: SessionRecord) => RevocationInput,
   ): Promise<string[]>

@@ -1,7 +1,7 @@
 /**
  * Ending sessions, shared by the server (refresh reuse, code replay, RFC 7009 revocation of a refresh
- * token) and the CLI (`session revoke`, `consent revoke`). A `sid` revocation event covers the
- * session's JWT access tokens until the longest of them could still be live.
+ * token, logout) and the CLI (`session revoke`, `consent revoke`). A `sid` revocation event covers
+ * the session's JWT access tokens until the longest of them could still be live.
  */
 import type { RevocationInput, SessionRecord, Store } from '../store/types.js'
 import { longestTokenLifetime } from './key_management.js'
@@ -39,6 +39,19 @@ export async function endConsentSessions(
 ): Promise<{ clients: string[]; sessions: string[] }> {
   const keepFor = await longestTokenLifetime(store)
   return store.revokeConsent(userId, clientId, now, (session) => sidEvent(session, now, keepFor))
+}
+
+/**
+ * Logout: ends a browser login and every live session it started; returns the ended session ids.
+ * @see https://openid.net/specs/openid-connect-rpinitiated-1_0.html#RPLogout
+ */
+export async function endLoginSessions(
+  store: Store,
+  loginHash: string,
+  now: number,
+): Promise<string[]> {
+  const keepFor = await longestTokenLifetime(store)
+  return store.endLogin(loginHash, now, (session) => sidEvent(session, now, keepFor))
 }
 
 /** Ends every live session of a user and their browser logins; returns the ended session ids. */

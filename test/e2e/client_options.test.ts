@@ -1,7 +1,8 @@
 /**
  * `latchkey client create` options for how a client authenticates and what it may address:
  * `--auth-method`, `--jwks-file`, `--jwks-uri`, repeated `--audience`, `--exchange-audience` and
- * `--require-par`, with the JSON they print and the mistakes they refuse (one line on stderr).
+ * `--require-par`, the browser-facing and logout URIs, with the JSON they print and the mistakes they
+ * refuse (one line on stderr).
  */
 
 import assert from 'node:assert/strict'
@@ -366,4 +367,100 @@ describe('latchkey client create: browser origins, display name, logo', () => {
     )
     assert.equal(ok.status, 0, ok.stderr)
   })
+})
+
+describe('latchkey client create: logout URIs', () => {
+  let cleanup: () => void
+  let db: string
+  const create = (id: string, ...args: string[]) =>
+    cli(['client', 'create', '--db', db, '--id', id, '--grant', 'authorization_code', ...args])
+
+  before(() => {
+    let dir: string
+    ;({ dir, cleanup } = tempDir())
+    db = `sqlite:${join(dir, 'logout.db')}`
+    assert.equal(cli(['init', '--db', db]).status, 0)
+  })
+  after(() => cleanup())
+
+  it('prints post_logout_redirect_uris and backchannel_logout_uri, empty and null without them', () => {
+    const plain = create('plain', '--redirect-uri', 'https://app.example/cb')
+    assert.equal(plain.status, 0, plain.stderr)
+    assert.deepEqual((plain.json as ClientOut).post_logout_redirect_uris, [])
+    assert.equal((plain.json as ClientOut).backchannel_logout_uri, null)
+
+    const created = create(
+      ...['web', '--redirect-uri', 'https://app.example/cb'],
+      ...['--post-logout-redirect-uri', 'https://app.example/bye'],
+      ...['--post-logout-redirect-uri', 'http://127.0.0.1:3000/bye?x=1'],
+      ...['--post-logout-redirect-uri', 'https://app.example/bye'],
+      ...['--backchannel-logout-uri', 'https://app.example/backchannel'],
+    )
+    assert.equal(created.status, 0, created.stderr)
+    const c = created.json as ClientOut
+    assert.deepEqual(c.post_logout_redirect_uris, [
+      'https://app.example/bye',
+      'http://127.0.0.1:3000/bye?x=1',
+    ])
+    assert.equal(c.backchannel_logout_uri, 'https://app.example/backchannel')
+    const shown = cli(['client', 'show', '--db', db, '--id', 'web'])
+    assert.deepEqual(
+      (shown.json as ClientOut).post_logout_redirect_uris,
+      c.post_logout_redirect_uris,
+    )
+    assert.equal((shown.json as ClientOut).backchannel_logout_uri, c.backchannel_logout_uri)
+    const loopback = create(
+      ...['loop', '--redirect-uri', 'https://app.example/cb'],
+      ...['--backchannel-logout-uri', 'http://localhost:4000/bc'],
+    )
+    assert.equal(loopback.status, 0, loopback.stderr)
+  })
+
+  for (const [label, args, message] of [
+    [
+      'a post-logout URI with a fragment',
+      ['--post-logout-redirect-uri', 'https://a.example/#x'],
+      /fragment/,
+    ],
+    [
+      'an http post-logout URI off loopback',
+      ['--post-logout-redirect-uri', 'http://a.example/'],
+      /https/,
+    ],
+    [
+      'a javascript: post-logout URI',
+      ['--post-logout-redirect-uri', 'javascript:alert(1)'],
+      /not allowed/,
+    ],
+    ['a relative post-logout URI', ['--post-logout-redirect-uri', '/bye'], /absolute/],
+    [
+      'an http back-channel URI off loopback',
+      ['--backchannel-logout-uri', 'http://a.example/bc'],
+      /https/,
+    ],
+    [
+      'a back-channel URI with a fragment',
+      ['--backchannel-logout-uri', 'https://a.example/bc#f'],
+      /fragment/,
+    ],
+    [
+      'a back-channel URI with credentials',
+      ['--backchannel-logout-uri', 'https://u:p@a.example/'],
+      /credentials/,
+    ],
+    [
+      'a custom-scheme back-channel URI',
+      ['--backchannel-logout-uri', 'com.example.app:/bc'],
+      /https/,
+    ],
+  ] as const) {
+    it(`refuses ${label} with one line`, () => {
+      const result = create(
+        `bad-${label.replace(/\W+/g, '-')}`,
+        ...['--redirect-uri', 'https://a.example/cb', ...args],
+      )
+      assertOneLineFailure(result)
+      assert.match(result.stderr, message)
+    })
+  }
 })

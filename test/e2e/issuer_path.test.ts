@@ -7,7 +7,14 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { decodeJwt } from 'jose'
 import { createVerifier } from '@latchkey/verifier'
-import { authorize, Browser, pkce } from '../helpers/browser.js'
+import {
+  authorize,
+  authorizeQuery,
+  Browser,
+  formAction,
+  formFields,
+  pkce,
+} from '../helpers/browser.js'
 import {
   basic,
   cli,
@@ -82,6 +89,7 @@ describe('an issuer with a path', () => {
       'revocation_endpoint',
       'pushed_authorization_request_endpoint',
       'latchkey_revocation_endpoint',
+      'end_session_endpoint',
     ]) {
       assert.ok(md[name]?.startsWith(`${issuer}/`), `${name}: ${md[name]}`)
     }
@@ -153,6 +161,23 @@ describe('an issuer with a path', () => {
       assert.equal(tokens.status, 200, tokens.text)
       assert.equal(decodeJwt(tokens.json.access_token as string).iss, issuer)
     }
+    // Logout under the path: its confirmation form posts there too, and signs the browser out.
+    const logout = new URL(md.end_session_endpoint!).pathname
+    const page = await browser.get(logout)
+    assert.equal(page.status, 200, page.text)
+    assert.equal(formAction(page.text), logout)
+    const done = await browser.postForm(logout, { ...formFields(page.text), choice: 'sign_out' })
+    assert.equal(done.status, 200, done.text)
+    assert.match(done.text, /You are signed out/)
+    const again = await browser.get(
+      authorizeQuery({
+        clientId: web.client_id,
+        redirectUri: REDIRECT,
+        challenge: pkce().challenge,
+        path: new URL(md.authorization_endpoint!).pathname,
+      }),
+    )
+    assert.equal(again.status, 200, 'the login form again')
   })
 
   it('lets the verifier SDK discover the issuer and verify its tokens', async () => {

@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { randomUUID } from 'node:crypto'
+import { createServer } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   createLocalJWKSet,
+  decodeJwt,
   decodeProtectedHeader,
   exportJWK,
   generateKeyPair,
@@ -25,6 +27,7 @@ import {
   formFields,
   pkce,
 } from '../helpers/browser.js'
+import { signIn } from '../helpers/logout.js'
 import {
   basic,
   cli,
@@ -60,6 +63,9 @@ const CHECKED = [
   'introspection_endpoint_auth_signing_alg_values_supported',
   'revocation_endpoint_auth_signing_alg_values_supported',
   'prompt_values_supported',
+  'backchannel_logout_supported',
+  'backchannel_logout_session_supported',
+  'frontchannel_logout_supported',
 ]
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
@@ -452,6 +458,53 @@ describe('authorization server metadata', () => {
       }
       assert.deepEqual(sorted(listed(field)), sorted(taken), field)
     }
+  })
+
+  it('says what logout does: back-channel logout tokens with sid, no front-channel logout', async () => {
+    assert.equal(md.end_session_endpoint, `${md.issuer as string}/logout`)
+    // A receiver on loopback, registered as a client's back-channel logout URI.
+    const tokens: string[] = []
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const token = new URLSearchParams(Buffer.concat(chunks).toString()).get('logout_token')
+        if (token !== null) tokens.push(token)
+        res.writeHead(200).end()
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+    try {
+      const address = receiver.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      const bc = createClient(
+        server.db,
+        'bc',
+        ...['--grant', 'authorization_code', '--scope', 'openid', '--redirect-uri', REDIRECT],
+        ...['--backchannel-logout-uri', `http://127.0.0.1:${port}/bc`],
+      )
+      const s = await signIn(server, bc, REDIRECT, USER)
+      const revoked = cli(['session', 'revoke', '--db', server.db, '--id', s.sid])
+      assert.equal(revoked.status, 0, revoked.stderr)
+      const deadline = Date.now() + 5000
+      while (tokens.length === 0 && Date.now() < deadline) await sleep(20)
+      assert.equal(md.backchannel_logout_supported, tokens.length > 0)
+      // §2.1: backchannel_logout_session_supported means the tokens carry `sid`.
+      assert.equal(md.backchannel_logout_session_supported, decodeJwt(tokens[0]!).sid === s.sid)
+    } finally {
+      receiver.close()
+    }
+    // No front-channel logout: nothing to register, and the logout pages load no frame.
+    const front = cli([
+      ...['client', 'create', '--db', server.db, '--id', 'fc', '--grant', 'client_credentials'],
+      ...['--frontchannel-logout-uri', 'https://app.example/fc'],
+    ])
+    assert.notEqual(front.status, 0)
+    const page = await server.get('/logout')
+    assert.equal(page.status, 200, page.text)
+    assert.doesNotMatch(page.text, /<iframe/i)
+    assert.match(String(page.headers['content-security-policy']), /default-src 'none'/)
+    assert.equal(md.frontchannel_logout_supported, false)
   })
 
   it('checks every *_supported field it lists against behaviour', () => {

@@ -85,6 +85,8 @@ export function runStoreConformance(
           displayName: 'Orders — “Web” <beta> & ünïcode',
           logoUri: 'https://cdn.example.com/logo.png?v=2',
           thirdParty: true,
+          postLogoutRedirectUris: ['https://app.example.com/bye', 'http://127.0.0.1:8080/bye?x=1'],
+          backchannelLogoutUri: 'https://app.example.com/backchannel',
           accessTokenFormat: 'opaque',
           accessTokenTtl: 900,
           resourceServer: true,

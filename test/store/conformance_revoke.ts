@@ -196,6 +196,74 @@ export function describeRevokeConformance(store: () => Store): void {
     })
   })
 
+  describe('ending a browser login (logout)', () => {
+    it('ends the login and its live sessions, one event each, and no other', async () => {
+      await store().createLogin(login('l1', { userId: 'u1' }))
+      await store().createLogin(login('l2', { userId: 'u1' }))
+      const mine = [
+        session('web-1', { loginHash: 'l1' }),
+        session('cli-1', { clientId: 'cli', loginHash: 'l1', createdAt: NOW + 1 }),
+      ]
+      const expired = session('expired', { loginHash: 'l1', expiresAt: NOW + 5 })
+      const other = session('other', { loginHash: 'l2' })
+      for (const s of [...mine, expired, other]) await start(s)
+
+      const seen: string[] = []
+      const ids = await store().endLogin('l1', NOW + 10, (s) => {
+        seen.push(s.id)
+        return sidEvent(s.id, NOW + 10)
+      })
+
+      assert.deepEqual(ids, ['cli-1', 'web-1'])
+      assert.deepEqual(seen.sort(), ['cli-1', 'web-1'])
+      assert.deepEqual((await events()).map((e) => e.value).sort(), ['cli-1', 'web-1'])
+      for (const s of mine) {
+        assert.equal(typeof (await store().getSession(s.id))?.revokedAt, 'number', s.id)
+        assert.equal(await anyAccess(s.id, NOW + 10), false, s.id)
+      }
+      assert.equal(await store().getLogin('l1', NOW), null)
+      // Not live at `now`: not ended now, no event.
+      assert.deepEqual(await store().getSession('expired'), expired)
+      // A session of another login of the same user, and that login, stay.
+      assert.deepEqual(await store().getSession('other'), other)
+      assert.equal(await anyAccess('other', NOW + 10), true)
+      assert.notEqual(await store().getLogin('l2', NOW), null)
+    })
+
+    it('ends a login without sessions, appending nothing', async () => {
+      await store().createLogin(login('l1'))
+      let calls = 0
+      const ids = await store().endLogin('l1', NOW, (s) => {
+        calls++
+        return sidEvent(s.id)
+      })
+      assert.deepEqual(ids, [])
+      assert.equal(calls, 0)
+      assert.deepEqual(await events(), [])
+      assert.equal(await store().getLogin('l1', NOW), null)
+      assert.deepEqual(await store().endLogin('unknown', NOW, (s) => sidEvent(s.id)), [])
+    })
+
+    it('changes nothing when building an event throws: one transaction', async () => {
+      await store().createLogin(login('l1'))
+      await start(session('s1', { loginHash: 'l1' }))
+      await start(session('s2', { loginHash: 'l1', createdAt: NOW + 1 }))
+      const boom = new Error('no event')
+      let calls = 0
+      await assert.rejects(
+        store().endLogin('l1', NOW + 10, (s) => {
+          if (++calls === 2) throw boom
+          return sidEvent(s.id)
+        }),
+        (error) => error === boom,
+      )
+      assert.deepEqual(await events(), [])
+      assert.equal(await anyAccess('s1'), true)
+      assert.equal(await anyAccess('s2'), true)
+      assert.notEqual(await store().getLogin('l1', NOW), null)
+    })
+  })
+
   describe('deleting a user', () => {
     it('deletes the user with everything that lets them in, appending only its sub event', async () => {
       await store().createUser(user('u1', { username: 'alice' }))

@@ -34,6 +34,8 @@ export function client(clientId: string, overrides: Partial<ClientRecord> = {}):
     displayName: null,
     logoUri: null,
     thirdParty: false,
+    postLogoutRedirectUris: [],
+    backchannelLogoutUri: null,
     accessTokenFormat: 'jwt',
     accessTokenTtl: 300,
     resourceServer: false,

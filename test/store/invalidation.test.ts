@@ -41,6 +41,7 @@ describe('store invalidation table', () => {
       'deleteClient',
       'deleteUser',
       'revokeConsent',
+      'endLogin',
       'revokeSession',
       'revokeToken',
       'revokeUserSessions',

@@ -166,6 +166,8 @@ describe('postgres store: migrations', () => {
         displayName: c?.displayName,
         logoUri: c?.logoUri,
         thirdParty: c?.thirdParty,
+        postLogoutRedirectUris: c?.postLogoutRedirectUris,
+        backchannelLogoutUri: c?.backchannelLogoutUri,
       }
     }
     const base = {
@@ -177,6 +179,8 @@ describe('postgres store: migrations', () => {
       displayName: null,
       logoUri: null,
       thirdParty: false,
+      postLogoutRedirectUris: [],
+      backchannelLogoutUri: null,
     }
     assert.deepEqual(await fields('svc'), {
       ...base,

@@ -168,51 +168,59 @@ describe('Redis cache', () => {
     assert.deepEqual(results, ['stale'])
   })
 
-  it('refuses a client entry written before browser origins, display names and logos, and reads the store', async () => {
-    const prefix = `${PREFIX}${++count}:`
-    const { store, results } = await cachedStore(TEST_REDIS_URL, ':memory:', prefix)
-    opened.push(store)
-    const stored = client('svc', {
-      allowedOrigins: ['https://app.example'],
-      displayName: 'Orders',
-      logoUri: 'https://app.example/logo.png',
-    })
-    await store.createClient(stored)
-    await store.getClient('svc')
-    // Rewrite the entry as a node before these fields would have: same MAC key, same position.
-    const redis = new Redis(TEST_REDIS_URL)
-    try {
-      const key = `${prefix}client:svc`
-      let raw: string | null = null
-      for (let i = 0; i < 50 && raw === null; i++) {
-        await new Promise((r) => setTimeout(r, 10))
-        await store.getClient('svc')
-        raw = await redis.get(key)
+  for (const [generation, fields] of [
+    ['browser origins, display names and logos', ['allowedOrigins', 'displayName', 'logoUri']],
+    ['logout URIs', ['postLogoutRedirectUris', 'backchannelLogoutUri']],
+  ] as const) {
+    it(`refuses a client entry written before ${generation}, and reads the store`, async () => {
+      const prefix = `${PREFIX}${++count}:`
+      const { store, results } = await cachedStore(TEST_REDIS_URL, ':memory:', prefix)
+      opened.push(store)
+      const stored = client('svc', {
+        allowedOrigins: ['https://app.example'],
+        displayName: 'Orders',
+        logoUri: 'https://app.example/logo.png',
+        postLogoutRedirectUris: ['https://app.example/bye'],
+        backchannelLogoutUri: 'https://app.example/bc',
+      })
+      await store.createClient(stored)
+      await store.getClient('svc')
+      // Rewrite the entry as a node before these fields would have: same MAC key, same position.
+      const redis = new Redis(TEST_REDIS_URL)
+      try {
+        const key = `${prefix}client:svc`
+        let raw: string | null = null
+        for (let i = 0; i < 50 && raw === null; i++) {
+          await new Promise((r) => setTimeout(r, 10))
+          await store.getClient('svc')
+          raw = await redis.get(key)
+        }
+        assert.ok(raw !== null, 'the client was cached')
+        const entry = JSON.parse(raw.slice(raw.indexOf('.') + 1)) as { s: number; r: ClientRecord }
+        const old: Partial<ClientRecord> = { ...entry.r }
+        for (const field of fields) delete old[field]
+        const json = JSON.stringify({ s: entry.s, r: old })
+        const mac = hkdfSync(
+          'sha256',
+          'conformance secret of the cache',
+          '',
+          'latchkey redis cache entries',
+          32,
+        )
+        const sig = createHmac('sha256', Buffer.from(mac))
+          .update(key)
+          .update('\n')
+          .update(json)
+          .digest('base64url')
+        await redis.set(key, `${sig}.${json}`, 'PX', 60_000)
+      } finally {
+        redis.disconnect()
       }
-      assert.ok(raw !== null, 'the client was cached')
-      const entry = JSON.parse(raw.slice(raw.indexOf('.') + 1)) as { s: number; r: ClientRecord }
-      const { allowedOrigins: _o, displayName: _n, logoUri: _l, ...old } = entry.r
-      const json = JSON.stringify({ s: entry.s, r: old })
-      const mac = hkdfSync(
-        'sha256',
-        'conformance secret of the cache',
-        '',
-        'latchkey redis cache entries',
-        32,
-      )
-      const sig = createHmac('sha256', Buffer.from(mac))
-        .update(key)
-        .update('\n')
-        .update(json)
-        .digest('base64url')
-      await redis.set(key, `${sig}.${json}`, 'PX', 60_000)
-    } finally {
-      redis.disconnect()
-    }
-    results.length = 0
-    assert.deepEqual(await store.getClient('svc'), stored)
-    assert.deepEqual(results, ['stale'])
-  })
+      results.length = 0
+      assert.deepEqual(await store.getClient('svc'), stored)
+      assert.deepEqual(results, ['stale'])
+    })
+  }
 
   for (const layer of ['redis', 'memory'] as const) {
     it(`refuses a token cached in ${layer} once another node ends its session, though nobody deleted the entry`, async () => {

@@ -39,6 +39,8 @@ const client: ClientRecord = {
   displayName: null,
   logoUri: null,
   thirdParty: false,
+  postLogoutRedirectUris: [],
+  backchannelLogoutUri: null,
   accessTokenFormat: 'opaque',
   accessTokenTtl: 300,
   resourceServer: false,
@@ -299,6 +301,8 @@ describe('sqlite store', () => {
       displayName: c?.displayName,
       logoUri: c?.logoUri,
       thirdParty: c?.thirdParty,
+      postLogoutRedirectUris: c?.postLogoutRedirectUris,
+      backchannelLogoutUri: c?.backchannelLogoutUri,
     })
     const base = {
       exchangeAudiences: [],
@@ -309,6 +313,8 @@ describe('sqlite store', () => {
       displayName: null,
       logoUri: null,
       thirdParty: false,
+      postLogoutRedirectUris: [],
+      backchannelLogoutUri: null,
     }
     assert.deepEqual(fields(await store.getClient('svc')), {
       ...base,

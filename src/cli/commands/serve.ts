@@ -18,6 +18,7 @@ export interface ServeOptions {
   logLevel?: string
   metricsPort?: string
   metricsHost?: string
+  logoutEndsSessions?: string
 }
 
 export async function serve(o: ServeOptions): Promise<void> {

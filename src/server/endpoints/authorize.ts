@@ -581,8 +581,16 @@ function imageSource(uri: string): string[] {
   }
 }
 
-/** Anything that went wrong, as a page for a person: a safe sentence, never a stack trace. */
-function sendErrorPage(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+/**
+ * Anything that went wrong, as a page for a person: a safe sentence, never a stack trace. `what` names
+ * the request in the title (`sign-in`, `sign-out`).
+ */
+export function sendErrorPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+  what = 'sign-in',
+): FastifyReply {
   const frameworkStatus = (error as { statusCode?: unknown }).statusCode
   let status = 500
   let description = 'Something went wrong on our side. Please try again in a moment.'
@@ -605,8 +613,8 @@ function sendErrorPage(request: FastifyRequest, reply: FastifyReply, error: unkn
   }
   if (status >= 500) {
     const err = error instanceof OAuthError ? (error.cause ?? error) : error
-    request.log.error({ err }, 'authorization endpoint failed')
+    request.log.error({ err }, `${what} page failed`)
   }
-  const title = status >= 500 ? 'Something went wrong' : 'This sign-in request is not valid'
+  const title = status >= 500 ? 'Something went wrong' : `This ${what} request is not valid`
   return sendPage(reply, status, renderErrorPage({ title, description }), STYLE_HASH)
 }

@@ -13,6 +13,7 @@ import { AUTHORIZE_PATH } from './authorize.js'
 import { FEED_PATH } from './feed.js'
 import { INTROSPECTION_PATH } from './introspection.js'
 import { JWKS_PATH } from './jwks.js'
+import { LOGOUT_PATH } from './logout.js'
 import { PAR_PATH } from './par.js'
 import { REVOCATION_PATH } from './revocation.js'
 import { allMethods, provingMethods } from '../client_auth/index.js'
@@ -59,6 +60,12 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     // (a client registered with --require-par must push; RFC 9126 §6).
     pushed_authorization_request_endpoint: base + PAR_PATH,
     require_pushed_authorization_requests: false,
+    // OpenID Connect RP-Initiated Logout 1.0 §2.1 and Back-Channel Logout 1.0 §2.1: logout tokens
+    // carry `sid`. No front-channel logout (iframes): the pages allow no framing and no script.
+    end_session_endpoint: base + LOGOUT_PATH,
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
+    frontchannel_logout_supported: false,
     // Not registered with IANA, hence the prefix: the revocation feed (SSE, or JSON with ?after=SEQ),
     // for clients created with --resource-server, authenticated with HTTP Basic.
     latchkey_revocation_endpoint: base + FEED_PATH,

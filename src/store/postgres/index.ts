@@ -13,7 +13,8 @@
  *                  'none' or NULL (either secret method), jwks jsonb NULL (JSON Web Key Set), jwks_uri text NULL,
  *                  audiences text[], exchange_audiences text[], require_par boolean,
  *                  allowed_origins text[], display_name text NULL, logo_uri text NULL,
- *                  third_party boolean)
+ *                  third_party boolean, post_logout_redirect_uris text[],
+ *                  backchannel_logout_uri text NULL)
  *   signing_keys  (kid text PRIMARY KEY, position bigint IDENTITY (insertion order), alg text,
  *                  public_jwk jsonb, private_key text, created_at bigint, activates_at bigint,
  *                  superseded_at bigint NULL, published_until bigint NULL, retired_at bigint NULL)
@@ -41,7 +42,7 @@
  *                        user_id text, client_id text, scope text, login_hash text NULL,
  *                        created_at bigint, expires_at bigint, idle_expires_at bigint,
  *                        revoked_at bigint NULL)
- *                        INDEX (user_id), INDEX (client_id)
+ *                        INDEX (user_id), INDEX (client_id), INDEX (login_hash)
  *   refresh_tokens      (hash text PRIMARY KEY, session_id text, client_id text, user_id text,
  *                        scope text, issued_at bigint, expires_at bigint,
  *                        used_at double precision NULL (with its fraction of a second),

@@ -1,9 +1,9 @@
 /**
  * Writes that take access away in the PostgreSQL engine: revoking an opaque token, ending a session,
- * every session of a user or of a user at the clients whose consent is revoked, deleting a user or a
- * client. Each is one transaction: once it resolves
- * (PostgreSQL has flushed the commit to its WAL), the tokens are gone and the revocation event is in
- * the feed, and a crash cannot bring either back.
+ * every session of a user, of a user at the clients whose consent is revoked, or of a browser login
+ * (logout), deleting a user or a client. Each is one transaction: once it resolves (PostgreSQL has
+ * flushed the commit to its WAL), the tokens are gone and the revocation event is in the feed, and a
+ * crash cannot bring either back.
  *
  * Lock order, the same in every transaction of this engine: users, sessions, refresh tokens, opaque
  * tokens, codes, logins, consents, and the feed lock last (see `./feed.ts`). Rotation in `./sessions.ts` locks
@@ -38,6 +38,12 @@ const MARK_USER_SESSIONS_REVOKED = sql(
   'revoke_user_sessions',
   `UPDATE sessions SET revoked_at = $2
    WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
+   RETURNING ${SESSION_COLUMNS}, position`,
+)
+const MARK_LOGIN_SESSIONS_REVOKED = sql(
+  'revoke_login_sessions',
+  `UPDATE sessions SET revoked_at = $2
+   WHERE login_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
    RETURNING ${SESSION_COLUMNS}, position`,
 )
 const DELETE_USER_LOGINS = sql('revoke_user_logins', 'DELETE FROM logins WHERE user_id = $1')
@@ -169,6 +175,27 @@ export class PgRevoke {
       if (ended.length > 0) await forgetSessions(tx, ended)
       // Every browser login of the user, not only those its live sessions came from.
       await tx.count(DELETE_USER_LOGINS, [userId])
+      for (const event of events) await tx.rows(APPEND_REVOCATION, revocationValues(event))
+      return ended.map((session) => session.id)
+    })
+  }
+
+  endLogin(
+    hash: string,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<string[]> {
+    return this.db.transaction(async (tx) => {
+      const ended = await tx.rows<SessionRow & { position: number }>(MARK_LOGIN_SESSIONS_REVOKED, [
+        hash,
+        now,
+      ])
+      // Newest first, as `listSessions` lists them.
+      ended.sort((a, b) => b.created_at - a.created_at || b.position - a.position)
+      // Built before anything is deleted; a throwing `eventFor` rolls the whole transaction back.
+      const events = ended.map((session) => eventFor(sessionFromRow(session)))
+      if (ended.length > 0) await forgetSessions(tx, ended)
+      await tx.count(DELETE_LOGINS, [[hash]])
       for (const event of events) await tx.rows(APPEND_REVOCATION, revocationValues(event))
       return ended.map((session) => session.id)
     })

@@ -90,6 +90,8 @@ export interface ClientRow {
   display_name: string | null
   logo_uri: string | null
   third_party: boolean
+  post_logout_redirect_uris: string[]
+  backchannel_logout_uri: string | null
 }
 
 export interface KeyRow {
@@ -146,6 +148,8 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     displayName: row.display_name,
     logoUri: row.logo_uri,
     thirdParty: row.third_party,
+    postLogoutRedirectUris: row.post_logout_redirect_uris,
+    backchannelLogoutUri: row.backchannel_logout_uri,
   }
 }
 
@@ -172,6 +176,8 @@ export function clientValues(client: ClientRecord): Values {
     client.displayName,
     client.logoUri,
     client.thirdParty,
+    client.postLogoutRedirectUris,
+    client.backchannelLogoutUri,
   ]
 }
 

@@ -349,6 +349,14 @@ export class PostgresStore implements Store {
     return this.revoke.revokeSession(id, event)
   }
 
+  endLogin(
+    hash: string,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<string[]> {
+    return this.revoke.endLogin(hash, now, eventFor)
+  }
+
   revokeUserSessions(
     userId: string,
     now: number,

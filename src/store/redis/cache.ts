@@ -88,6 +88,8 @@ function hasClientShape(r: ClientRecord): boolean {
     r.displayName !== undefined &&
     r.logoUri !== undefined &&
     typeof r.thirdParty === 'boolean' &&
+    Array.isArray(r.postLogoutRedirectUris) &&
+    r.backchannelLogoutUri !== undefined &&
     r.jwks !== undefined &&
     r.jwksUri !== undefined
   )

@@ -244,6 +244,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX consents_client_id ON consents (client_id);
     `,
   },
+  {
+    version: 9,
+    name: 'logout: post-logout redirect URIs, back-channel logout URI, sessions by login',
+    up: `
+      ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT NOT NULL DEFAULT '[]'; -- JSON array
+      ALTER TABLE clients ADD COLUMN backchannel_logout_uri TEXT;
+      CREATE INDEX sessions_login_hash ON sessions (login_hash);
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

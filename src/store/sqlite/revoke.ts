@@ -1,6 +1,7 @@
 /**
  * Writes that take a user's access away in the SQLite engine: ending a session, every session of a
- * user or of a user at the clients whose consent is revoked, deleting a user or a client. Each is one IMMEDIATE transaction on the durable connection
+ * user, of a user at the clients whose consent is revoked, or of a browser login (logout), deleting
+ * a user or a client. Each is one IMMEDIATE transaction on the durable connection
  * (`synchronous = FULL`, see `createSqliteStore`): once it resolves, the tokens are gone and the
  * revocation event is in the feed, and a crash cannot bring either back.
  *
@@ -21,6 +22,7 @@ import {
 export class SqliteRevoke {
   private readonly revokeSessionTx
   private readonly revokeUserSessionsTx
+  private readonly endLoginTx
   private readonly deleteUserTx
   private readonly deleteClientTx
   private readonly revokeConsentTx
@@ -79,6 +81,28 @@ export class SqliteRevoke {
         }
         // Every browser login of the user, not only those its live sessions came from.
         deleteUserLogins.run(userId)
+        return ended.map((session) => session.id)
+      },
+    )
+
+    const markLoginSessionsRevoked = durable.prepare<[number, string, number, number], SessionRow>(
+      `UPDATE sessions SET revoked_at = ?
+       WHERE login_hash = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
+       RETURNING ${SESSION_COLUMNS}`,
+    )
+    this.endLoginTx = durable.transaction(
+      (
+        hash: string,
+        now: number,
+        eventFor: (session: SessionRecord) => RevocationInput,
+      ): string[] => {
+        const ended = markLoginSessionsRevoked.all(now, hash, now, now)
+        ended.sort((a, b) => b.created_at - a.created_at)
+        for (const session of ended) {
+          forgetSession(session)
+          insertRevocation.run(...revocationParams(eventFor(sessionFromRow(session))))
+        }
+        deleteLogin.run(hash)
         return ended.map((session) => session.id)
       },
     )
@@ -206,6 +230,14 @@ export class SqliteRevoke {
     eventFor: (session: SessionRecord) => RevocationInput,
   ): string[] {
     return this.revokeUserSessionsTx.immediate(userId, now, eventFor)
+  }
+
+  endLogin(
+    hash: string,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): string[] {
+    return this.endLoginTx.immediate(hash, now, eventFor)
   }
 
   deleteUser(id: string, event: RevocationInput): boolean {

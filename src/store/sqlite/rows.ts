@@ -75,6 +75,8 @@ export interface ClientRow {
   display_name: string | null
   logo_uri: string | null
   third_party: number
+  post_logout_redirect_uris: string
+  backchannel_logout_uri: string | null
 }
 
 export interface KeyRow {
@@ -131,6 +133,8 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     displayName: row.display_name,
     logoUri: row.logo_uri,
     thirdParty: row.third_party === 1,
+    postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris) as string[],
+    backchannelLogoutUri: row.backchannel_logout_uri,
   }
 }
 
@@ -197,6 +201,8 @@ export function clientParams(client: ClientRecord): Params {
     client.displayName,
     client.logoUri,
     client.thirdParty ? 1 : 0,
+    JSON.stringify(client.postLogoutRedirectUris),
+    client.backchannelLogoutUri,
   ]
 }
 

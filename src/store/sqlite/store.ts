@@ -484,6 +484,14 @@ export class SqliteStore implements Store {
     return this.attempt(() => this.revoke.revokeSession(id, event))
   }
 
+  endLogin(
+    hash: string,
+    now: number,
+    eventFor: (session: SessionRecord) => RevocationInput,
+  ): Promise<string[]> {
+    return this.attempt(() => this.revoke.endLogin(hash, now, eventFor))
+  }
+
   revokeUserSessions(
     userId: string,
     now: number,
