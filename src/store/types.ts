@@ -113,8 +113,8 @@ export interface SigningKeyRecord {
   /** From this time the key may sign; until then it is only published. */
   activatesAt: number
   /**
-   * When it stops signing: the earliest `activatesAt` of the unretired keys added after it; `null`
-   * while none is. Kept by the store's key writes (see `src/tokens/keys.ts` for the whole rule).
+   * When it stops signing: the earliest `activatesAt` of the unretired keys of its alg added after it;
+   * `null` while none is. Kept by the store's key writes (see `src/tokens/keys.ts` for the whole rule).
    */
   supersededAt: number | null
   /** After this time it is no longer published: every token it signed has expired. */
@@ -123,7 +123,11 @@ export interface SigningKeyRecord {
   retiredAt: number | null
 }
 
-/** @see https://www.rfc-editor.org/rfc/rfc7517 */
+/**
+ * The keys form one lineage per `alg` (see `src/tokens/keys.ts`): every write below supersedes, or
+ * looks for, keys of the written key's alg only.
+ * @see https://www.rfc-editor.org/rfc/rfc7517
+ */
 export interface KeyStore {
   /**
    * Adds a key as it is, superseding nothing (imports and tests). Rejects with `ConflictError` when the
@@ -131,17 +135,19 @@ export interface KeyStore {
    */
   insertKey(key: SigningKeyRecord): Promise<void>
   /**
-   * Adds `key` as the newest key (a rotation): every unretired key added before it that would still
-   * sign at `key.activatesAt` (`supersededAt` unset or later) is superseded at `key.activatesAt` and
-   * published until `key.activatesAt + keepFor`. Keys that stopped signing earlier keep their dates.
-   * Atomic with respect to other key writes. Rejects with `ConflictError` when the kid exists.
+   * Adds `key` as the newest key of its alg (a rotation): every unretired key of `key.alg` added before
+   * it that would still sign at `key.activatesAt` (`supersededAt` unset or later) is superseded at
+   * `key.activatesAt` and published until `key.activatesAt + keepFor`. Keys that stopped signing
+   * earlier keep their dates, and keys of other algs are untouched. Atomic with respect to other key
+   * writes. Rejects with `ConflictError` when the kid exists.
    */
   insertNewestKey(key: SigningKeyRecord, keepFor: number): Promise<void>
   /**
-   * Adds `key` as `insertNewestKey` does, but only when no key signs at `now` (one unretired, with
-   * `activatesAt <= now` and `supersededAt` unset or after `now`); `false` (nothing added) when one
-   * does. Atomic across processes sharing the store: of concurrent calls on a store without a signing
-   * key exactly one adds its key, so nodes starting together agree on one key. Does not check `key`.
+   * Adds `key` as `insertNewestKey` does, but only when no key of `key.alg` signs at `now` (one
+   * unretired, with `activatesAt <= now` and `supersededAt` unset or after `now`); `false` (nothing
+   * added) when one does. Atomic across processes sharing the store: of concurrent calls for one alg
+   * on a store without a signing key of it exactly one adds its key, so nodes starting together agree
+   * on one key per alg. Does not check `key`.
    */
   insertKeyUnlessSigning(key: SigningKeyRecord, now: number, keepFor: number): Promise<boolean>
   /** Every key, retired ones included, in the order they were added (oldest first). */
@@ -150,10 +156,11 @@ export interface KeyStore {
   getKey(kid: string): Promise<SigningKeyRecord | null>
   /**
    * Retires the key at `at`; `false` (nothing changed) when unknown or already retired. Then every
-   * unretired key still signing or due to sign after `at` (`supersededAt` later than `at`) gets again
-   * the `supersededAt` the rule gives without the retired key: the earliest `activatesAt` of the
-   * unretired keys added after it (`null` when none), published until that plus `keepFor`. Atomic
-   * with respect to other key writes. Does not check that the key is not the one signing.
+   * unretired key of its alg still signing or due to sign after `at` (`supersededAt` later than `at`)
+   * gets again the `supersededAt` the rule gives without the retired key: the earliest `activatesAt`
+   * of the unretired keys of that alg added after it (`null` when none), published until that plus
+   * `keepFor`. Keys of other algs are untouched. Atomic with respect to other key writes. Does not
+   * check that the key is not the one signing.
    */
   retireKey(kid: string, at: number, keepFor: number): Promise<boolean>
 }

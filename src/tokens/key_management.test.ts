@@ -97,7 +97,9 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
     const clock = (): number => now
     const clients = [client('short', 300), client('long', 900)]
     for (const c of clients) await store.createClient(c)
-    await ensureSigningKey(store, { alg: 'ES256', now })
+    // ID tokens live 600 s here, less than the long client's access tokens: 900 s stays the longest.
+    const idTokenSeconds = 600
+    await ensureSigningKey(store, { alg: 'ES256', now, idTokenSeconds })
     const fresh = await KeyRing.load(store, { clock })
     const stale = await KeyRing.load(store, { clock })
     let staleLoadedAt = now
@@ -113,7 +115,7 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
 
     const check = async (where: string): Promise<void> => {
       const keys = await store.listKeys()
-      const signer = pickSigningKey(keys, now)
+      const signer = pickSigningKey(keys, now, 'ES256')
       assert.equal(fresh.signer()?.kid, signer?.kid, `${where}: the ring signs with it`)
       const listed = keys.map((k) => keyJSON(k, keys, now))
       assert.deepEqual(
@@ -153,17 +155,26 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
       const where = `step ${i} (${JSON.stringify(s)}) at +${now - START}`
       switch (s.op) {
         case 'rotate':
-          await rotateSigningKey(store, { alg: 'ES256', now, activateIn: s.activateIn })
+          await rotateSigningKey(store, {
+            alg: 'ES256',
+            now,
+            activateIn: s.activateIn,
+            idTokenSeconds,
+          })
           await fresh.reload()
           break
         case 'retire': {
           const keys = await store.listKeys()
           const target = keys[s.pick % keys.length] as SigningKeyRecord
-          const refused = target.retiredAt !== null || pickSigningKey(keys, now) === target
+          const refused = target.retiredAt !== null || pickSigningKey(keys, now, 'ES256') === target
           if (refused) {
-            await assert.rejects(retireSigningKey(store, target.kid, now), ConfigError, where)
+            await assert.rejects(
+              retireSigningKey(store, target.kid, now, idTokenSeconds),
+              ConfigError,
+              where,
+            )
           } else {
-            await retireSigningKey(store, target.kid, now)
+            await retireSigningKey(store, target.kid, now, idTokenSeconds)
             floor = now
           }
           await fresh.reload()
