@@ -8,13 +8,15 @@ import { OAuthError, UsageError } from '../errors.js'
 import { findGrant, GRANT_TYPES } from '../server/grants/index.js'
 import {
   CLIENT_AUTH_METHODS,
+  SIGNING_ALGS,
   type AccessTokenFormat,
   type ClientAuthMethod,
   type ClientRecord,
   type GrantType,
+  type SigningAlg,
   type Store,
 } from '../store/types.js'
-import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/key_management.js'
+import { DEFAULT_ACCESS_TOKEN_TTL, ID_TOKEN_DEFAULT_ALG } from '../tokens/key_management.js'
 import { generateSecret, hashSecret } from '../tokens/secrets.js'
 import { parseScope } from '../server/scope.js'
 import { checkJWKSUri, readJWKSFile } from './client_keys.js'
@@ -58,6 +60,11 @@ export interface CreateClientOptions {
   displayName?: string
   /** An image the login page shows (RFC 7591 `logo_uri`): https (http only for loopback). */
   logoUri?: string
+  /**
+   * The algorithm of its ID tokens (OpenID Connect Registration §2): RS256 (default), or ES256, PS256
+   * or EdDSA when the store has a key of that alg.
+   */
+  idTokenSignedResponseAlg?: string
   /** `jwt` (default) or `opaque`. */
   accessTokenFormat?: string
   /** Access-token lifetime, seconds (default 300). */
@@ -83,6 +90,7 @@ export interface ClientJSON {
   allowed_origins: string[]
   client_name: string | null
   logo_uri: string | null
+  id_token_signed_response_alg: SigningAlg
   jwks_uri: string | null
   /** Only when its keys were given inline. */
   jwks?: JSONWebKeySet
@@ -110,6 +118,7 @@ export function clientJSON(c: ClientRecord): ClientJSON {
     allowed_origins: c.allowedOrigins,
     client_name: c.displayName,
     logo_uri: c.logoUri,
+    id_token_signed_response_alg: c.idTokenSignedResponseAlg,
     jwks_uri: c.jwksUri,
     access_token_format: c.accessTokenFormat,
     access_token_ttl: c.accessTokenTtl,
@@ -203,6 +212,29 @@ async function checkKeys(
   return { jwks: await readJWKSFile(o.jwksFile!), jwksUri: null }
 }
 
+function checkIdTokenAlg(value: string | undefined): SigningAlg {
+  if (value === undefined) return ID_TOKEN_DEFAULT_ALG
+  const alg = SIGNING_ALGS.find((a) => a === value)
+  if (alg === undefined) {
+    throw new UsageError(`--id-token-signed-response-alg must be one of ${SIGNING_ALGS.join(', ')}`)
+  }
+  return alg
+}
+
+/**
+ * Refuses an ID-token alg the server has no key for: RS256 always has one (the server makes it at
+ * start), any other needs a key of its alg in the store, not retired (`keys rotate --alg`).
+ */
+async function checkIdTokenKey(store: Store, alg: SigningAlg): Promise<void> {
+  if (alg === ID_TOKEN_DEFAULT_ALG) return
+  const keys = await store.listKeys()
+  if (!keys.some((k) => k.alg === alg && k.retiredAt === null)) {
+    throw new UsageError(
+      `--id-token-signed-response-alg ${alg}: the server has no ${alg} key (run "latchkey keys rotate --alg ${alg}" first)`,
+    )
+  }
+}
+
 function checkTtl(value: string | number | undefined): number {
   if (value === undefined) return DEFAULT_ACCESS_TOKEN_TTL
   const ttl = Number(value)
@@ -289,6 +321,7 @@ export async function buildClient(
       allowedOrigins: checkList('--allowed-origin', o.allowedOrigin).map(checkAllowedOrigin),
       displayName: checkDisplayName(o.displayName),
       logoUri: checkLogoUri(o.logoUri),
+      idTokenSignedResponseAlg: checkIdTokenAlg(o.idTokenSignedResponseAlg),
       accessTokenFormat: format,
       accessTokenTtl: checkTtl(o.accessTokenTtl),
       resourceServer: o.resourceServer === true,
@@ -310,6 +343,7 @@ export async function createClient(store: Store, o: CreateClientOptions): Promis
   if (await store.getClient(client.clientId)) {
     throw new UsageError(`a client with id ${client.clientId} already exists`)
   }
+  await checkIdTokenKey(store, client.idTokenSignedResponseAlg)
   const secretHash = secret === null ? null : await hashSecret(secret)
   const record: ClientRecord = { ...client, secretHash }
   await store.createClient(record)

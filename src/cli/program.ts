@@ -116,7 +116,10 @@ export function buildProgram(): Command {
     )
     .addOption(dbOption())
     .addOption(
-      new Option('--signing-alg <alg>', 'algorithm of access tokens and of their first key (default ES256)')
+      new Option(
+        '--signing-alg <alg>',
+        'algorithm of access tokens and of their first key (default ES256)',
+      )
         .choices(['ES256', 'RS256', 'PS256', 'EdDSA'])
         .env(SETTINGS.signingAlg.env),
     )
@@ -177,6 +180,10 @@ export function buildProgram(): Command {
     )
     .option('--display-name <name>', 'the name the login page shows (1-100 printable characters)')
     .option('--logo-uri <url>', 'an image the login page shows (https; http only on loopback)')
+    .option(
+      '--id-token-signed-response-alg <alg>',
+      'algorithm of its OpenID Connect ID tokens: RS256 (default), or ES256, PS256, EdDSA when the server has a key of it',
+    )
     .action(
       run(async (o: import('./commands/client.js').CreateClientOptions) => {
         const { createClient } = await import('./commands/client.js')

@@ -6,9 +6,13 @@
  * Until the client and its redirect URI are known to be valid, an error must not redirect (RFC 6749
  * §4.1.2.1, RFC 9700 §4.1.1): the caller shows an error page. After that, errors go back to the client
  * at its redirect URI with `state` and `iss` (RFC 9207).
+ *
+ * OpenID Connect adds `nonce` (Core §3.1.2.1, kept exactly as sent for the ID token) and `claims`
+ * (Core §5.5, the standard claims asked for in the ID token; see `tokens/id_token.ts`).
  */
 import { OAuthError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
+import { MAX_NONCE_LENGTH, requestedIdTokenClaims } from '../tokens/id_token.js'
 import type { ServerContext } from './context.js'
 import type { FormParams } from './form.js'
 import { grantScope } from './scope.js'
@@ -22,6 +26,9 @@ const AUTHORIZATION_PARAMETERS = [
   'state',
   'code_challenge',
   'code_challenge_method',
+  // OpenID Connect Core §3.1.2.1, §5.5
+  'nonce',
+  'claims',
 ] as const
 
 const MAX_CLIENT_ID = 255
@@ -38,6 +45,10 @@ export interface AuthorizationRequest {
   codeChallenge: string
   /** The scope to grant. */
   scope: string[]
+  /** OpenID Connect `nonce`, exactly as sent; `undefined` when none (or an empty one) was. */
+  nonce: string | undefined
+  /** The standard claims the `claims` parameter asks for in the ID token (none: empty). */
+  claims: string[]
   /** The request's own parameters, as received, for the hidden fields of the login form. */
   params: Readonly<Record<string, string>>
   /** The parameters came from a pushed request (RFC 9126). */
@@ -131,11 +142,18 @@ export async function checkAuthorizationRequest(
     return refuse('invalid_request', 'code_challenge must be 43 base64url characters')
   }
   let scope: string[]
+  let claims: string[]
   try {
     scope = grantScope(params.scope, client.scopes)
+    claims = requestedIdTokenClaims(params.claims)
   } catch (err) {
     if (err instanceof OAuthError) return refuse(err.code, err.description)
     throw err
+  }
+  // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
+  const nonce = params.nonce === '' ? undefined : params.nonce
+  if (nonce !== undefined && nonce.length > MAX_NONCE_LENGTH) {
+    return refuse('invalid_request', `nonce must be at most ${MAX_NONCE_LENGTH} characters`)
   }
 
   return {
@@ -146,6 +164,8 @@ export async function checkAuthorizationRequest(
       state,
       codeChallenge,
       scope,
+      nonce,
+      claims,
       params: carriedParameters(params),
       pushed,
     },

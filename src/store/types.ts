@@ -69,6 +69,12 @@ export interface ClientRecord {
    * URIs (which count only for a public client).
    */
   allowedOrigins: string[]
+  /**
+   * The algorithm its ID tokens are signed with (OpenID Connect Registration §2
+   * `id_token_signed_response_alg`): RS256 unless created otherwise, one the server has a key lineage
+   * for.
+   */
+  idTokenSignedResponseAlg: SigningAlg
   /** The name shown to users on the login page (RFC 7591 `client_name`); `null` shows its id. */
   displayName: string | null
   /** An https (or loopback http) image shown on the login page (RFC 7591 `logo_uri`). */
@@ -345,6 +351,13 @@ export interface SessionRecord {
    * would get a fresh session at once without the user's password.
    */
   loginHash: string | null
+  /**
+   * When the user authenticated (the browser login's `createdAt`), the ID tokens' `auth_time`
+   * (OpenID Connect Core §2); `null` for a session from before it was kept.
+   */
+  authTime: number | null
+  /** The standard claims its ID tokens carry when the scope allows (see `AuthorizationCodeRecord`). */
+  claims: string[]
 }
 
 /** An authorization code (RFC 6749 §4.1), stored by hash. */
@@ -364,6 +377,15 @@ export interface AuthorizationCodeRecord {
   usedAt: number | null
   /** The session the redemption created, so a replay can end it (RFC 6749 §4.1.2). */
   sessionId: string | null
+  /** The request's `nonce` (OpenID Connect Core §3.1.2.1), exactly as sent; `null` when none was. */
+  nonce: string | null
+  /** When the login that approved it authenticated the user (`auth_time`); `null` when unknown. */
+  authTime: number | null
+  /**
+   * The standard claims the request's `claims` parameter asked for in the ID token (OpenID Connect
+   * Core §5.5), by name; empty when none. Whether the granted scope allows each is decided at issue.
+   */
+  claims: string[]
 }
 
 export interface RefreshTokenRecord {

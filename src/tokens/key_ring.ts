@@ -4,7 +4,12 @@
  */
 import type { KeyObject } from 'node:crypto'
 import type { JWK } from 'jose'
-import { SIGNING_ALGS, type KeyStore, type SigningAlg, type SigningKeyRecord } from '../store/types.js'
+import {
+  SIGNING_ALGS,
+  type KeyStore,
+  type SigningAlg,
+  type SigningKeyRecord,
+} from '../store/types.js'
 import { JWTSigner, JWTVerificationKey } from './jwt.js'
 import { isPublished, openPrivateKey, pickSigningKey } from './keys.js'
 

@@ -83,6 +83,7 @@ export function runStoreConformance(
           allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
           displayName: 'Orders — “Web” <beta> & ünïcode',
           logoUri: 'https://cdn.example.com/logo.png?v=2',
+          idTokenSignedResponseAlg: 'ES256',
           accessTokenFormat: 'opaque',
           accessTokenTtl: 900,
           resourceServer: true,

@@ -38,6 +38,7 @@ const client: ClientRecord = {
   allowedOrigins: [],
   displayName: null,
   logoUri: null,
+  idTokenSignedResponseAlg: 'RS256',
   accessTokenFormat: 'opaque',
   accessTokenTtl: 300,
   resourceServer: false,

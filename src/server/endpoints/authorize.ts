@@ -16,7 +16,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError, StoreUnavailableError } from '../../errors.js'
-import type { UserRecord } from '../../store/types.js'
+import type { LoginRecord, UserRecord } from '../../store/types.js'
 import { generateOpaqueToken } from '../../tokens/opaque.js'
 import { HasherBusy, verifyPassword } from '../../tokens/passwords.js'
 import { isUsername } from '../../users.js'
@@ -93,7 +93,7 @@ async function authorizeGet(
   const loginHash = loginCookieHash(request, env.browser)
   if (loginHash !== undefined) {
     const login = await ctx.store.getLogin(loginHash, ctx.clock())
-    if (login) return sendRedirect(reply, await issueCode(authz, login.userId, login.hash, ctx))
+    if (login) return sendRedirect(reply, await issueCode(authz, login, ctx))
   }
   return showLoginForm(request, reply, env, authz, 200, {})
 }
@@ -174,15 +174,16 @@ async function authorizePost(
   const previous = loginCookieHash(request, browser)
   if (previous !== undefined) await ctx.store.deleteLogin(previous)
   const login = generateOpaqueToken()
-  await ctx.store.createLogin({
+  const record: LoginRecord = {
     hash: login.hash,
     userId: user.id,
     createdAt: now,
     expiresAt: now + ctx.config.loginSeconds,
-  })
+  }
+  await ctx.store.createLogin(record)
   setLoginCookie(reply, login.token, browser)
   request.log.info({ client_id: authz.client.clientId, user_id: user.id }, 'login')
-  return sendRedirect(reply, await issueCode(authz, user.id, login.hash, ctx))
+  return sendRedirect(reply, await issueCode(authz, record, ctx))
 }
 
 /**
@@ -314,8 +315,7 @@ async function checkOrAnswer(
  */
 async function issueCode(
   authz: AuthorizationRequest,
-  userId: string,
-  loginHash: string,
+  login: LoginRecord,
   ctx: ServerContext,
 ): Promise<string> {
   const now = ctx.clock()
@@ -323,15 +323,19 @@ async function issueCode(
   await ctx.store.saveCode({
     hash: code.hash,
     clientId: authz.client.clientId,
-    userId,
+    userId: login.userId,
     redirectUri: authz.redirectUri,
     codeChallenge: authz.codeChallenge,
     scope: authz.scope.join(' '),
     createdAt: now,
     expiresAt: now + ctx.config.codeSeconds,
-    loginHash,
+    loginHash: login.hash,
     usedAt: null,
     sessionId: null,
+    // What the ID token needs (OpenID Connect Core §2): the nonce as sent, when the user logged in.
+    nonce: authz.nonce ?? null,
+    authTime: login.createdAt,
+    claims: authz.claims,
   })
   // RFC 9207: `iss` tells the client which server answered (mix-up defence).
   return redirectTo(authz.redirectUri, {

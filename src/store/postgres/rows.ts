@@ -68,6 +68,7 @@ export interface ClientRow {
   allowed_origins: string[]
   display_name: string | null
   logo_uri: string | null
+  id_token_signed_response_alg: string
 }
 
 export interface KeyRow {
@@ -123,6 +124,7 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     allowedOrigins: row.allowed_origins,
     displayName: row.display_name,
     logoUri: row.logo_uri,
+    idTokenSignedResponseAlg: row.id_token_signed_response_alg as SigningAlg,
   }
 }
 
@@ -148,6 +150,7 @@ export function clientValues(client: ClientRecord): Values {
     client.allowedOrigins,
     client.displayName,
     client.logoUri,
+    client.idTokenSignedResponseAlg,
   ]
 }
 
@@ -254,6 +257,9 @@ export function codeValues(code: AuthorizationCodeRecord): Values {
     code.expiresAt,
     code.usedAt,
     code.sessionId,
+    code.nonce,
+    code.authTime,
+    code.claims.join(' '),
   ]
 }
 
@@ -269,6 +275,8 @@ export function sessionValues(session: SessionRecord): Values {
     session.expiresAt,
     session.idleExpiresAt,
     session.revokedAt,
+    session.authTime,
+    session.claims.join(' '),
   ]
 }
 

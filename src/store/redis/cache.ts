@@ -87,6 +87,7 @@ function hasClientShape(r: ClientRecord): boolean {
     Array.isArray(r.allowedOrigins) &&
     r.displayName !== undefined &&
     r.logoUri !== undefined &&
+    typeof r.idTokenSignedResponseAlg === 'string' &&
     r.jwks !== undefined &&
     r.jwksUri !== undefined
   )

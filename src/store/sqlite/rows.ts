@@ -52,6 +52,7 @@ export interface ClientRow {
   allowed_origins: string
   display_name: string | null
   logo_uri: string | null
+  id_token_signed_response_alg: string
 }
 
 export interface KeyRow {
@@ -107,6 +108,7 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     allowedOrigins: JSON.parse(row.allowed_origins) as string[],
     displayName: row.display_name,
     logoUri: row.logo_uri,
+    idTokenSignedResponseAlg: row.id_token_signed_response_alg as SigningAlg,
   }
 }
 
@@ -172,6 +174,7 @@ export function clientParams(client: ClientRecord): Params {
     JSON.stringify(client.allowedOrigins),
     client.displayName,
     client.logoUri,
+    client.idTokenSignedResponseAlg,
   ]
 }
 
@@ -239,6 +242,9 @@ export function codeParams(code: AuthorizationCodeRecord): Params {
     code.expiresAt,
     code.usedAt,
     code.sessionId,
+    code.nonce,
+    code.authTime,
+    code.claims.join(' '),
   ]
 }
 
@@ -254,6 +260,8 @@ export function sessionParams(session: SessionRecord): Params {
     session.expiresAt,
     session.idleExpiresAt,
     session.revokedAt,
+    session.authTime,
+    session.claims.join(' '),
   ]
 }
 
