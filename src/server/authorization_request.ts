@@ -116,6 +116,11 @@ export async function checkAuthorizationRequest(
   if (twice !== undefined) {
     return refuse('invalid_request', `parameter ${safeName(twice)} is repeated`)
   }
+  // OpenID Connect Core §6: an OP that does not support request objects must refuse one, not
+  // ignore it (whose parameters the client meant to count).
+  if (params.request !== undefined && params.request !== '') {
+    return refuse('invalid_request', 'request objects are not supported; use PAR instead')
+  }
   // RFC 9126 §4: a client that must push its requests is refused, with invalid_request, any other.
   if (client.requirePar && !pushed) {
     return refuse('invalid_request', 'this client must push its authorization requests (PAR)')
