@@ -24,6 +24,7 @@ import { authorize, Browser, pkce } from '../helpers/browser.js'
 import {
   cli,
   createClient,
+  request,
   sleep,
   startServer,
   type CreatedClient,
@@ -145,6 +146,21 @@ describe('ID tokens', () => {
     for (const absent of ['email', 'email_verified', 'name']) {
       assert.equal(claims[absent], undefined, `${absent} not asked for`)
     }
+  })
+
+  it('refuses an ID token presented as an access token, at introspection and at userinfo', async () => {
+    const api = createClient(server.db, 'api', '--grant', 'client_credentials', '--resource-server')
+    const { tokens } = await signIn(web, 'openid profile')
+    const introspected = await server.post('/introspect', { token: String(tokens.id_token) }, [
+      api.client_id,
+      api.client_secret,
+    ])
+    assert.deepEqual(introspected.json, { active: false })
+    const info = await request(`${server.url}/userinfo`, {
+      headers: { authorization: `Bearer ${String(tokens.id_token)}` },
+    })
+    assert.equal(info.status, 401)
+    assert.match(String(info.headers['www-authenticate']), /error="invalid_token"/)
   })
 
   it('signs with the alg the client registered (ES256), verifiable with the JWKS', async () => {
