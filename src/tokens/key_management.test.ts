@@ -13,6 +13,7 @@ import { issueAccessToken, resolveAccessToken, type TokenContext } from './acces
 import { decodeJWT } from './jwt.js'
 import {
   ensureSigningKey,
+  ensureSigningKeys,
   PUBLICATION_GRACE,
   retireSigningKey,
   rotateSigningKey,
@@ -254,5 +255,56 @@ describe('key rotation (property)', () => {
       { op: 'advance', seconds: 899 },
       { op: 'advance', seconds: 200 },
     ])
+  })
+})
+
+describe('key lineages per alg', () => {
+  it('makes an access-token key and an RS256 ID-token key once, signs each alg with its own, and keeps a rotated one published for the ID-token lifetime', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-lineages-'))
+    const store: Store = createSqliteStore(join(dir, 'keys.db'))
+    try {
+      const now = START
+      const made = await ensureSigningKeys(store, { alg: 'ES256', now })
+      assert.deepEqual(
+        made.map((k) => k.alg),
+        ['ES256', 'RS256'],
+      )
+      assert.deepEqual(await ensureSigningKeys(store, { alg: 'ES256', now: now + 1 }), [])
+      const ring = await KeyRing.load(store, { clock: () => now, accessTokenAlg: 'ES256' })
+      assert.equal(ring.signer()?.alg, 'ES256')
+      assert.equal(ring.signerFor('RS256')?.kid, made[1]?.kid)
+      assert.equal(ring.signerFor('PS256'), undefined)
+      assert.deepEqual(ring.signingAlgs(), ['ES256', 'RS256'])
+
+      // No client lives longer than 300 s: the ID-token lifetime (default 3600 s) is the longest.
+      const next = await rotateSigningKey(store, { alg: 'RS256', now, activateIn: 0 })
+      const old = await store.getKey(made[1]!.kid)
+      assert.equal(old?.supersededAt, now)
+      assert.equal(old?.publishedUntil, now + 3600 + PUBLICATION_GRACE)
+      assert.deepEqual(await store.getKey(made[0]!.kid), made[0], 'the ES256 lineage is untouched')
+      await ring.reload()
+      assert.equal(ring.signerFor('RS256')?.kid, next.kid)
+      assert.equal(ring.signer()?.kid, made[0]?.kid)
+      await assert.rejects(retireSigningKey(store, next.kid, now), ConfigError, 'signs RS256 now')
+      await assert.rejects(retireSigningKey(store, made[0]!.kid, now), ConfigError)
+    } finally {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('makes one key when the access-token alg is RS256', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-lineages-'))
+    const store: Store = createSqliteStore(join(dir, 'keys.db'))
+    try {
+      const made = await ensureSigningKeys(store, { alg: 'RS256', now: START })
+      assert.deepEqual(
+        made.map((k) => k.alg),
+        ['RS256'],
+      )
+    } finally {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -85,4 +85,17 @@ describe('signing keys', () => {
     assert.equal(pickSigningKey([old, next], NOW + 50, 'ES256')?.kid, 'next')
     assert.equal(pickSigningKey([{ ...old, retiredAt: NOW }], NOW, 'ES256'), undefined)
   })
+
+  it('picks per alg: each alg has its own active key, and an alg without keys has none', () => {
+    const es = record({ kid: 'es' })
+    const rs = record({ kid: 'rs', alg: 'RS256', createdAt: NOW - 50, activatesAt: NOW - 50 })
+    const keys = [es, rs]
+    assert.equal(pickSigningKey(keys, NOW, 'ES256')?.kid, 'es')
+    assert.equal(pickSigningKey(keys, NOW, 'RS256')?.kid, 'rs')
+    assert.equal(pickSigningKey(keys, NOW, 'PS256'), undefined)
+    assert.deepEqual(
+      keys.map((k) => keyState(k, keys, NOW)),
+      ['active', 'active'],
+    )
+  })
 })
