@@ -5,7 +5,8 @@
  * refresh returns a new one without `nonce` and with the same `auth_time` (§12.2); no openid, no ID
  * token; `nonce` and `claims` request parameters (§3.1.2.1, §5.5); `keys rotate --alg RS256` changes
  * the kid of new ID tokens while the old ones still verify; the discovery document (Discovery 1.0
- * §3); and oauth4webapi, an off-the-shelf relying party, accepts the response with its nonce.
+ * §3); and oauth4webapi and openid-client, off-the-shelf relying parties, accept the response with
+ * its nonce.
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
@@ -20,7 +21,8 @@ import {
   type JWTPayload,
 } from 'jose'
 import * as oauth from 'oauth4webapi'
-import { authorize, Browser, pkce } from '../helpers/browser.js'
+import * as openid from 'openid-client'
+import { authorize, Browser, formAction, formFields, pkce } from '../helpers/browser.js'
 import {
   cli,
   createClient,
@@ -383,6 +385,49 @@ describe('ID tokens', () => {
     await assert.rejects(
       oauth.processAuthorizationCodeResponse(as, client, wrong, { expectedNonce: nonce }),
     )
+  })
+
+  it('is accepted by openid-client: discovery, the code grant with nonce and state, a refresh', async () => {
+    const config = await openid.discovery(
+      new URL(server.url),
+      es.client_id,
+      es.client_secret,
+      undefined,
+      { execute: [openid.allowInsecureRequests] },
+    )
+    const verifier = openid.randomPKCECodeVerifier()
+    const nonce = openid.randomNonce()
+    const state = openid.randomState()
+    const url = openid.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'openid email',
+      code_challenge: await openid.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      nonce,
+      state,
+    })
+    // The browser: the login page, the form posted, the redirect followed.
+    const browser = new Browser(server.url)
+    let res = await browser.get(url.pathname + url.search)
+    assert.equal(res.status, 200, res.text)
+    res = await browser.postForm(formAction(res.text) ?? '/authorize', {
+      ...formFields(res.text),
+      ...USER,
+    })
+    const landed = new URL(String(res.headers.location))
+    const tokens = await openid.authorizationCodeGrant(config, landed, {
+      pkceCodeVerifier: verifier,
+      expectedNonce: nonce,
+      expectedState: state,
+      idTokenExpected: true,
+    })
+    const claims = tokens.claims()
+    assert.equal(claims?.sub, userId)
+    assert.equal(claims?.nonce, nonce)
+    assert.equal(decodeProtectedHeader(String(tokens.id_token)).alg, 'ES256')
+    const refreshed = await openid.refreshTokenGrant(config, String(tokens.refresh_token))
+    assert.equal(refreshed.claims()?.sub, userId)
+    assert.equal(refreshed.claims()?.auth_time, claims?.auth_time)
   })
 
   it('refuses client create --id-token-signed-response-alg with an alg the server has no key for', () => {
