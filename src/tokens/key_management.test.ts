@@ -24,8 +24,15 @@ import { pickSigningKey } from './keys.js'
 const START = 1_800_000_000
 const RUNS = Number(process.env.LATCHKEY_FUZZ_RUNS ?? 50)
 
+/**
+ * The lineages of a history: the access tokens' and a second one, as the ID tokens' would be, each
+ * rotated on its own (EdDSA: its keys are made in microseconds, RSA keys take a hundred times longer).
+ */
+const ALGS = ['ES256', 'EdDSA'] as const
+type Alg = (typeof ALGS)[number]
+
 type Step =
-  | { op: 'rotate'; activateIn: number }
+  | { op: 'rotate'; activateIn: number; alg: Alg }
   | { op: 'retire'; pick: number }
   | { op: 'advance'; seconds: number }
   | { op: 'issue'; client: number; stale: boolean }
@@ -38,6 +45,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
         fc.constantFrom(0, 1, 59, 60, 61, 300, 3600),
         fc.integer({ min: 0, max: 4000 }),
       ),
+      // Mostly the access-token lineage, whose tokens the history issues and checks.
+      alg: fc.constantFrom<Alg>('ES256', 'ES256', 'EdDSA'),
     }),
     weight: 3,
   },
@@ -100,7 +109,7 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
     for (const c of clients) await store.createClient(c)
     // ID tokens live 600 s here, less than the long client's access tokens: 900 s stays the longest.
     const idTokenSeconds = 600
-    await ensureSigningKey(store, { alg: 'ES256', now, idTokenSeconds })
+    for (const alg of ALGS) await ensureSigningKey(store, { alg, now, idTokenSeconds })
     const fresh = await KeyRing.load(store, { clock })
     const stale = await KeyRing.load(store, { clock })
     let staleLoadedAt = now
@@ -119,11 +128,19 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
       const signer = pickSigningKey(keys, now, 'ES256')
       assert.equal(fresh.signer()?.kid, signer?.kid, `${where}: the ring signs with it`)
       const listed = keys.map((k) => keyJSON(k, keys, now))
-      assert.deepEqual(
-        listed.filter((k) => k.state === 'active').map((k) => k.kid),
-        [signer?.kid],
-        `${where}: keys list shows exactly the signing key as active`,
-      )
+      for (const alg of ALGS) {
+        const signs = pickSigningKey(keys, now, alg)
+        assert.equal(
+          fresh.signerFor(alg)?.kid,
+          signs?.kid,
+          `${where}: the ring signs ${alg} with it`,
+        )
+        assert.deepEqual(
+          listed.filter((k) => k.state === 'active' && k.alg === alg).map((k) => k.kid),
+          [signs?.kid],
+          `${where}: keys list shows exactly the ${alg} signing key as active`,
+        )
+      }
       // Each live token, at now and at its last second: the keys as they are must carry it to `exp`.
       for (const t of issued) {
         if (t.exp <= now) continue
@@ -141,14 +158,17 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
           )
         }
       }
-      const signing = keys.filter(
-        (k) =>
-          k.retiredAt === null &&
-          k.activatesAt <= now &&
-          (k.supersededAt === null || k.supersededAt > now),
-      )
-      assert.equal(signing.length, 1, `${where}: exactly one key signs`)
-      assertRule(keys, now, where)
+      for (const alg of ALGS) {
+        const lineage = keys.filter((k) => k.alg === alg)
+        const signing = lineage.filter(
+          (k) =>
+            k.retiredAt === null &&
+            k.activatesAt <= now &&
+            (k.supersededAt === null || k.supersededAt > now),
+        )
+        assert.equal(signing.length, 1, `${where}: exactly one ${alg} key signs`)
+        assertRule(lineage, now, `${where} (${alg})`)
+      }
     }
 
     await check('start')
@@ -157,7 +177,7 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
       switch (s.op) {
         case 'rotate':
           await rotateSigningKey(store, {
-            alg: 'ES256',
+            alg: s.alg,
             now,
             activateIn: s.activateIn,
             idTokenSeconds,
@@ -167,7 +187,8 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
         case 'retire': {
           const keys = await store.listKeys()
           const target = keys[s.pick % keys.length] as SigningKeyRecord
-          const refused = target.retiredAt !== null || pickSigningKey(keys, now, 'ES256') === target
+          const refused =
+            target.retiredAt !== null || pickSigningKey(keys, now, target.alg) === target
           if (refused) {
             await assert.rejects(
               retireSigningKey(store, target.kid, now, idTokenSeconds),
@@ -210,8 +231,8 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
 }
 
 /**
- * The stored dates follow the rule: a key not yet superseded at `now` stops signing at the earliest
- * activation of the unretired keys added after it, and is published for the longest token lifetime
+ * The stored dates of one lineage (the keys of one alg) follow the rule: a key not yet superseded at
+ * `now` stops signing at the earliest activation of the unretired keys of its alg added after it, and is published for the longest token lifetime
  * plus the grace after that.
  */
 function assertRule(keys: readonly SigningKeyRecord[], now: number, where: string): void {
@@ -234,7 +255,7 @@ function assertRule(keys: readonly SigningKeyRecord[], now: number, where: strin
 }
 
 describe('key rotation (property)', () => {
-  it('always has one signing key, listed alone as active, and keeps every live token verifying', async () => {
+  it('always has one signing key per alg, listed alone as active, and keeps every live token verifying', async () => {
     await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 30 }), runHistory), {
       seed: 0x6b657973,
       numRuns: RUNS,
@@ -244,9 +265,9 @@ describe('key rotation (property)', () => {
   it('survives the reported sequence: rotate, then rotate --activate-in 0', async () => {
     await runHistory([
       { op: 'issue', client: 1, stale: false },
-      { op: 'rotate', activateIn: 60 },
+      { op: 'rotate', activateIn: 60, alg: 'ES256' },
       { op: 'issue', client: 1, stale: false },
-      { op: 'rotate', activateIn: 0 },
+      { op: 'rotate', activateIn: 0, alg: 'ES256' },
       { op: 'issue', client: 1, stale: true },
       { op: 'advance', seconds: 60 },
       { op: 'issue', client: 1, stale: false },
