@@ -51,6 +51,8 @@ async function addUserSession(store: Store, i: number): Promise<void> {
     idleExpiresAt: NOW + 14 * 86_400,
     revokedAt: null,
     loginHash: null,
+    authTime: null,
+    claims: [],
   }
   const first: RefreshTokenRecord = {
     hash: hash(),

@@ -120,6 +120,13 @@ const schema = z.object({
    * tokens, with back-channel logout to their clients), or only the login (false).
    */
   logoutEndsSessions: booleanSetting(SETTINGS.logoutEndsSessions.default),
+  /** ID-token lifetime (OpenID Connect Core §2 `exp`), seconds. */
+  idTokenSeconds: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(86_400)
+    .default(SETTINGS.idTokenSeconds.default),
   /** Authorization-code lifetime, seconds (RFC 6749 §4.1.2 recommends at most 10 minutes). */
   codeSeconds: z.coerce.number().int().min(5).max(600).default(SETTINGS.codeSeconds.default),
   /**
@@ -346,7 +353,12 @@ function parseSettings<S extends z.ZodType>(
 }
 
 /** What `latchkey init` reads: the same settings, defaults and variables as `serve`'s. */
-const initSchema = schema.pick({ db: true, keyEncryptionSecret: true, signingAlg: true })
+const initSchema = schema.pick({
+  db: true,
+  keyEncryptionSecret: true,
+  signingAlg: true,
+  idTokenSeconds: true,
+})
 export type InitConfig = Readonly<z.output<typeof initSchema>>
 
 /**

@@ -79,7 +79,8 @@ export const SETTINGS = {
     flag: '--signing-alg',
     value: 'alg',
     default: 'ES256',
-    description: 'algorithm of the first signing key: ES256, RS256, PS256 or EdDSA',
+    description:
+      'algorithm of access tokens, whose key lineage is created on first start: ES256, RS256, PS256 or EdDSA (ID tokens get an RS256 key beside it)',
   },
   defaultAudience: {
     env: 'LATCHKEY_DEFAULT_AUDIENCE',
@@ -167,6 +168,12 @@ export const SETTINGS = {
     default: true,
     description:
       'logout (/logout) ends every session the browser login started, not only the login; false keeps them',
+  },
+  idTokenSeconds: {
+    env: 'LATCHKEY_ID_TOKEN_SECONDS',
+    default: 3600,
+    description:
+      'ID-token lifetime (OpenID Connect), seconds; signing keys stay published at least this long after they stop signing',
   },
   codeSeconds: {
     env: 'LATCHKEY_CODE_SECONDS',

@@ -8,13 +8,15 @@ import { OAuthError, UsageError } from '../errors.js'
 import { findGrant, GRANT_TYPES } from '../server/grants/index.js'
 import {
   CLIENT_AUTH_METHODS,
+  SIGNING_ALGS,
   type AccessTokenFormat,
   type ClientAuthMethod,
   type ClientRecord,
   type GrantType,
+  type SigningAlg,
   type Store,
 } from '../store/types.js'
-import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/key_management.js'
+import { DEFAULT_ACCESS_TOKEN_TTL, ID_TOKEN_DEFAULT_ALG } from '../tokens/key_management.js'
 import { generateSecret, hashSecret } from '../tokens/secrets.js'
 import { parseScope } from '../server/scope.js'
 import { checkJWKSUri, readJWKSFile } from './client_keys.js'
@@ -68,6 +70,11 @@ export interface CreateClientOptions {
   postLogoutRedirectUri?: string[]
   /** Where its logout tokens are POSTed (OpenID Connect Back-Channel Logout 1.0): https, or loopback http. */
   backchannelLogoutUri?: string
+  /**
+   * The algorithm of its ID tokens (OpenID Connect Registration §2): RS256 (default), or ES256, PS256
+   * or EdDSA when the store has a key of that alg.
+   */
+  idTokenSignedResponseAlg?: string
   /** `jwt` (default) or `opaque`. */
   accessTokenFormat?: string
   /** Access-token lifetime, seconds (default 300). */
@@ -96,6 +103,7 @@ export interface ClientJSON {
   third_party: boolean
   post_logout_redirect_uris: string[]
   backchannel_logout_uri: string | null
+  id_token_signed_response_alg: SigningAlg
   jwks_uri: string | null
   /** Only when its keys were given inline. */
   jwks?: JSONWebKeySet
@@ -126,6 +134,7 @@ export function clientJSON(c: ClientRecord): ClientJSON {
     third_party: c.thirdParty,
     post_logout_redirect_uris: c.postLogoutRedirectUris,
     backchannel_logout_uri: c.backchannelLogoutUri,
+    id_token_signed_response_alg: c.idTokenSignedResponseAlg,
     jwks_uri: c.jwksUri,
     access_token_format: c.accessTokenFormat,
     access_token_ttl: c.accessTokenTtl,
@@ -223,6 +232,29 @@ async function checkKeys(
   return { jwks: await readJWKSFile(o.jwksFile!), jwksUri: null }
 }
 
+function checkIdTokenAlg(value: string | undefined): SigningAlg {
+  if (value === undefined) return ID_TOKEN_DEFAULT_ALG
+  const alg = SIGNING_ALGS.find((a) => a === value)
+  if (alg === undefined) {
+    throw new UsageError(`--id-token-signed-response-alg must be one of ${SIGNING_ALGS.join(', ')}`)
+  }
+  return alg
+}
+
+/**
+ * Refuses an ID-token alg the server has no key for: RS256 always has one (the server makes it at
+ * start), any other needs a key of its alg in the store, not retired (`keys rotate --alg`).
+ */
+async function checkIdTokenKey(store: Store, alg: SigningAlg): Promise<void> {
+  if (alg === ID_TOKEN_DEFAULT_ALG) return
+  const keys = await store.listKeys()
+  if (!keys.some((k) => k.alg === alg && k.retiredAt === null)) {
+    throw new UsageError(
+      `--id-token-signed-response-alg ${alg}: the server has no ${alg} key (run "latchkey keys rotate --alg ${alg}" first)`,
+    )
+  }
+}
+
 function checkTtl(value: string | number | undefined): number {
   if (value === undefined) return DEFAULT_ACCESS_TOKEN_TTL
   const ttl = Number(value)
@@ -314,6 +346,7 @@ export async function buildClient(
       logoUri: checkLogoUri(o.logoUri),
       thirdParty: o.thirdParty === true,
       ...checkLogoutUris(o),
+      idTokenSignedResponseAlg: checkIdTokenAlg(o.idTokenSignedResponseAlg),
       accessTokenFormat: format,
       accessTokenTtl: checkTtl(o.accessTokenTtl),
       resourceServer: o.resourceServer === true,
@@ -335,6 +368,7 @@ export async function createClient(store: Store, o: CreateClientOptions): Promis
   if (await store.getClient(client.clientId)) {
     throw new UsageError(`a client with id ${client.clientId} already exists`)
   }
+  await checkIdTokenKey(store, client.idTokenSignedResponseAlg)
   const secretHash = secret === null ? null : await hashSecret(secret)
   const record: ClientRecord = { ...client, secretHash }
   await store.createClient(record)

@@ -58,6 +58,8 @@ export interface RotateKeyOptions {
   activateIn?: string | number
   /** Seals the new private key, as the server's `keyEncryptionSecret` does. */
   keyEncryptionSecret?: string
+  /** The server's ID-token lifetime, seconds: superseded keys stay published at least this long. */
+  idTokenSeconds?: number
 }
 
 /** Checks the algorithm and delay of a rotation; throws `UsageError`. */
@@ -74,8 +76,11 @@ export function checkRotation(o: RotateKeyOptions): { alg: SigningAlg; activateI
 }
 
 /**
- * Adds a signing key, published at once and signing after `activateIn` seconds; a running server
- * picks it up within its `keyReloadMs`. Throws `UsageError` for an unknown `alg` or delay.
+ * Adds a signing key to the lineage of its alg, published at once and signing after `activateIn`
+ * seconds; a running server picks it up within its `keyReloadMs`. The keys of other algs are left as
+ * they are: rotating the access-token alg's lineage changes the access-token key, rotating another
+ * alg's changes the key of the ID tokens signed with that alg. Throws `UsageError` for an unknown
+ * `alg` or delay.
  */
 export async function rotateKey(store: Store, o: RotateKeyOptions = {}): Promise<KeyJSON> {
   const { alg, activateIn } = checkRotation(o)
@@ -85,13 +90,18 @@ export async function rotateKey(store: Store, o: RotateKeyOptions = {}): Promise
     now: at,
     activateIn,
     keyEncryptionSecret: o.keyEncryptionSecret || undefined,
+    idTokenSeconds: o.idTokenSeconds,
   })
   return keyJSON(key, await store.listKeys(), at)
 }
 
 /** Withdraws a key now: unpublished, and the tokens it signed refused. */
-export async function retireKey(store: Store, kid: string): Promise<KeyJSON> {
+export async function retireKey(
+  store: Store,
+  kid: string,
+  idTokenSeconds?: number,
+): Promise<KeyJSON> {
   const at = now()
-  const key = await retireSigningKey(store, kid, at)
+  const key = await retireSigningKey(store, kid, at, idTokenSeconds)
   return keyJSON(key, await store.listKeys(), at)
 }

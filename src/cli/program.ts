@@ -113,11 +113,14 @@ export function buildProgram(): Command {
   program
     .command('init')
     .description(
-      'create the database (schema and first signing key) if it does not exist; prints it as JSON',
+      'create the database (schema, and first signing keys: the access-token alg and RS256 for ID tokens) if it does not exist; prints it as JSON',
     )
     .addOption(dbOption())
     .addOption(
-      new Option('--signing-alg <alg>', 'algorithm of the first signing key (default ES256)')
+      new Option(
+        '--signing-alg <alg>',
+        'algorithm of access tokens and of their first key (default ES256)',
+      )
         .choices(['ES256', 'RS256', 'PS256', 'EdDSA'])
         .env(SETTINGS.signingAlg.env),
     )
@@ -188,6 +191,10 @@ export function buildProgram(): Command {
     .option(
       '--backchannel-logout-uri <url>',
       'where its logout tokens are posted when its sessions end (https; http only on loopback)',
+    )
+    .option(
+      '--id-token-signed-response-alg <alg>',
+      'algorithm of its OpenID Connect ID tokens: RS256 (default), or ES256, PS256, EdDSA when the server has a key of it',
     )
     .action(
       run(async (o: import('./commands/client.js').CreateClientOptions) => {
@@ -388,9 +395,14 @@ export function buildProgram(): Command {
     )
   keys
     .command('rotate')
-    .description('add a new signing key, published now, signing after --activate-in seconds')
+    .description(
+      "add a new signing key to its alg's lineage, published now, signing after --activate-in seconds; other algs' keys stay",
+    )
     .addOption(dbOption())
-    .option('--alg <alg>', 'ES256 (default), RS256, PS256 or EdDSA')
+    .option(
+      '--alg <alg>',
+      'ES256, RS256, PS256 or EdDSA (default: the access-token alg, LATCHKEY_SIGNING_ALG, else ES256)',
+    )
     .option('--activate-in <seconds>', 'delay before it signs, so caches see it first (default 60)')
     .action(
       run(async (o: { db?: string; alg?: string; activateIn?: string }) => {

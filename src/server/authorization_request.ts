@@ -9,10 +9,12 @@
  *
  * OpenID Connect Core §3.1.2.1 adds `prompt` (a set of `none`, `login`, `consent`,
  * `select_account`; `none` alone), `max_age` (seconds) and `login_hint` (the username to fill in);
- * this module checks their form, `../endpoints/authorize.ts` acts on them.
+ * this module checks their form, `../endpoints/authorize.ts` acts on them. It also adds `nonce` (Core §3.1.2.1, kept exactly as sent for the ID token) and `claims`
+ * (Core §5.5, the standard claims asked for in the ID token; see `tokens/id_token.ts`).
  */
 import { OAuthError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
+import { MAX_NONCE_LENGTH, requestedIdTokenClaims } from '../tokens/id_token.js'
 import type { ServerContext } from './context.js'
 import type { FormParams } from './form.js'
 import { grantScope } from './scope.js'
@@ -30,6 +32,9 @@ const AUTHORIZATION_PARAMETERS = [
   'prompt',
   'max_age',
   'login_hint',
+  // OpenID Connect Core §3.1.2.1, §5.5
+  'nonce',
+  'claims',
 ] as const
 
 /** OpenID Connect Core §3.1.2.1: the `prompt` values this server acts on. */
@@ -53,6 +58,10 @@ export interface AuthorizationRequest {
   codeChallenge: string
   /** The scope to grant. */
   scope: string[]
+  /** OpenID Connect `nonce`, exactly as sent; `undefined` when none (or an empty one) was. */
+  nonce: string | undefined
+  /** The standard claims the `claims` parameter asks for in the ID token (none: empty). */
+  claims: string[]
   /** The request's own parameters, as received, for the hidden fields of the login form. */
   params: Readonly<Record<string, string>>
   /** The parameters came from a pushed request (RFC 9126). */
@@ -126,6 +135,11 @@ export async function checkAuthorizationRequest(
   if (twice !== undefined) {
     return refuse('invalid_request', `parameter ${safeName(twice)} is repeated`)
   }
+  // OpenID Connect Core §6: an OP that does not support request objects must refuse one, not
+  // ignore it (whose parameters the client meant to count).
+  if (params.request !== undefined && params.request !== '') {
+    return refuse('invalid_request', 'request objects are not supported; use PAR instead')
+  }
   // RFC 9126 §4: a client that must push its requests is refused, with invalid_request, any other.
   if (client.requirePar && !pushed) {
     return refuse('invalid_request', 'this client must push its authorization requests (PAR)')
@@ -152,11 +166,18 @@ export async function checkAuthorizationRequest(
     return refuse('invalid_request', 'code_challenge must be 43 base64url characters')
   }
   let scope: string[]
+  let claims: string[]
   try {
     scope = grantScope(params.scope, client.scopes)
+    claims = requestedIdTokenClaims(params.claims)
   } catch (err) {
     if (err instanceof OAuthError) return refuse(err.code, err.description)
     throw err
+  }
+  // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
+  const nonce = params.nonce === '' ? undefined : params.nonce
+  if (nonce !== undefined && nonce.length > MAX_NONCE_LENGTH) {
+    return refuse('invalid_request', `nonce must be at most ${MAX_NONCE_LENGTH} characters`)
   }
 
   const prompt = parsePrompt(params.prompt)
@@ -183,6 +204,8 @@ export async function checkAuthorizationRequest(
       state,
       codeChallenge,
       scope,
+      nonce,
+      claims,
       params: carriedParameters(params),
       pushed,
       prompt,

@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { RevocationEvent, SessionRecord, Store } from '../store/types.js'
+import type { ClientRecord, RevocationEvent, SessionRecord, Store } from '../store/types.js'
 import type { KeyRing } from '../tokens/key_ring.js'
 import type { ClientCache } from './client_cache.js'
 import type { BackchannelMetrics } from './metrics.js'
@@ -120,7 +120,7 @@ export class BackchannelLogout implements FollowerListener {
     const { store, clients, clock } = this.deps
     const client = await clients.get(clientId)
     const uri = client?.backchannelLogoutUri ?? null
-    if (uri === null) return
+    if (client === null || uri === null) return
     const now = clock()
     // Exactly one node across the cluster: the claim lives as long as the event.
     const claimed = await store.useOnce(
@@ -132,13 +132,16 @@ export class BackchannelLogout implements FollowerListener {
     if (!claimed) return
     const session = await store.getSession(event.value)
     if (session === null) return
-    const token = await this.logoutToken(session)
+    const token = await this.logoutToken(session, client)
     await this.deliver(uri, token, event, session)
   }
 
-  /** §2.4: a logout token for the session's client. */
-  private async logoutToken(session: SessionRecord): Promise<string> {
-    const signer = this.deps.keys.signer()
+  /**
+   * §2.4: a logout token for the session's client, signed with the alg of its ID tokens (§2.4: as an
+   * ID token would be, which the client already knows how to verify).
+   */
+  private async logoutToken(session: SessionRecord, client: ClientRecord): Promise<string> {
+    const signer = this.deps.keys.signerFor(client.idTokenSignedResponseAlg)
     if (signer === undefined) throw new Error('no signing key is active')
     const iat = this.deps.clock()
     return signer.signTyped('logout+jwt', {

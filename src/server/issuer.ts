@@ -5,6 +5,9 @@
 
 export const METADATA_PATH = '/.well-known/oauth-authorization-server'
 
+/** OpenID Connect Discovery 1.0 §4: the provider configuration, appended to the issuer. */
+export const OPENID_CONFIGURATION_PATH = '/.well-known/openid-configuration'
+
 /** The issuer's path without its trailing slash: `''` for `https://h`, `/auth` for `https://h/auth`. */
 export function issuerPath(issuer: string): string {
   return new URL(issuer).pathname.replace(/\/+$/, '')

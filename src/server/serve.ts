@@ -1,5 +1,6 @@
 /**
- * `latchkey serve`: opens the store, makes sure a signing key exists, builds the app and listens.
+ * `latchkey serve`: opens the store, makes sure signing keys exist (the access-token alg's and RS256
+ * for ID tokens), builds the app and listens.
  * Keys are re-read every `keyReloadMs` (rotation by the CLI or another node); expired tokens,
  * revocations, codes and sessions are pruned every minute; one follower reads new revocation events for
  * the feed (woken at once by PostgreSQL LISTEN/NOTIFY, and by Redis pub/sub with `--redis`). With
@@ -21,7 +22,7 @@ import { TokenMemo } from '../store/token_memo.js'
 import { withRedisWakeups } from '../store/redis/revocation_wakeups.js'
 import type { Store } from '../store/types.js'
 import type { TokenContext } from '../tokens/access_token.js'
-import { ensureSigningKey } from '../tokens/key_management.js'
+import { ensureSigningKeys } from '../tokens/key_management.js'
 import { KeyRing } from '../tokens/key_ring.js'
 import { SecretVerifier } from '../tokens/secrets.js'
 import { createApp, createMetricsApp } from './app.js'
@@ -85,13 +86,20 @@ async function createServerContext(
   logger: Logger,
   clock: () => number = secondsNow,
 ): Promise<ServerContext> {
-  const created = await ensureSigningKey(store, {
+  // A key for access tokens (the signing-alg setting) and one for ID tokens (RS256, OpenID Connect's
+  // default), each the first of its alg's lineage.
+  const created = await ensureSigningKeys(store, {
     alg: config.signingAlg,
     now: clock(),
     keyEncryptionSecret: config.keyEncryptionSecret,
+    idTokenSeconds: config.idTokenSeconds,
   })
-  if (created) logger.info({ kid: created.kid, alg: created.alg }, 'generated a signing key')
-  const keys = await KeyRing.load(store, { keyEncryptionSecret: config.keyEncryptionSecret, clock })
+  for (const key of created) logger.info({ kid: key.kid, alg: key.alg }, 'generated a signing key')
+  const keys = await KeyRing.load(store, {
+    keyEncryptionSecret: config.keyEncryptionSecret,
+    accessTokenAlg: config.signingAlg,
+    clock,
+  })
   const tokens: TokenContext = {
     store,
     keys,

@@ -43,6 +43,10 @@ export interface CodeRow {
   expires_at: number
   used_at: number | null
   session_id: string | null
+  nonce: string | null
+  auth_time: number | null
+  /** Space-separated claim names. */
+  claims: string
 }
 
 export interface SessionRow {
@@ -55,6 +59,9 @@ export interface SessionRow {
   expires_at: number
   idle_expires_at: number
   revoked_at: number | null
+  auth_time: number | null
+  /** Space-separated claim names. */
+  claims: string
 }
 
 export interface RefreshRow {
@@ -77,14 +84,20 @@ export const LOGIN_COLUMNS = 'hash, user_id, created_at, expires_at'
 
 export const CODE_COLUMNS =
   'hash, client_id, user_id, redirect_uri, code_challenge, scope, login_hash, created_at, ' +
-  'expires_at, used_at, session_id'
+  'expires_at, used_at, session_id, nonce, auth_time, claims'
 
 export const SESSION_COLUMNS =
-  'id, user_id, client_id, scope, login_hash, created_at, expires_at, idle_expires_at, revoked_at'
+  'id, user_id, client_id, scope, login_hash, created_at, expires_at, idle_expires_at, revoked_at, ' +
+  'auth_time, claims'
 
 export const REFRESH_COLUMNS =
   'hash, session_id, client_id, user_id, scope, issued_at, expires_at, used_at, successor_hash, ' +
   'successor_sealed'
+
+/** Claim names as stored: space-separated, like a scope. */
+function claimNames(stored: string): string[] {
+  return stored === '' ? [] : stored.split(' ')
+}
 
 export function userFromRow(row: UserRow): UserRecord {
   return {
@@ -123,6 +136,9 @@ export function codeFromRow(row: CodeRow): AuthorizationCodeRecord {
     loginHash: row.login_hash,
     usedAt: row.used_at,
     sessionId: row.session_id,
+    nonce: row.nonce,
+    authTime: row.auth_time,
+    claims: claimNames(row.claims),
   }
 }
 
@@ -137,6 +153,8 @@ export function sessionFromRow(row: SessionRow): SessionRecord {
     idleExpiresAt: row.idle_expires_at,
     revokedAt: row.revoked_at,
     loginHash: row.login_hash,
+    authTime: row.auth_time,
+    claims: claimNames(row.claims),
   }
 }
 

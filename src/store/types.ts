@@ -69,6 +69,12 @@ export interface ClientRecord {
    * URIs (which count only for a public client).
    */
   allowedOrigins: string[]
+  /**
+   * The algorithm its ID tokens are signed with (OpenID Connect Registration §2
+   * `id_token_signed_response_alg`): RS256 unless created otherwise, one the server has a key lineage
+   * for.
+   */
+  idTokenSignedResponseAlg: SigningAlg
   /** The name shown to users on the login page (RFC 7591 `client_name`); `null` shows its id. */
   displayName: string | null
   /** An https (or loopback http) image shown on the login page (RFC 7591 `logo_uri`). */
@@ -129,8 +135,8 @@ export interface SigningKeyRecord {
   /** From this time the key may sign; until then it is only published. */
   activatesAt: number
   /**
-   * When it stops signing: the earliest `activatesAt` of the unretired keys added after it; `null`
-   * while none is. Kept by the store's key writes (see `src/tokens/keys.ts` for the whole rule).
+   * When it stops signing: the earliest `activatesAt` of the unretired keys of its alg added after it;
+   * `null` while none is. Kept by the store's key writes (see `src/tokens/keys.ts` for the whole rule).
    */
   supersededAt: number | null
   /** After this time it is no longer published: every token it signed has expired. */
@@ -139,7 +145,11 @@ export interface SigningKeyRecord {
   retiredAt: number | null
 }
 
-/** @see https://www.rfc-editor.org/rfc/rfc7517 */
+/**
+ * The keys form one lineage per `alg` (see `src/tokens/keys.ts`): every write below supersedes, or
+ * looks for, keys of the written key's alg only.
+ * @see https://www.rfc-editor.org/rfc/rfc7517
+ */
 export interface KeyStore {
   /**
    * Adds a key as it is, superseding nothing (imports and tests). Rejects with `ConflictError` when the
@@ -147,17 +157,19 @@ export interface KeyStore {
    */
   insertKey(key: SigningKeyRecord): Promise<void>
   /**
-   * Adds `key` as the newest key (a rotation): every unretired key added before it that would still
-   * sign at `key.activatesAt` (`supersededAt` unset or later) is superseded at `key.activatesAt` and
-   * published until `key.activatesAt + keepFor`. Keys that stopped signing earlier keep their dates.
-   * Atomic with respect to other key writes. Rejects with `ConflictError` when the kid exists.
+   * Adds `key` as the newest key of its alg (a rotation): every unretired key of `key.alg` added before
+   * it that would still sign at `key.activatesAt` (`supersededAt` unset or later) is superseded at
+   * `key.activatesAt` and published until `key.activatesAt + keepFor`. Keys that stopped signing
+   * earlier keep their dates, and keys of other algs are untouched. Atomic with respect to other key
+   * writes. Rejects with `ConflictError` when the kid exists.
    */
   insertNewestKey(key: SigningKeyRecord, keepFor: number): Promise<void>
   /**
-   * Adds `key` as `insertNewestKey` does, but only when no key signs at `now` (one unretired, with
-   * `activatesAt <= now` and `supersededAt` unset or after `now`); `false` (nothing added) when one
-   * does. Atomic across processes sharing the store: of concurrent calls on a store without a signing
-   * key exactly one adds its key, so nodes starting together agree on one key. Does not check `key`.
+   * Adds `key` as `insertNewestKey` does, but only when no key of `key.alg` signs at `now` (one
+   * unretired, with `activatesAt <= now` and `supersededAt` unset or after `now`); `false` (nothing
+   * added) when one does. Atomic across processes sharing the store: of concurrent calls for one alg
+   * on a store without a signing key of it exactly one adds its key, so nodes starting together agree
+   * on one key per alg. Does not check `key`.
    */
   insertKeyUnlessSigning(key: SigningKeyRecord, now: number, keepFor: number): Promise<boolean>
   /** Every key, retired ones included, in the order they were added (oldest first). */
@@ -166,10 +178,11 @@ export interface KeyStore {
   getKey(kid: string): Promise<SigningKeyRecord | null>
   /**
    * Retires the key at `at`; `false` (nothing changed) when unknown or already retired. Then every
-   * unretired key still signing or due to sign after `at` (`supersededAt` later than `at`) gets again
-   * the `supersededAt` the rule gives without the retired key: the earliest `activatesAt` of the
-   * unretired keys added after it (`null` when none), published until that plus `keepFor`. Atomic
-   * with respect to other key writes. Does not check that the key is not the one signing.
+   * unretired key of its alg still signing or due to sign after `at` (`supersededAt` later than `at`)
+   * gets again the `supersededAt` the rule gives without the retired key: the earliest `activatesAt`
+   * of the unretired keys of that alg added after it (`null` when none), published until that plus
+   * `keepFor`. Keys of other algs are untouched. Atomic with respect to other key writes. Does not
+   * check that the key is not the one signing.
    */
   retireKey(kid: string, at: number, keepFor: number): Promise<boolean>
 }
@@ -355,6 +368,13 @@ export interface SessionRecord {
    * would get a fresh session at once without the user's password.
    */
   loginHash: string | null
+  /**
+   * When the user authenticated (the browser login's `createdAt`), the ID tokens' `auth_time`
+   * (OpenID Connect Core §2); `null` for a session from before it was kept.
+   */
+  authTime: number | null
+  /** The standard claims its ID tokens carry when the scope allows (see `AuthorizationCodeRecord`). */
+  claims: string[]
 }
 
 /** An authorization code (RFC 6749 §4.1), stored by hash. */
@@ -374,6 +394,15 @@ export interface AuthorizationCodeRecord {
   usedAt: number | null
   /** The session the redemption created, so a replay can end it (RFC 6749 §4.1.2). */
   sessionId: string | null
+  /** The request's `nonce` (OpenID Connect Core §3.1.2.1), exactly as sent; `null` when none was. */
+  nonce: string | null
+  /** When the login that approved it authenticated the user (`auth_time`); `null` when unknown. */
+  authTime: number | null
+  /**
+   * The standard claims the request's `claims` parameter asked for in the ID token (OpenID Connect
+   * Core §5.5), by name; empty when none. Whether the granted scope allows each is decided at issue.
+   */
+  claims: string[]
 }
 
 export interface RefreshTokenRecord {

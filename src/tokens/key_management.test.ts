@@ -13,6 +13,7 @@ import { issueAccessToken, resolveAccessToken, type TokenContext } from './acces
 import { decodeJWT } from './jwt.js'
 import {
   ensureSigningKey,
+  ensureSigningKeys,
   PUBLICATION_GRACE,
   retireSigningKey,
   rotateSigningKey,
@@ -23,8 +24,15 @@ import { pickSigningKey } from './keys.js'
 const START = 1_800_000_000
 const RUNS = Number(process.env.LATCHKEY_FUZZ_RUNS ?? 50)
 
+/**
+ * The lineages of a history: the access tokens' and a second one, as the ID tokens' would be, each
+ * rotated on its own (EdDSA: its keys are made in microseconds, RSA keys take a hundred times longer).
+ */
+const ALGS = ['ES256', 'EdDSA'] as const
+type Alg = (typeof ALGS)[number]
+
 type Step =
-  | { op: 'rotate'; activateIn: number }
+  | { op: 'rotate'; activateIn: number; alg: Alg }
   | { op: 'retire'; pick: number }
   | { op: 'advance'; seconds: number }
   | { op: 'issue'; client: number; stale: boolean }
@@ -37,6 +45,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
         fc.constantFrom(0, 1, 59, 60, 61, 300, 3600),
         fc.integer({ min: 0, max: 4000 }),
       ),
+      // Mostly the access-token lineage, whose tokens the history issues and checks.
+      alg: fc.constantFrom<Alg>('ES256', 'ES256', 'EdDSA'),
     }),
     weight: 3,
   },
@@ -97,7 +107,9 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
     const clock = (): number => now
     const clients = [client('short', 300), client('long', 900)]
     for (const c of clients) await store.createClient(c)
-    await ensureSigningKey(store, { alg: 'ES256', now })
+    // ID tokens live 600 s here, less than the long client's access tokens: 900 s stays the longest.
+    const idTokenSeconds = 600
+    for (const alg of ALGS) await ensureSigningKey(store, { alg, now, idTokenSeconds })
     const fresh = await KeyRing.load(store, { clock })
     const stale = await KeyRing.load(store, { clock })
     let staleLoadedAt = now
@@ -113,14 +125,22 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
 
     const check = async (where: string): Promise<void> => {
       const keys = await store.listKeys()
-      const signer = pickSigningKey(keys, now)
+      const signer = pickSigningKey(keys, now, 'ES256')
       assert.equal(fresh.signer()?.kid, signer?.kid, `${where}: the ring signs with it`)
       const listed = keys.map((k) => keyJSON(k, keys, now))
-      assert.deepEqual(
-        listed.filter((k) => k.state === 'active').map((k) => k.kid),
-        [signer?.kid],
-        `${where}: keys list shows exactly the signing key as active`,
-      )
+      for (const alg of ALGS) {
+        const signs = pickSigningKey(keys, now, alg)
+        assert.equal(
+          fresh.signerFor(alg)?.kid,
+          signs?.kid,
+          `${where}: the ring signs ${alg} with it`,
+        )
+        assert.deepEqual(
+          listed.filter((k) => k.state === 'active' && k.alg === alg).map((k) => k.kid),
+          [signs?.kid],
+          `${where}: keys list shows exactly the ${alg} signing key as active`,
+        )
+      }
       // Each live token, at now and at its last second: the keys as they are must carry it to `exp`.
       for (const t of issued) {
         if (t.exp <= now) continue
@@ -138,14 +158,17 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
           )
         }
       }
-      const signing = keys.filter(
-        (k) =>
-          k.retiredAt === null &&
-          k.activatesAt <= now &&
-          (k.supersededAt === null || k.supersededAt > now),
-      )
-      assert.equal(signing.length, 1, `${where}: exactly one key signs`)
-      assertRule(keys, now, where)
+      for (const alg of ALGS) {
+        const lineage = keys.filter((k) => k.alg === alg)
+        const signing = lineage.filter(
+          (k) =>
+            k.retiredAt === null &&
+            k.activatesAt <= now &&
+            (k.supersededAt === null || k.supersededAt > now),
+        )
+        assert.equal(signing.length, 1, `${where}: exactly one ${alg} key signs`)
+        assertRule(lineage, now, `${where} (${alg})`)
+      }
     }
 
     await check('start')
@@ -153,17 +176,27 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
       const where = `step ${i} (${JSON.stringify(s)}) at +${now - START}`
       switch (s.op) {
         case 'rotate':
-          await rotateSigningKey(store, { alg: 'ES256', now, activateIn: s.activateIn })
+          await rotateSigningKey(store, {
+            alg: s.alg,
+            now,
+            activateIn: s.activateIn,
+            idTokenSeconds,
+          })
           await fresh.reload()
           break
         case 'retire': {
           const keys = await store.listKeys()
           const target = keys[s.pick % keys.length] as SigningKeyRecord
-          const refused = target.retiredAt !== null || pickSigningKey(keys, now) === target
+          const refused =
+            target.retiredAt !== null || pickSigningKey(keys, now, target.alg) === target
           if (refused) {
-            await assert.rejects(retireSigningKey(store, target.kid, now), ConfigError, where)
+            await assert.rejects(
+              retireSigningKey(store, target.kid, now, idTokenSeconds),
+              ConfigError,
+              where,
+            )
           } else {
-            await retireSigningKey(store, target.kid, now)
+            await retireSigningKey(store, target.kid, now, idTokenSeconds)
             floor = now
           }
           await fresh.reload()
@@ -198,8 +231,8 @@ async function runHistory(steps: readonly Step[]): Promise<void> {
 }
 
 /**
- * The stored dates follow the rule: a key not yet superseded at `now` stops signing at the earliest
- * activation of the unretired keys added after it, and is published for the longest token lifetime
+ * The stored dates of one lineage (the keys of one alg) follow the rule: a key not yet superseded at
+ * `now` stops signing at the earliest activation of the unretired keys of its alg added after it, and is published for the longest token lifetime
  * plus the grace after that.
  */
 function assertRule(keys: readonly SigningKeyRecord[], now: number, where: string): void {
@@ -222,7 +255,7 @@ function assertRule(keys: readonly SigningKeyRecord[], now: number, where: strin
 }
 
 describe('key rotation (property)', () => {
-  it('always has one signing key, listed alone as active, and keeps every live token verifying', async () => {
+  it('always has one signing key per alg, listed alone as active, and keeps every live token verifying', async () => {
     await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 30 }), runHistory), {
       seed: 0x6b657973,
       numRuns: RUNS,
@@ -232,9 +265,9 @@ describe('key rotation (property)', () => {
   it('survives the reported sequence: rotate, then rotate --activate-in 0', async () => {
     await runHistory([
       { op: 'issue', client: 1, stale: false },
-      { op: 'rotate', activateIn: 60 },
+      { op: 'rotate', activateIn: 60, alg: 'ES256' },
       { op: 'issue', client: 1, stale: false },
-      { op: 'rotate', activateIn: 0 },
+      { op: 'rotate', activateIn: 0, alg: 'ES256' },
       { op: 'issue', client: 1, stale: true },
       { op: 'advance', seconds: 60 },
       { op: 'issue', client: 1, stale: false },
@@ -243,5 +276,56 @@ describe('key rotation (property)', () => {
       { op: 'advance', seconds: 899 },
       { op: 'advance', seconds: 200 },
     ])
+  })
+})
+
+describe('key lineages per alg', () => {
+  it('makes an access-token key and an RS256 ID-token key once, signs each alg with its own, and keeps a rotated one published for the ID-token lifetime', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-lineages-'))
+    const store: Store = createSqliteStore(join(dir, 'keys.db'))
+    try {
+      const now = START
+      const made = await ensureSigningKeys(store, { alg: 'ES256', now })
+      assert.deepEqual(
+        made.map((k) => k.alg),
+        ['ES256', 'RS256'],
+      )
+      assert.deepEqual(await ensureSigningKeys(store, { alg: 'ES256', now: now + 1 }), [])
+      const ring = await KeyRing.load(store, { clock: () => now, accessTokenAlg: 'ES256' })
+      assert.equal(ring.signer()?.alg, 'ES256')
+      assert.equal(ring.signerFor('RS256')?.kid, made[1]?.kid)
+      assert.equal(ring.signerFor('PS256'), undefined)
+      assert.deepEqual(ring.signingAlgs(), ['ES256', 'RS256'])
+
+      // No client lives longer than 300 s: the ID-token lifetime (default 3600 s) is the longest.
+      const next = await rotateSigningKey(store, { alg: 'RS256', now, activateIn: 0 })
+      const old = await store.getKey(made[1]!.kid)
+      assert.equal(old?.supersededAt, now)
+      assert.equal(old?.publishedUntil, now + 3600 + PUBLICATION_GRACE)
+      assert.deepEqual(await store.getKey(made[0]!.kid), made[0], 'the ES256 lineage is untouched')
+      await ring.reload()
+      assert.equal(ring.signerFor('RS256')?.kid, next.kid)
+      assert.equal(ring.signer()?.kid, made[0]?.kid)
+      await assert.rejects(retireSigningKey(store, next.kid, now), ConfigError, 'signs RS256 now')
+      await assert.rejects(retireSigningKey(store, made[0]!.kid, now), ConfigError)
+    } finally {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('makes one key when the access-token alg is RS256', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-lineages-'))
+    const store: Store = createSqliteStore(join(dir, 'keys.db'))
+    try {
+      const made = await ensureSigningKeys(store, { alg: 'RS256', now: START })
+      assert.deepEqual(
+        made.map((k) => k.alg),
+        ['RS256'],
+      )
+    } finally {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

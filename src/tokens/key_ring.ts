@@ -4,12 +4,19 @@
  */
 import type { KeyObject } from 'node:crypto'
 import type { JWK } from 'jose'
-import type { KeyStore, SigningKeyRecord } from '../store/types.js'
+import {
+  SIGNING_ALGS,
+  type KeyStore,
+  type SigningAlg,
+  type SigningKeyRecord,
+} from '../store/types.js'
 import { JWTSigner, JWTVerificationKey } from './jwt.js'
 import { isPublished, openPrivateKey, pickSigningKey } from './keys.js'
 
 export interface KeyRingOptions {
   keyEncryptionSecret?: string | undefined
+  /** The algorithm of access tokens (the signing-alg setting), whose key `signer()` gives; ES256 by default. */
+  accessTokenAlg?: SigningAlg
   /** Seconds since the epoch. */
   clock: () => number
 }
@@ -49,9 +56,17 @@ export class KeyRing {
     this.records = records
   }
 
-  /** The signer for `now`, or `undefined` when no key has activated. */
+  /**
+   * The access-token signer for `now` (the key of the access-token alg's lineage), or `undefined` when
+   * no key of that alg has activated.
+   */
   signer(now = this.options.clock()): JWTSigner | undefined {
-    const record = pickSigningKey(this.records, now)
+    return this.signerFor(this.options.accessTokenAlg ?? 'ES256', now)
+  }
+
+  /** The signer of `alg`'s lineage at `now`, or `undefined` when no key of that alg has activated. */
+  signerFor(alg: SigningAlg, now = this.options.clock()): JWTSigner | undefined {
+    const record = pickSigningKey(this.records, now, alg)
     if (!record) return undefined
     let signer = this.signers.get(record.kid)
     if (!signer) {
@@ -73,6 +88,11 @@ export class KeyRing {
   /** The JWK Set (RFC 7517 §5) at `now`. */
   jwks(now = this.options.clock()): { keys: JWK[] } {
     return { keys: this.records.filter((r) => isPublished(r, now)).map((r) => r.publicJwk) }
+  }
+
+  /** The algorithms that have a key signing at `now`, in the order of `SIGNING_ALGS`. */
+  signingAlgs(now = this.options.clock()): SigningAlg[] {
+    return SIGNING_ALGS.filter((alg) => pickSigningKey(this.records, now, alg) !== undefined)
   }
 
   /** Every key record as last loaded. */

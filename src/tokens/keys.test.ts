@@ -70,7 +70,7 @@ describe('signing keys', () => {
     const newest = record({ kid: 'newest', activatesAt: NOW })
     const keys = [old, next, newest]
     for (const at of [NOW, NOW + 60, NOW + 1000]) {
-      assert.equal(pickSigningKey(keys, at)?.kid, 'newest')
+      assert.equal(pickSigningKey(keys, at, 'ES256')?.kid, 'newest')
       assert.deepEqual(
         keys.map((k) => keyState(k, keys, at)),
         [at < NOW + 420 ? 'superseded' : 'expired', 'superseded', 'active'],
@@ -81,8 +81,21 @@ describe('signing keys', () => {
   it('signs with the key whose interval holds now and never with a pending or retired one', () => {
     const old = record({ kid: 'old', activatesAt: NOW - 100, supersededAt: NOW + 50 })
     const next = record({ kid: 'next', activatesAt: NOW + 50 })
-    assert.equal(pickSigningKey([old, next], NOW)?.kid, 'old')
-    assert.equal(pickSigningKey([old, next], NOW + 50)?.kid, 'next')
-    assert.equal(pickSigningKey([{ ...old, retiredAt: NOW }], NOW), undefined)
+    assert.equal(pickSigningKey([old, next], NOW, 'ES256')?.kid, 'old')
+    assert.equal(pickSigningKey([old, next], NOW + 50, 'ES256')?.kid, 'next')
+    assert.equal(pickSigningKey([{ ...old, retiredAt: NOW }], NOW, 'ES256'), undefined)
+  })
+
+  it('picks per alg: each alg has its own active key, and an alg without keys has none', () => {
+    const es = record({ kid: 'es' })
+    const rs = record({ kid: 'rs', alg: 'RS256', createdAt: NOW - 50, activatesAt: NOW - 50 })
+    const keys = [es, rs]
+    assert.equal(pickSigningKey(keys, NOW, 'ES256')?.kid, 'es')
+    assert.equal(pickSigningKey(keys, NOW, 'RS256')?.kid, 'rs')
+    assert.equal(pickSigningKey(keys, NOW, 'PS256'), undefined)
+    assert.deepEqual(
+      keys.map((k) => keyState(k, keys, NOW)),
+      ['active', 'active'],
+    )
   })
 })

@@ -3,14 +3,17 @@
  * stored as PKCS#8 PEM, sealed with AES-256-GCM when a key-encryption secret is configured.
  *
  * The life of keys follows one rule, from which signing, listing, publication and retirement derive.
- * Keys are ordered by when they were added (rotation adds the newest). A key signs from `activatesAt`
- * until `supersededAt`, the earliest `activatesAt` among the unretired keys added after it; so at any
- * instant the key that signs is the newest unretired key that has activated, and a newer rotation
- * wins over an older one still pending (which then never signs). The store keeps `supersededAt` by
- * this rule at every key write (`KeyStore.insertNewestKey`, `retireKey`), and a key stays published
- * until `publishedUntil`: `supersededAt` plus the longest access-token lifetime plus a grace (see
+ * The rule holds per algorithm: the keys of one `alg` form a lineage of their own (ES256 access
+ * tokens beside RS256 ID tokens, OpenID Connect Core §3.1.3.7), and a key of one alg never supersedes
+ * a key of another. Within a lineage, keys are ordered by when they were added (rotation adds the
+ * newest). A key signs from `activatesAt` until `supersededAt`, the earliest `activatesAt` among the
+ * unretired keys of its alg added after it; so at any instant the key that signs for an alg is the
+ * newest unretired key of that alg that has activated, and a newer rotation wins over an older one
+ * still pending (which then never signs). The store keeps `supersededAt` by this rule at every key
+ * write (`KeyStore.insertNewestKey`, `retireKey`), and a key stays published until `publishedUntil`:
+ * `supersededAt` plus the longest token lifetime (access or ID token) plus a grace (see
  * `key_management.ts`), so every token it signed expires before it leaves the JWKS. Retiring withdraws
- * a key and its tokens at once; the key signing now cannot be retired.
+ * a key and its tokens at once; a key signing now for its alg cannot be retired.
  */
 import {
   createCipheriv,
@@ -144,23 +147,25 @@ function signsAt(key: SigningKeyRecord, now: number): boolean {
 }
 
 /**
- * The key that signs at `now`: the unretired key with `activatesAt <= now < supersededAt`, of which the
- * store's key writes leave exactly one once a first key activated (the newest added, should a store
- * ever hold two). `undefined` when there is none.
+ * The key of `alg` that signs at `now`: the unretired key of that alg with `activatesAt <= now <
+ * supersededAt`, of which the store's key writes leave exactly one per alg once a first key of it
+ * activated (the newest added, should a store ever hold two). `undefined` when there is none.
  */
 export function pickSigningKey(
   keys: readonly SigningKeyRecord[],
   now: number,
+  alg: SigningAlg,
 ): SigningKeyRecord | undefined {
   let signing: SigningKeyRecord | undefined
-  for (const key of keys) if (signsAt(key, now)) signing = key
+  for (const key of keys) if (key.alg === alg && signsAt(key, now)) signing = key
   return signing
 }
 
 /**
- * The state of `key` among `keys` (all of them, as listed by the store) at `now`: `active` for the one
- * key `pickSigningKey` picks and no other; `pending` for a key due to sign later; `superseded` for a
- * key that no longer signs (or never will) but is still published.
+ * The state of `key` among `keys` (all of them, as listed by the store) at `now`, within its alg's
+ * lineage: `active` for the one key `pickSigningKey` picks for its alg and no other; `pending` for a
+ * key due to sign later; `superseded` for a key that no longer signs (or never will) but is still
+ * published.
  */
 export function keyState(
   key: SigningKeyRecord,
@@ -169,7 +174,7 @@ export function keyState(
 ): KeyState {
   if (key.retiredAt !== null) return 'retired'
   if (key.publishedUntil !== null && key.publishedUntil <= now) return 'expired'
-  if (pickSigningKey(keys, now)?.kid === key.kid) return 'active'
+  if (pickSigningKey(keys, now, key.alg)?.kid === key.kid) return 'active'
   const willSign = key.supersededAt === null || key.supersededAt > key.activatesAt
   if (key.activatesAt > now && willSign) return 'pending'
   return 'superseded'

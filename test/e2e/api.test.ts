@@ -56,7 +56,13 @@ describe("the programmatic API, imported as 'latchkey'", () => {
     await server.close()
     const keys = cli(['keys', 'list', '--db', db])
     assert.equal(keys.status, 0, keys.stderr)
-    assert.equal((keys.json as unknown[]).length, 1)
+    assert.deepEqual(
+      (keys.json as { alg: string; state: string }[]).map((k) => [k.alg, k.state]),
+      [
+        ['ES256', 'active'],
+        ['RS256', 'active'],
+      ],
+    )
   })
 
   it('sets up clients, users and keys with the operations the CLI runs', async () => {

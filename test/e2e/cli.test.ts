@@ -200,10 +200,14 @@ describe('latchkey CLI', () => {
     assert.equal(k1.encrypted, false)
     assert.equal(JSON.stringify(k1).includes('PRIVATE'), false)
 
-    const second = cli(['keys', 'rotate', '--db', db, '--alg', 'EdDSA', '--activate-in', '3600'])
+    const second = cli(['keys', 'rotate', '--db', db, '--activate-in', '3600'])
     assert.equal(second.status, 0, second.stderr)
     const k2 = second.json as Record<string, unknown>
     assert.equal(k2.state, 'pending')
+    // Another alg is a lineage of its own: its first key signs at once, and the ES256 key goes on.
+    const other = cli(['keys', 'rotate', '--db', db, '--alg', 'EdDSA', '--activate-in', '0'])
+    assert.equal(other.status, 0, other.stderr)
+    assert.equal((other.json as Record<string, unknown>).state, 'active')
 
     const listed = cli(['keys', 'list', '--db', db]).json as Record<string, unknown>[]
     const byKid = new Map(listed.map((k) => [k.kid, k]))

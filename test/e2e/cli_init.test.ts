@@ -76,26 +76,42 @@ describe('latchkey init, and commands that refuse a database that does not exist
     assert.deepEqual(inCwd(['client', 'list']).json, [])
   })
 
-  it('creates the database, its folder and first key once, then says created: false', () => {
+  it('creates the database, its folder and first keys once (access tokens, RS256 ID tokens), then says created: false', () => {
     const db = `sqlite:${join(dir, 'new', 'deeper', 'latchkey.db')}`
     const first = cli(['init', '--db', db])
     assert.equal(first.status, 0, first.stderr)
     const made = first.json as Record<string, unknown>
-    assert.deepEqual(Object.keys(made).sort(), ['alg', 'created', 'db', 'encrypted', 'kid'])
+    assert.deepEqual(Object.keys(made).sort(), [
+      'alg',
+      'created',
+      'db',
+      'encrypted',
+      'id_token_kid',
+      'kid',
+    ])
     assert.equal(made.db, db)
     assert.equal(made.created, true)
     assert.equal(made.alg, 'ES256')
     assert.equal(made.encrypted, false)
     assert.equal(typeof made.kid, 'string')
+    assert.equal(typeof made.id_token_kid, 'string')
+    assert.notEqual(made.id_token_kid, made.kid)
 
     const second = cli(['init', '--db', db])
     assert.equal(second.status, 0, second.stderr)
     assert.deepEqual(second.json, { ...made, created: false })
 
-    const keys = cli(['keys', 'list', '--db', db]).json as { kid: string; state: string }[]
+    const keys = cli(['keys', 'list', '--db', db]).json as {
+      kid: string
+      alg: string
+      state: string
+    }[]
     assert.deepEqual(
-      keys.map((k) => [k.kid, k.state]),
-      [[made.kid, 'active']],
+      keys.map((k) => [k.kid, k.alg, k.state]),
+      [
+        [made.kid, 'ES256', 'active'],
+        [made.id_token_kid, 'RS256', 'active'],
+      ],
     )
     const created = cli([
       'client',
@@ -123,6 +139,9 @@ describe('latchkey init, and commands that refuse a database that does not exist
 
     const flag = cli(['init', '--db', `sqlite:${join(dir, 'rs.db')}`, '--signing-alg', 'RS256'])
     assert.equal((flag.json as { alg: string }).alg, 'RS256')
+    // RS256 access tokens: one key serves both.
+    const rs = flag.json as { kid: string; id_token_kid: string }
+    assert.equal(rs.id_token_kid, rs.kid)
     for (const bad of [
       ['--signing-alg', 'HS256'],
       ['--db', 'mysql://localhost/x'],
@@ -140,13 +159,14 @@ describe('latchkey init, and commands that refuse a database that does not exist
     // The server starts on the database init made, with the same secret, and signs with its key.
     const server = await startServer({
       db: `sqlite:${path}`,
-      env: { LATCHKEY_KEY_ENCRYPTION_SECRET: secret },
+      env: { LATCHKEY_SIGNING_ALG: 'EdDSA', LATCHKEY_KEY_ENCRYPTION_SECRET: secret },
     })
     try {
       const jwks = (await server.get('/.well-known/jwks.json')).json as { keys: { kid: string }[] }
+      const made = sealed.json as { kid: string; id_token_kid: string }
       assert.deepEqual(
         jwks.keys.map((k) => k.kid),
-        [(sealed.json as { kid: string }).kid],
+        [made.kid, made.id_token_kid],
       )
     } finally {
       await server.dispose()

@@ -1,6 +1,6 @@
 /**
- * CORS for browser apps (Fetch Standard §3.2; DESIGN.md): the metadata (at both of its well-known
- * locations), the JWKS, the token and the revocation endpoints answer the origins of public clients'
+ * CORS for browser apps (Fetch Standard §3.2; DESIGN.md): the metadata and the OpenID provider
+ * configuration (each at both of its well-known locations), the JWKS, the token and the revocation endpoints answer the origins of public clients'
  * redirect URIs and of any client's `--allowed-origin`, and no other origin: not a confidential
  * client's redirect origin, not an unknown one. Preflights and actual requests, as a browser sends
  * them; new and deleted clients are seen within about a second; a request without Origin is unchanged.
@@ -37,6 +37,8 @@ describe('CORS for browser apps', () => {
     endpoints = [
       { url: `${origin}/.well-known/oauth-authorization-server/auth`, method: 'GET' },
       { url: `${issuer}/.well-known/oauth-authorization-server`, method: 'GET' },
+      { url: `${issuer}/.well-known/openid-configuration`, method: 'GET' },
+      { url: `${origin}/.well-known/openid-configuration/auth`, method: 'GET' },
       { url: `${issuer}/.well-known/jwks.json`, method: 'GET' },
       { url: `${issuer}/token`, method: 'POST' },
       { url: `${issuer}/revoke`, method: 'POST' },

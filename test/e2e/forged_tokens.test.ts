@@ -187,8 +187,9 @@ describe('forged JWT access tokens at introspection', () => {
     const res = await server.get('/.well-known/jwks.json')
     assert.equal(res.status, 200)
     jwks = res.json as { keys: JWK[] }
-    assert.equal(jwks.keys.length, 1)
-    serverJwk = jwks.keys[0]!
+    // The ES256 access-token key, and the RS256 key of ID tokens beside it.
+    assert.deepEqual(jwks.keys.map((k) => k.alg).sort(), ['ES256', 'RS256'])
+    serverJwk = jwks.keys.find((k) => k.alg === 'ES256')!
     assert.equal(serverJwk.kty, 'EC')
     assert.equal(serverJwk.crv, 'P-256')
     kid = serverJwk.kid!

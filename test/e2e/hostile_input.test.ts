@@ -487,7 +487,7 @@ describe('hostile input', () => {
         '/nope',
         '/token/../../etc/passwd',
         '/%00',
-        '/.well-known/openid-configuration',
+        '/.well-known/openid-configuration/elsewhere',
       ]) {
         const res = await server.get(path)
         assert.equal(res.status, 404, path)

@@ -106,6 +106,22 @@ describe('an issuer with a path', () => {
     )
   })
 
+  it('serves its OpenID provider configuration under the path (Discovery §4), and where RFC 8414 would put it', async () => {
+    const md = await metadata()
+    for (const url of [
+      `${issuer}/.well-known/openid-configuration`,
+      `${origin()}/.well-known/openid-configuration/auth`,
+    ]) {
+      const res = await request(url)
+      assert.equal(res.status, 200, url)
+      assert.equal(res.json.issuer, issuer)
+      assert.equal(res.json.token_endpoint, md.token_endpoint)
+      assert.equal(res.json.userinfo_endpoint, `${issuer}/userinfo`)
+      assert.ok((res.json.id_token_signing_alg_values_supported as string[]).includes('RS256'))
+    }
+    assert.equal((await request(`${origin()}/.well-known/openid-configuration`)).status, 404)
+  })
+
   it('issues, introspects and revokes under the path, with iss equal to the issuer', async () => {
     const md = await metadata()
     const issued = await post(md.token_endpoint!, { grant_type: 'client_credentials' }, service)

@@ -12,6 +12,7 @@ import { createSqliteStore } from '../../src/store/sqlite/index.js'
 
 interface ListedKey {
   kid: string
+  alg: string
   state: string
   published_until: string | null
   encrypted: boolean
@@ -81,7 +82,7 @@ describe('key rotation through the CLI', () => {
     return (res.json as { active: boolean }).active
   }
 
-  it('rotate, then rotate --activate-in 0: one key listed active, the one that signs, and earlier tokens stay valid', async () => {
+  it('rotate, then rotate --activate-in 0: one key of the alg listed active, the one that signs, and earlier tokens stay valid', async () => {
     const before = await token()
     const pending = cli(['keys', 'rotate', '--db', server.db])
     assert.equal(pending.status, 0, pending.stderr)
@@ -91,10 +92,13 @@ describe('key rotation through the CLI', () => {
     assert.equal((now.json as ListedKey).state, 'active')
 
     const keys = listKeys(server.db)
+    assert.equal((now.json as ListedKey).alg, 'ES256', 'the access-token alg by default')
     assert.deepEqual(
-      keys.filter((k) => k.state === 'active').map((k) => k.kid),
+      keys.filter((k) => k.state === 'active' && k.alg === 'ES256').map((k) => k.kid),
       [newest],
     )
+    // The RS256 lineage (ID tokens) is its own: its one key goes on signing, untouched.
+    assert.equal(keys.filter((k) => k.state === 'active' && k.alg === 'RS256').length, 1)
     const byKid = new Map(keys.map((k) => [k.kid, k]))
     assert.equal(byKid.get((pending.json as ListedKey).kid)?.state, 'superseded', 'never signs')
 
@@ -184,9 +188,10 @@ describe('sealed keys stay sealed', () => {
         env: { LATCHKEY_KEY_ENCRYPTION_SECRET: SECRET },
       })
       await restarted.stop()
+      // One key per lineage: the access tokens' and the ID tokens'.
       const added = listKeys(fresh.db).filter((k) => k.state === 'active')
-      assert.equal(added.length, 1)
-      assert.equal(added[0]?.encrypted, true)
+      assert.deepEqual(added.map((k) => k.alg).sort(), ['ES256', 'RS256'])
+      assert.ok(added.every((k) => k.encrypted))
     } finally {
       await fresh.dispose()
     }

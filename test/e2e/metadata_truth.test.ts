@@ -1,6 +1,7 @@
 /**
- * The metadata (RFC 8414) tells the truth: every `*_supported` list is what the endpoints do, found by
- * trying each listed value and the usual unlisted ones against the running server.
+ * The metadata (RFC 8414) and the OpenID provider configuration (OpenID Connect Discovery 1.0 §3) tell
+ * the truth: every `*_supported` list is what the endpoints do, found by trying each listed value and
+ * the usual unlisted ones against the running server.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -27,7 +28,7 @@ import {
   formFields,
   pkce,
 } from '../helpers/browser.js'
-import { signIn } from '../helpers/logout.js'
+import { signIn as signInSession } from '../helpers/logout.js'
 import {
   basic,
   cli,
@@ -43,6 +44,8 @@ import {
 
 const REDIRECT = 'https://app.example/callback'
 const USER = { username: 'alice', password: 'correct horse battery' }
+/** A user with a whole profile, for the claims. */
+const CAROL = { username: 'carol', password: 'carol horse battery' }
 
 /**
  * Every `*_supported` and `require_*` field this test checks against behaviour; a new one needs a
@@ -66,6 +69,13 @@ const CHECKED = [
   'backchannel_logout_supported',
   'backchannel_logout_session_supported',
   'frontchannel_logout_supported',
+  // OpenID Connect Discovery 1.0 §3, in /.well-known/openid-configuration only
+  'scopes_supported',
+  'subject_types_supported',
+  'id_token_signing_alg_values_supported',
+  'claims_supported',
+  'claims_parameter_supported',
+  'request_parameter_supported',
 ]
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
@@ -89,7 +99,12 @@ const sorted = (values: Iterable<string>): string[] => [...values].sort()
 describe('authorization server metadata', () => {
   let server: TestServer
   let md: Record<string, unknown>
+  /** The OpenID provider configuration, as served at the start. */
+  let oidc: Record<string, unknown>
   let conf: CreatedClient
+  /** A confidential client allowed the OpenID scopes. */
+  let rp: CreatedClient
+  let carolId: string
   const PUBLIC = 'spa'
   /** A third-party client: the one that shows a consent page. */
   const THIRD = 'third'
@@ -117,6 +132,22 @@ describe('authorization server metadata', () => {
       THIRD,
       ...['--grant', 'authorization_code', '--redirect-uri', REDIRECT, '--third-party'],
     )
+    rp = createClient(
+      server.db,
+      'rp',
+      ...['--grant', 'authorization_code', '--redirect-uri', REDIRECT],
+      ...['--scope', 'openid profile email'],
+    )
+    const carol = cli(
+      [
+        ...['user', 'create', '--db', server.db, '--username', CAROL.username],
+        ...['--email', 'carol@example.com', '--email-verified', '--name', 'Carol C'],
+        ...['--given-name', 'Carol', '--family-name', 'C'],
+      ],
+      { input: CAROL.password + '\n' },
+    )
+    assert.equal(carol.status, 0, carol.stderr)
+    carolId = (carol.json as { id: string }).id
     const jwks: unknown[] = []
     for (const alg of ASSERTION_ALGS.filter((a) => !HMAC.test(a) && a !== 'none')) {
       const pair = await generateKeyPair(alg, { extractable: true })
@@ -132,6 +163,7 @@ describe('authorization server metadata', () => {
       ...['--jwks-file', file],
     )
     md = (await server.get('/.well-known/oauth-authorization-server')).json
+    oidc = (await server.get('/.well-known/openid-configuration')).json
   })
   after(() => server.dispose())
 
@@ -382,9 +414,9 @@ describe('authorization server metadata', () => {
     assert.deepEqual(sorted(listed('response_modes_supported')), sorted(modes))
   })
 
-  /** An RFC 9701 introspection response for `conf`, and the alg it is signed with. */
-  async function signedIntrospection(): Promise<{ jwt: string; alg: string }> {
-    const res = await request(server.url + '/introspect', {
+  /** An RFC 9701 introspection response for `conf` from `node`, and the alg it is signed with. */
+  async function signedIntrospection(node: TestServer): Promise<{ jwt: string; alg: string }> {
+    const res = await request(node.url + '/introspect', {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
@@ -405,25 +437,33 @@ describe('authorization server metadata', () => {
     ])
     const signed: string[] = []
     for (const alg of candidates) {
-      // A response is signed by the key that signs now: make it one of `alg`, if the server can.
-      const rotated = cli(['keys', 'rotate', '--db', server.db, '--alg', alg, '--activate-in', '0'])
-      if (rotated.status !== 0) continue
-      // The server re-reads its keys every second.
-      let response = await signedIntrospection()
-      for (let i = 0; response.alg !== alg && i < 100; i++) {
-        await sleep(100)
-        response = await signedIntrospection()
+      // A response is signed by the access-token key, of the signing-alg setting: a node of this
+      // database set to `alg`, if a server can be.
+      let node: TestServer
+      try {
+        node = await startServer({
+          db: server.db,
+          dir: server.dir,
+          env: { LATCHKEY_SIGNING_ALG: alg },
+        })
+      } catch {
+        continue
       }
-      assert.equal(response.alg, alg, `a key of ${alg} signs within 10 s`)
-      const jwks = (await server.get('/.well-known/jwks.json')).json as unknown as JSONWebKeySet
-      const { payload } = await jwtVerify(response.jwt, createLocalJWKSet(jwks), {
-        typ: 'token-introspection+jwt',
-        issuer: md.issuer as string,
-        audience: conf.client_id,
-        algorithms: listed('introspection_signing_alg_values_supported'),
-      })
-      assert.deepEqual(payload.token_introspection, { active: false })
-      signed.push(alg)
+      try {
+        const response = await signedIntrospection(node)
+        assert.equal(response.alg, alg, `a node set to ${alg} signs with it`)
+        const jwks = (await node.get('/.well-known/jwks.json')).json as unknown as JSONWebKeySet
+        const { payload } = await jwtVerify(response.jwt, createLocalJWKSet(jwks), {
+          typ: 'token-introspection+jwt',
+          issuer: node.url,
+          audience: conf.client_id,
+          algorithms: listed('introspection_signing_alg_values_supported'),
+        })
+        assert.deepEqual(payload.token_introspection, { active: false })
+        signed.push(alg)
+      } finally {
+        await node.dispose()
+      }
     }
     assert.deepEqual(sorted(listed('introspection_signing_alg_values_supported')), sorted(signed))
   })
@@ -483,7 +523,7 @@ describe('authorization server metadata', () => {
         ...['--grant', 'authorization_code', '--scope', 'openid', '--redirect-uri', REDIRECT],
         ...['--backchannel-logout-uri', `http://127.0.0.1:${port}/bc`],
       )
-      const s = await signIn(server, bc, REDIRECT, USER)
+      const s = await signInSession(server, bc, REDIRECT, USER)
       const revoked = cli(['session', 'revoke', '--db', server.db, '--id', s.sid])
       assert.equal(revoked.status, 0, revoked.stderr)
       const deadline = Date.now() + 5000
@@ -507,8 +547,126 @@ describe('authorization server metadata', () => {
     assert.equal(md.frontchannel_logout_supported, false)
   })
 
+  /** Signs `user` in at `client` with `scope` (and `extra` parameters): the token response. */
+  async function signIn(
+    client: CreatedClient,
+    user: { username: string; password: string },
+    scope: string,
+    extra: Record<string, string> = {},
+  ): Promise<Record<string, unknown>> {
+    const p = pkce()
+    const landed = await authorize(
+      new Browser(server.url),
+      { clientId: client.client_id, redirectUri: REDIRECT, challenge: p.challenge, scope, extra },
+      user,
+    )
+    const code = landed.searchParams.get('code')
+    assert.ok(code, landed.href)
+    const res = await server.post(
+      '/token',
+      { grant_type: 'authorization_code', code, code_verifier: p.verifier, redirect_uri: REDIRECT },
+      [client.client_id, client.client_secret],
+    )
+    assert.equal(res.status, 200, res.text)
+    return res.json
+  }
+
+  const listedOidc = (name: string): string[] => {
+    const value = oidc[name]
+    assert.ok(Array.isArray(value), `${name} is listed`)
+    return value as string[]
+  }
+
+  it('lists the OpenID scopes, each granted to a client registered with it and doing what it says', async () => {
+    for (const scope of listedOidc('scopes_supported')) {
+      const asked = scope === 'openid' ? 'openid' : `openid ${scope}`
+      const tokens = await signIn(rp, CAROL, asked)
+      assert.equal(tokens.scope, asked)
+      assert.equal(typeof tokens.id_token, 'string', `${asked}: an ID token`)
+      const info = await request(`${server.url}/userinfo`, {
+        headers: { authorization: `Bearer ${String(tokens.access_token)}` },
+      })
+      assert.equal(info.status, 200, info.text)
+      if (scope === 'profile') assert.equal(info.json.name, 'Carol C')
+      if (scope === 'email') assert.equal(info.json.email, 'carol@example.com')
+    }
+    assert.deepEqual(sorted(listedOidc('scopes_supported')), ['email', 'openid', 'profile'])
+  })
+
+  it('lists public subjects only: one user has one sub at every client, their user id', async () => {
+    const other = createClient(
+      server.db,
+      'rp-other',
+      ...['--grant', 'authorization_code', '--redirect-uri', REDIRECT, '--scope', 'openid'],
+    )
+    const subs = new Set<unknown>()
+    for (const client of [rp, other]) {
+      subs.add(decodeJwt(String((await signIn(client, CAROL, 'openid')).id_token)).sub)
+    }
+    assert.deepEqual([...subs], [carolId])
+    assert.deepEqual(listedOidc('subject_types_supported'), ['public'])
+  })
+
+  it('lists exactly the algorithms ID tokens can be signed with: those a client may register, each verifiable', async () => {
+    const candidates = ['ES256', 'RS256', 'PS256', 'EdDSA', 'HS256', 'ES384', 'none']
+    const registrable: string[] = []
+    for (const alg of candidates) {
+      const created = cli([
+        ...['client', 'create', '--db', server.db, '--id', `rp-${alg}`],
+        ...['--grant', 'authorization_code', '--redirect-uri', REDIRECT, '--scope', 'openid'],
+        ...['--id-token-signed-response-alg', alg],
+      ])
+      if (created.status !== 0) continue
+      registrable.push(alg)
+      const client = created.json as CreatedClient
+      const idToken = String((await signIn(client, CAROL, 'openid')).id_token)
+      assert.equal(decodeProtectedHeader(idToken).alg, alg)
+      const jwks = (await server.get('/.well-known/jwks.json')).json as unknown as JSONWebKeySet
+      await jwtVerify(idToken, createLocalJWKSet(jwks), {
+        issuer: md.issuer as string,
+        audience: client.client_id,
+        algorithms: [alg],
+      })
+    }
+    // The document lists the algs with a key signing now; other tests' nodes may have added keys
+    // of other algs to the database, which the server sees on its next key reload (every second).
+    let listedAlgs: string[] = []
+    for (let i = 0; i < 100; i++) {
+      const doc = (await server.get('/.well-known/openid-configuration')).json
+      listedAlgs = sorted(doc.id_token_signing_alg_values_supported as string[])
+      if (listedAlgs.join() === sorted(registrable).join()) break
+      await sleep(100)
+    }
+    assert.deepEqual(listedAlgs, sorted(registrable))
+    assert.ok(registrable.includes('RS256') && registrable.includes('ES256'))
+  })
+
+  it('lists exactly the claims an ID token carries, the profile ones when the claims parameter asks', async () => {
+    const profileClaims = ['email', 'email_verified', 'name', 'given_name', 'family_name']
+    const without = decodeJwt(String((await signIn(rp, CAROL, 'openid profile email')).id_token))
+    for (const claim of profileClaims) assert.equal(without[claim], undefined, claim)
+
+    assert.equal(oidc.claims_parameter_supported, true)
+    const claims = JSON.stringify({
+      id_token: Object.fromEntries(profileClaims.map((c) => [c, null])),
+    })
+    const tokens = await signIn(rp, CAROL, 'openid profile email', { claims, nonce: 'n' })
+    const seen = Object.keys(decodeJwt(String(tokens.id_token)))
+    assert.deepEqual(sorted(seen), sorted(listedOidc('claims_supported')))
+  })
+
+  it('says request objects are not supported, and refuses one', async () => {
+    assert.equal(oidc.request_parameter_supported, false)
+    const requestObject = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(
+      JSON.stringify({ client_id: rp.client_id, scope: 'openid' }),
+    ).toString('base64url')}.`
+    // The same request without it is fine: the request object alone is refused.
+    assert.equal((await authorizeWith({})).status, 200)
+    assert.equal(errorOf(await authorizeWith({ request: requestObject })), 'invalid_request')
+  })
+
   it('checks every *_supported field it lists against behaviour', () => {
-    const fields = Object.keys(md).filter(
+    const fields = [...Object.keys(md), ...Object.keys(oidc)].filter(
       (k) => k.endsWith('_supported') || k.startsWith('require_'),
     )
     for (const field of fields) assert.ok(CHECKED.includes(field), `${field} is not checked`)

@@ -29,15 +29,14 @@ async function isActive(
 }
 
 describe('server lifecycle', () => {
-  it('creates its database and a signing key on first start', async () => {
+  it('creates its database and its signing keys (ES256 access tokens, RS256 ID tokens) on first start', async () => {
     const { dir, cleanup } = tempDir()
     try {
       const server = await startServer({ dir })
       assert.ok(existsSync(join(dir, 'latchkey.db')))
       const jwks = (await server.get('/.well-known/jwks.json')).json as unknown as JSONWebKeySet
-      assert.equal(jwks.keys.length, 1)
-      assert.equal(jwks.keys[0]?.alg, 'ES256')
-      assert.equal(jwks.keys[0]?.d, undefined, 'no private part in the JWKS')
+      assert.deepEqual(jwks.keys.map((k) => k.alg).sort(), ['ES256', 'RS256'])
+      for (const key of jwks.keys) assert.equal(key.d, undefined, 'no private part in the JWKS')
       assert.match(server.output(), /latchkey client create/, 'tells the user what to do next')
       await server.stop()
     } finally {
@@ -190,7 +189,13 @@ describe('server lifecycle', () => {
       const finalKids = (
         (await server.get('/.well-known/jwks.json')).json as unknown as JSONWebKeySet
       ).keys.map((k) => k.kid)
-      assert.deepEqual(finalKids, [newKid])
+      // The RS256 key of ID tokens, a lineage of its own, stays.
+      const idTokenKids = (
+        cli(['keys', 'list', '--db', server.db]).json as { kid: string; alg: string }[]
+      )
+        .filter((k) => k.alg === 'RS256')
+        .map((k) => k.kid)
+      assert.deepEqual(finalKids.sort(), [newKid, ...idTokenKids].sort())
       assert.equal(await isActive(server, afterRotation, who), true)
     } finally {
       await server.dispose()

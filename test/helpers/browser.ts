@@ -97,6 +97,8 @@ export interface AuthorizeParams {
   challenge: string
   /** The authorization endpoint's path (default `/authorize`; under an issuer's path, `/auth/authorize`). */
   path?: string
+  /** More request parameters (OpenID Connect `nonce`, `claims`, …). */
+  extra?: Record<string, string>
 }
 
 export function authorizeQuery(p: AuthorizeParams): string {
@@ -109,6 +111,7 @@ export function authorizeQuery(p: AuthorizeParams): string {
     state: p.state ?? 'st',
   })
   if (p.scope !== undefined) q.set('scope', p.scope)
+  for (const [name, value] of Object.entries(p.extra ?? {})) q.set(name, value)
   return `${p.path ?? '/authorize'}?${q.toString()}`
 }
 

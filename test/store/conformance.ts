@@ -87,6 +87,7 @@ export function runStoreConformance(
           thirdParty: true,
           postLogoutRedirectUris: ['https://app.example.com/bye', 'http://127.0.0.1:8080/bye?x=1'],
           backchannelLogoutUri: 'https://app.example.com/backchannel',
+          idTokenSignedResponseAlg: 'ES256',
           accessTokenFormat: 'opaque',
           accessTokenTtl: 900,
           resourceServer: true,
@@ -277,7 +278,7 @@ export function runStoreConformance(
         await store.insertNewestKey(key('now', { activatesAt: NOW }), 400)
         const keys = await store.listKeys()
         for (const at of [NOW, NOW + 59, NOW + 60, NOW + 400, NOW + 10_000]) {
-          assert.equal(pickSigningKey(keys, at)?.kid, 'now', `at +${at - NOW}`)
+          assert.equal(pickSigningKey(keys, at, 'ES256')?.kid, 'now', `at +${at - NOW}`)
           const active = keys.filter((k) => keyState(k, keys, at) === 'active').map((k) => k.kid)
           assert.deepEqual(active, ['now'], `at +${at - NOW}`)
         }
@@ -379,6 +380,77 @@ export function runStoreConformance(
         assert.equal(await store.retireKey('second', NOW, 400), true)
         assert.deepEqual(await store.getKey('first'), before)
         assert.equal((await store.getKey('third'))?.supersededAt, null)
+      })
+
+      it('a rotation supersedes only the keys of its own alg: an RS256 key leaves the ES256 key signing', async () => {
+        const es = key('es', { createdAt: NOW - 20, activatesAt: NOW - 20 })
+        const rs = key('rs', { alg: 'RS256', createdAt: NOW - 10, activatesAt: NOW - 10 })
+        await store.insertKey(es)
+        await store.insertKey(rs)
+        await store.insertNewestKey(key('rs2', { alg: 'RS256', activatesAt: NOW + 60 }), 400)
+        assert.deepEqual(await store.getKey('es'), es, 'another alg: untouched')
+        assert.deepEqual(await store.getKey('rs'), {
+          ...rs,
+          supersededAt: NOW + 60,
+          publishedUntil: NOW + 460,
+        })
+        await store.insertNewestKey(key('es2', { activatesAt: NOW + 30 }), 400)
+        assert.equal((await store.getKey('es'))?.supersededAt, NOW + 30)
+        assert.equal((await store.getKey('rs'))?.supersededAt, NOW + 60, 'another alg: kept')
+        assert.equal((await store.getKey('rs2'))?.supersededAt, null)
+        const keys = await store.listKeys()
+        for (const [at, esKid, rsKid] of [
+          [NOW, 'es', 'rs'],
+          [NOW + 30, 'es2', 'rs'],
+          [NOW + 60, 'es2', 'rs2'],
+        ] as const) {
+          assert.equal(pickSigningKey(keys, at, 'ES256')?.kid, esKid, `ES256 at +${at - NOW}`)
+          assert.equal(pickSigningKey(keys, at, 'RS256')?.kid, rsKid, `RS256 at +${at - NOW}`)
+          const active = keys.filter((k) => keyState(k, keys, at) === 'active').map((k) => k.kid)
+          assert.deepEqual(
+            active.sort(),
+            [esKid, rsKid].sort(),
+            `one active per alg at +${at - NOW}`,
+          )
+        }
+        assert.equal(pickSigningKey(keys, NOW, 'PS256'), undefined)
+      })
+
+      it('adds a first key of an alg while a key of another alg signs, and of concurrent first keys of one alg adds exactly one', async () => {
+        await store.insertKey(key('es'))
+        const results = await Promise.all(
+          ['a', 'b', 'c', 'd'].map((kid) =>
+            store.insertKeyUnlessSigning(key(kid, { alg: 'RS256' }), NOW, 400),
+          ),
+        )
+        assert.equal(results.filter(Boolean).length, 1)
+        assert.equal(await store.insertKeyUnlessSigning(key('es-late'), NOW, 400), false)
+        assert.equal(
+          await store.insertKeyUnlessSigning(key('rs-late', { alg: 'RS256' }), NOW + 10, 400),
+          false,
+        )
+        const keys = await store.listKeys()
+        assert.deepEqual(
+          keys.map((k) => [k.alg, k.supersededAt]),
+          [
+            ['ES256', null],
+            ['RS256', null],
+          ],
+        )
+      })
+
+      it('retiring a pending key of one alg gives back dates within that alg only', async () => {
+        const es = key('es', { createdAt: NOW - 20 })
+        const rs = key('rs', { alg: 'RS256', createdAt: NOW - 20 })
+        await store.insertKey(es)
+        await store.insertKey(rs)
+        await store.insertNewestKey(key('rs-soon', { alg: 'RS256', activatesAt: NOW + 60 }), 400)
+        await store.insertNewestKey(key('es-soon', { activatesAt: NOW + 90 }), 400)
+        assert.equal(await store.retireKey('rs-soon', NOW + 10, 400), true)
+        assert.deepEqual(await store.getKey('rs'), rs, 'signs with no end again')
+        assert.equal((await store.getKey('es'))?.supersededAt, NOW + 90, 'another alg: kept')
+        assert.equal(await store.retireKey('es-soon', NOW + 10, 400), true)
+        assert.deepEqual(await store.getKey('es'), es)
       })
     })
 

@@ -125,6 +125,26 @@ export function describeSessionConformance(store: () => Store): void {
       })
     })
 
+    it('keeps the OpenID Connect facts of a code and a session: nonce, auth_time, requested claims, or none', async () => {
+      const bare = { nonce: null, authTime: null, claims: [] }
+      await store().saveCode(code('c-oidc', { nonce: 'x'.repeat(255), claims: ['email'] }))
+      await store().saveCode(code('c-bare', bare))
+      assert.deepEqual((await store().redeemCode('c-oidc', NOW))?.code, {
+        ...code('c-oidc', { nonce: 'x'.repeat(255), claims: ['email'] }),
+        usedAt: NOW,
+      })
+      assert.deepEqual((await store().redeemCode('c-bare', NOW))?.code, {
+        ...code('c-bare', bare),
+        usedAt: NOW,
+      })
+      const plain = session('s-bare', { authTime: null, claims: [] })
+      const rich = session('s-rich', { authTime: NOW - 5, claims: ['email', 'family_name'] })
+      await store().createSession(plain, null, null)
+      await store().createSession(rich, null, null)
+      assert.deepEqual(await store().getSession('s-bare'), plain)
+      assert.deepEqual(await store().getSession('s-rich'), rich)
+    })
+
     it('starts a session without a refresh token or a code', async () => {
       const s = session('s1')
       await store().createSession(s, null, null)

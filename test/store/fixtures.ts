@@ -36,6 +36,7 @@ export function client(clientId: string, overrides: Partial<ClientRecord> = {}):
     thirdParty: false,
     postLogoutRedirectUris: [],
     backchannelLogoutUri: null,
+    idTokenSignedResponseAlg: 'RS256',
     accessTokenFormat: 'jwt',
     accessTokenTtl: 300,
     resourceServer: false,
@@ -109,6 +110,9 @@ export function code(
     loginHash: 'login-1',
     usedAt: null,
     sessionId: null,
+    nonce: 'n-0S6_WzA2Mj',
+    authTime: NOW - 30,
+    claims: ['email', 'name'],
     ...overrides,
   }
 }
@@ -124,6 +128,8 @@ export function session(id: string, overrides: Partial<SessionRecord> = {}): Ses
     idleExpiresAt: NOW + 3600,
     revokedAt: null,
     loginHash: null,
+    authTime: NOW - 30,
+    claims: ['email'],
     ...overrides,
   }
 }

@@ -41,6 +41,7 @@ const client: ClientRecord = {
   thirdParty: false,
   postLogoutRedirectUris: [],
   backchannelLogoutUri: null,
+  idTokenSignedResponseAlg: 'RS256',
   accessTokenFormat: 'opaque',
   accessTokenTtl: 300,
   resourceServer: false,

@@ -44,6 +44,8 @@ const session: SessionRecord = {
   idleExpiresAt: NOW + 600,
   revokedAt: null,
   loginHash: 'l1',
+  authTime: NOW,
+  claims: [],
 }
 
 const refreshToken: RefreshTokenRecord = {
@@ -71,6 +73,9 @@ const authorizationCode: AuthorizationCodeRecord = {
   loginHash: 'l1',
   usedAt: null,
   sessionId: null,
+  nonce: null,
+  authTime: NOW,
+  claims: [],
 }
 
 const sidEvent: RevocationInput = {

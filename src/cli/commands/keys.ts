@@ -7,6 +7,12 @@ import { SETTINGS } from '../../settings.js'
 import { printJSON } from '../output.js'
 import { withStore } from '../store.js'
 
+/** The server's ID-token lifetime as `serve` reads it, so that keys stay published long enough. */
+function idTokenSeconds(): number {
+  const set = Number(process.env[SETTINGS.idTokenSeconds.env])
+  return Number.isInteger(set) && set > 0 ? set : SETTINGS.idTokenSeconds.default
+}
+
 export async function listKeys(o: { db?: string }): Promise<void> {
   await withStore(o.db, async (store) => printJSON(await keys.listKeys(store)))
 }
@@ -20,11 +26,14 @@ export async function rotateKey(o: {
     alg: o.alg ?? process.env[SETTINGS.signingAlg.env] ?? SETTINGS.signingAlg.default,
     activateIn: o.activateIn,
     keyEncryptionSecret: process.env[SETTINGS.keyEncryptionSecret.env] || undefined,
+    idTokenSeconds: idTokenSeconds(),
   }
   keys.checkRotation(options)
   await withStore(o.db, async (store) => printJSON(await keys.rotateKey(store, options)))
 }
 
 export async function retireKey(o: { db?: string; kid: string }): Promise<void> {
-  await withStore(o.db, async (store) => printJSON(await keys.retireKey(store, o.kid)))
+  await withStore(o.db, async (store) =>
+    printJSON(await keys.retireKey(store, o.kid, idTokenSeconds())),
+  )
 }

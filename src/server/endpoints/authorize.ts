@@ -164,7 +164,7 @@ async function afterSignIn(
     }
     return showConsentPage(request, reply, env, authz, login, 200)
   }
-  return sendRedirect(reply, await issueCode(authz, login.userId, login.hash, ctx))
+  return sendRedirect(reply, await issueCode(authz, login, ctx))
 }
 
 /**
@@ -237,7 +237,7 @@ async function consentPost(
     await ctx.store.grantConsent(login.userId, authz.client.clientId, authz.scope, now)
   }
   request.log.info({ client_id: authz.client.clientId, user_id: login.userId }, 'consent given')
-  return sendRedirect(reply, await issueCode(authz, login.userId, login.hash, ctx))
+  return sendRedirect(reply, await issueCode(authz, login, ctx))
 }
 
 async function authorizePost(
@@ -457,8 +457,7 @@ async function checkOrAnswer(
  */
 async function issueCode(
   authz: AuthorizationRequest,
-  userId: string,
-  loginHash: string,
+  login: LoginRecord,
   ctx: ServerContext,
 ): Promise<string> {
   const now = ctx.clock()
@@ -466,15 +465,19 @@ async function issueCode(
   await ctx.store.saveCode({
     hash: code.hash,
     clientId: authz.client.clientId,
-    userId,
+    userId: login.userId,
     redirectUri: authz.redirectUri,
     codeChallenge: authz.codeChallenge,
     scope: authz.scope.join(' '),
     createdAt: now,
     expiresAt: now + ctx.config.codeSeconds,
-    loginHash,
+    loginHash: login.hash,
     usedAt: null,
     sessionId: null,
+    // What the ID token needs (OpenID Connect Core §2): the nonce as sent, when the user logged in.
+    nonce: authz.nonce ?? null,
+    authTime: login.createdAt,
+    claims: authz.claims,
   })
   // RFC 9207: `iss` tells the client which server answered (mix-up defence).
   return redirectTo(authz.redirectUri, {

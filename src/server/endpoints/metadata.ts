@@ -2,12 +2,17 @@
  * Authorization server metadata (RFC 8414 §3), built once: everything a client or resource server
  * needs to find the other endpoints. Every `*_supported` list says what the endpoints really accept:
  * a test (test/e2e/metadata_truth.test.ts) tries each listed value and the usual unlisted ones.
+ *
+ * The OpenID Connect provider configuration (Discovery 1.0 §3) is the same document plus what an
+ * OpenID provider states, served at `/.well-known/openid-configuration` (§4); its
+ * `id_token_signing_alg_values_supported` is read per request: the algs with a key signing now.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SIGNING_ALGS } from '../../store/types.js'
 import { PROMPT_VALUES } from '../authorization_request.js'
 import type { ServerContext } from '../context.js'
-import { issuerPath, METADATA_PATH } from '../issuer.js'
+import { issuerPath, METADATA_PATH, OPENID_CONFIGURATION_PATH } from '../issuer.js'
+import { ID_TOKEN_CLAIMS } from '../../tokens/id_token.js'
 import { applyCors, registerPreflight } from '../cors.js'
 import { AUTHORIZE_PATH } from './authorize.js'
 import { FEED_PATH } from './feed.js'
@@ -54,7 +59,7 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     // RFC 9701 §6: a JWT introspection response is signed with the key signing access tokens at that
-    // moment, and `keys rotate --alg` (or the signing-alg setting) can make that key any of these.
+    // moment, and the signing-alg setting can make that key any of these.
     introspection_signing_alg_values_supported: [...SIGNING_ALGS],
     // RFC 9126 §5: pushed requests are accepted from every client, required server-wide from none
     // (a client registered with --require-par must push; RFC 9126 §6).
@@ -72,28 +77,84 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
   }
 }
 
+/** The scopes with a meaning of their own (OpenID Connect Core §3.1.2.1, §5.4). */
+const OPENID_SCOPES = ['openid', 'profile', 'email']
+
 /**
- * Serves the metadata where RFC 8414 §3.1 puts it: the well-known segment between the host and the
- * issuer's path (`/.well-known/oauth-authorization-server/auth`). An issuer with a path also has it
- * under that path (`/auth/.well-known/oauth-authorization-server`), where clients that append the
- * segment to the issuer look.
+ * The OpenID Connect provider configuration (Discovery 1.0 §3): `metadata` plus the OpenID fields.
+ * `signingAlgs` are the algs with a key signing now, which clients may ask for their ID tokens.
+ */
+export function buildOpenIdConfiguration(
+  metadata: Record<string, unknown>,
+  signingAlgs: readonly string[],
+): Record<string, unknown> {
+  return {
+    ...metadata,
+    // Other scopes are the clients' own (client create --scope); these are the ones OpenID defines.
+    scopes_supported: OPENID_SCOPES,
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: signingAlgs,
+    claims_supported: ID_TOKEN_CLAIMS,
+    // Core §5.5: the `id_token` member is honoured for the profile claims; `request` (§6) is not.
+    claims_parameter_supported: true,
+    request_parameter_supported: false,
+  }
+}
+
+/** Sends a well-known JSON document, cached and answered cross-origin like every metadata. */
+async function sendDocument(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: string,
+): Promise<FastifyReply> {
+  if (request.headers.origin !== undefined) await applyCors(ctx, request, reply)
+  reply
+    .header('cache-control', 'public, max-age=300')
+    // Cached by shared caches too: an answer for one origin must not be served to another.
+    .header('vary', 'Origin')
+    .header('x-content-type-options', 'nosniff')
+    .type('application/json; charset=utf-8')
+    .send(body)
+  return reply
+}
+
+/**
+ * Where a well-known document of `issuer` is served: the well-known segment between the host and the
+ * issuer's path (RFC 8414 §3.1), and, for an issuer with a path, under that path too (where clients
+ * that append the segment to the issuer look, as OpenID Connect Discovery §4 does).
+ */
+function wellKnownLocations(issuer: string, segment: string): string[] {
+  const path = issuerPath(issuer)
+  return path === '' ? [segment] : [segment + path, path + segment]
+}
+
+/**
+ * Serves the metadata where RFC 8414 §3.1 puts it (`/.well-known/oauth-authorization-server/auth`
+ * for an issuer with the path `/auth`, and `/auth/.well-known/oauth-authorization-server`), and the
+ * OpenID provider configuration the same way (`/auth/.well-known/openid-configuration`, Discovery
+ * §4, and `/.well-known/openid-configuration/auth`).
  */
 export function registerMetadataEndpoint(app: FastifyInstance, ctx: ServerContext): void {
-  const body = JSON.stringify(buildMetadata(ctx))
-  const path = issuerPath(ctx.config.issuer)
-  const locations = path === '' ? [METADATA_PATH] : [METADATA_PATH + path, path + METADATA_PATH]
-  for (const location of locations) {
+  const metadata = buildMetadata(ctx)
+  const body = JSON.stringify(metadata)
+  for (const location of wellKnownLocations(ctx.config.issuer, METADATA_PATH)) {
     registerPreflight(app, ctx, location, ['GET'])
-    app.get(location, async (request, reply) => {
-      if (request.headers.origin !== undefined) await applyCors(ctx, request, reply)
-      reply
-        .header('cache-control', 'public, max-age=300')
-        // Cached by shared caches too: an answer for one origin must not be served to another.
-        .header('vary', 'Origin')
-        .header('x-content-type-options', 'nosniff')
-        .type('application/json; charset=utf-8')
-        .send(body)
-      return reply
+    app.get(location, (request, reply) => sendDocument(ctx, request, reply, body))
+  }
+  // The algs with keys change with rotations: rebuilt when they do.
+  let openId = { algs: '', body: '' }
+  for (const location of wellKnownLocations(ctx.config.issuer, OPENID_CONFIGURATION_PATH)) {
+    registerPreflight(app, ctx, location, ['GET'])
+    app.get(location, (request, reply) => {
+      const algs = ctx.keys.signingAlgs()
+      if (openId.body === '' || openId.algs !== algs.join()) {
+        openId = {
+          algs: algs.join(),
+          body: JSON.stringify(buildOpenIdConfiguration(metadata, algs)),
+        }
+      }
+      return sendDocument(ctx, request, reply, openId.body)
     })
   }
 }

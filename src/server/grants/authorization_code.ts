@@ -1,8 +1,10 @@
 /**
  * `grant_type=authorization_code` (RFC 6749 §4.1.3) with PKCE S256 (RFC 7636 §4.6): redeem the code
  * once, check it was issued to this client for this redirect URI and that the verifier matches, start a
- * session, answer with an access token and the session's first refresh token. `resource` (RFC 8707)
- * is read from the token request only (`./resource.ts`), checked before the code is spent.
+ * session, answer with an access token and the session's first refresh token, and with an ID token
+ * when the scope has `openid` (OpenID Connect Core §3.1.3.3: the code's `nonce`, `auth_time` and
+ * requested claims). `resource` (RFC 8707) is read from the token request only (`./resource.ts`),
+ * checked before the code is spent.
  */
 import { OAuthError } from '../../errors.js'
 import type { SessionRecord } from '../../store/types.js'
@@ -71,11 +73,16 @@ async function redeem(
     idleExpiresAt: Math.min(now + ctx.config.sessionIdleSeconds, expiresAt),
     revokedAt: null,
     loginHash: record.loginHash,
+    authTime: record.authTime,
+    claims: record.claims,
   }
   const refresh = client.grants.includes('refresh_token') ? newRefreshToken(session, now) : null
   await ctx.store.createSession(session, refresh?.record ?? null, codeHash)
   const scope = scopeList(record.scope)
-  return sessionTokenResponse(ctx, client, session, scope, refresh?.token ?? null, aud)
+  return sessionTokenResponse(ctx, client, session, scope, refresh?.token ?? null, aud, {
+    nonce: record.nonce,
+    profile: user,
+  })
 }
 
 export const authorizationCode: Grant = {

@@ -17,6 +17,8 @@ export interface TokenResponse {
   scope?: string
   refresh_token?: string
   issued_token_type?: string
+  /** OpenID Connect Core §3.1.3.3. */
+  id_token?: string
 }
 
 /** A token request, once the client is authenticated and allowed the grant. */

@@ -14,7 +14,7 @@
  *                  audiences text[], exchange_audiences text[], require_par boolean,
  *                  allowed_origins text[], display_name text NULL, logo_uri text NULL,
  *                  third_party boolean, post_logout_redirect_uris text[],
- *                  backchannel_logout_uri text NULL)
+ *                  backchannel_logout_uri text NULL, id_token_signed_response_alg text)
  *   signing_keys  (kid text PRIMARY KEY, position bigint IDENTITY (insertion order), alg text,
  *                  public_jwk jsonb, private_key text, created_at bigint, activates_at bigint,
  *                  superseded_at bigint NULL, published_until bigint NULL, retired_at bigint NULL)
@@ -36,12 +36,14 @@
  *   authorization_codes (hash text PRIMARY KEY, client_id text, user_id text, redirect_uri text,
  *                        code_challenge text, scope text, login_hash text NULL,
  *                        created_at bigint, expires_at bigint, used_at bigint NULL,
- *                        session_id text NULL)
+ *                        session_id text NULL, nonce text NULL, auth_time bigint NULL,
+ *                        claims text (space-separated names))
  *                        INDEX (client_id), INDEX (user_id), INDEX (expires_at)
  *   sessions            (id text PRIMARY KEY, position bigint IDENTITY (insertion order),
  *                        user_id text, client_id text, scope text, login_hash text NULL,
  *                        created_at bigint, expires_at bigint, idle_expires_at bigint,
- *                        revoked_at bigint NULL)
+ *                        revoked_at bigint NULL, auth_time bigint NULL,
+ *                        claims text (space-separated names))
  *                        INDEX (user_id), INDEX (client_id), INDEX (login_hash)
  *   refresh_tokens      (hash text PRIMARY KEY, session_id text, client_id text, user_id text,
  *                        scope text, issued_at bigint, expires_at bigint,

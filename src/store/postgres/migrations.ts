@@ -293,6 +293,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_login_hash ON sessions (login_hash);
     `,
   },
+  {
+    version: 9,
+    name: 'OpenID Connect ID tokens: nonce, auth_time and requested claims; client ID-token alg',
+    up: `
+      ALTER TABLE authorization_codes ADD COLUMN nonce text;
+      ALTER TABLE authorization_codes ADD COLUMN auth_time bigint;
+      ALTER TABLE authorization_codes ADD COLUMN claims text NOT NULL DEFAULT ''; -- space-separated
+      ALTER TABLE sessions ADD COLUMN auth_time bigint;
+      ALTER TABLE sessions ADD COLUMN claims text NOT NULL DEFAULT '';
+      ALTER TABLE clients ADD COLUMN id_token_signed_response_alg text NOT NULL DEFAULT 'RS256';
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

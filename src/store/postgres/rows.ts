@@ -92,6 +92,7 @@ export interface ClientRow {
   third_party: boolean
   post_logout_redirect_uris: string[]
   backchannel_logout_uri: string | null
+  id_token_signed_response_alg: string
 }
 
 export interface KeyRow {
@@ -150,6 +151,7 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     thirdParty: row.third_party,
     postLogoutRedirectUris: row.post_logout_redirect_uris,
     backchannelLogoutUri: row.backchannel_logout_uri,
+    idTokenSignedResponseAlg: row.id_token_signed_response_alg as SigningAlg,
   }
 }
 
@@ -178,6 +180,7 @@ export function clientValues(client: ClientRecord): Values {
     client.thirdParty,
     client.postLogoutRedirectUris,
     client.backchannelLogoutUri,
+    client.idTokenSignedResponseAlg,
   ]
 }
 
@@ -284,6 +287,9 @@ export function codeValues(code: AuthorizationCodeRecord): Values {
     code.expiresAt,
     code.usedAt,
     code.sessionId,
+    code.nonce,
+    code.authTime,
+    code.claims.join(' '),
   ]
 }
 
@@ -299,6 +305,8 @@ export function sessionValues(session: SessionRecord): Values {
     session.expiresAt,
     session.idleExpiresAt,
     session.revokedAt,
+    session.authTime,
+    session.claims.join(' '),
   ]
 }
 

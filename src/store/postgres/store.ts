@@ -70,16 +70,17 @@ const LOCK_KEYS = sql('lock_keys', `SELECT pg_advisory_xact_lock(${LOCK.keys})`)
 /** Runs after the keys lock is taken (a new snapshot). */
 const SIGNING_KEY_EXISTS = sql(
   'signing_key_exists',
-  `SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND activates_at <= $1
+  `SELECT 1 FROM signing_keys WHERE alg = $2 AND retired_at IS NULL AND activates_at <= $1
      AND (superseded_at IS NULL OR superseded_at > $1)`,
 )
-// Rotation (`KeyStore.insertNewestKey`): keys added before $1 (by position) that would still sign at
-// its activation ($2) stop signing then.
+// Rotation (`KeyStore.insertNewestKey`): keys of its alg added before $1 (by position) that would
+// still sign at its activation ($2) stop signing then.
 const SUPERSEDE_OLDER_KEYS = sql(
   'supersede_older_keys',
-  `UPDATE signing_keys SET superseded_at = $2, published_until = $2 + $3
-   WHERE retired_at IS NULL AND (superseded_at IS NULL OR superseded_at > $2)
-     AND position < (SELECT position FROM signing_keys WHERE kid = $1)`,
+  `UPDATE signing_keys o SET superseded_at = $2, published_until = $2 + $3
+   FROM signing_keys n
+   WHERE n.kid = $1 AND o.alg = n.alg AND o.position < n.position
+     AND o.retired_at IS NULL AND (o.superseded_at IS NULL OR o.superseded_at > $2)`,
 )
 const SELECT_KEYS = sql('select_keys', `SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY position`)
 const SELECT_KEY = sql('select_key', `SELECT ${KEY_COLUMNS} FROM signing_keys WHERE kid = $1`)
@@ -87,15 +88,16 @@ const RETIRE_KEY = sql(
   'retire_key',
   'UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL',
 )
-// What `KeyStore.retireKey` recomputes: keys not yet superseded at $1 take the earliest activation of
-// the unretired keys added after them.
+// What `KeyStore.retireKey` recomputes: keys of the retired key's ($3) alg not yet superseded at $1
+// take the earliest activation of the unretired keys of their alg added after them.
 const RESUPERSEDE_KEYS = sql(
   'resupersede_keys',
   `UPDATE signing_keys k SET superseded_at = next.at, published_until = next.at + $2
    FROM (SELECT o.kid, (SELECT min(n.activates_at) FROM signing_keys n
-           WHERE n.retired_at IS NULL AND n.position > o.position) AS at
+           WHERE n.retired_at IS NULL AND n.alg = o.alg AND n.position > o.position) AS at
          FROM signing_keys o) next
-   WHERE next.kid = k.kid AND k.retired_at IS NULL AND k.superseded_at > $1`,
+   WHERE next.kid = k.kid AND k.retired_at IS NULL AND k.superseded_at > $1
+     AND k.alg = (SELECT r.alg FROM signing_keys r WHERE r.kid = $3)`,
 )
 
 const INSERT_TOKEN = sql(
@@ -174,7 +176,7 @@ export class PostgresStore implements Store {
     // taking the lock in a subquery would check against a snapshot older than the lock.
     return this.db.transaction(async (tx) => {
       await tx.rows(LOCK_KEYS, [])
-      if ((await tx.rows(SIGNING_KEY_EXISTS, [now])).length > 0) return false
+      if ((await tx.rows(SIGNING_KEY_EXISTS, [now, key.alg])).length > 0) return false
       await this.insertNewest(tx, key, keepFor)
       return true
     })
@@ -198,7 +200,7 @@ export class PostgresStore implements Store {
     return this.db.transaction(async (tx) => {
       await tx.rows(LOCK_KEYS, [])
       if ((await tx.count(RETIRE_KEY, [kid, at])) === 0) return false
-      await tx.count(RESUPERSEDE_KEYS, [at, keepFor])
+      await tx.count(RESUPERSEDE_KEYS, [at, keepFor, kid])
       return true
     })
   }

@@ -90,6 +90,7 @@ function hasClientShape(r: ClientRecord): boolean {
     typeof r.thirdParty === 'boolean' &&
     Array.isArray(r.postLogoutRedirectUris) &&
     r.backchannelLogoutUri !== undefined &&
+    typeof r.idTokenSignedResponseAlg === 'string' &&
     r.jwks !== undefined &&
     r.jwksUri !== undefined
   )

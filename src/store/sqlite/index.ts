@@ -13,7 +13,8 @@
  *                  audiences TEXT (JSON array), exchange_audiences TEXT (JSON array),
  *                  require_par INTEGER 0|1, allowed_origins TEXT (JSON array),
  *                  display_name TEXT NULL, logo_uri TEXT NULL, third_party INTEGER 0|1,
- *                  post_logout_redirect_uris TEXT (JSON array), backchannel_logout_uri TEXT NULL)
+ *                  post_logout_redirect_uris TEXT (JSON array), backchannel_logout_uri TEXT NULL,
+ *                  id_token_signed_response_alg TEXT)
  *   signing_keys  (kid TEXT PRIMARY KEY, alg TEXT, public_jwk TEXT (JSON), private_key TEXT,
  *                  created_at INTEGER, activates_at INTEGER, superseded_at INTEGER NULL,
  *                  published_until INTEGER NULL, retired_at INTEGER NULL)
@@ -35,11 +36,13 @@
  *   authorization_codes (hash TEXT PRIMARY KEY, client_id TEXT, user_id TEXT, redirect_uri TEXT,
  *                        code_challenge TEXT, scope TEXT, login_hash TEXT NULL,
  *                        created_at INTEGER, expires_at INTEGER, used_at INTEGER NULL,
- *                        session_id TEXT NULL)
+ *                        session_id TEXT NULL, nonce TEXT NULL, auth_time INTEGER NULL,
+ *                        claims TEXT (space-separated names))
  *                        INDEX (client_id), INDEX (user_id)
  *   sessions            (id TEXT PRIMARY KEY, user_id TEXT, client_id TEXT, scope TEXT,
  *                        login_hash TEXT NULL, created_at INTEGER, expires_at INTEGER,
- *                        idle_expires_at INTEGER, revoked_at INTEGER NULL)
+ *                        idle_expires_at INTEGER, revoked_at INTEGER NULL,
+ *                        auth_time INTEGER NULL, claims TEXT (space-separated names))
  *                        INDEX (user_id), INDEX (client_id), INDEX (login_hash)
  *   refresh_tokens      (hash TEXT PRIMARY KEY, session_id TEXT, client_id TEXT, user_id TEXT,
  *                        scope TEXT, issued_at INTEGER, expires_at INTEGER, used_at INTEGER NULL,

@@ -77,6 +77,7 @@ export interface ClientRow {
   third_party: number
   post_logout_redirect_uris: string
   backchannel_logout_uri: string | null
+  id_token_signed_response_alg: string
 }
 
 export interface KeyRow {
@@ -135,6 +136,7 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     thirdParty: row.third_party === 1,
     postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris) as string[],
     backchannelLogoutUri: row.backchannel_logout_uri,
+    idTokenSignedResponseAlg: row.id_token_signed_response_alg as SigningAlg,
   }
 }
 
@@ -203,6 +205,7 @@ export function clientParams(client: ClientRecord): Params {
     client.thirdParty ? 1 : 0,
     JSON.stringify(client.postLogoutRedirectUris),
     client.backchannelLogoutUri,
+    client.idTokenSignedResponseAlg,
   ]
 }
 
@@ -270,6 +273,9 @@ export function codeParams(code: AuthorizationCodeRecord): Params {
     code.expiresAt,
     code.usedAt,
     code.sessionId,
+    code.nonce,
+    code.authTime,
+    code.claims.join(' '),
   ]
 }
 
@@ -285,6 +291,8 @@ export function sessionParams(session: SessionRecord): Params {
     session.expiresAt,
     session.idleExpiresAt,
     session.revokedAt,
+    session.authTime,
+    session.claims.join(' '),
   ]
 }
 

@@ -72,7 +72,8 @@ export class SqliteSessions {
     this.deleteLoginRow = durable.prepare<[string]>('DELETE FROM logins WHERE hash = ?')
 
     this.insertCode = main.prepare<Params>(
-      `INSERT INTO authorization_codes (${CODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO authorization_codes (${CODE_COLUMNS})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     // RFC 6749 §4.1.2: a code MUST NOT be used more than once. One conditional statement, so of
     // concurrent redemptions (any connection, any process) exactly one matches the row.
@@ -103,7 +104,7 @@ export class SqliteSessions {
     }
 
     const insertSession = main.prepare<Params>(
-      `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     const insertRefresh = main.prepare<Params>(
       `INSERT INTO refresh_tokens (${REFRESH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

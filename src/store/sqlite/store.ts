@@ -149,30 +149,30 @@ export class SqliteStore implements Store {
          superseded_at, published_until, retired_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    // Rotation (`KeyStore.insertNewestKey`): keys added before `kid` (by rowid) that would still sign
-    // at its activation stop signing then.
-    const supersedeOlderKeys = main.prepare<[number, number, number, string]>(
+    // Rotation (`KeyStore.insertNewestKey`): keys of its alg added before `kid` (by rowid) that would
+    // still sign at its activation stop signing then.
+    const supersedeOlderKeys = main.prepare<[number, number, number, string, string]>(
       `UPDATE signing_keys SET superseded_at = ?, published_until = ?
-       WHERE retired_at IS NULL AND (superseded_at IS NULL OR superseded_at > ?)
+       WHERE retired_at IS NULL AND (superseded_at IS NULL OR superseded_at > ?) AND alg = ?
          AND rowid < (SELECT rowid FROM signing_keys WHERE kid = ?)`,
     )
     const insertNewest = (key: SigningKeyRecord, keepFor: number): void => {
       this.insertKeyRow.run(...keyParams(key))
       const at = key.activatesAt
-      supersedeOlderKeys.run(at, at + keepFor, at, key.kid)
+      supersedeOlderKeys.run(at, at + keepFor, at, key.alg, key.kid)
     }
     this.insertNewestKeyTx = main.transaction(insertNewest)
     const signingKeyExists = main
-      .prepare<[number, number], 1>(
-        `SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND activates_at <= ?
+      .prepare<[string, number, number], 1>(
+        `SELECT 1 FROM signing_keys WHERE alg = ? AND retired_at IS NULL AND activates_at <= ?
            AND (superseded_at IS NULL OR superseded_at > ?)`,
       )
       .pluck()
     // Run IMMEDIATE: the write lock is taken before the check, so two processes on one file cannot
-    // both see no signing key and both add one.
+    // both see no signing key of an alg and both add one.
     this.insertKeyUnlessSigningTx = main.transaction(
       (key: SigningKeyRecord, now: number, keepFor: number): boolean => {
-        if (signingKeyExists.get(now, now) !== undefined) return false
+        if (signingKeyExists.get(key.alg, now, now) !== undefined) return false
         insertNewest(key, keepFor)
         return true
       },
@@ -227,19 +227,22 @@ export class SqliteStore implements Store {
     const retireKeyRow = durable.prepare<[number, string]>(
       'UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL',
     )
-    // What `KeyStore.retireKey` recomputes: keys not yet superseded at `at` take the earliest
-    // activation of the unretired keys added after them.
-    const resupersede = durable.prepare<[number, number]>(
+    // What `KeyStore.retireKey` recomputes: keys of the retired key's alg not yet superseded at `at`
+    // take the earliest activation of the unretired keys of their alg added after them.
+    const resupersede = durable.prepare<[number, number, string]>(
       `UPDATE signing_keys SET
          superseded_at = (SELECT min(n.activates_at) FROM signing_keys n
-           WHERE n.retired_at IS NULL AND n.rowid > signing_keys.rowid),
+           WHERE n.retired_at IS NULL AND n.alg = signing_keys.alg
+             AND n.rowid > signing_keys.rowid),
          published_until = (SELECT min(n.activates_at) FROM signing_keys n
-           WHERE n.retired_at IS NULL AND n.rowid > signing_keys.rowid) + ?
-       WHERE retired_at IS NULL AND superseded_at > ?`,
+           WHERE n.retired_at IS NULL AND n.alg = signing_keys.alg
+             AND n.rowid > signing_keys.rowid) + ?
+       WHERE retired_at IS NULL AND superseded_at > ?
+         AND alg = (SELECT alg FROM signing_keys WHERE kid = ?)`,
     )
     this.retireKeyTx = durable.transaction((kid: string, at: number, keepFor: number): boolean => {
       if (retireKeyRow.run(at, kid).changes === 0) return false
-      resupersede.run(keepFor, at)
+      resupersede.run(keepFor, at, kid)
       return true
     })
     const deleteToken = durable.prepare<[string]>('DELETE FROM opaque_tokens WHERE hash = ?')
