@@ -541,7 +541,7 @@ describe('the SDK proof check against jose and oauth4webapi', () => {
           const withExtra = { ...extra, ...jwk }
           assert.equal(
             jwkThumbprint(withExtra as JWK),
-            await jose.calculateJwkThumbprint(withExtra as jose.JWK, 'sha256'),
+            await jose.calculateJwkThumbprint(withExtra, 'sha256'),
           )
         },
       ),
@@ -566,7 +566,11 @@ describe('the SDK proof check against jose and oauth4webapi', () => {
     }
     assert.equal(reason(unsecured), 'malformed')
     const hs = await new jose.SignJWT(claims)
-      .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: { kty: 'oct', k: 'c2VjcmV0' } as jose.JWK })
+      .setProtectedHeader({
+        alg: 'HS256',
+        typ: 'dpop+jwt',
+        jwk: { kty: 'oct', k: 'c2VjcmV0' } as jose.JWK,
+      })
       .setIssuedAt()
       .sign(new TextEncoder().encode('secret-secret-secret-secret-secret'))
     assert.equal(reason(hs), 'alg')

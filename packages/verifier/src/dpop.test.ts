@@ -45,7 +45,7 @@ function keyOf(alg: SigningAlg): Key {
       : alg === 'EdDSA'
         ? generateKeyPairSync('ed25519')
         : generateKeyPairSync('rsa', { modulusLength: 2048 })
-  return { alg, privateKey: pair.privateKey, jwk: pair.publicKey.export({ format: 'jwk' }) as JWK }
+  return { alg, privateKey: pair.privateKey, jwk: pair.publicKey.export({ format: 'jwk' }) }
 }
 
 const segment = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
@@ -181,7 +181,7 @@ describe('DPoP proof checks (RFC 9449 §4.3)', () => {
     const weak: Key = {
       alg: 'RS256',
       privateKey: small.privateKey,
-      jwk: small.publicKey.export({ format: 'jwk' }) as JWK,
+      jwk: small.publicKey.export({ format: 'jwk' }),
     }
     refused(proofOf(weak), 'jwk')
   })

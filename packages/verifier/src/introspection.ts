@@ -6,7 +6,7 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
  */
-import { isConfirmation, type AccessTokenClaims, type Confirmation } from './jwt.js'
+import { isConfirmation, type AccessTokenClaims } from './jwt.js'
 import { fetchJSON, isRefusal, UpstreamError } from './http.js'
 
 export interface IntrospectionOptions {
@@ -95,6 +95,6 @@ export async function introspect(
   }
   if (typeof r.scope === 'string' && r.scope !== '') claims.scope = r.scope
   if (typeof r.sid === 'string') claims.sid = r.sid
-  if (r.cnf !== undefined) claims.cnf = r.cnf as Confirmation
+  if (r.cnf !== undefined) claims.cnf = r.cnf
   return { active: true, claims }
 }
