@@ -145,6 +145,7 @@ describe('bearer token reading and RFC 6750 challenges', () => {
     assert.equal(htuOf(plain, req), 'http://api.example:8080/orders/1')
     assert.equal(htuOf(plain, { ...req, protocol: 'https' }), 'https://api.example:8080/orders/1')
     assert.equal(htuOf(plain, { ...req, url: 'https://h.example/x?y' }), 'https://h.example/x')
+    assert.equal(htuOf(plain, { ...req, host: undefined }), '', 'no Host, no URL')
     const proxied = settingsOf({ publicBaseUrl: 'https://API.example.com/v1/' })
     assert.equal(htuOf(proxied, req), 'https://api.example.com/v1/orders/1')
     assert.equal(

@@ -239,8 +239,10 @@ export function htuOf(settings: AuthSettings, req: RequestParts): string {
   if (q >= 0) path = path.slice(0, q)
   if (!path.startsWith('/')) path = `/${path}`
   if (settings.publicBaseUrl !== undefined) return settings.publicBaseUrl + path
+  // Without a Host header (HTTP/1.0) there is no URL a proof could name.
+  if (req.host === undefined || req.host === '') return ''
   const scheme = req.protocol.replace(/:$/, '').toLowerCase() === 'https' ? 'https' : 'http'
-  return `${scheme}://${req.host ?? ''}${path}`
+  return `${scheme}://${req.host}${path}`
 }
 
 export type Outcome = { claims: VerifiedClaims; refusal?: undefined } | { refusal: Refusal }
