@@ -119,6 +119,9 @@ try {
     dpopReplayCacheSize: 4 * N,
   })
   await verifier.ready()
+  // The JWKS is fetched now, from this process's own fake issuer: the synchronous loops below would
+  // hold its answer past the request timeout.
+  await verifier.verify(await mint(false))
   const dpop = (proof: string) => ({
     dpop: { scheme: 'DPoP' as const, proof, htm: 'GET', htu: HTU },
   })

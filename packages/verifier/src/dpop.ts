@@ -82,8 +82,8 @@ export interface DPoPProof {
   jkt: string
   jti: string
   iat: number
-  /** The public key of the header, as sent. */
-  jwk: JWK
+  /** The public key of the header, as sent (frozen: shared by the proofs of one key). */
+  jwk: Readonly<JWK>
   alg: SigningAlg
 }
 
@@ -101,8 +101,21 @@ const ALLOWED_HEADER = new Set(['typ', 'alg', 'jwk'])
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
 const B64U = /^[A-Za-z0-9_-]+$/
 const MIN_RSA_BITS = 2048
-/** Keys of recent proofs, by thumbprint: a client sends many proofs with one key. */
-const keyCache = new ExpiringLRU<{ expiresAt: number; key: KeyObject }>(1024)
+
+/** A proof header that passed its checks, with its key. */
+interface ProofHeader {
+  alg: SigningAlg
+  jwk: Readonly<JWK>
+  jkt: string
+  key: KeyObject
+  expiresAt: number
+}
+
+/**
+ * Headers of recent proofs, by their base64url segment: a client signs every proof with one key, so
+ * its header is the same string each time, parsed and its key imported once.
+ */
+const headerCache = new ExpiringLRU<ProofHeader>(1024)
 
 const fail = (reason: DPoPProofReason, message: string): never => {
   throw new DPoPProofError(reason, message)
@@ -178,7 +191,7 @@ function keyFits(alg: SigningAlg, members: Record<string, string>): boolean {
   }
 }
 
-/** The public key of a header's `jwk`, checked against `alg`; cached by thumbprint. */
+/** The public key of a header's `jwk`, checked against `alg`. */
 function publicKeyOf(jwk: unknown, alg: SigningAlg): { jwk: JWK; jkt: string; key: KeyObject } {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
     return fail('jwk', 'the proof has no jwk header')
@@ -193,8 +206,6 @@ function publicKeyOf(jwk: unknown, alg: SigningAlg): { jwk: JWK; jkt: string; ke
   if (!keyFits(alg, members)) return fail('jwk', 'the proof jwk does not fit its alg')
   if (j.alg !== undefined && j.alg !== alg) return fail('jwk', 'the proof jwk is for another alg')
   const jkt = createHash('sha256').update(JSON.stringify(members)).digest('base64url')
-  const cached = keyCache.get(jkt, 0)
-  if (cached !== undefined) return { jwk: j, jkt, key: cached.key }
   let key: KeyObject
   try {
     key = createPublicKey({ key: members as JsonWebKey, format: 'jwk' })
@@ -204,8 +215,36 @@ function publicKeyOf(jwk: unknown, alg: SigningAlg): { jwk: JWK; jkt: string; ke
   if (members.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) {
     return fail('jwk', `the proof jwk is an RSA key shorter than ${MIN_RSA_BITS} bits`)
   }
-  keyCache.set(jkt, { expiresAt: Infinity, key })
   return { jwk: j, jkt, key }
+}
+
+/**
+ * The checked header of a proof (RFC 9449 §4.3 points 4, 5, 7): only `typ` (`dpop+jwt`), `alg` (one
+ * of `SIGNING_ALGS`) and a public `jwk` that fits it. Cached by segment once it passed.
+ */
+function proofHeader(segment: string): ProofHeader {
+  const cached = headerCache.get(segment, 0)
+  if (cached !== undefined) return cached
+  const header = parseSegment(segment, 'header')
+  for (const name of Object.keys(header)) {
+    if (!ALLOWED_HEADER.has(name)) {
+      return fail('header', `the proof header parameter "${name}" is not accepted`)
+    }
+  }
+  // Point 4; media types compare case-insensitively.
+  const typ = header.typ
+  if (typeof typ !== 'string' || typ.toLowerCase() !== DPOP_TYPE) {
+    return fail('header', 'the proof typ is not dpop+jwt')
+  }
+  const alg = header.alg
+  // Point 5: asymmetric and supported; `none` and HMACs are never in SIGNING_ALGS.
+  if (typeof alg !== 'string' || !(SIGNING_ALGS as readonly string[]).includes(alg)) {
+    return fail('alg', 'the proof alg is not accepted')
+  }
+  const { jwk, jkt, key } = publicKeyOf(header.jwk, alg as SigningAlg)
+  const entry = { alg: alg as SigningAlg, jwk: Object.freeze(jwk), jkt, key, expiresAt: Infinity }
+  headerCache.set(segment, entry)
+  return entry
 }
 
 /** `scheme://host[:port]/path` of an absolute http(s) URL, without query and fragment; or undefined. */
@@ -256,25 +295,10 @@ export function checkDpopProof(proof: string, expect: DPoPProofExpectation): DPo
   if (!isCanonicalBase64url(h) || !isCanonicalBase64url(p) || !isCanonicalBase64url(s)) {
     return fail('malformed', 'a segment of the DPoP proof is not canonical base64url')
   }
-  const header = parseSegment(h, 'header')
-  for (const name of Object.keys(header)) {
-    if (!ALLOWED_HEADER.has(name)) {
-      return fail('header', `the proof header parameter "${name}" is not accepted`)
-    }
-  }
-  // RFC 9449 §4.3 point 4; media types compare case-insensitively.
-  const typ = header.typ
-  if (typeof typ !== 'string' || typ.toLowerCase() !== DPOP_TYPE) {
-    return fail('header', 'the proof typ is not dpop+jwt')
-  }
-  const algs = expect.algs ?? SIGNING_ALGS
-  const alg = header.alg
-  // Point 5: asymmetric, supported, and not `none` (never in SIGNING_ALGS).
-  if (typeof alg !== 'string' || !(algs as readonly string[]).includes(alg)) {
+  const { alg: signingAlg, jwk, jkt, key } = proofHeader(h)
+  if (expect.algs !== undefined && !expect.algs.includes(signingAlg)) {
     return fail('alg', 'the proof alg is not accepted')
   }
-  const signingAlg = alg as SigningAlg
-  const { jwk, jkt, key } = publicKeyOf(header.jwk, signingAlg)
 
   // Point 6: the signature, by the key of the header. A high-S ECDSA signature is accepted: a proof
   // is used once, so its spelling keys nothing (and WebCrypto signs with either).
