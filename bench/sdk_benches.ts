@@ -1,8 +1,9 @@
 /**
  * The Verifier SDK's own benchmarks (`verifier.ts`: local JWT verification and cached introspection;
- * `consistency_gap.ts`: time from a revocation to its effect at a resource server), which belong to
- * the SDK's owners: run here as child processes at the end of the run, when they have been built, and
- * reported as they print themselves. Their failure is reported, never fatal to this benchmark.
+ * `verifier_dpop.ts`: what a DPoP proof adds to `verify`; `consistency_gap.ts`: time from a revocation
+ * to its effect at a resource server), which belong to the SDK's owners: run here as child processes
+ * at the end of the run, when they have been built, and reported as they print themselves. Their
+ * failure is reported, never fatal to this benchmark.
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -45,6 +46,11 @@ export async function runSdkBenches(quick: boolean, env: NodeJS.ProcessEnv): Pro
     {
       name: 'verifier',
       script: here('./verifier.js'),
+      args: quick ? ['--seconds', '0.5'] : [],
+    },
+    {
+      name: 'verifier DPoP',
+      script: here('./verifier_dpop.js'),
       args: quick ? ['--seconds', '0.5'] : [],
     },
     {

@@ -192,13 +192,18 @@ describe('middleware for Fastify, Express and Hono: RFC 6750 challenges, claims,
     }
   })
 
-  it('challenges a request without a token with 401 and no error code', async () => {
+  it('challenges a request without a token with 401 and no error code, naming Bearer and DPoP', async () => {
     for (const t of targets) {
       const cases: Record<string, string>[] = [{}, { authorization: 'Basic YTpi' }]
       for (const headers of cases) {
         const res = await t.call('/orders', headers)
         assert.equal(res.status, 401, t.name)
-        assert.equal(res.challenge, 'Bearer realm="orders"', t.name)
+        // DPoP is on by default (RFC 9449 §7.1): both schemes are offered.
+        assert.equal(
+          res.challenge,
+          'Bearer realm="orders", DPoP realm="orders", algs="ES256 RS256 PS256 EdDSA"',
+          t.name,
+        )
       }
     }
   })

@@ -174,13 +174,14 @@ describe('@latchkey/verifier as a package', () => {
 import { expressBearerAuth } from '@latchkey/verifier/express'
 import { fastifyBearerAuth } from '@latchkey/verifier/fastify'
 import { honoBearerAuth } from '@latchkey/verifier/hono'
+import { checkDpopProof, jwkThumbprint } from '@latchkey/verifier/dpop'
 const v = createVerifier({ issuer: 'http://127.0.0.1:1', audience: 'a', revocationFeed: false })
 v.close()
-console.log([createVerifier, VerifierError, VerifierConfigError, expressBearerAuth, fastifyBearerAuth, honoBearerAuth].map((f) => typeof f).join(' '))
+console.log([createVerifier, VerifierError, VerifierConfigError, expressBearerAuth, fastifyBearerAuth, honoBearerAuth, checkDpopProof, jwkThumbprint].map((f) => typeof f).join(' '))
 `,
     )
     const run = spawnSync(process.execPath, ['main.js'], { cwd: app, encoding: 'utf8' })
     assert.equal(run.status, 0, run.stderr)
-    assert.equal(run.stdout.trim(), Array(6).fill('function').join(' '))
+    assert.equal(run.stdout.trim(), Array(8).fill('function').join(' '))
   })
 })

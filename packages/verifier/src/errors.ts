@@ -1,32 +1,47 @@
 /**
  * The verifier's one error class: an `OAuthError` whose code is one a resource server sends (RFC 6750
- * §3.1), plus `temporarily_unavailable` when it cannot decide (the authorization server or its feed
+ * §3.1, and RFC 9449 §7.1's `invalid_dpop_proof`), plus `temporarily_unavailable` when it cannot decide (the authorization server or its feed
  * cannot be reached, or the verifier's configuration is wrong: `VerifierConfigError`). The description
  * is safe to show the caller, except a `VerifierConfigError`'s; detail goes in `cause`.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
  */
 import { OAuthError } from './oauth_error.js'
 
 export type VerifierErrorCode =
-  'invalid_token' | 'insufficient_scope' | 'invalid_request' | 'temporarily_unavailable'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'invalid_request'
+  | 'temporarily_unavailable'
+  | 'invalid_dpop_proof'
+
+/** The authentication scheme a challenge names (RFC 6750 §3, RFC 9449 §7.1). */
+export type AuthScheme = 'Bearer' | 'DPoP'
 
 export class VerifierError extends OAuthError {
   declare readonly code: VerifierErrorCode
   /** For `insufficient_scope`: the scope the request needs, space-separated (RFC 6750 §3). */
   readonly scope: string | undefined
+  /**
+   * The scheme the caller should use, when the refusal is about it: `DPoP` for a bound token sent as
+   * a bearer token, or a bearer token where only DPoP is accepted. Unset: the scheme the request used.
+   */
+  readonly scheme: AuthScheme | undefined
 
   constructor(
     code: VerifierErrorCode,
     description: string,
-    options: { cause?: unknown; scope?: string; retryAfter?: number } = {},
+    options: { cause?: unknown; scope?: string; retryAfter?: number; scheme?: AuthScheme } = {},
   ) {
     super(code, description, {
       cause: options.cause,
-      status: code === 'temporarily_unavailable' ? 503 : undefined,
+      status:
+        code === 'temporarily_unavailable' ? 503 : code === 'invalid_dpop_proof' ? 401 : undefined,
       retryAfter: options.retryAfter,
     })
     this.scope = options.scope
+    this.scheme = options.scheme
   }
 }
 
@@ -50,6 +65,11 @@ export class VerifierConfigError extends VerifierError {
 /** `invalid_token` with a reason. */
 export function invalidToken(description: string, cause?: unknown): VerifierError {
   return new VerifierError('invalid_token', description, { cause })
+}
+
+/** `invalid_dpop_proof` (RFC 9449 §7.1) with a reason: the proof is missing, malformed or wrong. */
+export function invalidDpopProof(description: string, cause?: unknown): VerifierError {
+  return new VerifierError('invalid_dpop_proof', description, { cause, scheme: 'DPoP' })
 }
 
 /** `temporarily_unavailable`: the verifier cannot tell, and refuses rather than guess. */

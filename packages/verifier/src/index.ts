@@ -11,12 +11,19 @@
  * ```
  *
  * Middleware: `@latchkey/verifier/fastify`, `@latchkey/verifier/express`, `@latchkey/verifier/hono`.
+ * DPoP proofs (RFC 9449): `@latchkey/verifier/dpop`.
  * The server re-exports all of it as `latchkey/verifier`.
  */
 import type { VerifierOptions } from './options.js'
 import { Verifier } from './verifier.js'
 
-export { VerifierConfigError, VerifierError, type VerifierErrorCode } from './errors.js'
+export {
+  VerifierConfigError,
+  VerifierError,
+  type AuthScheme,
+  type VerifierErrorCode,
+} from './errors.js'
+export type { DPoPRequest } from './dpop_check.js'
 export { OAuthError, type OAuthErrorCode, type OAuthErrorOptions } from './oauth_error.js'
 export type { VerifierOptions } from './options.js'
 export {
@@ -32,7 +39,7 @@ export type { Verifier }
  * options at once (a `TypeError` names the first wrong one), then discovers the server's metadata and
  * starts following its revocation feed in the background. `verify(token)` resolves with the token's
  * claims or rejects with a `VerifierError` whose `code` is `invalid_token`, `insufficient_scope`,
- * `invalid_request` or `temporarily_unavailable`; a configuration mistake (credentials refused,
+ * `invalid_request`, `invalid_dpop_proof` (RFC 9449 §7.1) or `temporarily_unavailable`; a configuration mistake (credentials refused,
  * another issuer, no metadata at the issuer URL) is a `VerifierConfigError` (code
  * `temporarily_unavailable`) whose message names it, from `ready()` and `verify()` alike, at once.
  * Call `close()` to stop its timers, stream and requests: nothing keeps the process alive after it.

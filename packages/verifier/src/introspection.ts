@@ -6,7 +6,7 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
  */
-import type { AccessTokenClaims } from './jwt.js'
+import { isConfirmation, type AccessTokenClaims } from './jwt.js'
 import { fetchJSON, isRefusal, UpstreamError } from './http.js'
 
 export interface IntrospectionOptions {
@@ -67,13 +67,14 @@ export async function introspect(
   if (typeof r !== 'object' || r === null)
     throw new UpstreamError('introspection answer is not an object')
   if (r.active !== true) return inactive('token is not active')
-  // RFC 7662 §2.2: token_type is optional; when present it must say this is an access token.
-  if (
-    r.token_type !== undefined &&
-    (typeof r.token_type !== 'string' || r.token_type.toLowerCase() !== 'bearer')
-  ) {
+  // RFC 7662 §2.2: token_type is optional; when present it must say this is an access token, a
+  // bearer token or a DPoP-bound one (RFC 9449 §6.2).
+  const tokenType = typeof r.token_type === 'string' ? r.token_type.toLowerCase() : r.token_type
+  if (tokenType !== undefined && tokenType !== 'bearer' && tokenType !== 'dpop') {
     return inactive('not an access token')
   }
+  // RFC 9449 §6.2: a bound token's key thumbprint, as in a JWT's cnf.
+  if (r.cnf !== undefined && !isConfirmation(r.cnf)) return inactive('cnf is malformed')
   if (r.iss !== undefined && r.iss !== o.issuer) return inactive('iss does not match')
   const aud = typeof r.aud === 'string' ? [r.aud] : Array.isArray(r.aud) ? r.aud : []
   if (!aud.includes(o.audience)) return inactive('aud does not match')
@@ -94,5 +95,6 @@ export async function introspect(
   }
   if (typeof r.scope === 'string' && r.scope !== '') claims.scope = r.scope
   if (typeof r.sid === 'string') claims.sid = r.sid
+  if (r.cnf !== undefined) claims.cnf = r.cnf
   return { active: true, claims }
 }

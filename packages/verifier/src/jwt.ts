@@ -55,7 +55,25 @@ export interface AccessTokenClaims {
   client_id: string
   scope?: string
   sid?: string
+  /**
+   * The key the token is bound to (RFC 7800 §3.1): `jkt`, the SHA-256 thumbprint of a DPoP key
+   * (RFC 9449 §6.1). Such a token is accepted only with a proof signed by that key.
+   */
+  cnf?: Confirmation
   [claim: string]: unknown
+}
+
+/** A `cnf` claim (RFC 7800 §3.1); `jkt` is the only method checked here (RFC 9449 §6.1). */
+export interface Confirmation {
+  jkt?: string
+  [method: string]: unknown
+}
+
+/** Whether `v` is a `cnf` object whose `jkt`, if present, is a string. */
+export function isConfirmation(v: unknown): v is Confirmation {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
+  const jkt = (v as Record<string, unknown>).jkt
+  return jkt === undefined || (typeof jkt === 'string' && jkt !== '')
 }
 
 /** How `node:crypto` signs and verifies for one algorithm: the digest and the key's options. */
@@ -103,7 +121,7 @@ export function isLowS(signature: Buffer): boolean {
 }
 
 /** The exact length of a signature by `key` for `alg`: RFC 7518 §3.4 (ECDSA), §3.3 (RSA), RFC 8037. */
-function signatureLength(alg: SigningAlg, key: KeyObject): number {
+export function signatureLength(alg: SigningAlg, key: KeyObject): number {
   switch (alg) {
     case 'ES256':
     case 'EdDSA':
@@ -191,7 +209,7 @@ export interface DecodedJWT {
  * encoding of its bytes: a length that is not 1 mod 4, and no bits set in the last character beyond
  * those that carry data (RFC 4648 §3.5: the pad bits must be zero, or two strings mean one value).
  */
-function isCanonicalBase64url(segment: string): boolean {
+export function isCanonicalBase64url(segment: string): boolean {
   const unused = [0, -1, 4, 2][segment.length % 4]!
   if (unused < 0) return false
   if (unused === 0) return true
@@ -333,6 +351,9 @@ export function checkClaims(
   }
   if (payload.sid !== undefined && typeof payload.sid !== 'string') {
     throw new JWTInvalid('sid is not a string')
+  }
+  if (payload.cnf !== undefined && !isConfirmation(payload.cnf)) {
+    throw new JWTInvalid('cnf is malformed')
   }
   return payload as AccessTokenClaims
 }

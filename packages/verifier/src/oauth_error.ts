@@ -5,6 +5,7 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-12.2
  */
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -22,6 +23,8 @@ export type OAuthErrorCode =
   | 'server_error'
   | 'temporarily_unavailable'
   | 'slow_down'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
 
 const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -39,6 +42,9 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   server_error: 500,
   temporarily_unavailable: 503,
   slow_down: 429,
+  // RFC 9449 §5 (token endpoint) and §8; a resource server answers invalid_dpop_proof with 401 (§7.1).
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
 }
 
 export interface OAuthErrorOptions {

@@ -40,6 +40,13 @@ export interface VerifierOptions {
   jwksCooldown?: number
   /** Verified tokens (JWT and introspected alike) kept in memory, each cache. Default 10 000. */
   cacheSize?: number
+  /** Seconds a DPoP proof is accepted after its `iat` (RFC 9449 §11.1). Default 60, at most 600. */
+  dpopMaxAge?: number
+  /**
+   * DPoP proofs remembered to refuse replays (each for `dpopMaxAge` plus the clock tolerance).
+   * Default 100 000: past it the oldest are forgotten, so size it for a window's requests.
+   */
+  dpopReplayCacheSize?: number
   /**
    * Longest time an introspection answer is reused, seconds (never past the token's `exp`). Default 300
    * while following the feed, which evicts revoked tokens; 10 without it.
@@ -75,6 +82,8 @@ export interface ResolvedOptions {
   heartbeatTimeoutMs: number
   jwksCooldownMs: number
   cacheSize: number
+  dpopMaxAge: number
+  dpopReplayCacheSize: number
   introspectionCacheTtlMs: number
   negativeCacheTtlMs: number
   requestTimeoutMs: number
@@ -168,6 +177,8 @@ export function resolveOptions(options: VerifierOptions): ResolvedOptions {
     heartbeatTimeoutMs: seconds(options, 'heartbeatTimeout', 45, 0.1, 3600) * 1000,
     jwksCooldownMs: seconds(options, 'jwksCooldown', 5, 0, 3600) * 1000,
     cacheSize: seconds(options, 'cacheSize', 10_000, 0, 10_000_000),
+    dpopMaxAge: seconds(options, 'dpopMaxAge', 60, 1, 600),
+    dpopReplayCacheSize: seconds(options, 'dpopReplayCacheSize', 100_000, 1, 10_000_000),
     introspectionCacheTtlMs:
       seconds(options, 'introspectionCacheTtl', feed === false ? 10 : 300, 0, 86_400) * 1000,
     negativeCacheTtlMs: seconds(options, 'negativeCacheTtl', 5, 0, 3600) * 1000,

@@ -6,7 +6,7 @@
  * revocation set synchronously right before it is cached, and every batch of feed events evicts
  * what it covers, so a cache hit needs no revocation lookup.
  */
-import type { AccessTokenClaims } from './jwt.js'
+import { SIGNING_ALGS, type AccessTokenClaims } from './jwt.js'
 import { hashOpaqueToken } from './token_hash.js'
 import { discoverMetadata, type ServerMetadata } from './discovery.js'
 import { invalidToken, unavailable, VerifierConfigError, VerifierError } from './errors.js'
@@ -15,6 +15,8 @@ import { basicAuthorization, UpstreamError } from './http.js'
 import { introspect } from './introspection.js'
 import { JWKSCache } from './jwks.js'
 import { checkJWT } from './jwt_check.js'
+import { DPoPReplayCache } from './dpop.js'
+import { checkSender, type DPoPRequest } from './dpop_check.js'
 import { ExpiringLRU } from './lru.js'
 import { resolveOptions, type ResolvedOptions, type VerifierOptions } from './options.js'
 import { RevocationSet, type FeedEvent, type RevocationSubject } from './revocation_set.js'
@@ -25,6 +27,11 @@ export type VerifiedClaims = Readonly<AccessTokenClaims>
 export interface VerifyOptions {
   /** Scopes the token must all have, else `insufficient_scope` (RFC 6750 §3.1). */
   scopes?: readonly string[]
+  /**
+   * How the token was presented, for DPoP (RFC 9449 §7): the scheme, the proof, the request's method
+   * and URL. Without it the token is taken as a bearer token, and a token bound to a key is refused.
+   */
+  dpop?: DPoPRequest | undefined
 }
 
 export interface VerifierStats {
@@ -120,6 +127,7 @@ export class Verifier {
   private readonly revocations = new RevocationSet()
   private readonly jwtCache: ExpiringLRU<JWTEntry>
   private readonly opaqueCache: ExpiringLRU<OpaqueEntry>
+  private readonly dpopReplays: DPoPReplayCache
   private readonly introspecting = new Map<string, Promise<OpaqueEntry>>()
   private readonly pruneTimer: NodeJS.Timeout
   private discoveryTimer: NodeJS.Timeout | undefined
@@ -138,6 +146,7 @@ export class Verifier {
     this.createdAt = this.o.clock()
     this.jwtCache = new ExpiringLRU(this.o.cacheSize)
     this.opaqueCache = new ExpiringLRU(this.o.cacheSize)
+    this.dpopReplays = new DPoPReplayCache(this.o.dpopReplayCacheSize)
     this.firstDiscovery = this.discover(1000)
     this.pruneTimer = setInterval(() => this.prune(), PRUNE_EVERY_MS)
     this.pruneTimer.unref()
@@ -145,25 +154,40 @@ export class Verifier {
 
   /**
    * Verifies an access token: a JWT locally (RFC 9068 §4), an opaque token by introspection
-   * (RFC 7662), then against the revocations the feed has announced, then `options.scopes`.
+   * (RFC 7662), then against the revocations the feed has announced, then its sender constraint
+   * (RFC 9449 §7: a token bound to a key needs `options.dpop` with a valid proof), then
+   * `options.scopes`.
    */
   async verify(token: string, options?: VerifyOptions): Promise<VerifiedClaims> {
     if (typeof token !== 'string' || token === '') {
       throw new VerifierError('invalid_request', 'no access token was given')
     }
     if (this.closed) throw unavailable('the verifier is closed')
+    const claims = await this.claimsOf(token)
+    checkSender(token, claims, options?.dpop, {
+      replays: this.dpopReplays,
+      algs: SIGNING_ALGS,
+      now: this.nowSeconds(),
+      maxAgeSeconds: this.o.dpopMaxAge,
+      clockTolerance: this.o.clockTolerance,
+    })
+    if (options?.scopes) requireScopes(claims, options.scopes)
+    return claims
+  }
+
+  /** The claims of a valid, unrevoked token: from a cache, a signature check or introspection. */
+  private async claimsOf(token: string): Promise<VerifiedClaims> {
     const now = this.o.clock()
     if (token.includes('.')) {
       const hit = this.jwtCache.get(token, now)
       if (hit !== undefined) {
         this.checkFresh(now)
         this.counters.jwtCacheHits++
-        if (options?.scopes) requireScopes(hit.claims, options.scopes)
         return hit.claims
       }
-      return this.verifyJWT(token, options)
+      return this.verifyJWT(token)
     }
-    return this.verifyOpaque(token, now, options)
+    return this.verifyOpaque(token, now)
   }
 
   /**
@@ -208,9 +232,10 @@ export class Verifier {
     this.feed?.close()
     this.jwtCache.clear()
     this.opaqueCache.clear()
+    this.dpopReplays.clear()
   }
 
-  private async verifyJWT(token: string, options?: VerifyOptions): Promise<VerifiedClaims> {
+  private async verifyJWT(token: string): Promise<VerifiedClaims> {
     const jwks = this.jwks ?? (await this.discovered()).jwks
     await this.feedReady()
     const { claims, kid } = await checkJWT(
@@ -231,7 +256,6 @@ export class Verifier {
     this.checkFresh(this.o.clock())
     const frozen = Object.freeze(claims)
     this.jwtCache.set(token, { claims: frozen, subject, expiresAt: claims.exp * 1000 })
-    if (options?.scopes) requireScopes(frozen, options.scopes)
     return frozen
   }
 
@@ -243,11 +267,7 @@ export class Verifier {
     }
   }
 
-  private async verifyOpaque(
-    token: string,
-    now: number,
-    options?: VerifyOptions,
-  ): Promise<VerifiedClaims> {
+  private async verifyOpaque(token: string, now: number): Promise<VerifiedClaims> {
     if (!OPAQUE_SHAPE.test(token)) throw invalidToken('malformed token')
     if (!this.o.credentials) {
       throw invalidToken(
@@ -273,7 +293,6 @@ export class Verifier {
     }
     this.checkFresh(this.o.clock())
     if (entry.claims === null) throw invalidToken(entry.reason)
-    if (options?.scopes) requireScopes(entry.claims, options.scopes)
     return entry.claims
   }
 
@@ -470,5 +489,6 @@ export class Verifier {
     this.revocations.prune(Math.floor(now / 1000) - this.o.clockTolerance)
     this.jwtCache.prune(now)
     this.opaqueCache.prune(now)
+    this.dpopReplays.prune(now)
   }
 }

@@ -4,10 +4,16 @@ import { VerifierConfigError, VerifierError } from '../errors.js'
 import {
   authorizationOf,
   challenge,
+  htuOf,
   MissingToken,
+  readAuthorization,
   readBearerToken,
+  readDpopHeader,
   realmOf,
   refusal,
+  routeOf,
+  settingsOf,
+  type RequestParts,
 } from './bearer.js'
 
 describe('bearer token reading and RFC 6750 challenges', () => {
@@ -87,5 +93,105 @@ describe('bearer token reading and RFC 6750 challenges', () => {
   it('refuses a realm that cannot be quoted', () => {
     assert.throws(() => realmOf({ realm: 'a"b' }), TypeError)
     assert.equal(realmOf(), 'api')
+  })
+
+  it('reads the DPoP scheme beside Bearer, and refuses a malformed or repeated one', () => {
+    assert.deepEqual(readAuthorization('DPoP abc.def'), { scheme: 'DPoP', token: 'abc.def' })
+    assert.deepEqual(readAuthorization('dpop  abc'), { scheme: 'DPoP', token: 'abc' })
+    assert.deepEqual(readAuthorization('Bearer abc'), { scheme: 'Bearer', token: 'abc' })
+    assert.throws(() => readAuthorization('Basic YTpi'), MissingToken)
+    assert.throws(() => readAuthorization(undefined), MissingToken)
+    for (const h of [
+      'DPoP',
+      'DPoP a b',
+      'DPoP a, Bearer b',
+      'Bearer a, DPoP b',
+      ['DPoP a', 'DPoP a'],
+    ]) {
+      assert.throws(
+        () => readAuthorization(h),
+        (e: unknown) =>
+          e instanceof VerifierError &&
+          !(e instanceof MissingToken) &&
+          e.code === 'invalid_request',
+        String(h),
+      )
+    }
+  })
+
+  it('reads one DPoP header, and refuses two with invalid_dpop_proof', () => {
+    assert.equal(readDpopHeader(undefined), undefined)
+    assert.equal(readDpopHeader(''), undefined)
+    assert.equal(readDpopHeader('a.b.c'), 'a.b.c')
+    assert.equal(readDpopHeader(['a.b.c']), 'a.b.c')
+    for (const h of ['a.b.c, d.e.f', ['a.b.c', 'd.e.f']]) {
+      assert.throws(
+        () => readDpopHeader(h),
+        (e: unknown) => e instanceof VerifierError && e.code === 'invalid_dpop_proof',
+      )
+    }
+  })
+
+  it('builds htu from the Host header, an absolute URL, or the public base URL, without the query', () => {
+    const req: RequestParts = {
+      authorization: undefined,
+      dpop: undefined,
+      method: 'GET',
+      url: '/orders/1?page=2',
+      host: 'api.example:8080',
+      protocol: 'http',
+    }
+    const plain = settingsOf()
+    assert.equal(htuOf(plain, req), 'http://api.example:8080/orders/1')
+    assert.equal(htuOf(plain, { ...req, protocol: 'https' }), 'https://api.example:8080/orders/1')
+    assert.equal(htuOf(plain, { ...req, url: 'https://h.example/x?y' }), 'https://h.example/x')
+    assert.equal(htuOf(plain, { ...req, host: undefined }), '', 'no Host, no URL')
+    const proxied = settingsOf({ publicBaseUrl: 'https://API.example.com/v1/' })
+    assert.equal(htuOf(proxied, req), 'https://api.example.com/v1/orders/1')
+    assert.equal(
+      htuOf(proxied, { ...req, url: 'http://internal:3000/orders' }),
+      'https://api.example.com/v1/orders',
+    )
+    for (const publicBaseUrl of ['api.example.com', 'ftp://a.example', 'https://a.example/?q=1']) {
+      assert.throws(() => settingsOf({ publicBaseUrl }), TypeError)
+    }
+    assert.throws(() => settingsOf({ dpop: 'yes' as unknown as boolean }), TypeError)
+  })
+
+  it('takes a route’s DPoP mode from its options, else the adapter’s', () => {
+    const s = settingsOf()
+    assert.deepEqual(routeOf(s, ['a', 'b']), { scopes: ['a', 'b'], dpop: true })
+    assert.deepEqual(routeOf(s, [{ dpop: 'required' }, 'a']), { scopes: ['a'], dpop: 'required' })
+    assert.deepEqual(routeOf(settingsOf({ dpop: false }), [{}]), { scopes: [], dpop: false })
+  })
+
+  it('challenges with both schemes when DPoP is on, DPoP only when required, and names algs', () => {
+    const algs = 'algs="ES256 RS256 PS256 EdDSA"'
+    assert.equal(
+      challenge(new MissingToken(), 'api', { dpop: true }),
+      `Bearer realm="api", DPoP realm="api", ${algs}`,
+    )
+    assert.equal(
+      challenge(new MissingToken(), 'api', { dpop: 'required' }),
+      `DPoP realm="api", ${algs}`,
+    )
+    assert.equal(challenge(new MissingToken(), 'api', { dpop: false }), 'Bearer realm="api"')
+    const proof = new VerifierError('invalid_dpop_proof', 'no DPoP proof', { scheme: 'DPoP' })
+    assert.equal(
+      challenge(proof, 'api', { dpop: true, scheme: 'DPoP' }),
+      `DPoP realm="api", error="invalid_dpop_proof", error_description="no DPoP proof", ${algs}`,
+    )
+    const r = refusal(proof, 'api', { dpop: true })
+    assert.equal(r.status, 401)
+    assert.equal(r.body.error, 'invalid_dpop_proof')
+    const scope = new VerifierError('insufficient_scope', 'x', { scope: 'a' })
+    assert.equal(
+      challenge(scope, 'api', { dpop: true, scheme: 'DPoP' }),
+      `DPoP realm="api", error="insufficient_scope", error_description="x", scope="a", ${algs}`,
+    )
+    assert.match(challenge(scope, 'api', { dpop: true, scheme: 'Bearer' }), /^Bearer realm/)
+    const bound = new VerifierError('invalid_token', 'bound', { scheme: 'DPoP' })
+    assert.match(challenge(bound, 'api', { dpop: true, scheme: 'Bearer' }), /^DPoP realm=.*algs=/)
+    assert.match(challenge(bound, 'api', { dpop: false, scheme: 'Bearer' }), /^Bearer realm=/)
   })
 })
