@@ -19,6 +19,7 @@ import { registerJwksEndpoint } from './endpoints/jwks.js'
 import { registerMetadataEndpoint } from './endpoints/metadata.js'
 import { issuerPath } from './issuer.js'
 import { registerParEndpoint } from './endpoints/par.js'
+import { registerPhantomEndpoint } from './endpoints/phantom.js'
 import { registerRevocationEndpoint } from './endpoints/revocation.js'
 import { registerTokenEndpoint } from './endpoints/token.js'
 import { registerUserinfoEndpoint } from './endpoints/userinfo.js'
@@ -86,6 +87,7 @@ export function createApp(ctx: ServerContext): FastifyInstance {
       registerRevocationEndpoint(scope, ctx)
       registerFeedEndpoint(scope, ctx)
       registerUserinfoEndpoint(scope, ctx)
+      registerPhantomEndpoint(scope, ctx)
       done()
     },
     { prefix: issuerPath(ctx.config.issuer) },

@@ -25,6 +25,12 @@ export interface Metrics {
    * (`client_secret`: scrypt, `password`: argon2id), unknown clients' and users' decoys included.
    */
   secretHashes: Counter<'kind'>
+  /**
+   * `latchkey_phantom_tokens_total`: answers of the phantom-token endpoint by result (`minted`: a new
+   * JWT, `cached`: one minted before for the same opaque token, `refused`: a 401 to the caller,
+   * `gateway_refused`: the gateway's own credentials or registration refused).
+   */
+  phantomTokens: Counter<'result'>
 }
 
 /** Upper bounds of the latency buckets, in seconds. */
@@ -249,6 +255,12 @@ export function createMetrics(): Metrics {
   })
   // Both series from the start, at 0, so that a rate over them is defined before the first hash.
   for (const kind of ['client_secret', 'password']) secretHashes.labels({ kind }).inc(0)
+  const phantomTokens = new Counter({
+    name: 'latchkey_phantom_tokens_total',
+    help: 'Phantom-token endpoint answers by result (minted, cached, refused, gateway_refused)',
+    labelNames: ['result'],
+    registers: [registry],
+  })
   return {
     registry,
     http: new HttpMetrics(registry),
@@ -266,5 +278,6 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     secretHashes,
+    phantomTokens,
   }
 }
