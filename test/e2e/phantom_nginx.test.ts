@@ -349,6 +349,72 @@ describe(
       assert.equal(notGateway.json.error, 'unauthorized_client')
     })
 
+    it("answers a gateway directly: any method, body and path below /phantom; only this API's opaque access tokens", async () => {
+      const token = await appToken()
+      const gatewayHeaders = {
+        'latchkey-gateway-client-id': gateway.client_id,
+        'latchkey-gateway-client-secret': gateway.client_secret,
+      }
+      // Envoy forwards the caller's method, path and Content-Type; the body is not read.
+      const post = await request(`${server.url}/phantom/orders/42?x=1`, {
+        method: 'POST',
+        headers: {
+          ...gatewayHeaders,
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+        },
+        body: '{"order":42}',
+      })
+      assert.equal(post.status, 200, post.text)
+      assert.equal(post.headers['cache-control'], 'no-store')
+      assert.match(String(post.headers.authorization), /^Bearer eyJ/)
+      // HTTP Basic in the gateway's own header works as well.
+      const basicHeader = `Basic ${Buffer.from(`${gateway.client_id}:${gateway.client_secret}`).toString('base64')}`
+      const viaBasic = await request(`${server.url}/phantom`, {
+        headers: {
+          'latchkey-gateway-authorization': basicHeader,
+          authorization: `Bearer ${token}`,
+        },
+      })
+      assert.equal(viaBasic.status, 200, viaBasic.text)
+      // A refresh token is no access token.
+      const tokens = await login()
+      const refresh = await request(`${server.url}/phantom`, {
+        headers: { ...gatewayHeaders, authorization: `Bearer ${tokens.refresh_token}` },
+      })
+      assert.equal(refresh.status, 401)
+      // A token addressed to another API is not re-addressed to this one.
+      const elsewhere = createClient(
+        server.db,
+        'elsewhere',
+        ...['--grant', 'client_credentials', '--access-token-format', 'opaque'],
+        ...['--audience', 'https://ledger.example'],
+      )
+      const foreign = await tokenFor([elsewhere.client_id, elsewhere.client_secret])
+      const { res, seen: s } = await through(`Bearer ${foreign}`)
+      assert.equal(res.status, 401)
+      assert.match(String(res.headers['www-authenticate']), /not for this API/)
+      assert.equal(s, undefined)
+      // A resource server without an audience is no gateway.
+      const bare = createClient(
+        server.db,
+        'no-audience',
+        '--grant',
+        'client_credentials',
+        '--resource-server',
+      )
+      const noAudience = await request(`${server.url}/phantom`, {
+        headers: {
+          'latchkey-gateway-client-id': bare.client_id,
+          'latchkey-gateway-client-secret': bare.client_secret,
+          authorization: `Bearer ${token}`,
+        },
+      })
+      assert.equal(noAudience.status, 502)
+      const metadata = await server.get('/.well-known/oauth-authorization-server')
+      assert.equal(metadata.json.latchkey_phantom_endpoint, `${server.url}/phantom`)
+    })
+
     it('refuses a token revoked by /revoke, and the SDK refuses its JWT', async () => {
       const token = await appToken()
       const jwt = await accepted(token)
@@ -404,7 +470,7 @@ describe(
       }
       const byKind: Record<string, number[]> = { revoke: [], session: [], client: [] }
       // By /revoke on the node the gateway asks.
-      for (let i = 0; i < 44; i++) {
+      for (let i = 0; i < 94; i++) {
         const token = await appToken()
         byKind.revoke!.push(
           await refusedAfter(token, async () => {
