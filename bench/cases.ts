@@ -7,6 +7,8 @@
 import {
   basic,
   FORM,
+  GATEWAY_AUDIENCE,
+  GATEWAY_CLIENT,
   JWT_CLIENT,
   OPAQUE_CLIENT,
   REFERENCE,
@@ -16,19 +18,28 @@ import {
   WEB_CLIENT,
   WEB_REDIRECT,
 } from './clients.js'
+import { gatewayAvailable, gatewayCase, GATEWAY_TITLES } from './gateway.js'
 import type { Harness } from './harness.js'
 import { checkTokenResponse, postForJSON, postForm } from './checks.js'
 import type { LoadTarget } from './load.js'
 import { createSessionPool, type SessionPool } from './sessions.js'
 
 export type CaseId =
-  'token-jwt' | 'token-opaque' | 'introspect-opaque' | 'introspect-jwt' | 'refresh'
+  | 'token-jwt'
+  | 'token-opaque'
+  | 'introspect-opaque'
+  | 'introspect-jwt'
+  | 'refresh'
+  | 'gateway-phantom'
+  | 'gateway-introspect'
 export const CASE_IDS: readonly CaseId[] = [
   'token-jwt',
   'token-opaque',
   'introspect-opaque',
   'introspect-jwt',
   'refresh',
+  'gateway-phantom',
+  'gateway-introspect',
 ]
 
 export const CASE_TITLES: Record<CaseId, string> = {
@@ -37,6 +48,7 @@ export const CASE_TITLES: Record<CaseId, string> = {
   'introspect-opaque': 'introspection of an opaque token (active)',
   'introspect-jwt': 'introspection of a JWT (active)',
   refresh: 'POST /token refresh_token (rotating)',
+  ...GATEWAY_TITLES,
 }
 
 export interface BenchCase {
@@ -102,6 +114,9 @@ export async function createClients(
   await Promise.all([
     create(OPAQUE_CLIENT, ['--grant', 'client_credentials', '--access-token-format', 'opaque']),
     create(RESOURCE_SERVER, ['--grant', 'client_credentials', '--resource-server']),
+    create(GATEWAY_CLIENT, [
+      ...['--grant', 'client_credentials', '--resource-server', '--audience', GATEWAY_AUDIENCE],
+    ]),
     create(WEB_CLIENT, [
       ...['--grant', 'authorization_code', '--grant', 'refresh_token'],
       ...['--redirect-uri', WEB_REDIRECT],
@@ -198,9 +213,13 @@ function introspectionCase(
 /**
  * Latchkey's cases against the server at `baseUrls` (one URL per node; the first node's is the
  * issuer of all). The refresh case, offered on one node only, logs `sessions` sessions in first (see
- * `sessions.ts`).
+ * `sessions.ts`); the gateway cases (`gateway.ts`), one node too, start NGINX and an API with `harness`.
  */
-export function latchkeyCases(baseUrls: readonly string[], sessions: number): BenchCase[] {
+export function latchkeyCases(
+  baseUrls: readonly string[],
+  sessions: number,
+  harness?: Harness,
+): BenchCase[] {
   const [baseUrl] = baseUrls
   if (baseUrl === undefined) throw new Error('no node to load')
   const nodes: System[] = baseUrls.map((url) => ({
@@ -243,6 +262,13 @@ export function latchkeyCases(baseUrls: readonly string[], sessions: number): Be
     introspectionCase(nodes, 'introspect-opaque', OPAQUE_CLIENT, 'opaque'),
     introspectionCase(nodes, 'introspect-jwt', JWT_CLIENT, 'jwt'),
     ...(nodes.length === 1 ? [refreshCase] : []),
+    // One node, and only where NGINX is installed (`.ci/run` installs it).
+    ...(nodes.length === 1 && harness && gatewayAvailable()
+      ? [
+          gatewayCase(harness, baseUrl, 'gateway-phantom'),
+          gatewayCase(harness, baseUrl, 'gateway-introspect'),
+        ]
+      : []),
   ]
 }
 

@@ -7,6 +7,9 @@ export const JWT_CLIENT = 'bench-jwt'
 export const OPAQUE_CLIENT = 'bench-opaque'
 /** Introspects the others' tokens (Latchkey: `--resource-server`). */
 export const RESOURCE_SERVER = 'bench-api'
+/** Latchkey only: the API gateway of the gateway cases (`--resource-server --audience`). */
+export const GATEWAY_CLIENT = 'bench-gateway'
+export const GATEWAY_AUDIENCE = 'https://bench-api.example'
 /** Latchkey only: authorization_code + refresh_token, for the refresh grant case. */
 export const WEB_CLIENT = 'bench-web'
 export const WEB_REDIRECT = 'https://app.example/callback'

@@ -208,7 +208,9 @@ export async function runLatchkey(
     progress.note(`${nodes > 1 ? `node ${node}: ` : ''}pid ${server.pid}, ${baseUrl}`)
   }
 
-  const cases = latchkeyCases(baseUrls, sessions).filter((c) => engine.cases.includes(c.id))
+  const cases = latchkeyCases(baseUrls, sessions, harness).filter((c) =>
+    engine.cases.includes(c.id),
+  )
   const database = engine.database
   const observed = {
     ...(database ? { companions: () => database.backendPids() } : {}),

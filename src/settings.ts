@@ -220,7 +220,7 @@ export const SETTINGS = {
     env: 'LATCHKEY_TOKEN_CACHE_SIZE',
     default: 100_000,
     description:
-      'live opaque access tokens remembered in this process (0: none), kept correct by the revocation feed',
+      'live opaque access tokens remembered in this process, and as many phantom JWTs minted for them (0: none), kept correct by the revocation feed',
   },
   dbPoolSize: {
     env: 'LATCHKEY_DB_POOL_SIZE',

@@ -64,6 +64,21 @@ export class BoundedCache<K, V> {
     return this.map.delete(key)
   }
 
+  /**
+   * Drops every entry whose value `matches` (one event naming many entries, such as a revoked
+   * session); how many. Linear in the size: for rare events, never per request.
+   */
+  deleteWhere(matches: (value: V) => boolean): number {
+    let dropped = 0
+    for (const [key, slot] of this.map) {
+      if (matches(slot.value)) {
+        this.map.delete(key)
+        dropped++
+      }
+    }
+    return dropped
+  }
+
   /** The keys, least recently used first (for tests and diagnostics; does not count as a use). */
   keys(): K[] {
     return [...this.map.keys()]

@@ -20,6 +20,7 @@ import { registerLogoutEndpoint } from './endpoints/logout.js'
 import { registerMetadataEndpoint } from './endpoints/metadata.js'
 import { issuerPath } from './issuer.js'
 import { registerParEndpoint } from './endpoints/par.js'
+import { registerPhantomEndpoint } from './endpoints/phantom.js'
 import { registerRevocationEndpoint } from './endpoints/revocation.js'
 import { registerTokenEndpoint } from './endpoints/token.js'
 import { registerUserinfoEndpoint } from './endpoints/userinfo.js'
@@ -88,6 +89,7 @@ export function createApp(ctx: ServerContext): FastifyInstance {
       registerFeedEndpoint(scope, ctx)
       registerUserinfoEndpoint(scope, ctx)
       registerLogoutEndpoint(scope, ctx)
+      registerPhantomEndpoint(scope, ctx)
       done()
     },
     { prefix: issuerPath(ctx.config.issuer) },

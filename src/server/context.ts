@@ -10,6 +10,7 @@ import type { SecretVerifier } from '../tokens/secrets.js'
 import type { ClientCache } from './client_cache.js'
 import type { CorsOrigins } from './cors.js'
 import type { Metrics } from './metrics.js'
+import type { PhantomCache } from './phantom_cache.js'
 import type { LoginThrottle } from './login_throttle.js'
 import type { FailureLimiter } from './rate_limit.js'
 import type { RevocationFollower } from './revocation_follower.js'
@@ -36,4 +37,6 @@ export interface ServerContext {
   logger: Logger
   /** New revocation events, read from the store and handed to the feed's streams. */
   feed: RevocationFollower
+  /** JWTs minted for opaque tokens at the phantom-token endpoint, per opaque token. */
+  phantoms: PhantomCache
 }

@@ -27,6 +27,12 @@ export interface Metrics {
   secretHashes: Counter<'kind'>
   /** Back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0) sent by this process. */
   backchannel: BackchannelMetrics
+  /**
+   * `latchkey_phantom_tokens_total`: answers of the phantom-token endpoint by result (`minted`: a new
+   * JWT, `cached`: one minted before for the same opaque token, `refused`: a 401 to the caller,
+   * `gateway_refused`: the gateway's own credentials or registration refused).
+   */
+  phantomTokens: Counter<'result'>
 }
 
 /** What became of a logout token this node claimed (or, `dropped`, could not take on). */
@@ -289,6 +295,12 @@ export function createMetrics(): Metrics {
   })
   // Both series from the start, at 0, so that a rate over them is defined before the first hash.
   for (const kind of ['client_secret', 'password']) secretHashes.labels({ kind }).inc(0)
+  const phantomTokens = new Counter({
+    name: 'latchkey_phantom_tokens_total',
+    help: 'Phantom-token endpoint answers by result (minted, cached, refused, gateway_refused)',
+    labelNames: ['result'],
+    registers: [registry],
+  })
   return {
     registry,
     http: new HttpMetrics(registry),
@@ -307,5 +319,6 @@ export function createMetrics(): Metrics {
     }),
     secretHashes,
     backchannel: new BackchannelMetrics(registry),
+    phantomTokens,
   }
 }

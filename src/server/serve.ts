@@ -32,6 +32,7 @@ import { CorsOrigins } from './cors.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { LoginThrottle } from './login_throttle.js'
+import { PhantomCache } from './phantom_cache.js'
 import { FailureLimiter } from './rate_limit.js'
 import { RevocationFollower } from './revocation_follower.js'
 
@@ -111,10 +112,13 @@ async function createServerContext(
   const feed = new RevocationFollower(store, { pollMs: config.feedPollMs, logger })
   const maxStaleMs = followerMaxStaleMs(config)
   const clients = new ClientCache(store, 1000, 10_000, () => feed.isFresh(maxStaleMs))
-  // A deleted client is forgotten as soon as its event is read, not a second later.
+  const phantoms = new PhantomCache(config.tokenCacheSize)
+  // A deleted client is forgotten as soon as its event is read, not a second later; so is every
+  // phantom JWT an event covers.
   feed.subscribe({
     onEvents(events) {
       for (const e of events) if (e.kind === 'client') clients.forget(e.value)
+      phantoms.forget(events)
     },
     onError() {},
   })
@@ -139,6 +143,7 @@ async function createServerContext(
     preciseClock: () => Date.now() / 1000,
     logger,
     feed,
+    phantoms,
   }
 }
 

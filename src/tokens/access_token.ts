@@ -39,6 +39,11 @@ export interface AccessTokenGrant {
   act?: ActorClaim
   /** The latest `exp` allowed (seconds since the epoch): a token exchanged from another lives no longer. */
   notAfter?: number
+  /**
+   * The `jti`, when the token stands for another one: a phantom token's JWT carries its opaque token's,
+   * so that a revocation of either id covers both (`server/endpoints/phantom.ts`). A fresh one otherwise.
+   */
+  jti?: string
 }
 
 /** RFC 8693 §4.1: who acts for `sub`; a nested `act` names the actors before it. */
@@ -84,7 +89,7 @@ export async function issueAccessToken(
     aud: grant.aud ?? client.audiences[0] ?? ctx.defaultAudience,
     exp,
     iat,
-    jti: newTokenId(),
+    jti: grant.jti ?? newTokenId(),
     client_id: client.clientId,
   }
   if (grant.scope.length > 0) claims.scope = grant.scope.join(' ')

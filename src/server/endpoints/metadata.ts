@@ -24,6 +24,7 @@ import { REVOCATION_PATH } from './revocation.js'
 import { allMethods, provingMethods } from '../client_auth/index.js'
 import { ASSERTION_SIGNING_ALGS } from '../client_auth/private_key_jwt.js'
 import { GRANT_TYPES } from '../grants/index.js'
+import { PHANTOM_PATH } from './phantom.js'
 import { TOKEN_PATH } from './token.js'
 import { USERINFO_PATH } from './userinfo.js'
 
@@ -74,6 +75,8 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     // Not registered with IANA, hence the prefix: the revocation feed (SSE, or JSON with ?after=SEQ),
     // for clients created with --resource-server, authenticated with HTTP Basic.
     latchkey_revocation_endpoint: base + FEED_PATH,
+    // The phantom-token endpoint for API gateways (docs/GATEWAY.md): an opaque token in, a JWT out.
+    latchkey_phantom_endpoint: base + PHANTOM_PATH,
   }
 }
 

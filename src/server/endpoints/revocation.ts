@@ -2,8 +2,9 @@
  * Token revocation (RFC 7009), as named steps: authenticate the caller, read the token, resolve it,
  * check the caller owns it, revoke durably, answer 200. An unknown, expired or foreign token gets the
  * same 200 (§2.2) and nothing changes. A revoked JWT's `jti` is kept in the revocation store until its
- * `exp`; a revoked opaque token is deleted; a revoked refresh token ends its session. Every revocation
- * enters the revocation feed.
+ * `exp`; a revoked opaque token is deleted, and its `jti` kept as well (the phantom JWTs a gateway
+ * forwarded for it carry that id); a revoked refresh token ends its session. Every revocation enters
+ * the revocation feed.
  */
 import type { FastifyInstance } from 'fastify'
 import { OAuthError } from '../../errors.js'
@@ -55,6 +56,9 @@ export function registerRevocationEndpoint(app: FastifyInstance, ctx: ServerCont
     }
     if (live.hash !== undefined) {
       await ctx.store.revokeToken(live.hash, { ...event, kind: 'token', value: live.hash })
+      // A phantom JWT minted for it (endpoints/phantom.ts) carries its jti: resource servers
+      // following the feed learn of that id too, and refuse the JWT.
+      await ctx.store.appendRevocation({ ...event, kind: 'jti', value: live.claims.jti })
       ctx.metrics.tokensRevoked.inc({ kind: 'token' })
     } else {
       await ctx.store.appendRevocation({ ...event, kind: 'jti', value: live.claims.jti })
