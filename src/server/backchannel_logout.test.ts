@@ -55,7 +55,10 @@ describe('back-channel logout delivery', () => {
     store = createSqliteStore(':memory:')
     await ensureSigningKey(store, { alg: 'ES256', now: now() - 10 })
     keys = await KeyRing.load(store, { clock: now })
-    await store.createClient(client('web', { backchannelLogoutUri: url }))
+    // Its logout tokens are signed like its ID tokens: with the one key this store has.
+    await store.createClient(
+      client('web', { backchannelLogoutUri: url, idTokenSignedResponseAlg: 'ES256' }),
+    )
     await store.createClient(client('quiet'))
     await store.createSession(session('s1', { userId: 'u1', clientId: 'web' }), null, null)
     await store.createSession(session('s2', { userId: 'u1', clientId: 'quiet' }), null, null)
