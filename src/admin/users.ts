@@ -14,7 +14,7 @@ import {
   NO_PROFILE,
 } from '../profile.js'
 import type { Store, UserProfile, UserRecord } from '../store/types.js'
-import { longestTokenLifetime } from '../tokens/key_management.js'
+import { longestAccessTokenLifetime } from '../tokens/key_management.js'
 import { hashPassword, MAX_PASSWORD_LENGTH } from '../tokens/passwords.js'
 import { isUsername, MIN_PASSWORD_LENGTH } from '../users.js'
 import { endUserSessions } from '../tokens/session_revocation.js'
@@ -195,7 +195,7 @@ export async function deleteUser(
     value: user.id,
     clientId: null,
     createdAt: at,
-    expiresAt: at + (await longestTokenLifetime(store)),
+    expiresAt: at + (await longestAccessTokenLifetime(store)),
   })
   if (!deleted) throw new UsageError(`no user named ${username}`)
   return { id: user.id, username: user.username, deleted: true }

@@ -35,9 +35,16 @@ export async function longestTokenLifetime(
   store: Store,
   idTokenSeconds = DEFAULT_ID_TOKEN_SECONDS,
 ): Promise<number> {
+  return Math.max(await longestAccessTokenLifetime(store), idTokenSeconds)
+}
+
+/**
+ * The longest lifetime of an access token of any client: how long a revocation event must be kept
+ * (it covers access tokens only; an ID token is not a credential an API accepts).
+ */
+export async function longestAccessTokenLifetime(store: Store): Promise<number> {
   const clients = await store.listClients()
-  const longest = Math.max(DEFAULT_ACCESS_TOKEN_TTL, idTokenSeconds)
-  return clients.reduce((max, c) => Math.max(max, c.accessTokenTtl), longest)
+  return clients.reduce((max, c) => Math.max(max, c.accessTokenTtl), DEFAULT_ACCESS_TOKEN_TTL)
 }
 
 /** What the store adds to `supersededAt` to get `publishedUntil`. */

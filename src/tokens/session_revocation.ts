@@ -4,7 +4,7 @@
  * the session's JWT access tokens until the longest of them could still be live.
  */
 import type { RevocationInput, SessionRecord, Store } from '../store/types.js'
-import { longestTokenLifetime } from './key_management.js'
+import { longestAccessTokenLifetime } from './key_management.js'
 
 function sidEvent(
   session: Pick<SessionRecord, 'id' | 'clientId'>,
@@ -24,7 +24,7 @@ function sidEvent(
 export async function endSession(store: Store, sessionId: string, now: number): Promise<boolean> {
   const session = await store.getSession(sessionId)
   if (!session || session.revokedAt !== null) return false
-  return store.revokeSession(sessionId, sidEvent(session, now, await longestTokenLifetime(store)))
+  return store.revokeSession(sessionId, sidEvent(session, now, await longestAccessTokenLifetime(store)))
 }
 
 /**
@@ -37,7 +37,7 @@ export async function endConsentSessions(
   clientId: string | null,
   now: number,
 ): Promise<{ clients: string[]; sessions: string[] }> {
-  const keepFor = await longestTokenLifetime(store)
+  const keepFor = await longestAccessTokenLifetime(store)
   return store.revokeConsent(userId, clientId, now, (session) => sidEvent(session, now, keepFor))
 }
 
@@ -50,7 +50,7 @@ export async function endLoginSessions(
   loginHash: string,
   now: number,
 ): Promise<string[]> {
-  const keepFor = await longestTokenLifetime(store)
+  const keepFor = await longestAccessTokenLifetime(store)
   return store.endLogin(loginHash, now, (session) => sidEvent(session, now, keepFor))
 }
 
@@ -60,6 +60,6 @@ export async function endUserSessions(
   userId: string,
   now: number,
 ): Promise<string[]> {
-  const keepFor = await longestTokenLifetime(store)
+  const keepFor = await longestAccessTokenLifetime(store)
   return store.revokeUserSessions(userId, now, (session) => sidEvent(session, now, keepFor))
 }
