@@ -9,6 +9,7 @@ import type { KeyRing } from '../tokens/key_ring.js'
 import type { SecretVerifier } from '../tokens/secrets.js'
 import type { ClientCache } from './client_cache.js'
 import type { CorsOrigins } from './cors.js'
+import type { DpopNonces } from './dpop.js'
 import type { Metrics } from './metrics.js'
 import type { LoginThrottle } from './login_throttle.js'
 import type { FailureLimiter } from './rate_limit.js'
@@ -36,4 +37,6 @@ export interface ServerContext {
   logger: Logger
   /** New revocation events, read from the store and handed to the feed's streams. */
   feed: RevocationFollower
+  /** The DPoP nonces of the token endpoint (RFC 9449 §8), when `config.dpopNonce` is on. */
+  dpopNonces: DpopNonces
 }

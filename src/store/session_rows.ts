@@ -75,6 +75,7 @@ export interface RefreshRow {
   used_at: number | null
   successor_hash: string | null
   successor_sealed: string | null
+  jkt: string | null
 }
 
 export const USER_COLUMNS =
@@ -92,7 +93,7 @@ export const SESSION_COLUMNS =
 
 export const REFRESH_COLUMNS =
   'hash, session_id, client_id, user_id, scope, issued_at, expires_at, used_at, successor_hash, ' +
-  'successor_sealed'
+  'successor_sealed, jkt'
 
 /** Claim names as stored: space-separated, like a scope. */
 function claimNames(stored: string): string[] {
@@ -170,5 +171,6 @@ export function refreshFromRow(row: RefreshRow): RefreshTokenRecord {
     usedAt: row.used_at,
     successorHash: row.successor_hash,
     successorSealed: row.successor_sealed,
+    jkt: row.jkt,
   }
 }

@@ -58,6 +58,7 @@ const refreshToken: RefreshTokenRecord = {
   expiresAt: NOW + 1800,
   usedAt: null,
   successorHash: null,
+  jkt: null,
   successorSealed: null,
 }
 

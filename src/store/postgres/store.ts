@@ -64,7 +64,7 @@ const SELECT_CLIENTS = sql(
 
 const INSERT_KEY = sql(
   'insert_key',
-  `INSERT INTO signing_keys (${KEY_COLUMNS}) VALUES (${placeholders(9)})`,
+  `INSERT INTO signing_keys (${KEY_COLUMNS}) VALUES (${placeholders(10)})`,
 )
 const LOCK_KEYS = sql('lock_keys', `SELECT pg_advisory_xact_lock(${LOCK.keys})`)
 /** Runs after the keys lock is taken (a new snapshot). */

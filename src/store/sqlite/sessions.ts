@@ -107,7 +107,7 @@ export class SqliteSessions {
       `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     const insertRefresh = main.prepare<Params>(
-      `INSERT INTO refresh_tokens (${REFRESH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO refresh_tokens (${REFRESH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     const recordSessionOnCode = main.prepare<[string, string]>(
       'UPDATE authorization_codes SET session_id = ? WHERE hash = ?',
