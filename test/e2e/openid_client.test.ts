@@ -227,7 +227,9 @@ describe('openid-client against Latchkey (OpenID Connect mode)', () => {
     assert.deepEqual(payload.events, { [BACKCHANNEL_EVENT]: {} })
     assert.equal(payload.nonce, undefined)
     assert.ok(protectedHeader.kid)
-    process.stdout.write(`# back-channel logout delivered ${received.at - loggedOutAt} ms after logout\n`)
+    process.stdout.write(
+      `# back-channel logout delivered ${received.at - loggedOutAt} ms after logout\n`,
+    )
   })
 
   it('serves a public client the same code flow with PKCE only', async () => {

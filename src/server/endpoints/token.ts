@@ -36,7 +36,13 @@ export function registerTokenEndpoint(app: FastifyInstance, ctx: ServerContext):
     }
     // RFC 9449 §5: the proof is checked (and its jti spent) before the grant is: a bad proof never
     // consumes a code or rotates a refresh token.
-    const dpop = await tokenRequestProof(request, reply, client, ctx.config.issuer + TOKEN_PATH, ctx)
+    const dpop = await tokenRequestProof(
+      request,
+      reply,
+      client,
+      ctx.config.issuer + TOKEN_PATH,
+      ctx,
+    )
     const response = await grant.handle({ params, client, method, dpop }, ctx)
     reply
       .header('cache-control', 'no-store')

@@ -9,7 +9,10 @@ import { grantScope } from '../scope.js'
 import { requestedAudience } from './resource.js'
 import type { Grant, GrantRequest, TokenResponse } from './types.js'
 
-async function issue({ params, client, dpop }: GrantRequest, ctx: ServerContext): Promise<TokenResponse> {
+async function issue(
+  { params, client, dpop }: GrantRequest,
+  ctx: ServerContext,
+): Promise<TokenResponse> {
   const aud = requestedAudience(params, client, ctx.tokens.defaultAudience)
   const scope = grantScope(params.scope, client.scopes)
   const issued = await issueAccessToken(ctx.tokens, {

@@ -64,7 +64,7 @@ const SELECT_CLIENTS = sql(
 
 const INSERT_KEY = sql(
   'insert_key',
-  `INSERT INTO signing_keys (${KEY_COLUMNS}) VALUES (${placeholders(10)})`,
+  `INSERT INTO signing_keys (${KEY_COLUMNS}) VALUES (${placeholders(9)})`,
 )
 const LOCK_KEYS = sql('lock_keys', `SELECT pg_advisory_xact_lock(${LOCK.keys})`)
 /** Runs after the keys lock is taken (a new snapshot). */
@@ -102,7 +102,7 @@ const RESUPERSEDE_KEYS = sql(
 
 const INSERT_TOKEN = sql(
   'insert_token',
-  `INSERT INTO opaque_tokens (${TOKEN_COLUMNS}) VALUES (${placeholders(9)})`,
+  `INSERT INTO opaque_tokens (${TOKEN_COLUMNS}) VALUES (${placeholders(10)})`,
 )
 // Live while now < expiresAt, like a JWT's `exp` (RFC 7519 §4.1.4: "on or after which the JWT MUST
 // NOT be accepted").

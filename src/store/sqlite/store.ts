@@ -149,7 +149,7 @@ export class SqliteStore implements Store {
     this.insertKeyRow = main.prepare<Params>(
       `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at,
          superseded_at, published_until, retired_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     // Rotation (`KeyStore.insertNewestKey`): keys of its alg added before `kid` (by rowid) that would
     // still sign at its activation stop signing then.
@@ -183,7 +183,7 @@ export class SqliteStore implements Store {
     this.selectKey = main.prepare<[string], KeyRow>('SELECT * FROM signing_keys WHERE kid = ?')
 
     this.insertToken = main.prepare<Params>(
-      `INSERT INTO opaque_tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO opaque_tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     this.selectToken = main
       .prepare<[string, number], TokenTuple>(
