@@ -24,6 +24,7 @@ import {
   cli,
   createClient,
   createUser,
+  freePort,
   request,
   startServer,
   type CreatedClient,
@@ -90,6 +91,7 @@ describe('DPoP (RFC 9449) from the token endpoint to the API', () => {
   let opaque: CreatedClient
   let api: CreatedClient
   let strict: CreatedClient
+  let web: CreatedClient
   let tokenUrl: string
 
   before(async () => {
@@ -115,6 +117,12 @@ describe('DPoP (RFC 9449) from the token endpoint to the API', () => {
     )
     api = createClient(server.db, 'api', '--grant', 'client_credentials', '--resource-server')
     strict = createClient(server.db, 'strict', '--grant', 'client_credentials', '--require-dpop')
+    web = createClient(
+      server.db,
+      'web',
+      ...['--grant', 'authorization_code', '--grant', 'refresh_token', '--redirect-uri', REDIRECT],
+      ...['--scope', 'openid profile'],
+    )
     const spa = cli([
       'client',
       'create',
@@ -258,15 +266,15 @@ describe('DPoP (RFC 9449) from the token endpoint to the API', () => {
     assert.equal(answer.token_type, 'dpop')
   })
 
-  /** Signs alice in for `spa` and returns the callback parameters and PKCE verifier. */
-  async function code(): Promise<{ params: URLSearchParams; verifier: string }> {
+  /** Signs alice in for `clientId` and returns the callback parameters and PKCE verifier. */
+  async function code(clientId = 'spa'): Promise<{ params: URLSearchParams; verifier: string }> {
     const p = pkce()
     const landed = await authorize(
       new Browser(server.url),
-      { clientId: 'spa', redirectUri: REDIRECT, scope: 'openid profile', challenge: p.challenge },
+      { clientId, redirectUri: REDIRECT, scope: 'openid profile', challenge: p.challenge },
       USER,
     )
-    const params = oauth.validateAuthResponse(as, { client_id: 'spa' }, landed, 'st')
+    const params = oauth.validateAuthResponse(as, { client_id: clientId }, landed, 'st')
     return { params, verifier: p.verifier }
   }
 
@@ -367,6 +375,34 @@ describe('DPoP (RFC 9449) from the token endpoint to the API', () => {
       await rejection(again.then((r) => oauth.processRefreshTokenResponse(as, spa, r))),
       'invalid_grant',
     )
+  })
+
+  it('leaves a confidential client refresh token unbound while its access tokens are bound', async () => {
+    const c: oauth.Client = { client_id: web.client_id }
+    const auth = oauth.ClientSecretBasic(web.client_secret)
+    const DPoP = oauth.DPoP(c, await oauth.generateKeyPair('ES256'))
+    const { params, verifier } = await code(web.client_id)
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      c,
+      await oauth.authorizationCodeGrantRequest(as, c, auth, params, REDIRECT, verifier, {
+        DPoP,
+        ...insecure,
+      }),
+    )
+    assert.equal(tokens.token_type, 'dpop')
+    assert.deepEqual(jose.decodeJwt(tokens.access_token).cnf, {
+      jkt: await DPoP.calculateThumbprint(),
+    })
+    // RFC 9449 §5: a confidential client's refresh token is not bound; without a proof, a bearer token.
+    const res = await server.post(
+      '/token',
+      { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! },
+      [web.client_id, web.client_secret],
+    )
+    assert.equal(res.status, 200, res.text)
+    assert.equal(res.json.token_type, 'Bearer')
+    assert.equal(jose.decodeJwt(String(res.json.access_token)).cnf, undefined)
   })
 
   it('calls an API behind the SDK middleware with a bound token and a proof; as bearer it is refused', async () => {
@@ -490,5 +526,37 @@ describe('DPoP server nonces (LATCHKEY_DPOP_NONCE)', () => {
       svc.client_secret,
     ])
     assert.equal(bearer.status, 200, bearer.text)
+  })
+})
+
+describe('DPoP under an issuer with a path', () => {
+  let server: TestServer
+  let issuer: string
+  let svc: CreatedClient
+
+  before(async () => {
+    const port = await freePort()
+    issuer = `http://127.0.0.1:${port}/auth`
+    server = await startServer({ port, args: ['--issuer', issuer] })
+    svc = createClient(server.db, 'svc', '--grant', 'client_credentials')
+  })
+  after(() => server.dispose())
+
+  it('takes a proof whose htu is the token endpoint under the issuer path, and no other', async () => {
+    const key = await newKey()
+    const send = async (htu: string) =>
+      request(`${issuer}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basic(svc.client_id, svc.client_secret),
+          dpop: await proof(key, 'POST', htu),
+        },
+        body: form({ grant_type: 'client_credentials' }),
+      })
+    const ok = await send(`${issuer}/token`)
+    assert.equal(ok.status, 200, ok.text)
+    assert.equal(ok.json.token_type, 'DPoP')
+    assert.equal(errorOf(await send(`${server.url}/token`)), 'invalid_dpop_proof')
   })
 })
