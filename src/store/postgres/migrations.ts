@@ -308,14 +308,13 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 10,
     name: 'DPoP: key thumbprints of bound opaque tokens and refresh tokens; clients requiring DPoP',
-    // The rotation function of migration 2 takes the successor's key thumbprint too (a bound refresh
-    // token's successor is bound to the same key); dropped and created again, as its arguments change.
+    // The rotation function of migration 2 gets an overload that takes the successor's key thumbprint
+    // too (a bound refresh token's successor is bound to the same key). The old one stays, for the
+    // nodes of the previous version still running during a rolling upgrade.
     up: `
       ALTER TABLE opaque_tokens ADD COLUMN jkt text;
       ALTER TABLE refresh_tokens ADD COLUMN jkt text;
       ALTER TABLE clients ADD COLUMN require_dpop boolean NOT NULL DEFAULT false;
-      DROP FUNCTION latchkey_rotate_refresh(
-        text, double precision, text, bigint, text, text, text, text, text, bigint, bigint);
       CREATE FUNCTION latchkey_rotate_refresh(
         p_hash text, p_now double precision, p_successor_sealed text, p_idle_expires_at bigint,
         n_hash text, n_session_id text, n_client_id text, n_user_id text, n_scope text,
