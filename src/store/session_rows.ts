@@ -47,6 +47,7 @@ export interface CodeRow {
   auth_time: number | null
   /** Space-separated claim names. */
   claims: string
+  dpop_jkt: string | null
 }
 
 export interface SessionRow {
@@ -85,7 +86,7 @@ export const LOGIN_COLUMNS = 'hash, user_id, created_at, expires_at'
 
 export const CODE_COLUMNS =
   'hash, client_id, user_id, redirect_uri, code_challenge, scope, login_hash, created_at, ' +
-  'expires_at, used_at, session_id, nonce, auth_time, claims'
+  'expires_at, used_at, session_id, nonce, auth_time, claims, dpop_jkt'
 
 export const SESSION_COLUMNS =
   'id, user_id, client_id, scope, login_hash, created_at, expires_at, idle_expires_at, revoked_at, ' +
@@ -140,6 +141,7 @@ export function codeFromRow(row: CodeRow): AuthorizationCodeRecord {
     nonce: row.nonce,
     authTime: row.auth_time,
     claims: claimNames(row.claims),
+    dpopJkt: row.dpop_jkt,
   }
 }
 

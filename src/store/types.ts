@@ -413,6 +413,11 @@ export interface AuthorizationCodeRecord {
    * Core §5.5), by name; empty when none. Whether the granted scope allows each is decided at issue.
    */
   claims: string[]
+  /**
+   * The request's `dpop_jkt` (RFC 9449 §10): the thumbprint of the key whose DPoP proof must come
+   * with the code's redemption; `null` when none was sent.
+   */
+  dpopJkt: string | null
 }
 
 export interface RefreshTokenRecord {

@@ -377,6 +377,47 @@ describe('DPoP (RFC 9449) from the token endpoint to the API', () => {
     )
   })
 
+  it('binds a code to the key named by dpop_jkt: redeemed only with a proof of that key (RFC 9449 §10)', async () => {
+    const spa: oauth.Client = { client_id: 'spa' }
+    const DPoP = oauth.DPoP(spa, await oauth.generateKeyPair('ES256'))
+    const jkt = await DPoP.calculateThumbprint()
+    const codeFor = async (): Promise<{ params: URLSearchParams; verifier: string }> => {
+      const p = pkce()
+      const landed = await authorize(
+        new Browser(server.url),
+        {
+          clientId: 'spa',
+          redirectUri: REDIRECT,
+          challenge: p.challenge,
+          extra: { dpop_jkt: jkt },
+        },
+        USER,
+      )
+      return { params: oauth.validateAuthResponse(as, spa, landed, 'st'), verifier: p.verifier }
+    }
+    const redeem = (c: { params: URLSearchParams; verifier: string }, handle: oauth.DPoPHandle) =>
+      oauth
+        .authorizationCodeGrantRequest(as, spa, oauth.None(), c.params, REDIRECT, c.verifier, {
+          DPoP: handle,
+          ...insecure,
+        })
+        .then((r) => oauth.processAuthorizationCodeResponse(as, spa, r))
+    const other = oauth.DPoP(spa, await oauth.generateKeyPair('ES256'))
+    assert.equal(await rejection(redeem(await codeFor(), other)), 'invalid_grant')
+    const tokens = await redeem(await codeFor(), DPoP)
+    assert.deepEqual(jose.decodeJwt(tokens.access_token).cnf, { jkt })
+    // A malformed dpop_jkt is refused at the authorization endpoint (to the redirect URI).
+    const p = pkce()
+    const landed = await authorize(
+      new Browser(server.url),
+      { clientId: 'spa', redirectUri: REDIRECT, challenge: p.challenge, extra: { dpop_jkt: 'x' } },
+      USER,
+    ).catch((err: unknown) => err)
+    const error =
+      landed instanceof URL ? landed.searchParams.get('error') : String((landed as Error).message)
+    assert.match(String(error), /invalid_request/)
+  })
+
   it('leaves a confidential client refresh token unbound while its access tokens are bound', async () => {
     const c: oauth.Client = { client_id: web.client_id }
     const auth = oauth.ClientSecretBasic(web.client_secret)

@@ -115,6 +115,7 @@ export function code(
     nonce: 'n-0S6_WzA2Mj',
     authTime: NOW - 30,
     claims: ['email', 'name'],
+    dpopJkt: null,
     ...overrides,
   }
 }

@@ -77,6 +77,7 @@ const authorizationCode: AuthorizationCodeRecord = {
   nonce: null,
   authTime: NOW,
   claims: [],
+  dpopJkt: null,
 }
 
 const sidEvent: RevocationInput = {

@@ -56,6 +56,10 @@ async function redeem(
   if (record.redirectUri !== redirectUri) throw invalidGrant('redirect_uri does not match the code')
   if (!checkPkceS256(verifier, record.codeChallenge))
     throw invalidGrant('code_verifier does not match')
+  // RFC 9449 §10: a code asked for with `dpop_jkt` is redeemed only with a proof of that key.
+  if (record.dpopJkt !== null && dpop?.jkt !== record.dpopJkt) {
+    throw invalidGrant('the code is bound to a DPoP key (dpop_jkt) this request does not prove')
+  }
   const user = await ctx.store.getUser(record.userId)
   if (!user) throw invalidGrant('the user no longer exists')
   // A code approved by a login that has since ended (signed out everywhere, session revoked) is dead.

@@ -307,12 +307,13 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 10,
-    name: 'DPoP: key thumbprints of bound opaque tokens and refresh tokens; clients requiring DPoP',
+    name: 'DPoP: key thumbprints of bound opaque tokens, refresh tokens and codes; clients requiring DPoP',
     // The rotation function of migration 2 gets an overload that takes the successor's key thumbprint
     // too (a bound refresh token's successor is bound to the same key). The old one stays, for the
     // nodes of the previous version still running during a rolling upgrade.
     up: `
       ALTER TABLE opaque_tokens ADD COLUMN jkt text;
+      ALTER TABLE authorization_codes ADD COLUMN dpop_jkt text;
       ALTER TABLE refresh_tokens ADD COLUMN jkt text;
       ALTER TABLE clients ADD COLUMN require_dpop boolean NOT NULL DEFAULT false;
       CREATE FUNCTION latchkey_rotate_refresh(

@@ -297,6 +297,7 @@ export function codeValues(code: AuthorizationCodeRecord): Values {
     code.nonce,
     code.authTime,
     code.claims.join(' '),
+    code.dpopJkt,
   ]
 }
 

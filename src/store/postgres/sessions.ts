@@ -53,7 +53,7 @@ const DELETE_LOGIN = sql('delete_login', 'DELETE FROM logins WHERE hash = $1')
 
 const INSERT_CODE = sql(
   'insert_code',
-  `INSERT INTO authorization_codes (${CODE_COLUMNS}) VALUES (${placeholders(14)})`,
+  `INSERT INTO authorization_codes (${CODE_COLUMNS}) VALUES (${placeholders(15)})`,
 )
 // RFC 6749 §4.1.2: a code MUST NOT be used more than once. One conditional statement: of concurrent
 // redemptions (any connection, any node) the first takes the row lock; the others wait for it, then

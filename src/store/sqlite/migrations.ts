@@ -267,9 +267,10 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 11,
-    name: 'DPoP: key thumbprints of bound opaque tokens and refresh tokens; clients requiring DPoP',
+    name: 'DPoP: key thumbprints of bound opaque tokens, refresh tokens and codes; clients requiring DPoP',
     up: `
       ALTER TABLE opaque_tokens ADD COLUMN jkt TEXT;
+      ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;
       ALTER TABLE refresh_tokens ADD COLUMN jkt TEXT;
       ALTER TABLE clients ADD COLUMN require_dpop INTEGER NOT NULL DEFAULT 0
         CHECK (require_dpop IN (0, 1));

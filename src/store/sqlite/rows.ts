@@ -282,6 +282,7 @@ export function codeParams(code: AuthorizationCodeRecord): Params {
     code.nonce,
     code.authTime,
     code.claims.join(' '),
+    code.dpopJkt,
   ]
 }
 
