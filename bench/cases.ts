@@ -19,6 +19,7 @@ import {
   WEB_REDIRECT,
 } from './clients.js'
 import { gatewayAvailable, gatewayCase, GATEWAY_TITLES } from './gateway.js'
+import { dpopProofSource } from './dpop_proofs.js'
 import type { Harness } from './harness.js'
 import { checkTokenResponse, postForJSON, postForm } from './checks.js'
 import type { LoadTarget } from './load.js'
@@ -26,6 +27,7 @@ import { createSessionPool, type SessionPool } from './sessions.js'
 
 export type CaseId =
   | 'token-jwt'
+  | 'token-dpop'
   | 'token-opaque'
   | 'introspect-opaque'
   | 'introspect-jwt'
@@ -34,6 +36,7 @@ export type CaseId =
   | 'gateway-introspect'
 export const CASE_IDS: readonly CaseId[] = [
   'token-jwt',
+  'token-dpop',
   'token-opaque',
   'introspect-opaque',
   'introspect-jwt',
@@ -44,6 +47,8 @@ export const CASE_IDS: readonly CaseId[] = [
 
 export const CASE_TITLES: Record<CaseId, string> = {
   'token-jwt': 'POST /token client_credentials → JWT (ES256)',
+  'token-dpop':
+    'POST /token client_credentials + DPoP proof (ES256, a fresh one per request) → bound JWT',
   'token-opaque': 'POST /token client_credentials → opaque',
   'introspect-opaque': 'introspection of an opaque token (active)',
   'introspect-jwt': 'introspection of a JWT (active)',
@@ -175,6 +180,60 @@ function tokenCase(nodes: System[], id: CaseId, clientId: string, format: 'jwt' 
 }
 
 /**
+ * Client credentials with a DPoP proof (RFC 9449 §5): every request carries a proof of its own, signed
+ * in the load generator (`dpop_proofs.ts`) for the issuer's token endpoint; each answer must be a
+ * bound JWT (`token_type` DPoP). One key per node's load.
+ */
+function dpopTokenCase(nodes: System[]) {
+  const id: CaseId = 'token-dpop'
+  const htu = (node: System): string => node.issuer + node.tokenPath
+  const checkEveryNode = async (): Promise<void> => {
+    for (const node of nodes) {
+      const proofs = dpopProofSource(htu(node))
+      const { status, text } = await postForm(
+        node.baseUrl + node.tokenPath,
+        JWT_CLIENT,
+        node.tokenBody('jwt'),
+        { dpop: proofs.next() },
+      )
+      const json = JSON.parse(text) as Record<string, unknown>
+      if (status !== 200 || json.token_type !== 'DPoP' || typeof json.access_token !== 'string') {
+        throw new Error(`token-dpop at ${node.baseUrl}: ${status} ${text}`)
+      }
+      const claims = JSON.parse(
+        Buffer.from(json.access_token.split('.')[1] ?? '', 'base64url').toString(),
+      ) as { cnf?: { jkt?: unknown } }
+      if (typeof claims.cnf?.jkt !== 'string') throw new Error('token-dpop: the JWT has no cnf.jkt')
+    }
+  }
+  return {
+    id,
+    async prepare(): Promise<LoadTarget[]> {
+      await checkEveryNode()
+      return nodes.map((node) => {
+        const proofs = dpopProofSource(htu(node))
+        const body = node.tokenBody('jwt')
+        return {
+          id,
+          title: CASE_TITLES[id],
+          url: node.baseUrl + node.tokenPath,
+          headers: { authorization: basic(JWT_CLIENT), 'content-type': FORM },
+          body,
+          verifyBody: (answer) =>
+            answer.startsWith('{"access_token":"eyJ') && answer.includes('"token_type":"DPoP"'),
+          dynamic: {
+            next: () => body,
+            answered: () => {},
+            headers: () => ({ dpop: proofs.next() }),
+          },
+        }
+      })
+    },
+    check: checkEveryNode,
+  } satisfies BenchCase
+}
+
+/**
  * Each node issues a token, and every token is introspected on every node before and after the
  * load. With several nodes, each node's load introspects the token the next node issued (node 2's
  * load, node 1's token; node 1's, node 2's): every request reads what another node wrote.
@@ -258,6 +317,7 @@ export function latchkeyCases(
   }
   return [
     tokenCase(nodes, 'token-jwt', JWT_CLIENT, 'jwt'),
+    dpopTokenCase(nodes),
     tokenCase(nodes, 'token-opaque', OPAQUE_CLIENT, 'opaque'),
     introspectionCase(nodes, 'introspect-opaque', OPAQUE_CLIENT, 'opaque'),
     introspectionCase(nodes, 'introspect-jwt', JWT_CLIENT, 'jwt'),
@@ -315,6 +375,12 @@ export function referenceCases(baseUrl: string): {
     ],
     unsupported: [
       jwtIntrospection,
+      {
+        id: 'token-dpop',
+        reason: 'not configured: the reference is set up without DPoP',
+        short: 'n/a: not set up (no DPoP)',
+        confirm: () => Promise.resolve(),
+      },
       {
         id: 'refresh',
         reason: 'not configured: the reference is set up for client_credentials only (no users)',

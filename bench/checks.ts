@@ -10,10 +10,11 @@ export async function postForm(
   url: string,
   clientId: string,
   body: string,
+  extraHeaders: Record<string, string> = {},
 ): Promise<{ status: number; text: string }> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { authorization: basic(clientId), 'content-type': FORM },
+    headers: { authorization: basic(clientId), 'content-type': FORM, ...extraHeaders },
     body,
     signal: AbortSignal.timeout(10_000),
   })

@@ -21,6 +21,8 @@ import type { Progress } from './progress.js'
 export interface DynamicBody {
   next(): string
   answered(status: number, body: string): void
+  /** Headers of the next request besides the target's (a DPoP proof, made per request). */
+  headers?(): Record<string, string>
 }
 
 export interface LoadTarget {
@@ -155,7 +157,14 @@ function runOnce(
           method: 'POST',
           headers: target.headers,
           body: target.body,
-          setupRequest: (request) => ({ ...request, body: dynamic.next() }),
+          setupRequest: (request) =>
+            dynamic.headers === undefined
+              ? { ...request, body: dynamic.next() }
+              : {
+                  ...request,
+                  body: dynamic.next(),
+                  headers: { ...request.headers, ...dynamic.headers() },
+                },
           onResponse: (status, body) => dynamic.answered(status, body),
         },
       ]

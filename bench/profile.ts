@@ -6,7 +6,8 @@
  * is when Node writes the profile), then reads the `.cpuprofile` and prints the top functions by self
  * time and by inclusive time, and self time by package.
  *
- * Usage: node dist/bench/profile.js [--case token-jwt|token-opaque|introspect-opaque|introspect-jwt]
+ * Usage: node dist/bench/profile.js [--case token-jwt|token-dpop|token-opaque|introspect-opaque|
+ *          introspect-jwt]
  *          [--seconds S] [--connections N] [--top N] [--keep PATH]
  *   --keep PATH  copy the raw .cpuprofile there (open it in Chrome DevTools or speedscope)
  * Writes the summary to bench/results/profile-<case>.json (with fewer than the default 10 seconds,
@@ -27,6 +28,7 @@ const here = (relative: string): string => fileURLToPath(new URL(relative, impor
 const CLI = here('../src/cli/main.js')
 const PROFILED: readonly CaseId[] = [
   'token-jwt',
+  'token-dpop',
   'token-opaque',
   'introspect-opaque',
   'introspect-jwt',

@@ -19,7 +19,7 @@
  *   --quick        1 s warm-up, 1 s measured, 1 run: the whole run in about two minutes (a check of
  *                  the harness, not a figure to publish); default 3 s warm-up, 3 × 10 s measured
  *   --runs N       measured runs per case after one warm-up; the median is reported (default 3)
- *   --only         cases: token-jwt, token-opaque, introspect-opaque, introspect-jwt, refresh,
+ *   --only         cases: token-jwt, token-dpop, token-opaque, introspect-opaque, introspect-jwt, refresh,
  *                  gateway-phantom, gateway-introspect (through NGINX, where it is installed)
  *   --server PATH  another build's dist/src/cli/main.js (to compare a patched copy); default this one
  *   --postgres URL maintenance database where the bench database is created and dropped (default

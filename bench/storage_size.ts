@@ -65,6 +65,7 @@ async function addUserSession(store: Store, i: number): Promise<void> {
     usedAt: null,
     successorHash: null,
     successorSealed: null,
+    jkt: null,
   }
   await store.createSession(session, first, null)
   const successor: RefreshTokenRecord = { ...first, hash: hash(), issuedAt: NOW + 1 }

@@ -129,6 +129,8 @@ const schema = z.object({
     .default(SETTINGS.idTokenSeconds.default),
   /** Authorization-code lifetime, seconds (RFC 6749 §4.1.2 recommends at most 10 minutes). */
   codeSeconds: z.coerce.number().int().min(5).max(600).default(SETTINGS.codeSeconds.default),
+  /** DPoP proofs at the token endpoint must carry a server nonce (RFC 9449 §8). */
+  dpopNonce: booleanSetting(SETTINGS.dpopNonce.default),
   /**
    * Failed logins at the login page, counted before the password is hashed. One address can lock a
    * username out only for itself (`perUserAddress`); the username is locked out everywhere only past

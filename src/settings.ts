@@ -180,6 +180,12 @@ export const SETTINGS = {
     default: 60,
     description: 'authorization-code lifetime, seconds',
   },
+  dpopNonce: {
+    env: 'LATCHKEY_DPOP_NONCE',
+    default: false,
+    description:
+      'DPoP proofs at the token endpoint must carry a nonce the server gave (RFC 9449 §8), valid for one to two minutes on every node',
+  },
   'loginLimit.perUserAddress': {
     env: 'LATCHKEY_LOGIN_FAILURES_PER_USER_ADDRESS',
     default: 10,

@@ -55,6 +55,8 @@ export interface CreateClientOptions {
   exchangeAudience?: string[]
   /** Its authorization requests must be pushed first (RFC 9126). */
   requirePar?: boolean
+  /** Its token requests must carry a DPoP proof: every access token bound to a key (RFC 9449). */
+  requireDpop?: boolean
   /** Browser origins (`https://app.example.com`) allowed cross-origin calls (CORS). */
   allowedOrigin?: string[]
   /** The name the login page shows (RFC 7591 `client_name`); 1-100 printable characters. */
@@ -97,6 +99,8 @@ export interface ClientJSON {
   audiences: string[]
   exchange_audiences: string[]
   require_par: boolean
+  /** RFC 9449 §10.2. */
+  dpop_bound_access_tokens: boolean
   allowed_origins: string[]
   client_name: string | null
   logo_uri: string | null
@@ -128,6 +132,7 @@ export function clientJSON(c: ClientRecord): ClientJSON {
     audiences: c.audiences,
     exchange_audiences: c.exchangeAudiences,
     require_par: c.requirePar,
+    dpop_bound_access_tokens: c.requireDpop,
     allowed_origins: c.allowedOrigins,
     client_name: c.displayName,
     logo_uri: c.logoUri,
@@ -341,6 +346,7 @@ export async function buildClient(
       audiences,
       exchangeAudiences,
       requirePar: o.requirePar === true,
+      requireDpop: o.requireDpop === true,
       allowedOrigins: checkList('--allowed-origin', o.allowedOrigin).map(checkAllowedOrigin),
       displayName: checkDisplayName(o.displayName),
       logoUri: checkLogoUri(o.logoUri),

@@ -174,6 +174,10 @@ export function buildProgram(): Command {
     )
     .option('--require-par', 'its authorization requests must be pushed first (RFC 9126)')
     .option(
+      '--require-dpop',
+      'its token requests must carry a DPoP proof: every access token bound to a key (RFC 9449)',
+    )
+    .option(
       '--allowed-origin <origin>',
       'a browser origin (scheme://host[:port]) allowed cross-origin calls (repeatable; CORS)',
       collect,

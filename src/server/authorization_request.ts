@@ -10,7 +10,8 @@
  * OpenID Connect Core §3.1.2.1 adds `prompt` (a set of `none`, `login`, `consent`,
  * `select_account`; `none` alone), `max_age` (seconds) and `login_hint` (the username to fill in);
  * this module checks their form, `../endpoints/authorize.ts` acts on them. It also adds `nonce` (Core §3.1.2.1, kept exactly as sent for the ID token) and `claims`
- * (Core §5.5, the standard claims asked for in the ID token; see `tokens/id_token.ts`).
+ * (Core §5.5, the standard claims asked for in the ID token; see `tokens/id_token.ts`). RFC 9449 §10
+ * adds `dpop_jkt`: the thumbprint of the key whose DPoP proof must redeem the code.
  */
 import { OAuthError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
@@ -35,6 +36,8 @@ const AUTHORIZATION_PARAMETERS = [
   // OpenID Connect Core §3.1.2.1, §5.5
   'nonce',
   'claims',
+  // RFC 9449 §10
+  'dpop_jkt',
 ] as const
 
 /** OpenID Connect Core §3.1.2.1: the `prompt` values this server acts on. */
@@ -62,6 +65,8 @@ export interface AuthorizationRequest {
   nonce: string | undefined
   /** The standard claims the `claims` parameter asks for in the ID token (none: empty). */
   claims: string[]
+  /** RFC 9449 §10 `dpop_jkt`: the key the code's redemption must prove; `undefined` when not sent. */
+  dpopJkt: string | undefined
   /** The request's own parameters, as received, for the hidden fields of the login form. */
   params: Readonly<Record<string, string>>
   /** The parameters came from a pushed request (RFC 9126). */
@@ -180,6 +185,12 @@ export async function checkAuthorizationRequest(
     return refuse('invalid_request', `nonce must be at most ${MAX_NONCE_LENGTH} characters`)
   }
 
+  // RFC 9449 §10: a JWK SHA-256 thumbprint, base64url (43 characters).
+  const dpopJkt = params.dpop_jkt === '' ? undefined : params.dpop_jkt
+  if (dpopJkt !== undefined && !S256_CHALLENGE.test(dpopJkt)) {
+    return refuse('invalid_request', 'dpop_jkt must be a JWK SHA-256 thumbprint (base64url)')
+  }
+
   const prompt = parsePrompt(params.prompt)
   if (prompt === undefined) {
     return refuse(
@@ -206,6 +217,7 @@ export async function checkAuthorizationRequest(
       scope,
       nonce,
       claims,
+      dpopJkt,
       params: carriedParameters(params),
       pushed,
       prompt,

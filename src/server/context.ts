@@ -9,6 +9,7 @@ import type { KeyRing } from '../tokens/key_ring.js'
 import type { SecretVerifier } from '../tokens/secrets.js'
 import type { ClientCache } from './client_cache.js'
 import type { CorsOrigins } from './cors.js'
+import type { DpopNonces } from './dpop.js'
 import type { Metrics } from './metrics.js'
 import type { PhantomCache } from './phantom_cache.js'
 import type { LoginThrottle } from './login_throttle.js'
@@ -39,4 +40,6 @@ export interface ServerContext {
   feed: RevocationFollower
   /** JWTs minted for opaque tokens at the phantom-token endpoint, per opaque token. */
   phantoms: PhantomCache
+  /** The DPoP nonces of the token endpoint (RFC 9449 §8), when `config.dpopNonce` is on. */
+  dpopNonces: DpopNonces
 }

@@ -32,6 +32,14 @@ describe('headers that must be single', () => {
     checkSingleHeaders(raw)
   })
 
+  it('throws 400 invalid_dpop_proof for a repeated DPoP header (RFC 9449 §4.3)', () => {
+    assert.throws(
+      () => checkSingleHeaders(['DPoP', 'a.b.c', 'dpop', 'd.e.f']),
+      (err: unknown) =>
+        err instanceof OAuthError && err.code === 'invalid_dpop_proof' && err.status === 400,
+    )
+  })
+
   it('throws 400 invalid_request for a repeated one', () => {
     assert.throws(
       () => checkSingleHeaders(['Cookie', 'a=1', 'Cookie', 'b=2']),

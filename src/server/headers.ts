@@ -39,8 +39,12 @@ export function repeatedHeader(rawHeaders: readonly string[]): string | undefine
   return undefined
 }
 
-/** Throws `invalid_request` (400) when a header that must be single is repeated. */
+/**
+ * Throws `invalid_request` (400) when a header that must be single is repeated; for `DPoP`,
+ * `invalid_dpop_proof` (RFC 9449 §4.3, point 1: "not more than one DPoP HTTP request header field").
+ */
 export function checkSingleHeaders(rawHeaders: readonly string[]): void {
   const name = repeatedHeader(rawHeaders)
+  if (name === 'dpop') throw new OAuthError('invalid_dpop_proof', 'the DPoP header is repeated')
   if (name !== undefined) throw new OAuthError('invalid_request', `the ${name} header is repeated`)
 }

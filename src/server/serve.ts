@@ -28,6 +28,7 @@ import { SecretVerifier } from '../tokens/secrets.js'
 import { createApp, createMetricsApp } from './app.js'
 import { BackchannelLogout } from './backchannel_logout.js'
 import { ClientCache } from './client_cache.js'
+import { DpopNonces } from './dpop.js'
 import { CorsOrigins } from './cors.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -144,6 +145,7 @@ async function createServerContext(
     logger,
     feed,
     phantoms,
+    dpopNonces: new DpopNonces(config),
   }
 }
 

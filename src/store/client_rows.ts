@@ -8,7 +8,7 @@ export const CLIENT_COLUMNS =
   'client_id, secret_hash, grants, scopes, redirect_uris, access_token_format, access_token_ttl, ' +
   'resource_server, created_at, auth_method, jwks, jwks_uri, audiences, exchange_audiences, ' +
   'require_par, allowed_origins, display_name, logo_uri, third_party, post_logout_redirect_uris, ' +
-  'backchannel_logout_uri, id_token_signed_response_alg'
+  'backchannel_logout_uri, id_token_signed_response_alg, require_dpop'
 
 /** How many columns `CLIENT_COLUMNS` names (the placeholders of an insert). */
 export const CLIENT_COLUMN_COUNT = CLIENT_COLUMNS.split(',').length

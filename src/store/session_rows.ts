@@ -47,6 +47,7 @@ export interface CodeRow {
   auth_time: number | null
   /** Space-separated claim names. */
   claims: string
+  dpop_jkt: string | null
 }
 
 export interface SessionRow {
@@ -75,6 +76,7 @@ export interface RefreshRow {
   used_at: number | null
   successor_hash: string | null
   successor_sealed: string | null
+  jkt: string | null
 }
 
 export const USER_COLUMNS =
@@ -84,7 +86,7 @@ export const LOGIN_COLUMNS = 'hash, user_id, created_at, expires_at'
 
 export const CODE_COLUMNS =
   'hash, client_id, user_id, redirect_uri, code_challenge, scope, login_hash, created_at, ' +
-  'expires_at, used_at, session_id, nonce, auth_time, claims'
+  'expires_at, used_at, session_id, nonce, auth_time, claims, dpop_jkt'
 
 export const SESSION_COLUMNS =
   'id, user_id, client_id, scope, login_hash, created_at, expires_at, idle_expires_at, revoked_at, ' +
@@ -92,7 +94,7 @@ export const SESSION_COLUMNS =
 
 export const REFRESH_COLUMNS =
   'hash, session_id, client_id, user_id, scope, issued_at, expires_at, used_at, successor_hash, ' +
-  'successor_sealed'
+  'successor_sealed, jkt'
 
 /** Claim names as stored: space-separated, like a scope. */
 function claimNames(stored: string): string[] {
@@ -139,6 +141,7 @@ export function codeFromRow(row: CodeRow): AuthorizationCodeRecord {
     nonce: row.nonce,
     authTime: row.auth_time,
     claims: claimNames(row.claims),
+    dpopJkt: row.dpop_jkt,
   }
 }
 
@@ -170,5 +173,6 @@ export function refreshFromRow(row: RefreshRow): RefreshTokenRecord {
     usedAt: row.used_at,
     successorHash: row.successor_hash,
     successorSealed: row.successor_sealed,
+    jkt: row.jkt,
   }
 }

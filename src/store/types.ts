@@ -65,6 +65,11 @@ export interface ClientRecord {
   /** Its authorization requests must be pushed first (RFC 9126 §6). */
   requirePar: boolean
   /**
+   * Its token requests must carry a DPoP proof, so every access token it gets is bound to a key
+   * (RFC 9449 §5.2 `dpop_bound_access_tokens`).
+   */
+  requireDpop: boolean
+  /**
    * Browser origins (`scheme://host[:port]`) allowed cross-origin calls besides those of its redirect
    * URIs (which count only for a public client).
    */
@@ -201,6 +206,11 @@ export interface OpaqueTokenRecord {
   sid: string | null
   issuedAt: number
   expiresAt: number
+  /**
+   * The RFC 7638 thumbprint of the key the token is bound to (RFC 9449 §6: introspection reports it
+   * as `cnf.jkt`), or `null` for a bearer token.
+   */
+  jkt: string | null
 }
 
 export interface TokenStore {
@@ -403,6 +413,11 @@ export interface AuthorizationCodeRecord {
    * Core §5.5), by name; empty when none. Whether the granted scope allows each is decided at issue.
    */
   claims: string[]
+  /**
+   * The request's `dpop_jkt` (RFC 9449 §10): the thumbprint of the key whose DPoP proof must come
+   * with the code's redemption; `null` when none was sent.
+   */
+  dpopJkt: string | null
 }
 
 export interface RefreshTokenRecord {
@@ -426,6 +441,11 @@ export interface RefreshTokenRecord {
    * presents this token again (a retry inside the grace window) can recover it. `null` until rotated.
    */
   successorSealed: string | null
+  /**
+   * The thumbprint of the key a public client's refresh token is bound to (RFC 9449 §5): a refresh
+   * needs a proof of that key. Carried along rotation; `null` when unbound.
+   */
+  jkt: string | null
 }
 
 /** What happened to a presented refresh token. */

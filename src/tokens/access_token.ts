@@ -44,6 +44,11 @@ export interface AccessTokenGrant {
    * so that a revocation of either id covers both (`server/endpoints/phantom.ts`). A fresh one otherwise.
    */
   jti?: string
+  /**
+   * The thumbprint of the key the token is bound to (RFC 9449 §6): a JWT carries it as `cnf.jkt`, an
+   * opaque token's record keeps it. `null` or absent: a bearer token.
+   */
+  jkt?: string | null
 }
 
 /** RFC 8693 §4.1: who acts for `sub`; a nested `act` names the actors before it. */
@@ -57,6 +62,8 @@ export interface IssuedAccessToken {
   format: AccessTokenFormat
   expiresIn: number
   claims: AccessTokenClaims
+  /** `DPoP` when bound to a key, else `Bearer` (the token response's `token_type`, RFC 9449 §5). */
+  tokenType: 'Bearer' | 'DPoP'
 }
 
 // Random bytes drawn 4 KiB at a time: one CSPRNG call per 256 token ids instead of one each.
@@ -95,11 +102,14 @@ export async function issueAccessToken(
   if (grant.scope.length > 0) claims.scope = grant.scope.join(' ')
   if (grant.sid) claims.sid = grant.sid
   if (grant.act) claims.act = grant.act
+  const jkt = grant.jkt ?? null
+  if (jkt !== null) claims.cnf = { jkt }
+  const tokenType = jkt === null ? 'Bearer' : 'DPoP'
   const expiresIn = exp - iat
   if (client.accessTokenFormat === 'jwt') {
     const signer = ctx.keys.signer(iat)
     if (!signer) throw new Error('no active signing key')
-    return { token: await signer.sign(claims), format: 'jwt', expiresIn, claims }
+    return { token: await signer.sign(claims), format: 'jwt', expiresIn, claims, tokenType }
   }
   // The store keeps no `act`: a delegated token would lose it and pass for the subject's own.
   if (grant.act) throw new Error('a delegated token (act) must be a JWT')
@@ -114,8 +124,9 @@ export async function issueAccessToken(
     sid: claims.sid ?? null,
     issuedAt: iat,
     expiresAt: claims.exp,
+    jkt,
   })
-  return { token, format: 'opaque', expiresIn, claims }
+  return { token, format: 'opaque', expiresIn, claims, tokenType }
 }
 
 export interface LiveAccessToken {
@@ -186,5 +197,6 @@ export async function resolveAccessToken(
   }
   if (record.scope) claims.scope = record.scope
   if (record.sid) claims.sid = record.sid
+  if (record.jkt) claims.cnf = { jkt: record.jkt }
   return { format: 'opaque', claims, hash }
 }

@@ -15,6 +15,7 @@ import {
   decodeProtectedHeader,
   exportJWK,
   generateKeyPair,
+  generateSecret,
   jwtVerify,
   SignJWT,
   type CryptoKey,
@@ -61,6 +62,7 @@ const CHECKED = [
   'code_challenge_methods_supported',
   'authorization_response_iss_parameter_supported',
   'introspection_signing_alg_values_supported',
+  'dpop_signing_alg_values_supported',
   'require_pushed_authorization_requests',
   'token_endpoint_auth_signing_alg_values_supported',
   'introspection_endpoint_auth_signing_alg_values_supported',
@@ -466,6 +468,48 @@ describe('authorization server metadata', () => {
       }
     }
     assert.deepEqual(sorted(listed('introspection_signing_alg_values_supported')), sorted(signed))
+  })
+
+  it('lists exactly the algorithms a DPoP proof may be signed with at the token endpoint', async () => {
+    const accepted: string[] = []
+    const candidates = new Set([...listed('dpop_signing_alg_values_supported'), ...ASSERTION_ALGS])
+    for (const alg of candidates) {
+      const payload = { jti: randomUUID(), htm: 'POST', htu: `${server.url}/token` }
+      let proof: string
+      if (alg === 'none') {
+        const { publicKey } = await generateKeyPair('ES256')
+        const header = { alg, typ: 'dpop+jwt', jwk: await exportJWK(publicKey) }
+        const now = Math.floor(Date.now() / 1000)
+        proof = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(
+          JSON.stringify({ ...payload, iat: now }),
+        ).toString('base64url')}.`
+      } else {
+        const pair = HMAC.test(alg)
+          ? { privateKey: await generateSecret(alg, { extractable: true }), publicKey: undefined }
+          : await generateKeyPair(alg, { extractable: true })
+        const jwk = await exportJWK(pair.publicKey ?? pair.privateKey)
+        proof = await new SignJWT(payload)
+          .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk })
+          .setIssuedAt()
+          .sign(pair.privateKey)
+      }
+      const res = await request(`${server.url}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basic(conf.client_id, conf.client_secret),
+          dpop: proof,
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials' }).toString(),
+      })
+      if (res.status === 200) {
+        assert.equal(res.json.token_type, 'DPoP', alg)
+        accepted.push(alg)
+      } else {
+        assert.equal(res.json.error, 'invalid_dpop_proof', `${alg}: ${res.text}`)
+      }
+    }
+    assert.deepEqual(sorted(listed('dpop_signing_alg_values_supported')), sorted(accepted))
   })
 
   it('lists exactly the algorithms a private_key_jwt assertion may be signed with, at each endpoint', async () => {

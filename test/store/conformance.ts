@@ -81,6 +81,7 @@ export function runStoreConformance(
           audiences: ['https://orders.example.com', 'https://billing.example.com'],
           exchangeAudiences: ['https://ledger.example.com'],
           requirePar: true,
+          requireDpop: true,
           allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
           displayName: 'Orders — “Web” <beta> & ünïcode',
           logoUri: 'https://cdn.example.com/logo.png?v=2',
@@ -462,6 +463,14 @@ export function runStoreConformance(
         await store.saveToken(own)
         assert.deepEqual(await store.findToken('h1', NOW), saved)
         assert.deepEqual(await store.findToken('h2', NOW + 299), own)
+      })
+
+      it('keeps the DPoP key thumbprint of a bound token, and null for a bearer token', async () => {
+        const bound = token('h1', { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' })
+        await store.saveToken(bound)
+        await store.saveToken(token('h2'))
+        assert.deepEqual(await store.findToken('h1', NOW), bound)
+        assert.equal((await store.findToken('h2', NOW))?.jkt, null)
       })
 
       it('returns null for an unknown hash', async () => {

@@ -33,6 +33,36 @@ export function describeRefreshConformance(store: () => Store): void {
       assert.deepEqual(await store().getRefreshToken('rt2', NOW + 2), refresh('rt2', s))
     })
 
+    it('keeps the DPoP key thumbprint of a bound refresh token and stores its successor bound as given', async () => {
+      const s = session('s1')
+      const jkt = '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I'
+      const rt = refresh('rt1', s, { jkt })
+      await store().createSession(s, rt, null)
+      assert.deepEqual(await store().getRefreshToken('rt1', NOW), rt)
+      const next = refresh('rt2', s, { jkt, issuedAt: NOW + 1 })
+      const outcome = await store().rotateRefreshToken(
+        'rt1',
+        next,
+        'sealed-rt2',
+        NOW + 3600,
+        NOW + 1,
+      )
+      assert.equal(outcome.outcome, 'rotated')
+      assert.equal(outcome.outcome === 'rotated' ? outcome.previous.jkt : undefined, jkt)
+      assert.deepEqual(await store().getRefreshToken('rt2', NOW + 2), next)
+      // An unbound successor stays unbound (the engine stores what it is given).
+      const unbound = session('s2')
+      await store().createSession(unbound, refresh('rt3', unbound), null)
+      await store().rotateRefreshToken(
+        'rt3',
+        refresh('rt4', unbound),
+        'sealed',
+        NOW + 3600,
+        NOW + 1,
+      )
+      assert.equal((await store().getRefreshToken('rt4', NOW + 2))?.jkt, null)
+    })
+
     it('finds no refresh token that is unknown, expired, or of an ended session', async () => {
       await start(session('s1'), 'rt1')
       const expiring = session('s2')

@@ -54,6 +54,15 @@ export function describeSessionConformance(store: () => Store): void {
       })
     })
 
+    it('keeps the dpop_jkt of a code (RFC 9449 §10)', async () => {
+      const saved = code('c1', { dpopJkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' })
+      await store().saveCode(saved)
+      assert.deepEqual(await store().redeemCode('c1', NOW + 5), {
+        outcome: 'redeemed',
+        code: { ...saved, usedAt: NOW + 5 },
+      })
+    })
+
     it('reports any later redemption as replayed with the record and the first usedAt', async () => {
       await store().saveCode(code('c1'))
       await store().saveCode(code('c2'))

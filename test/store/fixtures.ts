@@ -30,6 +30,7 @@ export function client(clientId: string, overrides: Partial<ClientRecord> = {}):
     audiences: [],
     exchangeAudiences: [],
     requirePar: false,
+    requireDpop: false,
     allowedOrigins: [],
     displayName: null,
     logoUri: null,
@@ -56,6 +57,7 @@ export function token(hash: string, overrides: Partial<OpaqueTokenRecord> = {}):
     sid: 'session-1',
     issuedAt: NOW,
     expiresAt: NOW + 300,
+    jkt: null,
     ...overrides,
   }
 }
@@ -113,6 +115,7 @@ export function code(
     nonce: 'n-0S6_WzA2Mj',
     authTime: NOW - 30,
     claims: ['email', 'name'],
+    dpopJkt: null,
     ...overrides,
   }
 }
@@ -151,6 +154,7 @@ export function refresh(
     usedAt: null,
     successorHash: null,
     successorSealed: null,
+    jkt: null,
     ...overrides,
   }
 }

@@ -35,6 +35,7 @@ const client: ClientRecord = {
   audiences: [],
   exchangeAudiences: [],
   requirePar: false,
+  requireDpop: false,
   allowedOrigins: [],
   displayName: null,
   logoUri: null,
@@ -70,6 +71,7 @@ const opaqueToken = {
   sid: null,
   issuedAt: NOW,
   expiresAt: NOW + 300,
+  jkt: null,
 }
 
 function revocation(value: string) {

@@ -58,6 +58,7 @@ const refreshToken: RefreshTokenRecord = {
   expiresAt: NOW + 1800,
   usedAt: null,
   successorHash: null,
+  jkt: null,
   successorSealed: null,
 }
 
@@ -76,6 +77,7 @@ const authorizationCode: AuthorizationCodeRecord = {
   nonce: null,
   authTime: NOW,
   claims: [],
+  dpopJkt: null,
 }
 
 const sidEvent: RevocationInput = {

@@ -478,6 +478,8 @@ async function issueCode(
     nonce: authz.nonce ?? null,
     authTime: login.createdAt,
     claims: authz.claims,
+    // RFC 9449 §10: the key the redemption must prove.
+    dpopJkt: authz.dpopJkt ?? null,
   })
   // RFC 9207: `iss` tells the client which server answered (mix-up defence).
   return redirectTo(authz.redirectUri, {

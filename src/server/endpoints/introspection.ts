@@ -13,6 +13,10 @@
  * - anything else (an authorization code, a login cookie, another client's token): inactive.
  * `token_type_hint` changes nothing: every kind is looked up whatever it says.
  *
+ * A token bound to a key (RFC 9449 §6.2) is answered with `token_type: "DPoP"` and `cnf.jkt`: the
+ * resource server checks the proof it received against it. No proof is asked of the caller here (the
+ * resource server presents the token, not its holder).
+ *
  * A client whose Accept header names `application/token-introspection+jwt` gets the same object signed,
  * as the `token_introspection` claim of a JWT for it (RFC 9701 §4, §5); any other gets plain JSON.
  * Errors are plain JSON either way (RFC 9701 §4: as RFC 7662 says).
@@ -40,7 +44,8 @@ function describe(live: LiveAccessToken): Record<string, unknown> {
   const out: Record<string, unknown> = {
     active: true,
     client_id: c.client_id,
-    token_type: 'Bearer',
+    // RFC 9449 §6.2: a bound token is a DPoP token, and its key's thumbprint is reported.
+    token_type: c.cnf?.jkt !== undefined ? 'DPoP' : 'Bearer',
     exp: c.exp,
     iat: c.iat,
     sub: c.sub,
@@ -52,6 +57,7 @@ function describe(live: LiveAccessToken): Record<string, unknown> {
   if (c.sid) out.sid = c.sid
   // RFC 8693 §4.1: a delegated token says who acts.
   if (c.act) out.act = c.act
+  if (c.cnf?.jkt !== undefined) out.cnf = { jkt: c.cnf.jkt }
   return out
 }
 

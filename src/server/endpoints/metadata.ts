@@ -24,6 +24,7 @@ import { REVOCATION_PATH } from './revocation.js'
 import { allMethods, provingMethods } from '../client_auth/index.js'
 import { ASSERTION_SIGNING_ALGS } from '../client_auth/private_key_jwt.js'
 import { GRANT_TYPES } from '../grants/index.js'
+import { DPOP_SIGNING_ALGS } from '../dpop.js'
 import { PHANTOM_PATH } from './phantom.js'
 import { TOKEN_PATH } from './token.js'
 import { USERINFO_PATH } from './userinfo.js'
@@ -62,6 +63,8 @@ export function buildMetadata(ctx: ServerContext): Record<string, unknown> {
     // RFC 9701 §6: a JWT introspection response is signed with the key signing access tokens at that
     // moment, and the signing-alg setting can make that key any of these.
     introspection_signing_alg_values_supported: [...SIGNING_ALGS],
+    // RFC 9449 §5.1: what a DPoP proof may be signed with (the token endpoint and userinfo).
+    dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS],
     // RFC 9126 §5: pushed requests are accepted from every client, required server-wide from none
     // (a client registered with --require-par must push; RFC 9126 §6).
     pushed_authorization_request_endpoint: base + PAR_PATH,

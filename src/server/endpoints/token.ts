@@ -1,11 +1,13 @@
 /**
  * The token endpoint (RFC 6749 §3.2): authenticate the client, find the grant (`../grants/index.ts`),
- * check the client was given it and may use it, hand over. Every answer, success or error, carries
- * `Cache-Control: no-store`.
+ * check the client was given it and may use it, check a DPoP proof if one came (`../dpop.ts`, RFC 9449
+ * §5: the access token is then bound to its key and typed `DPoP`), hand over. Every answer, success
+ * or error, carries `Cache-Control: no-store`.
  */
 import type { FastifyInstance } from 'fastify'
 import { OAuthError } from '../../errors.js'
 import { authenticateClient } from '../client_auth/index.js'
+import { tokenRequestProof } from '../dpop.js'
 import type { ServerContext } from '../context.js'
 import { applyCors, registerPreflight } from '../cors.js'
 import type { FormParams } from '../form.js'
@@ -32,7 +34,16 @@ export function registerTokenEndpoint(app: FastifyInstance, ctx: ServerContext):
     if (method === 'none' && grant.confidentialOnly) {
       throw new OAuthError('unauthorized_client', 'a public client may not use this grant type')
     }
-    const response = await grant.handle({ params, client, method }, ctx)
+    // RFC 9449 §5: the proof is checked (and its jti spent) before the grant is: a bad proof never
+    // consumes a code or rotates a refresh token.
+    const dpop = await tokenRequestProof(
+      request,
+      reply,
+      client,
+      ctx.config.issuer + TOKEN_PATH,
+      ctx,
+    )
+    const response = await grant.handle({ params, client, method, dpop }, ctx)
     reply
       .header('cache-control', 'no-store')
       .header('pragma', 'no-cache')

@@ -14,6 +14,13 @@
  * `insufficient_scope` with `scope="openid"`, also as a 401: Latchkey's contract is that every
  * userinfo refusal is a 401 with a challenge (RFC 6750 §3.1 suggests 403, a SHOULD);
  * a token sent twice or a malformed header → 400 `invalid_request`.
+ *
+ * DPoP (RFC 9449 §7): a token bound to a key (`cnf.jkt`) is accepted only as `Authorization: DPoP
+ * <token>` with a `DPoP` proof of that key for this request (`htm`, `htu` the userinfo URL under the
+ * issuer, `ath` the token's hash), its `jti` spent once on every node; a bound token sent as a bearer
+ * token (header or form) → 401 `invalid_token`, a missing, invalid, replayed or other-key proof → 401
+ * `invalid_dpop_proof`, each with a DPoP challenge (§7.1) naming the algorithms accepted. An unbound
+ * token sent with the DPoP scheme is refused as `invalid_token` too (as the verifier SDK does).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError } from '../../errors.js'
@@ -24,6 +31,7 @@ import type { FormParams } from '../form.js'
 import { applyCors, registerPreflight } from '../cors.js'
 import { sendOAuthError } from '../errors.js'
 import { scopeList } from '../scope.js'
+import { acceptProof, DPOP_SIGNING_ALGS, proofHeader } from '../dpop.js'
 
 export const USERINFO_PATH = '/userinfo'
 
@@ -31,6 +39,16 @@ const REALM = 'latchkey'
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
+// RFC 9449 §7.1: the same token68 syntax under the DPoP scheme.
+const DPOP = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i
+
+type Scheme = 'Bearer' | 'DPoP'
+
+/** A refusal about the sender constraint: its challenge is a DPoP one (RFC 9449 §7.1). */
+class DpopRefusal extends OAuthError {}
+
+const dpopRefusal = (code: 'invalid_token' | 'invalid_dpop_proof', description: string) =>
+  new DpopRefusal(code, description, { status: 401 })
 
 /** No token at all: RFC 6750 §3.1 says the challenge then carries no error code. */
 class MissingToken extends OAuthError {
@@ -39,16 +57,22 @@ class MissingToken extends OAuthError {
   }
 }
 
-/** The bearer token of the request, from the header or (POST) the form body. */
-function readToken(request: FastifyRequest): string {
+/** The access token of the request and its scheme, from the header or (POST) the form body. */
+function readToken(request: FastifyRequest): { token: string; scheme: Scheme } {
   const authorization = request.headers.authorization
   const params = (request.body ?? {}) as FormParams
   const inBody = params.access_token
   let inHeader: string | undefined
+  let scheme: Scheme = 'Bearer'
   if (authorization !== undefined && /^bearer(\s|$)/i.test(authorization)) {
     const m = BEARER.exec(authorization)
     if (!m) throw new OAuthError('invalid_request', 'malformed Bearer authorization header')
     inHeader = m[1]!
+  } else if (authorization !== undefined && /^dpop(\s|$)/i.test(authorization)) {
+    const m = DPOP.exec(authorization)
+    if (!m) throw new OAuthError('invalid_request', 'malformed DPoP authorization header')
+    inHeader = m[1]!
+    scheme = 'DPoP'
   }
   // RFC 6750 §3.1: more than one method of presenting a token is invalid_request.
   if (inHeader !== undefined && inBody !== undefined) {
@@ -56,12 +80,18 @@ function readToken(request: FastifyRequest): string {
   }
   const token = inHeader ?? inBody
   if (token === undefined || token === '') throw new MissingToken()
-  return token
+  return { token, scheme }
 }
 
-/** Sends `err` with its Bearer challenge (RFC 6750 §3). */
-function refuse(reply: FastifyReply, err: OAuthError): FastifyReply {
-  let challenge = `Bearer realm="${REALM}"`
+/**
+ * Sends `err` with its challenge: Bearer (RFC 6750 §3), or DPoP (RFC 9449 §7.1) for a request that
+ * used the DPoP scheme and for a refusal about the sender constraint.
+ */
+function refuse(reply: FastifyReply, err: OAuthError, scheme: Scheme): FastifyReply {
+  const dpop = scheme === 'DPoP' || err instanceof DpopRefusal
+  let challenge = dpop
+    ? `DPoP realm="${REALM}", algs="${DPOP_SIGNING_ALGS.join(' ')}"`
+    : `Bearer realm="${REALM}"`
   if (!(err instanceof MissingToken)) {
     challenge += `, error="${err.code}", error_description="${err.description}"`
     if (err.code === 'insufficient_scope') challenge += ', scope="openid"'
@@ -70,11 +100,63 @@ function refuse(reply: FastifyReply, err: OAuthError): FastifyReply {
   return sendOAuthError(reply, err)
 }
 
+/**
+ * RFC 9449 §7: a bound token comes with the DPoP scheme and a proof of its key for this request; an
+ * unbound one with the Bearer scheme. Throws `DpopRefusal`.
+ */
+async function checkSender(
+  request: FastifyRequest,
+  token: string,
+  scheme: Scheme,
+  jkt: string | undefined,
+  ctx: ServerContext,
+): Promise<void> {
+  if (jkt === undefined) {
+    if (scheme === 'DPoP')
+      throw dpopRefusal('invalid_token', 'the access token is not bound to a key')
+    return
+  }
+  if (scheme !== 'DPoP') {
+    throw dpopRefusal(
+      'invalid_token',
+      'the access token is bound to a key: send it with the DPoP scheme',
+    )
+  }
+  const proof = proofHeader(request)
+  if (proof === undefined) throw dpopRefusal('invalid_dpop_proof', 'a DPoP proof is required')
+  let proven: string
+  try {
+    const accepted = await acceptProof(ctx, proof, {
+      htm: request.method,
+      htu: ctx.config.issuer + USERINFO_PATH,
+      accessToken: token,
+      status: 401,
+    })
+    proven = accepted.jkt
+  } catch (err) {
+    if (err instanceof OAuthError && err.status < 500) {
+      throw dpopRefusal('invalid_dpop_proof', err.description)
+    }
+    throw err
+  }
+  if (proven !== jkt)
+    throw dpopRefusal(
+      'invalid_dpop_proof',
+      'the DPoP proof is not by the key the token is bound to',
+    )
+}
+
 /** The claims about the token's user (OIDC Core §5.3.2). Throws `OAuthError` to refuse. */
-async function userinfo(token: string, ctx: ServerContext): Promise<Record<string, unknown>> {
+async function userinfo(
+  request: FastifyRequest,
+  token: string,
+  scheme: Scheme,
+  ctx: ServerContext,
+): Promise<Record<string, unknown>> {
   const live = await resolveAccessToken(ctx.tokens, token)
   if (!live) throw new OAuthError('invalid_token', 'the access token is not active')
   const { claims } = live
+  await checkSender(request, token, scheme, claims.cnf?.jkt, ctx)
   const scopes = scopeList(claims.scope ?? '')
   // A user's token belongs to a session (`sid`), kept by a token exchanged from it; a client's
   // own token (client_credentials) has none: its `sub` is the client.
@@ -102,10 +184,13 @@ export function registerUserinfoEndpoint(app: FastifyInstance, ctx: ServerContex
     handler: async (request, reply) => {
       if (request.headers.origin !== undefined) await applyCors(ctx, request, reply)
       let answer: Record<string, unknown>
+      let scheme: Scheme = 'Bearer'
       try {
-        answer = await userinfo(readToken(request), ctx)
+        const presented = readToken(request)
+        scheme = presented.scheme
+        answer = await userinfo(request, presented.token, scheme, ctx)
       } catch (err) {
-        if (err instanceof OAuthError && err.status < 500) return refuse(reply, err)
+        if (err instanceof OAuthError && err.status < 500) return refuse(reply, err, scheme)
         throw err
       }
       return reply

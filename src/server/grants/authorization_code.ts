@@ -4,7 +4,8 @@
  * session, answer with an access token and the session's first refresh token, and with an ID token
  * when the scope has `openid` (OpenID Connect Core §3.1.3.3: the code's `nonce`, `auth_time` and
  * requested claims). `resource` (RFC 8707) is read from the token request only (`./resource.ts`),
- * checked before the code is spent.
+ * checked before the code is spent, as the DPoP proof is (at the token endpoint, RFC 9449 §5): the access
+ * token is bound to its key, and so is a public client's refresh token.
  */
 import { OAuthError } from '../../errors.js'
 import type { SessionRecord } from '../../store/types.js'
@@ -21,7 +22,7 @@ const invalidGrant = (description: string): OAuthError =>
   new OAuthError('invalid_grant', description)
 
 async function redeem(
-  { params, client }: GrantRequest,
+  { params, client, method, dpop }: GrantRequest,
   ctx: ServerContext,
 ): Promise<TokenResponse> {
   const { code, redirect_uri: redirectUri, code_verifier: verifier } = params
@@ -55,6 +56,10 @@ async function redeem(
   if (record.redirectUri !== redirectUri) throw invalidGrant('redirect_uri does not match the code')
   if (!checkPkceS256(verifier, record.codeChallenge))
     throw invalidGrant('code_verifier does not match')
+  // RFC 9449 §10: a code asked for with `dpop_jkt` is redeemed only with a proof of that key.
+  if (record.dpopJkt !== null && dpop?.jkt !== record.dpopJkt) {
+    throw invalidGrant('the code is bound to a DPoP key (dpop_jkt) this request does not prove')
+  }
   const user = await ctx.store.getUser(record.userId)
   if (!user) throw invalidGrant('the user no longer exists')
   // A code approved by a login that has since ended (signed out everywhere, session revoked) is dead.
@@ -76,13 +81,24 @@ async function redeem(
     authTime: record.authTime,
     claims: record.claims,
   }
-  const refresh = client.grants.includes('refresh_token') ? newRefreshToken(session, now) : null
+  // RFC 9449 §5: a public client's refresh token is bound to the proof's key; a confidential client's
+  // stays unbound (it authenticates each refresh).
+  const refreshJkt = method === 'none' ? (dpop?.jkt ?? null) : null
+  const refresh = client.grants.includes('refresh_token')
+    ? newRefreshToken(session, now, refreshJkt)
+    : null
   await ctx.store.createSession(session, refresh?.record ?? null, codeHash)
   const scope = scopeList(record.scope)
-  return sessionTokenResponse(ctx, client, session, scope, refresh?.token ?? null, aud, {
-    nonce: record.nonce,
-    profile: user,
-  })
+  return sessionTokenResponse(
+    ctx,
+    client,
+    session,
+    scope,
+    refresh?.token ?? null,
+    aud,
+    { nonce: record.nonce, profile: user },
+    dpop?.jkt,
+  )
 }
 
 export const authorizationCode: Grant = {

@@ -9,14 +9,23 @@ import { grantScope } from '../scope.js'
 import { requestedAudience } from './resource.js'
 import type { Grant, GrantRequest, TokenResponse } from './types.js'
 
-async function issue({ params, client }: GrantRequest, ctx: ServerContext): Promise<TokenResponse> {
+async function issue(
+  { params, client, dpop }: GrantRequest,
+  ctx: ServerContext,
+): Promise<TokenResponse> {
   const aud = requestedAudience(params, client, ctx.tokens.defaultAudience)
   const scope = grantScope(params.scope, client.scopes)
-  const issued = await issueAccessToken(ctx.tokens, { client, sub: client.clientId, scope, aud })
+  const issued = await issueAccessToken(ctx.tokens, {
+    client,
+    sub: client.clientId,
+    scope,
+    aud,
+    jkt: dpop?.jkt,
+  })
   ctx.metrics.tokensIssued.record('access_token', issued.format)
   const response: TokenResponse = {
     access_token: issued.token,
-    token_type: 'Bearer',
+    token_type: issued.tokenType,
     expires_in: issued.expiresIn,
   }
   if (scope.length > 0) response.scope = scope.join(' ')

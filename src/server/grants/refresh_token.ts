@@ -4,6 +4,11 @@
  * refreshes exactly one lineage survives. A rotated token presented again inside the grace window gets
  * the successor already issued (a client's duplicate request); past it, the whole session ends.
  * `resource` picks the new access token's `aud` among the client's audiences (RFC 8707 §2.2).
+ *
+ * A refresh token bound to a key (a public client's, issued with a DPoP proof: RFC 9449 §5) is used only
+ * with a proof of that key; without one, or with another key, it is `invalid_grant` (the grant is bound
+ * to a key the request does not prove; the proof itself may be valid), and nothing happens to it: not
+ * even a reuse ends its session. Its successors are bound to the same key.
  */
 import { OAuthError } from '../../errors.js'
 import type { ClientRecord, RefreshTokenRecord } from '../../store/types.js'
@@ -28,6 +33,7 @@ async function reused(
   scope: string[],
   now: number,
   aud: string | undefined,
+  jkt: string | undefined,
 ): Promise<TokenResponse> {
   const successor =
     previous.successorSealed !== null ? openSuccessor(token, previous.successorSealed) : null
@@ -35,7 +41,7 @@ async function reused(
   if (successor !== null && ctx.preciseClock() - usedAt <= ctx.config.refreshGraceSeconds) {
     const session = await ctx.store.getSession(previous.sessionId)
     if (session && session.revokedAt === null) {
-      return sessionTokenResponse(ctx, client, session, scope, successor, aud)
+      return sessionTokenResponse(ctx, client, session, scope, successor, aud, undefined, jkt)
     }
   }
   // RFC 9700 §4.14.2: reuse of a rotated refresh token ends the session, newest token included.
@@ -51,7 +57,7 @@ async function reused(
 }
 
 async function rotate(
-  { params, client }: GrantRequest,
+  { params, client, dpop }: GrantRequest,
   ctx: ServerContext,
 ): Promise<TokenResponse> {
   const token = params.refresh_token
@@ -63,13 +69,20 @@ async function rotate(
   const current = await ctx.store.getRefreshToken(hash, now)
   // A token bound to another client is refused and left alone (RFC 6749 §10.4).
   if (!current || current.clientId !== client.clientId) throw invalidGrant()
+  if (current.jkt !== null && current.jkt !== dpop?.jkt) {
+    throw new OAuthError(
+      'invalid_grant',
+      'the refresh token is bound to a DPoP key: send a proof of that key',
+    )
+  }
+  const jkt = dpop?.jkt
   // RFC 6749 §6: the scope may narrow what was granted, never widen it.
   const scope = grantScope(params.scope, scopeList(current.scope), 'the original grant')
-  if (current.usedAt !== null) return reused(ctx, client, token, current, scope, now, aud)
+  if (current.usedAt !== null) return reused(ctx, client, token, current, scope, now, aud, jkt)
 
   const session = await ctx.store.getSession(current.sessionId)
   if (!session) throw invalidGrant()
-  const next = newRefreshToken(session, now)
+  const next = newRefreshToken(session, now, current.jkt)
   const outcome = await ctx.store.rotateRefreshToken(
     hash,
     next.record,
@@ -79,9 +92,9 @@ async function rotate(
   )
   switch (outcome.outcome) {
     case 'rotated':
-      return sessionTokenResponse(ctx, client, session, scope, next.token, aud)
+      return sessionTokenResponse(ctx, client, session, scope, next.token, aud, undefined, jkt)
     case 'reused':
-      return reused(ctx, client, token, outcome.previous, scope, now, aud)
+      return reused(ctx, client, token, outcome.previous, scope, now, aud, jkt)
     case 'invalid':
       throw invalidGrant()
   }

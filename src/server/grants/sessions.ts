@@ -22,10 +22,14 @@ export function newSessionId(): string {
   return randomBytes(16).toString('base64url')
 }
 
-/** A new refresh token of `session`, living as long as the session may. */
+/**
+ * A new refresh token of `session`, living as long as the session may; bound to the key `jkt` when
+ * given (a public client's, RFC 9449 §5).
+ */
 export function newRefreshToken(
   session: Pick<SessionRecord, 'id' | 'userId' | 'clientId' | 'scope' | 'expiresAt'>,
   now: number,
+  jkt: string | null,
 ): { token: string; record: RefreshTokenRecord } {
   const { token, hash } = generateOpaqueToken()
   return {
@@ -41,6 +45,7 @@ export function newRefreshToken(
       usedAt: null,
       successorHash: null,
       successorSealed: null,
+      jkt,
     },
   }
 }
@@ -67,6 +72,7 @@ export async function sessionTokenResponse(
   refreshToken: string | null,
   aud?: string,
   first?: FirstIdToken,
+  jkt?: string | null,
 ): Promise<TokenResponse> {
   const issued = await issueAccessToken(ctx.tokens, {
     client,
@@ -74,11 +80,12 @@ export async function sessionTokenResponse(
     scope,
     sid: session.id,
     aud,
+    jkt,
   })
   ctx.metrics.tokensIssued.record('access_token', issued.format)
   const response: TokenResponse = {
     access_token: issued.token,
-    token_type: 'Bearer',
+    token_type: issued.tokenType,
     expires_in: issued.expiresIn,
   }
   if (scope.length > 0) response.scope = scope.join(' ')

@@ -61,14 +61,18 @@ async function presented(
   return live
 }
 
-/** DESIGN: a token for specific APIs is theirs to exchange; one for the issuer anyone's (with the grant). */
+/**
+ * DESIGN: a token for specific APIs is theirs to exchange; one for the issuer anyone's (with the grant).
+ * A token bound to a key (RFC 9449 `cnf.jkt`) only by the APIs it names: they received it with its
+ * proof; anyone else holding it may have stolen it, and must not trade it for an unbound one.
+ */
 function mayExchange(
   subject: LiveAccessToken,
   client: ClientRecord,
   defaultAudience: string,
 ): boolean {
   const auds = typeof subject.claims.aud === 'string' ? [subject.claims.aud] : subject.claims.aud
-  if (auds.every((a) => a === defaultAudience)) return true
+  if (subject.claims.cnf === undefined && auds.every((a) => a === defaultAudience)) return true
   return auds.some((a) => a === client.clientId || client.audiences.includes(a))
 }
 
@@ -95,7 +99,7 @@ function actClaim(subject: LiveAccessToken, actor: LiveAccessToken | null): Acto
 }
 
 async function exchange(
-  { params, client }: GrantRequest,
+  { params, client, dpop }: GrantRequest,
   ctx: ServerContext,
 ): Promise<TokenResponse> {
   if (
@@ -129,12 +133,13 @@ async function exchange(
     aud,
     act,
     notAfter: subject.claims.exp,
+    jkt: dpop?.jkt,
   })
   ctx.metrics.tokensIssued.record('access_token', issued.format)
   const response: TokenResponse = {
     access_token: issued.token,
     issued_token_type: ACCESS_TOKEN_TYPE,
-    token_type: 'Bearer',
+    token_type: issued.tokenType,
     expires_in: issued.expiresIn,
   }
   if (scope.length > 0) response.scope = scope.join(' ')

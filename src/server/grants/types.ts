@@ -4,6 +4,7 @@
  * checks the client was given the grant and may use it, and hands over; the CLI reads the same
  * descriptor to validate `client create --grant`.
  */
+import type { DPoPProof } from '@latchkey/verifier/dpop'
 import type { ClientAuthMethod } from '../client_auth/index.js'
 import type { ClientRecord } from '../../store/types.js'
 import type { ServerContext } from '../context.js'
@@ -12,7 +13,8 @@ import type { FormParams } from '../form.js'
 /** RFC 6749 §5.1 (RFC 8693 §2.2.1 adds `issued_token_type`). */
 export interface TokenResponse {
   access_token: string
-  token_type: 'Bearer' | 'N_A'
+  /** `DPoP` for an access token bound to the key of the request's proof (RFC 9449 §5). */
+  token_type: 'Bearer' | 'DPoP' | 'N_A'
   expires_in?: number
   scope?: string
   refresh_token?: string
@@ -27,6 +29,8 @@ export interface GrantRequest {
   client: ClientRecord
   /** How the client authenticated (`none` for a public client). */
   method: ClientAuthMethod
+  /** The request's DPoP proof, checked (RFC 9449 §5); `null` for a bearer request. */
+  dpop: DPoPProof | null
 }
 
 export interface Grant {

@@ -14,12 +14,13 @@
  *                  audiences text[], exchange_audiences text[], require_par boolean,
  *                  allowed_origins text[], display_name text NULL, logo_uri text NULL,
  *                  third_party boolean, post_logout_redirect_uris text[],
- *                  backchannel_logout_uri text NULL, id_token_signed_response_alg text)
+ *                  backchannel_logout_uri text NULL, id_token_signed_response_alg text,
+ *                  require_dpop boolean)
  *   signing_keys  (kid text PRIMARY KEY, position bigint IDENTITY (insertion order), alg text,
  *                  public_jwk jsonb, private_key text, created_at bigint, activates_at bigint,
  *                  superseded_at bigint NULL, published_until bigint NULL, retired_at bigint NULL)
  *   opaque_tokens (hash text PRIMARY KEY, client_id text, sub text, scope text, aud text, jti text,
- *                  sid text NULL, issued_at bigint, expires_at bigint)
+ *                  sid text NULL, issued_at bigint, expires_at bigint, jkt text NULL)
  *                  INDEX (expires_at), INDEX (client_id), INDEX (sid)
  *   revocations   (seq bigint IDENTITY PRIMARY KEY, kind text, value text, client_id text NULL,
  *                  created_at bigint, expires_at bigint)
@@ -48,7 +49,7 @@
  *   refresh_tokens      (hash text PRIMARY KEY, session_id text, client_id text, user_id text,
  *                        scope text, issued_at bigint, expires_at bigint,
  *                        used_at double precision NULL (with its fraction of a second),
- *                        successor_hash text NULL, successor_sealed text NULL)
+ *                        successor_hash text NULL, successor_sealed text NULL, jkt text NULL)
  *                        INDEX (session_id), INDEX (client_id), INDEX (user_id), INDEX (expires_at)
  *
  *   consents            (user_id text, client_id text, scope text[] (sorted), granted_at bigint,

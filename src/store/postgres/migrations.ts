@@ -305,6 +305,51 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE clients ADD COLUMN id_token_signed_response_alg text NOT NULL DEFAULT 'RS256';
     `,
   },
+  {
+    version: 10,
+    name: 'DPoP: key thumbprints of bound opaque tokens, refresh tokens and codes; clients requiring DPoP',
+    // The rotation function of migration 2 gets an overload that takes the successor's key thumbprint
+    // too (a bound refresh token's successor is bound to the same key). The old one stays, for the
+    // nodes of the previous version still running during a rolling upgrade.
+    up: `
+      ALTER TABLE opaque_tokens ADD COLUMN jkt text;
+      ALTER TABLE authorization_codes ADD COLUMN dpop_jkt text;
+      ALTER TABLE refresh_tokens ADD COLUMN jkt text;
+      ALTER TABLE clients ADD COLUMN require_dpop boolean NOT NULL DEFAULT false;
+      CREATE FUNCTION latchkey_rotate_refresh(
+        p_hash text, p_now double precision, p_successor_sealed text, p_idle_expires_at bigint,
+        n_hash text, n_session_id text, n_client_id text, n_user_id text, n_scope text,
+        n_issued_at bigint, n_expires_at bigint, n_jkt text
+      ) RETURNS SETOF refresh_tokens LANGUAGE plpgsql VOLATILE AS $fn$
+      DECLARE
+        live boolean;
+        previous refresh_tokens;
+      BEGIN
+        SELECT s.revoked_at IS NULL AND s.expires_at > p_now AND s.idle_expires_at > p_now INTO live
+          FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+          WHERE r.hash = p_hash FOR NO KEY UPDATE OF s;
+        IF NOT FOUND OR NOT live THEN
+          RETURN;
+        END IF;
+        UPDATE refresh_tokens t
+          SET used_at = p_now, successor_hash = n_hash, successor_sealed = p_successor_sealed
+          WHERE t.hash = p_hash AND t.used_at IS NULL AND t.expires_at > p_now
+          RETURNING t.* INTO previous;
+        IF FOUND THEN
+          INSERT INTO refresh_tokens
+            (hash, session_id, client_id, user_id, scope, issued_at, expires_at, jkt)
+            VALUES (n_hash, n_session_id, n_client_id, n_user_id, n_scope, n_issued_at, n_expires_at,
+                    n_jkt);
+          UPDATE sessions SET idle_expires_at = p_idle_expires_at WHERE id = previous.session_id;
+          RETURN NEXT previous;
+          RETURN;
+        END IF;
+        RETURN QUERY SELECT t.* FROM refresh_tokens t
+          WHERE t.hash = p_hash AND t.used_at IS NOT NULL AND t.expires_at > p_now;
+      END
+      $fn$;
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

@@ -62,7 +62,8 @@ export function consentFromRow(row: ConsentRow): ConsentRecord {
 export const KEY_COLUMNS =
   'kid, alg, public_jwk, private_key, created_at, activates_at, superseded_at, published_until, ' +
   'retired_at'
-export const TOKEN_COLUMNS = 'hash, client_id, sub, scope, aud, jti, sid, issued_at, expires_at'
+export const TOKEN_COLUMNS =
+  'hash, client_id, sub, scope, aud, jti, sid, issued_at, expires_at, jkt'
 export const REVOCATION_COLUMNS = 'seq, kind, value, client_id, created_at, expires_at'
 
 /** `$1, $2, …, $n`: the placeholders of an INSERT of `n` columns. */
@@ -93,6 +94,7 @@ export interface ClientRow {
   post_logout_redirect_uris: string[]
   backchannel_logout_uri: string | null
   id_token_signed_response_alg: string
+  require_dpop: boolean
 }
 
 export interface KeyRow {
@@ -117,6 +119,7 @@ export interface TokenRow {
   sid: string | null
   issued_at: number
   expires_at: number
+  jkt: string | null
 }
 
 export interface RevocationRow {
@@ -152,6 +155,7 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     postLogoutRedirectUris: row.post_logout_redirect_uris,
     backchannelLogoutUri: row.backchannel_logout_uri,
     idTokenSignedResponseAlg: row.id_token_signed_response_alg as SigningAlg,
+    requireDpop: row.require_dpop,
   }
 }
 
@@ -181,6 +185,7 @@ export function clientValues(client: ClientRecord): Values {
     client.postLogoutRedirectUris,
     client.backchannelLogoutUri,
     client.idTokenSignedResponseAlg,
+    client.requireDpop,
   ]
 }
 
@@ -224,6 +229,7 @@ export function tokenFromRow(row: TokenRow): OpaqueTokenRecord {
     sid: row.sid,
     issuedAt: row.issued_at,
     expiresAt: row.expires_at,
+    jkt: row.jkt,
   }
 }
 
@@ -239,6 +245,7 @@ export function tokenValues(token: OpaqueTokenRecord): Values {
     token.sid,
     token.issuedAt,
     token.expiresAt,
+    token.jkt,
   ]
 }
 
@@ -290,6 +297,7 @@ export function codeValues(code: AuthorizationCodeRecord): Values {
     code.nonce,
     code.authTime,
     code.claims.join(' '),
+    code.dpopJkt,
   ]
 }
 
@@ -323,5 +331,6 @@ export function refreshValues(token: RefreshTokenRecord): Values {
     token.usedAt,
     token.successorHash,
     token.successorSealed,
+    token.jkt,
   ]
 }

@@ -53,7 +53,7 @@ const DELETE_LOGIN = sql('delete_login', 'DELETE FROM logins WHERE hash = $1')
 
 const INSERT_CODE = sql(
   'insert_code',
-  `INSERT INTO authorization_codes (${CODE_COLUMNS}) VALUES (${placeholders(14)})`,
+  `INSERT INTO authorization_codes (${CODE_COLUMNS}) VALUES (${placeholders(15)})`,
 )
 // RFC 6749 §4.1.2: a code MUST NOT be used more than once. One conditional statement: of concurrent
 // redemptions (any connection, any node) the first takes the row lock; the others wait for it, then
@@ -75,7 +75,7 @@ const INSERT_SESSION = sql(
 )
 const INSERT_REFRESH = sql(
   'insert_refresh',
-  `INSERT INTO refresh_tokens (${REFRESH_COLUMNS}) VALUES (${placeholders(10)})`,
+  `INSERT INTO refresh_tokens (${REFRESH_COLUMNS}) VALUES (${placeholders(11)})`,
 )
 const RECORD_SESSION_ON_CODE = sql(
   'record_session_on_code',
@@ -110,7 +110,7 @@ const SELECT_REFRESH = sql(
 // the function) decides, so of concurrent rotations exactly one matches (RFC 9700 §4.14.2).
 const ROTATE_REFRESH = sql(
   'rotate_refresh_fn',
-  `SELECT ${REFRESH_COLUMNS} FROM latchkey_rotate_refresh(${placeholders(11)})`,
+  `SELECT ${REFRESH_COLUMNS} FROM latchkey_rotate_refresh(${placeholders(12)})`,
 )
 // Pruning, in the engine's lock order (see `./revoke.ts`). `ceil` keeps each comparison on `bigint`,
 // so the `expires_at` indexes serve it: for a whole number x, x < t exactly when x < ceil(t).
@@ -232,6 +232,7 @@ export class PgSessions {
       successor.scope,
       successor.issuedAt,
       successor.expiresAt,
+      successor.jkt,
     ])
     if (row === undefined) return { outcome: 'invalid' }
     const previous = refreshFromRow(row)

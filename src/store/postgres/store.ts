@@ -102,7 +102,7 @@ const RESUPERSEDE_KEYS = sql(
 
 const INSERT_TOKEN = sql(
   'insert_token',
-  `INSERT INTO opaque_tokens (${TOKEN_COLUMNS}) VALUES (${placeholders(9)})`,
+  `INSERT INTO opaque_tokens (${TOKEN_COLUMNS}) VALUES (${placeholders(10)})`,
 )
 // Live while now < expiresAt, like a JWT's `exp` (RFC 7519 §4.1.4: "on or after which the JWT MUST
 // NOT be accepted").

@@ -84,6 +84,7 @@ function hasClientShape(r: ClientRecord): boolean {
     Array.isArray(r.audiences) &&
     Array.isArray(r.exchangeAudiences) &&
     typeof r.requirePar === 'boolean' &&
+    typeof r.requireDpop === 'boolean' &&
     Array.isArray(r.allowedOrigins) &&
     r.displayName !== undefined &&
     r.logoUri !== undefined &&

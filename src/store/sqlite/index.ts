@@ -14,12 +14,12 @@
  *                  require_par INTEGER 0|1, allowed_origins TEXT (JSON array),
  *                  display_name TEXT NULL, logo_uri TEXT NULL, third_party INTEGER 0|1,
  *                  post_logout_redirect_uris TEXT (JSON array), backchannel_logout_uri TEXT NULL,
- *                  id_token_signed_response_alg TEXT)
+ *                  id_token_signed_response_alg TEXT, require_dpop INTEGER 0|1)
  *   signing_keys  (kid TEXT PRIMARY KEY, alg TEXT, public_jwk TEXT (JSON), private_key TEXT,
  *                  created_at INTEGER, activates_at INTEGER, superseded_at INTEGER NULL,
  *                  published_until INTEGER NULL, retired_at INTEGER NULL)
  *   opaque_tokens (hash TEXT PRIMARY KEY, client_id TEXT, sub TEXT, scope TEXT, aud TEXT, jti TEXT,
- *                  sid TEXT NULL, issued_at INTEGER, expires_at INTEGER)
+ *                  sid TEXT NULL, issued_at INTEGER, expires_at INTEGER, jkt TEXT NULL)
  *                  INDEX (expires_at), INDEX (client_id), INDEX (sid)
  *   revocations   (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, value TEXT, client_id TEXT NULL,
  *                  created_at INTEGER, expires_at INTEGER)
@@ -46,7 +46,7 @@
  *                        INDEX (user_id), INDEX (client_id), INDEX (login_hash)
  *   refresh_tokens      (hash TEXT PRIMARY KEY, session_id TEXT, client_id TEXT, user_id TEXT,
  *                        scope TEXT, issued_at INTEGER, expires_at INTEGER, used_at INTEGER NULL,
- *                        successor_hash TEXT NULL, successor_sealed TEXT NULL)
+ *                        successor_hash TEXT NULL, successor_sealed TEXT NULL, jkt TEXT NULL)
  *                        INDEX (session_id), INDEX (expires_at)
  *
  *   revocation_feed     (id INTEGER PRIMARY KEY CHECK (id = 1), pruned_through INTEGER): one row,

@@ -265,6 +265,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE clients ADD COLUMN id_token_signed_response_alg TEXT NOT NULL DEFAULT 'RS256';
     `,
   },
+  {
+    version: 11,
+    name: 'DPoP: key thumbprints of bound opaque tokens, refresh tokens and codes; clients requiring DPoP',
+    up: `
+      ALTER TABLE opaque_tokens ADD COLUMN jkt TEXT;
+      ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;
+      ALTER TABLE refresh_tokens ADD COLUMN jkt TEXT;
+      ALTER TABLE clients ADD COLUMN require_dpop INTEGER NOT NULL DEFAULT 0
+        CHECK (require_dpop IN (0, 1));
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

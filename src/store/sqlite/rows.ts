@@ -78,6 +78,7 @@ export interface ClientRow {
   post_logout_redirect_uris: string
   backchannel_logout_uri: string | null
   id_token_signed_response_alg: string
+  require_dpop: number
 }
 
 export interface KeyRow {
@@ -102,6 +103,7 @@ export interface TokenRow {
   sid: string | null
   issued_at: number
   expires_at: number
+  jkt: string | null
 }
 
 export interface RevocationRow {
@@ -137,6 +139,7 @@ export function clientFromRow(row: ClientRow): ClientRecord {
     postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris) as string[],
     backchannelLogoutUri: row.backchannel_logout_uri,
     idTokenSignedResponseAlg: row.id_token_signed_response_alg as SigningAlg,
+    requireDpop: row.require_dpop === 1,
   }
 }
 
@@ -165,6 +168,7 @@ export function tokenFromRow(row: TokenRow): OpaqueTokenRecord {
     sid: row.sid,
     issuedAt: row.issued_at,
     expiresAt: row.expires_at,
+    jkt: row.jkt,
   }
 }
 
@@ -206,6 +210,7 @@ export function clientParams(client: ClientRecord): Params {
     JSON.stringify(client.postLogoutRedirectUris),
     client.backchannelLogoutUri,
     client.idTokenSignedResponseAlg,
+    client.requireDpop ? 1 : 0,
   ]
 }
 
@@ -236,6 +241,7 @@ export function tokenParams(token: OpaqueTokenRecord): Params {
     token.sid,
     token.issuedAt,
     token.expiresAt,
+    token.jkt,
   ]
 }
 
@@ -276,6 +282,7 @@ export function codeParams(code: AuthorizationCodeRecord): Params {
     code.nonce,
     code.authTime,
     code.claims.join(' '),
+    code.dpopJkt,
   ]
 }
 
@@ -309,5 +316,6 @@ export function refreshParams(token: RefreshTokenRecord): Params {
     token.usedAt,
     token.successorHash,
     token.successorSealed,
+    token.jkt,
   ]
 }

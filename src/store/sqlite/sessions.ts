@@ -73,7 +73,7 @@ export class SqliteSessions {
 
     this.insertCode = main.prepare<Params>(
       `INSERT INTO authorization_codes (${CODE_COLUMNS})
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     // RFC 6749 §4.1.2: a code MUST NOT be used more than once. One conditional statement, so of
     // concurrent redemptions (any connection, any process) exactly one matches the row.
@@ -107,7 +107,7 @@ export class SqliteSessions {
       `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     const insertRefresh = main.prepare<Params>(
-      `INSERT INTO refresh_tokens (${REFRESH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO refresh_tokens (${REFRESH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     const recordSessionOnCode = main.prepare<[string, string]>(
       'UPDATE authorization_codes SET session_id = ? WHERE hash = ?',

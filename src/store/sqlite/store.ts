@@ -60,7 +60,7 @@ function isRevokedSql(refCount: number): string {
   )
 }
 
-const TOKEN_COLUMNS = 'hash, client_id, sub, scope, aud, jti, sid, issued_at, expires_at'
+const TOKEN_COLUMNS = 'hash, client_id, sub, scope, aud, jti, sid, issued_at, expires_at, jkt'
 const REVOCATION_COLUMNS = 'seq, kind, value, client_id, created_at, expires_at'
 
 /** A row of `opaque_tokens` read with `.raw()`, in `TOKEN_COLUMNS` order. */
@@ -74,6 +74,7 @@ type TokenTuple = [
   sid: string | null,
   issuedAt: number,
   expiresAt: number,
+  jkt: string | null,
 ]
 
 /**
@@ -91,6 +92,7 @@ function tokenFromTuple(t: TokenTuple): OpaqueTokenRecord {
     sid: t[6],
     issuedAt: t[7],
     expiresAt: t[8],
+    jkt: t[9],
   }
 }
 
@@ -181,7 +183,7 @@ export class SqliteStore implements Store {
     this.selectKey = main.prepare<[string], KeyRow>('SELECT * FROM signing_keys WHERE kid = ?')
 
     this.insertToken = main.prepare<Params>(
-      `INSERT INTO opaque_tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO opaque_tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     this.selectToken = main
       .prepare<[string, number], TokenTuple>(
