@@ -24,7 +24,10 @@ function sidEvent(
 export async function endSession(store: Store, sessionId: string, now: number): Promise<boolean> {
   const session = await store.getSession(sessionId)
   if (!session || session.revokedAt !== null) return false
-  return store.revokeSession(sessionId, sidEvent(session, now, await longestAccessTokenLifetime(store)))
+  return store.revokeSession(
+    sessionId,
+    sidEvent(session, now, await longestAccessTokenLifetime(store)),
+  )
 }
 
 /**
