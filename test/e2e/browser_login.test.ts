@@ -8,12 +8,13 @@
  * test fails with instructions rather than skipping.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
+import { launchChromium } from '../helpers/chromium.js'
 import { authorizeQuery, pkce } from '../helpers/browser.js'
 import {
   createClient,
@@ -23,7 +24,6 @@ import {
   type TestServer,
 } from '../helpers/server.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOT = fileURLToPath(new URL('../../../docs/login-page.png', import.meta.url))
 const USER = { username: 'alice', password: 'correct horse battery' }
 
@@ -41,10 +41,6 @@ describe('login in a real browser', () => {
   const received: URL[] = []
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run this test`,
-    )
     server = await startServer()
     const port = await freePort()
     redirectUri = `http://127.0.0.1:${port}/callback`
@@ -62,19 +58,7 @@ describe('login in a real browser', () => {
       ...['--redirect-uri', redirectUri, '--scope', 'openid photos'],
     )
     createUser(server.db, USER)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    })
+    browser = await launchChromium()
   })
 
   after(async () => {

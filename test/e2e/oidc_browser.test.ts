@@ -8,11 +8,11 @@
  * instructions rather than skipping.
  */
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import * as oidc from 'openid-client'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from '../helpers/chromium.js'
 import {
   createClient,
   createUser,
@@ -22,7 +22,6 @@ import {
   type TestServer,
 } from '../helpers/server.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const USER = { username: 'alice', password: 'correct horse battery' }
 
 describe('OpenID Connect in a real browser: login, consent, logout', () => {
@@ -34,10 +33,6 @@ describe('OpenID Connect in a real browser: login, consent, logout', () => {
   let signedOutUri: string
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run this test`,
-    )
     server = await startServer()
     const port = await freePort()
     redirectUri = `http://127.0.0.1:${port}/callback`
@@ -55,19 +50,7 @@ describe('OpenID Connect in a real browser: login, consent, logout', () => {
       ...['--post-logout-redirect-uri', signedOutUri, '--display-name', 'Gallery'],
     )
     createUser(server.db, USER)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    })
+    browser = await launchChromium()
   })
 
   after(async () => {
