@@ -77,3 +77,40 @@ export async function recordAudit(
     }
   }
 }
+
+/** How long one (kind, key) of a repeated security event is recorded once: a minute. */
+const REPEAT_SECONDS = 60
+/** Keys remembered at most; past it, the memory starts over (a flood records a little more). */
+const MAX_REMEMBERED = 10_000
+
+/**
+ * The server's own recorder of security events (actor `-`). Fire and forget: the request that
+ * caused an event does not wait for its write. Events that an attacker can repeat at no cost (a
+ * throttled login) pass a `once` key, recorded at most once a minute each, so that a flood of
+ * refused requests cannot fill the log.
+ */
+export class SecurityAudit {
+  private readonly recent = new Map<string, number>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly context: Omit<AuditContext, 'actor' | 'address'>,
+  ) {}
+
+  record(entry: AuditEntry, address: string | null, once?: string): void {
+    if (once !== undefined) {
+      const now = (this.context.clock ?? systemClock)()
+      const key = `${entry.kind}\n${once}`
+      const last = this.recent.get(key)
+      if (last !== undefined && now - last < REPEAT_SECONDS) return
+      if (this.recent.size >= MAX_REMEMBERED) this.recent.clear()
+      this.recent.set(key, now)
+    }
+    void recordAudit(this.store, { ...this.context, actor: SERVER_ACTOR, address }, entry)
+  }
+}
+
+/** At most 128 characters of a value a request presented (a client id, a username). */
+export function shortened(value: string): string {
+  return value.length > 128 ? `${value.slice(0, 128)}…` : value
+}

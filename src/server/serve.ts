@@ -29,6 +29,7 @@ import { createApp, createMetricsApp } from './app.js'
 import { BackchannelLogout } from './backchannel_logout.js'
 import { ClientCache } from './client_cache.js'
 import { DpopNonces } from './dpop.js'
+import { SecurityAudit } from '../audit/record.js'
 import { CorsOrigins } from './cors.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -146,6 +147,11 @@ async function createServerContext(
     feed,
     phantoms,
     dpopNonces: new DpopNonces(config),
+    audit: new SecurityAudit(store, {
+      logger,
+      failures: metrics.auditWriteFailures,
+      clock,
+    }),
   }
 }
 
