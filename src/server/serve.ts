@@ -40,6 +40,24 @@ import { RevocationFollower } from './revocation_follower.js'
 
 const PRUNE_INTERVAL_MS = 60_000
 
+/**
+ * One round of the periodic prune: expired tokens, revocations and sessions, and the audit events
+ * older than the retention (`auditRetentionDays`). Returns how many rows of each went.
+ */
+export async function pruneExpired(
+  store: Store,
+  now: number,
+  auditRetentionDays: number,
+): Promise<{ tokens: number; revocations: number; sessions: number; audit: number }> {
+  const [tokens, revocations, sessions, audit] = await Promise.all([
+    store.pruneTokens(now),
+    store.pruneRevocations(now),
+    store.pruneSessions(now),
+    store.pruneAudit(now - auditRetentionDays * 86_400),
+  ])
+  return { tokens, revocations, sessions, audit }
+}
+
 export interface RunningServer {
   /** The address it listens on, as a URL. */
   url: string
@@ -279,11 +297,10 @@ export async function startServer(
   }, config.keyReloadMs)
   reload.unref()
   const prune = setInterval(() => {
-    const now = ctx.clock()
-    Promise.all([store.pruneTokens(now), store.pruneRevocations(now), store.pruneSessions(now)])
-      .then(([tokens, revocations, sessions]) => {
-        if (tokens + revocations + sessions > 0) {
-          logger.debug({ tokens, revocations, sessions }, 'pruned expired records')
+    pruneExpired(store, ctx.clock(), config.auditRetentionDays)
+      .then((pruned) => {
+        if (pruned.tokens + pruned.revocations + pruned.sessions + pruned.audit > 0) {
+          logger.debug(pruned, 'pruned expired records')
         }
       })
       .catch((err: unknown) => logger.error({ err }, 'pruning failed'))
