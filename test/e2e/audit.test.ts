@@ -54,7 +54,7 @@ describe('audit log', () => {
   function list(...args: string[]): Event[] {
     const r = cli(['audit', 'list', '--db', server.db, ...args])
     assert.equal(r.status, 0, r.stderr)
-    return r.json as unknown as Event[]
+    return r.json as Event[]
   }
 
   /** The newest event of `kind` matching `match`, polled for (security events are written async). */
