@@ -9,6 +9,7 @@ import { userInfo } from 'node:os'
 import { after, before, describe, it } from 'node:test'
 import { pruneExpired } from '../../src/server/serve.js'
 import { openStore } from '../../src/store/index.js'
+import { createTestDatabase, type TestDatabase } from '../store/postgres_databases.js'
 import { authorize, authorizeQuery, Browser, formFields, pkce } from '../helpers/browser.js'
 import {
   cli,
@@ -251,6 +252,49 @@ describe('audit log', () => {
       assert.ok(list().length > 0, 'recent events stay')
     } finally {
       await store.close()
+    }
+  })
+})
+
+describe('audit log on PostgreSQL', () => {
+  let database: TestDatabase
+  let server: TestServer
+
+  before(async () => {
+    database = await createTestDatabase()
+    server = await startServer({ db: database.url, env: { LATCHKEY_LOG_REQUESTS: 'false' } })
+  })
+  after(async () => {
+    await server.dispose()
+    await database.drop()
+  })
+
+  it('records a CLI action and a failed client authentication, and lists them', async () => {
+    createClient(database.url, 'svc', '--grant', 'client_credentials')
+    const res = await server.post('/token', { grant_type: 'client_credentials' }, [
+      'svc',
+      'a wrong secret of many characters',
+    ])
+    assert.equal(res.status, 401)
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const r = cli(['audit', 'list', '--db', database.url])
+      assert.equal(r.status, 0, r.stderr)
+      const events = r.json as Event[]
+      if (events.some((e) => e.kind === 'client_auth.failed')) {
+        assert.deepEqual(
+          events.map((e) => [e.kind, e.subject]),
+          [
+            ['client_auth.failed', 'svc'],
+            ['client.created', 'svc'],
+          ],
+        )
+        assert.equal(events[1]!.actor, ACTOR)
+        assert.equal(events[0]!.address, '127.0.0.1')
+        break
+      }
+      if (Date.now() > deadline) assert.fail(JSON.stringify(events))
+      await sleep(100)
     }
   })
 })
