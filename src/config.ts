@@ -108,6 +108,13 @@ const schema = z.object({
     .min(0)
     .max(60)
     .default(SETTINGS.refreshGraceSeconds.default),
+  /** How long the audit log keeps an event, days (1 to 10 years). */
+  auditRetentionDays: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3650)
+    .default(SETTINGS.auditRetentionDays.default),
   /** How long a browser stays logged in at the authorization server, seconds. */
   loginSeconds: z.coerce
     .number()

@@ -45,3 +45,4 @@ export {
 } from './admin/keys.js'
 export { listSessions, revokeSessions, type SessionJSON } from './admin/sessions.js'
 export { listConsents, revokeConsents, type ConsentJSON } from './admin/consents.js'
+export { listAudit, type AuditEventJSON, type ListAuditOptions } from './admin/audit.js'

@@ -156,6 +156,12 @@ export const SETTINGS = {
     description:
       'how long a retry with a just-rotated refresh token gets the same successor, seconds; past it, reuse ends the session',
   },
+  auditRetentionDays: {
+    env: 'LATCHKEY_AUDIT_RETENTION_DAYS',
+    default: 90,
+    description:
+      'how long the audit log keeps an event, days; older ones are deleted by the periodic prune',
+  },
   loginSeconds: {
     env: 'LATCHKEY_LOGIN_SECONDS',
     default: 12 * 3600,

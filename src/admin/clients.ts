@@ -3,6 +3,7 @@
  * create|list|show|delete` and the programmatic API. Each takes an open store and returns what the
  * CLI prints; mistakes throw `UsageError`.
  */
+import { recordAudit, SERVER_ACTOR, type AuditContext } from '../audit/record.js'
 import type { JSONWebKeySet } from 'jose'
 import { OAuthError, UsageError } from '../errors.js'
 import { findGrant, GRANT_TYPES } from '../server/grants/index.js'
@@ -369,7 +370,11 @@ const now = (): number => Math.floor(Date.now() / 1000)
  * Registers a client. Throws `UsageError` for invalid options or an id already taken. The result
  * carries `client_secret` only when the secret was generated.
  */
-export async function createClient(store: Store, o: CreateClientOptions): Promise<ClientJSON> {
+export async function createClient(
+  store: Store,
+  o: CreateClientOptions,
+  by: AuditContext = { actor: SERVER_ACTOR },
+): Promise<ClientJSON> {
   const { client, secret, generated } = await buildClient(o, now())
   if (await store.getClient(client.clientId)) {
     throw new UsageError(`a client with id ${client.clientId} already exists`)
@@ -378,6 +383,11 @@ export async function createClient(store: Store, o: CreateClientOptions): Promis
   const secretHash = secret === null ? null : await hashSecret(secret)
   const record: ClientRecord = { ...client, secretHash }
   await store.createClient(record)
+  await recordAudit(store, by, {
+    kind: 'client.created',
+    subject: record.clientId,
+    details: { grants: record.grants, scopes: record.scopes, public: secretHash === null },
+  })
   const out = clientJSON(record)
   // Shown once: only the hash is kept.
   if (generated && secret !== null) out.client_secret = secret
@@ -407,6 +417,7 @@ export async function showClient(store: Store, id: string): Promise<ClientJSON> 
 export async function deleteClient(
   store: Store,
   id: string,
+  by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<{ client_id: string; deleted: true }> {
   const client = await mustGetClient(store, id)
   const at = now()
@@ -418,5 +429,6 @@ export async function deleteClient(
     createdAt: at,
     expiresAt: at + client.accessTokenTtl,
   })
+  await recordAudit(store, by, { kind: 'client.deleted', subject: client.clientId })
   return { client_id: client.clientId, deleted: true }
 }

@@ -4,6 +4,7 @@
  * sessions at that client, tokens included, so an application whose access is withdrawn loses it
  * (its JWTs through `sid` events in the revocation feed); the next authorization asks again.
  */
+import { recordAudit, SERVER_ACTOR, type AuditContext } from '../audit/record.js'
 import { UsageError } from '../errors.js'
 import type { ConsentRecord, Store, UserRecord } from '../store/types.js'
 import { endConsentSessions } from '../tokens/session_revocation.js'
@@ -62,9 +63,15 @@ export async function listConsents(
 export async function revokeConsents(
   store: Store,
   o: { user: string; client?: string },
+  by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<{ user_id: string; revoked: string[]; sessions: string[] }> {
   const user = await userNamed(store, o.user)
   await checkClient(store, o.client)
   const { clients, sessions } = await endConsentSessions(store, user.id, o.client ?? null, now())
+  await recordAudit(store, by, {
+    kind: 'consent.revoked',
+    subject: user.id,
+    details: { clients, sessions },
+  })
   return { user_id: user.id, revoked: clients, sessions }
 }

@@ -2,6 +2,7 @@
  * The signing keys: the operations behind `latchkey keys list|rotate|retire` and the programmatic
  * API. Private keys are never returned.
  */
+import { recordAudit, SERVER_ACTOR, type AuditContext } from '../audit/record.js'
 import { UsageError } from '../errors.js'
 import { SIGNING_ALGS, type SigningAlg, type SigningKeyRecord, type Store } from '../store/types.js'
 import { retireSigningKey, rotateSigningKey } from '../tokens/key_management.js'
@@ -82,7 +83,11 @@ export function checkRotation(o: RotateKeyOptions): { alg: SigningAlg; activateI
  * alg's changes the key of the ID tokens signed with that alg. Throws `UsageError` for an unknown
  * `alg` or delay.
  */
-export async function rotateKey(store: Store, o: RotateKeyOptions = {}): Promise<KeyJSON> {
+export async function rotateKey(
+  store: Store,
+  o: RotateKeyOptions = {},
+  by: AuditContext = { actor: SERVER_ACTOR },
+): Promise<KeyJSON> {
   const { alg, activateIn } = checkRotation(o)
   const at = now()
   const key = await rotateSigningKey(store, {
@@ -92,6 +97,11 @@ export async function rotateKey(store: Store, o: RotateKeyOptions = {}): Promise
     keyEncryptionSecret: o.keyEncryptionSecret || undefined,
     idTokenSeconds: o.idTokenSeconds,
   })
+  await recordAudit(store, by, {
+    kind: 'key.rotated',
+    subject: key.kid,
+    details: { alg: key.alg, activates_at: key.activatesAt },
+  })
   return keyJSON(key, await store.listKeys(), at)
 }
 
@@ -100,8 +110,10 @@ export async function retireKey(
   store: Store,
   kid: string,
   idTokenSeconds?: number,
+  by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<KeyJSON> {
   const at = now()
   const key = await retireSigningKey(store, kid, at, idTokenSeconds)
+  await recordAudit(store, by, { kind: 'key.retired', subject: key.kid, details: { alg: key.alg } })
   return keyJSON(key, await store.listKeys(), at)
 }

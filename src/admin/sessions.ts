@@ -4,6 +4,7 @@
  * running server honours a revocation made here within a second: introspection and refresh read the
  * same store.
  */
+import { recordAudit, SERVER_ACTOR, type AuditContext } from '../audit/record.js'
 import { UsageError } from '../errors.js'
 import type { SessionRecord, Store } from '../store/types.js'
 import { endSession, endUserSessions } from '../tokens/session_revocation.js'
@@ -79,13 +80,27 @@ export async function listSessions(
 export async function revokeSessions(
   store: Store,
   o: { user?: string; id?: string },
+  by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<{ revoked: string[] }> {
   checkRevokeTarget(o)
   if (o.id !== undefined) {
     const session = await store.getSession(o.id)
     if (!session) throw new UsageError(`no session with id ${o.id}`)
     const ended = await endSession(store, o.id, now())
-    return { revoked: ended ? [o.id] : [] }
+    const revoked = ended ? [o.id] : []
+    await recordAudit(store, by, {
+      kind: 'session.revoked',
+      subject: o.id,
+      details: { user_id: session.userId, client_id: session.clientId, revoked },
+    })
+    return { revoked }
   }
-  return { revoked: await endUserSessions(store, await userIdOf(store, o.user as string), now()) }
+  const userId = await userIdOf(store, o.user as string)
+  const revoked = await endUserSessions(store, userId, now())
+  await recordAudit(store, by, {
+    kind: 'session.revoked',
+    subject: userId,
+    details: { user_id: userId, revoked },
+  })
+  return { revoked }
 }

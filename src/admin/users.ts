@@ -4,6 +4,7 @@
  * stored hashed; mistakes throw `UsageError`. A user's profile holds the OpenID Connect standard
  * claims served by the userinfo endpoint (`src/profile.ts`).
  */
+import { recordAudit, SERVER_ACTOR, type AuditContext } from '../audit/record.js'
 import { randomUUID } from 'node:crypto'
 import { UsageError } from '../errors.js'
 import {
@@ -57,6 +58,18 @@ export interface ProfileChanges {
   name?: string | null
   givenName?: string | null
   familyName?: string | null
+}
+
+/** The profile fields `changes` sets, by name (for the audit log, which keeps no values). */
+function changedFields(changes: ProfileChanges): string[] {
+  const fields: (keyof ProfileChanges)[] = [
+    'email',
+    'emailVerified',
+    'name',
+    'givenName',
+    'familyName',
+  ]
+  return fields.filter((f) => changes[f] !== undefined)
 }
 
 /** A name field after a change: `undefined` keeps `current`, `null` or `''` clears it. */
@@ -134,6 +147,7 @@ export type PasswordSource = string | (() => Promise<string>)
 export async function createUser(
   store: Store,
   o: { username: string; password: PasswordSource } & ProfileChanges,
+  by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<UserJSON> {
   const username = checkUsername(o.username)
   const profile = applyProfileChanges(NO_PROFILE, o)
@@ -151,6 +165,11 @@ export async function createUser(
   }
   // A name taken meanwhile by another process is refused here with ConflictError.
   await store.createUser(user)
+  await recordAudit(store, by, {
+    kind: 'user.created',
+    subject: user.id,
+    details: { username: user.username },
+  })
   return userJSON(user)
 }
 
@@ -162,12 +181,19 @@ export async function createUser(
 export async function updateUser(
   store: Store,
   o: { username: string } & ProfileChanges,
+  by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<UserJSON> {
   const user = await mustGetUser(store, o.username)
   const profile = applyProfileChanges(user, o)
   if (!(await store.setUserProfile(user.id, profile))) {
     throw new UsageError(`no user named ${o.username}`)
   }
+  await recordAudit(store, by, {
+    kind: 'user.updated',
+    subject: user.id,
+    // Which fields changed, not their values: a profile is personal data.
+    details: { username: user.username, fields: changedFields(o) },
+  })
   return userJSON({ ...user, ...profile })
 }
 
@@ -184,6 +210,7 @@ export async function listUsers(store: Store): Promise<UserJSON[]> {
 export async function deleteUser(
   store: Store,
   username: string,
+  by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<{ id: string; username: string; deleted: true }> {
   const user = await mustGetUser(store, username)
   const at = now()
@@ -198,6 +225,11 @@ export async function deleteUser(
     expiresAt: at + (await longestAccessTokenLifetime(store)),
   })
   if (!deleted) throw new UsageError(`no user named ${username}`)
+  await recordAudit(store, by, {
+    kind: 'user.deleted',
+    subject: user.id,
+    details: { username: user.username },
+  })
   return { id: user.id, username: user.username, deleted: true }
 }
 
@@ -208,6 +240,7 @@ export async function deleteUser(
 export async function setPassword(
   store: Store,
   o: { username: string; password: PasswordSource },
+  by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<UserJSON & { password_changed: true; sessions_revoked: number }> {
   const user = await mustGetUser(store, o.username)
   const password = checkPassword(typeof o.password === 'string' ? o.password : await o.password())
@@ -215,6 +248,11 @@ export async function setPassword(
     throw new UsageError(`no user named ${o.username}`)
   }
   const ended = await endUserSessions(store, user.id, now())
+  await recordAudit(store, by, {
+    kind: 'user.password_set',
+    subject: user.id,
+    details: { username: user.username, sessions_revoked: ended.length },
+  })
   return { ...userJSON(user), password_changed: true, sessions_revoked: ended.length }
 }
 
@@ -226,9 +264,15 @@ export async function setPassword(
 export async function unlockUser(
   store: Store,
   username: string,
+  by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<UserJSON & { unlocked_at: string }> {
   const user = await mustGetUser(store, username)
   const at = now()
   if (!(await store.unlockLogins(user.id, at))) throw new UsageError(`no user named ${username}`)
+  await recordAudit(store, by, {
+    kind: 'user.unlocked',
+    subject: user.id,
+    details: { username: user.username },
+  })
   return { ...userJSON(user), unlocked_at: new Date(at * 1000).toISOString() }
 }

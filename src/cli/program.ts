@@ -297,6 +297,36 @@ export function buildProgram(): Command {
       }),
     )
 
+  const audit = program
+    .command('audit')
+    .description('the audit log: operator actions and security events')
+  audit
+    .command('list')
+    .description('audit events, newest first, as a JSON array')
+    .addOption(dbOption())
+    .option('--since <time>', 'at or after: ISO 8601 time or seconds since the epoch')
+    .option('--until <time>', 'at or before: ISO 8601 time or seconds since the epoch')
+    .option('--actor <actor>', 'only this actor (cli:USER, -)')
+    .option('--kind <kind>', 'only this kind (client.created, client_auth.failed, …)')
+    .option('--limit <n>', 'at most this many (1-1000)', '100')
+    .option('--before <id>', 'only events with a lower id (the next page)')
+    .action(
+      run(
+        async (o: {
+          db?: string
+          since?: string
+          until?: string
+          actor?: string
+          kind?: string
+          limit?: string
+          before?: string
+        }) => {
+          const { listAudit } = await import('./commands/audit.js')
+          await listAudit(o)
+        },
+      ),
+    )
+
   const user = program.command('user').description('the people who sign in at the login page')
   user
     .command('create')

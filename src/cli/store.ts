@@ -4,11 +4,24 @@
  * made one would leave its client or user in a database no server reads. They are refused with the
  * `latchkey init` line that creates the database.
  */
+import { userInfo } from 'node:os'
+import type { AuditContext } from '../audit/record.js'
 import { DEFAULT_DB } from '../config.js'
 import { MissingDatabaseError } from '../errors.js'
 import { openStore } from '../store/index.js'
 import type { Store } from '../store/types.js'
 import { UsageError } from './output.js'
+
+/** Who the audit log records for a command: the operating-system user running the CLI. */
+export function cliActor(): AuditContext {
+  let name: string
+  try {
+    name = userInfo().username
+  } catch {
+    name = process.env.USER ?? 'unknown'
+  }
+  return { actor: `cli:${name}`, address: null }
+}
 
 /** The `--db` value in force: the flag, else `LATCHKEY_DB`, else the default. */
 function dbUrl(flag: string | undefined): string {

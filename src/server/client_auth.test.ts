@@ -55,6 +55,7 @@ function setup(perAddress = 20) {
     clients: { get: (id: string) => Promise.resolve(clients.get(id) ?? null) },
     secrets,
     clientAuthFailures: new FailureLimiter(60),
+    audit: { record: () => {} },
   } as unknown as ServerContext
   const authenticate = (
     socket: Socket,

@@ -2,6 +2,7 @@
  * What the endpoints share: built once by `createServer` from (config, store, keys).
  */
 import type { Logger } from 'pino'
+import type { SecurityAudit } from '../audit/record.js'
 import type { ServeConfig } from '../config.js'
 import type { Store } from '../store/types.js'
 import type { TokenContext } from '../tokens/access_token.js'
@@ -42,4 +43,6 @@ export interface ServerContext {
   phantoms: PhantomCache
   /** The DPoP nonces of the token endpoint (RFC 9449 §8), when `config.dpopNonce` is on. */
   dpopNonces: DpopNonces
+  /** Security events for the audit log (failed client authentications, reuse, replays, lock-outs). */
+  audit: SecurityAudit
 }

@@ -33,6 +33,8 @@ export interface Metrics {
    * `gateway_refused`: the gateway's own credentials or registration refused).
    */
   phantomTokens: Counter<'result'>
+  /** `latchkey_audit_write_failures_total`: audit events that could not be stored. */
+  auditWriteFailures: Counter
 }
 
 /** What became of a logout token this node claimed (or, `dropped`, could not take on). */
@@ -320,5 +322,10 @@ export function createMetrics(): Metrics {
     secretHashes,
     backchannel: new BackchannelMetrics(registry),
     phantomTokens,
+    auditWriteFailures: new Counter({
+      name: 'latchkey_audit_write_failures_total',
+      help: 'Audit events that could not be stored (each is logged)',
+      registers: [registry],
+    }),
   }
 }

@@ -29,6 +29,7 @@ import { createApp, createMetricsApp } from './app.js'
 import { BackchannelLogout } from './backchannel_logout.js'
 import { ClientCache } from './client_cache.js'
 import { DpopNonces } from './dpop.js'
+import { SecurityAudit } from '../audit/record.js'
 import { CorsOrigins } from './cors.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -38,6 +39,24 @@ import { FailureLimiter } from './rate_limit.js'
 import { RevocationFollower } from './revocation_follower.js'
 
 const PRUNE_INTERVAL_MS = 60_000
+
+/**
+ * One round of the periodic prune: expired tokens, revocations and sessions, and the audit events
+ * older than the retention (`auditRetentionDays`). Returns how many rows of each went.
+ */
+export async function pruneExpired(
+  store: Store,
+  now: number,
+  auditRetentionDays: number,
+): Promise<{ tokens: number; revocations: number; sessions: number; audit: number }> {
+  const [tokens, revocations, sessions, audit] = await Promise.all([
+    store.pruneTokens(now),
+    store.pruneRevocations(now),
+    store.pruneSessions(now),
+    store.pruneAudit(now - auditRetentionDays * 86_400),
+  ])
+  return { tokens, revocations, sessions, audit }
+}
 
 export interface RunningServer {
   /** The address it listens on, as a URL. */
@@ -146,6 +165,11 @@ async function createServerContext(
     feed,
     phantoms,
     dpopNonces: new DpopNonces(config),
+    audit: new SecurityAudit(store, {
+      logger,
+      failures: metrics.auditWriteFailures,
+      clock,
+    }),
   }
 }
 
@@ -273,11 +297,10 @@ export async function startServer(
   }, config.keyReloadMs)
   reload.unref()
   const prune = setInterval(() => {
-    const now = ctx.clock()
-    Promise.all([store.pruneTokens(now), store.pruneRevocations(now), store.pruneSessions(now)])
-      .then(([tokens, revocations, sessions]) => {
-        if (tokens + revocations + sessions > 0) {
-          logger.debug({ tokens, revocations, sessions }, 'pruned expired records')
+    pruneExpired(store, ctx.clock(), config.auditRetentionDays)
+      .then((pruned) => {
+        if (pruned.tokens + pruned.revocations + pruned.sessions + pruned.audit > 0) {
+          logger.debug(pruned, 'pruned expired records')
         }
       })
       .catch((err: unknown) => logger.error({ err }, 'pruning failed'))

@@ -118,6 +118,11 @@ export const INVALIDATES: { [M in StoreMethod]: Invalidates<M> } = {
   listConsents: NOTHING,
   revokeConsent: { revocations: (_args, result) => result.sessions.length > 0 },
 
+  // The audit log: never cached.
+  appendAudit: NOTHING,
+  listAudit: NOTHING,
+  pruneAudit: NOTHING,
+
   ping: NOTHING,
   close: NOTHING,
 }

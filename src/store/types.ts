@@ -623,6 +623,54 @@ export interface ConsentStore {
   ): Promise<{ clients: string[]; sessions: string[] }>
 }
 
+/**
+ * One entry of the audit log: an operator's action or a security event, kept for the operators to
+ * read (`latchkey audit list`) until the retention prunes it. Never holds a secret, a password or a
+ * token.
+ */
+export interface AuditEvent {
+  /** Increasing with each append (the store's order). */
+  id: number
+  /** When, in seconds since the epoch. */
+  at: number
+  /** What happened, such as `client.created` or `refresh_token.reused` (docs/SERVER.md, "Audit log"). */
+  kind: string
+  /** Who: `cli:<os user>`, an admin API caller, or `-` for the server itself. */
+  actor: string
+  /** What it concerns: a client id, a user id, a key id, a session id; `null` when nothing. */
+  subject: string | null
+  /** The remote address of the request, or `null` (the CLI). */
+  address: string | null
+  /** More about it, as a JSON object of plain values. */
+  details: Record<string, unknown>
+}
+
+/** An audit event before the store numbers it. */
+export type AuditInput = Omit<AuditEvent, 'id'>
+
+/** Which audit events `listAudit` returns: every field that is set must match. */
+export interface AuditFilter {
+  /** At or after, in seconds. */
+  since?: number
+  /** At or before, in seconds. */
+  until?: number
+  actor?: string
+  kind?: string
+  /** Only events with an `id` below this one (the next page of a newest-first listing). */
+  before?: number
+  /** At most this many, newest first. */
+  limit: number
+}
+
+export interface AuditStore {
+  /** Appends an event; returns its `id`. */
+  appendAudit(event: AuditInput): Promise<number>
+  /** The events that match `filter`, newest first (by `id`). */
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]>
+  /** Deletes the events from before `before` (seconds, exclusive); returns how many. */
+  pruneAudit(before: number): Promise<number>
+}
+
 export interface Store
   extends
     ClientStore,
@@ -632,7 +680,8 @@ export interface Store
     UserStore,
     SessionStore,
     SingleUseStore,
-    ConsentStore {
+    ConsentStore,
+    AuditStore {
   /** Which engine: `sqlite`, `postgres`, … */
   readonly engine: string
   /** Resolves when the store answers a trivial query; rejects with `StoreUnavailableError`. */

@@ -11,6 +11,7 @@ import { after, afterEach, beforeEach, describe, it } from 'node:test'
 import { ConflictError, StoreUnavailableError } from '../../src/errors.js'
 import type { RevocationKind, SigningKeyRecord, Store } from '../../src/store/types.js'
 import { keyState, pickSigningKey } from '../../src/tokens/keys.js'
+import { describeAuditConformance } from './conformance_audit.js'
 import { describeConsentConformance } from './conformance_consents.js'
 import { describeFeedConformance } from './conformance_feed.js'
 import { describeRefreshConformance } from './conformance_refresh.js'
@@ -699,6 +700,7 @@ export function runStoreConformance(
     describeRefreshConformance(() => store)
     describeRevokeConformance(() => store)
     describeConsentConformance(() => store)
+    describeAuditConformance(() => store)
     describeFeedConformance(() => store)
     describeSingleUseConformance(() => store)
 

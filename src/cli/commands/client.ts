@@ -4,14 +4,16 @@
  */
 import * as clients from '../../admin/clients.js'
 import { printJSON } from '../output.js'
-import { withStore } from '../store.js'
+import { cliActor, withStore } from '../store.js'
 
 export type CreateClientOptions = clients.CreateClientOptions & { db?: string }
 
 export async function createClient(o: CreateClientOptions): Promise<void> {
   // The options are checked before the store is opened: a mistake never needs a database.
   await clients.buildClient(o, 0)
-  await withStore(o.db, async (store) => printJSON(await clients.createClient(store, o)))
+  await withStore(o.db, async (store) =>
+    printJSON(await clients.createClient(store, o, cliActor())),
+  )
 }
 
 export async function listClients(o: { db?: string }): Promise<void> {
@@ -23,5 +25,7 @@ export async function showClient(o: { db?: string; id: string }): Promise<void> 
 }
 
 export async function deleteClient(o: { db?: string; id: string }): Promise<void> {
-  await withStore(o.db, async (store) => printJSON(await clients.deleteClient(store, o.id)))
+  await withStore(o.db, async (store) =>
+    printJSON(await clients.deleteClient(store, o.id, cliActor())),
+  )
 }

@@ -4,7 +4,7 @@
  */
 import * as consents from '../../admin/consents.js'
 import { printJSON } from '../output.js'
-import { withStore } from '../store.js'
+import { cliActor, withStore } from '../store.js'
 
 export async function listConsents(o: {
   db?: string
@@ -22,6 +22,6 @@ export async function revokeConsents(o: {
   client?: string
 }): Promise<void> {
   await withStore(o.db, async (store) =>
-    printJSON(await consents.revokeConsents(store, { user: o.user, client: o.client })),
+    printJSON(await consents.revokeConsents(store, { user: o.user, client: o.client }, cliActor())),
   )
 }

@@ -5,7 +5,7 @@
 import * as keys from '../../admin/keys.js'
 import { SETTINGS } from '../../settings.js'
 import { printJSON } from '../output.js'
-import { withStore } from '../store.js'
+import { cliActor, withStore } from '../store.js'
 
 /** The server's ID-token lifetime as `serve` reads it, so that keys stay published long enough. */
 function idTokenSeconds(): number {
@@ -29,11 +29,13 @@ export async function rotateKey(o: {
     idTokenSeconds: idTokenSeconds(),
   }
   keys.checkRotation(options)
-  await withStore(o.db, async (store) => printJSON(await keys.rotateKey(store, options)))
+  await withStore(o.db, async (store) =>
+    printJSON(await keys.rotateKey(store, options, cliActor())),
+  )
 }
 
 export async function retireKey(o: { db?: string; kid: string }): Promise<void> {
   await withStore(o.db, async (store) =>
-    printJSON(await keys.retireKey(store, o.kid, idTokenSeconds())),
+    printJSON(await keys.retireKey(store, o.kid, idTokenSeconds(), cliActor())),
   )
 }

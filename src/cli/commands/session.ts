@@ -3,7 +3,7 @@
  */
 import * as sessions from '../../admin/sessions.js'
 import { printJSON } from '../output.js'
-import { withStore } from '../store.js'
+import { cliActor, withStore } from '../store.js'
 
 export async function listSessions(o: {
   db?: string
@@ -23,6 +23,6 @@ export async function revokeSessions(o: {
 }): Promise<void> {
   sessions.checkRevokeTarget(o)
   await withStore(o.db, async (store) =>
-    printJSON(await sessions.revokeSessions(store, { user: o.user, id: o.id })),
+    printJSON(await sessions.revokeSessions(store, { user: o.user, id: o.id }, cliActor())),
   )
 }

@@ -7,7 +7,7 @@ import * as users from '../../admin/users.js'
 import { NO_PROFILE } from '../../profile.js'
 import { MAX_PASSWORD_LENGTH } from '../../tokens/passwords.js'
 import { printJSON, UsageError } from '../output.js'
-import { withStore } from '../store.js'
+import { cliActor, withStore } from '../store.js'
 
 /** Most bytes read from a pipe before giving up on finding the end of the line. */
 const MAX_LINE_BYTES = 4 * MAX_PASSWORD_LENGTH + 2
@@ -102,18 +102,24 @@ export async function createUser(o: CreateUserOptions): Promise<void> {
   users.applyProfileChanges(NO_PROFILE, changes)
   await withStore(o.db, async (store) =>
     printJSON(
-      await users.createUser(store, {
-        username: o.username,
-        password: () => readPassword(),
-        ...changes,
-      }),
+      await users.createUser(
+        store,
+        {
+          username: o.username,
+          password: () => readPassword(),
+          ...changes,
+        },
+        cliActor(),
+      ),
     ),
   )
 }
 
 export async function updateUser(o: UpdateUserOptions): Promise<void> {
   await withStore(o.db, async (store) =>
-    printJSON(await users.updateUser(store, { username: o.username, ...profileChanges(o) })),
+    printJSON(
+      await users.updateUser(store, { username: o.username, ...profileChanges(o) }, cliActor()),
+    ),
   )
 }
 
@@ -122,17 +128,25 @@ export async function listUsers(o: { db?: string }): Promise<void> {
 }
 
 export async function deleteUser(o: { db?: string; username: string }): Promise<void> {
-  await withStore(o.db, async (store) => printJSON(await users.deleteUser(store, o.username)))
+  await withStore(o.db, async (store) =>
+    printJSON(await users.deleteUser(store, o.username, cliActor())),
+  )
 }
 
 export async function setPassword(o: { db?: string; username: string }): Promise<void> {
   await withStore(o.db, async (store) =>
     printJSON(
-      await users.setPassword(store, { username: o.username, password: () => readPassword() }),
+      await users.setPassword(
+        store,
+        { username: o.username, password: () => readPassword() },
+        cliActor(),
+      ),
     ),
   )
 }
 
 export async function unlockUser(o: { db?: string; username: string }): Promise<void> {
-  await withStore(o.db, async (store) => printJSON(await users.unlockUser(store, o.username)))
+  await withStore(o.db, async (store) =>
+    printJSON(await users.unlockUser(store, o.username, cliActor())),
+  )
 }

@@ -10,6 +10,7 @@
  * - failures throttled per address and per client+address; new verification work (a hash, a
  *   signature) counted in advance, so parallel attempts cannot all pass the throttle.
  */
+import { shortened } from '../../audit/record.js'
 import type { FastifyRequest } from 'fastify'
 import { OAuthError } from '../../errors.js'
 import type { ClientRecord } from '../../store/types.js'
@@ -176,6 +177,19 @@ export async function authenticateClient(
     ctx.clientAuthFailures.fail(addressKey, now)
     ctx.clientAuthFailures.fail(clientKey, now)
   }
+  // Attributed to the client id presented, known or not; each failure is throttled above.
+  const audited = (reason: string): OAuthError => {
+    ctx.audit.record(
+      {
+        kind: 'client_auth.failed',
+        subject: shortened(presented.clientId),
+        details: { method: presented.method, reason, known: found !== null },
+      },
+      request.ip,
+    )
+    return failed()
+  }
+  let found: ClientRecord | null = null
   const forgive = (): void => {
     ctx.clientAuthFailures.forgive(addressKey, now)
     ctx.clientAuthFailures.forgive(clientKey, now)
@@ -185,9 +199,9 @@ export async function authenticateClient(
     (presented.credential !== null && presented.credential.length > strategy.maxCredential)
   if (tooLong) {
     countFailure()
-    throw failed()
+    throw audited('malformed')
   }
-  const found = await ctx.clients.get(presented.clientId)
+  found = await ctx.clients.get(presented.clientId)
   // A client registered for another method is checked as an unknown one: same work, same answer.
   const client = found !== null && acceptedMethods(found).includes(presented.method) ? found : null
   const check = strategy.check(presented, client, ctx, request)
@@ -221,7 +235,9 @@ export async function authenticateClient(
   }
   if (!ok || client === null) {
     if (!reserved) countFailure()
-    throw failed()
+    throw audited(
+      found !== null && client === null ? 'method not registered' : 'invalid credential',
+    )
   }
   if (reserved) forgive()
   strategy.remember?.(request, presented, client)

@@ -21,6 +21,7 @@
  * stored parameters, never the form's. A client registered with `requirePar` is
  * refused any request that is not pushed, with `invalid_request` at its redirect URI (RFC 9126 §4).
  */
+import { shortened } from '../../audit/record.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError, StoreUnavailableError, type OAuthErrorCode } from '../../errors.js'
 import type { LoginRecord, UserRecord } from '../../store/types.js'
@@ -278,6 +279,20 @@ async function authorizePost(
   const attempt = await ctx.loginThrottle.attempt(request.ip, username, now)
   if ('retryAfter' in attempt) {
     const wait = attempt.retryAfter
+    // Refused attempts cost an attacker nothing: recorded once a minute per username and address.
+    ctx.audit.record(
+      {
+        kind: 'login.locked_out',
+        subject: null,
+        details: {
+          username: shortened(username),
+          client_id: authz.client.clientId,
+          retry_after: wait,
+        },
+      },
+      request.ip,
+      `${request.ip}\n${username}`,
+    )
     reply.header('retry-after', String(wait))
     return showLoginForm(request, reply, env, authz, 429, {
       username,
@@ -304,6 +319,14 @@ async function authorizePost(
   }
   if (!ok || !user) {
     request.log.info({ client_id: authz.client.clientId }, 'login failed')
+    ctx.audit.record(
+      {
+        kind: 'login.failed',
+        subject: user?.id ?? null,
+        details: { username: shortened(username), client_id: authz.client.clientId },
+      },
+      request.ip,
+    )
     return showLoginForm(request, reply, env, authz, 401, {
       username,
       message: 'Incorrect username or password.',

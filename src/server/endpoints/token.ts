@@ -43,7 +43,7 @@ export function registerTokenEndpoint(app: FastifyInstance, ctx: ServerContext):
       ctx.config.issuer + TOKEN_PATH,
       ctx,
     )
-    const response = await grant.handle({ params, client, method, dpop }, ctx)
+    const response = await grant.handle({ params, client, method, dpop, address: request.ip }, ctx)
     reply
       .header('cache-control', 'no-store')
       .header('pragma', 'no-cache')

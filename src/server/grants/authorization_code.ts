@@ -22,7 +22,7 @@ const invalidGrant = (description: string): OAuthError =>
   new OAuthError('invalid_grant', description)
 
 async function redeem(
-  { params, client, method, dpop }: GrantRequest,
+  { params, client, method, dpop, address }: GrantRequest,
   ctx: ServerContext,
 ): Promise<TokenResponse> {
   const { code, redirect_uri: redirectUri, code_verifier: verifier } = params
@@ -41,6 +41,18 @@ async function redeem(
   if (!redeemed) throw invalidGrant('the code is invalid, expired or already used')
   if (redeemed.outcome === 'replayed') {
     // RFC 6749 §4.1.2: a code is single use; on reuse, revoke what it issued.
+    ctx.audit.record(
+      {
+        kind: 'code.replayed',
+        subject: redeemed.code.clientId,
+        details: {
+          presented_by: client.clientId,
+          user_id: redeemed.code.userId,
+          session_id: redeemed.code.sessionId,
+        },
+      },
+      address,
+    )
     if (redeemed.code.sessionId) {
       if (await endSession(ctx.store, redeemed.code.sessionId, now)) {
         ctx.metrics.tokensRevoked.inc({ kind: 'sid' })

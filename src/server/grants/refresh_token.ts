@@ -34,6 +34,7 @@ async function reused(
   now: number,
   aud: string | undefined,
   jkt: string | undefined,
+  address: string,
 ): Promise<TokenResponse> {
   const successor =
     previous.successorSealed !== null ? openSuccessor(token, previous.successorSealed) : null
@@ -45,6 +46,14 @@ async function reused(
     }
   }
   // RFC 9700 §4.14.2: reuse of a rotated refresh token ends the session, newest token included.
+  ctx.audit.record(
+    {
+      kind: 'refresh_token.reused',
+      subject: client.clientId,
+      details: { session_id: previous.sessionId, user_id: previous.userId },
+    },
+    address,
+  )
   if (await endSession(ctx.store, previous.sessionId, now)) {
     ctx.metrics.tokensRevoked.inc({ kind: 'sid' })
     ctx.feed.poke()
@@ -57,7 +66,7 @@ async function reused(
 }
 
 async function rotate(
-  { params, client, dpop }: GrantRequest,
+  { params, client, dpop, address }: GrantRequest,
   ctx: ServerContext,
 ): Promise<TokenResponse> {
   const token = params.refresh_token
@@ -78,7 +87,8 @@ async function rotate(
   const jkt = dpop?.jkt
   // RFC 6749 §6: the scope may narrow what was granted, never widen it.
   const scope = grantScope(params.scope, scopeList(current.scope), 'the original grant')
-  if (current.usedAt !== null) return reused(ctx, client, token, current, scope, now, aud, jkt)
+  if (current.usedAt !== null)
+    return reused(ctx, client, token, current, scope, now, aud, jkt, address)
 
   const session = await ctx.store.getSession(current.sessionId)
   if (!session) throw invalidGrant()
@@ -94,7 +104,7 @@ async function rotate(
     case 'rotated':
       return sessionTokenResponse(ctx, client, session, scope, next.token, aud, undefined, jkt)
     case 'reused':
-      return reused(ctx, client, token, outcome.previous, scope, now, aud, jkt)
+      return reused(ctx, client, token, outcome.previous, scope, now, aud, jkt, address)
     case 'invalid':
       throw invalidGrant()
   }

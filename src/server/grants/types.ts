@@ -31,6 +31,8 @@ export interface GrantRequest {
   method: ClientAuthMethod
   /** The request's DPoP proof, checked (RFC 9449 §5); `null` for a bearer request. */
   dpop: DPoPProof | null
+  /** The remote address of the request (for the audit log). */
+  address: string
 }
 
 export interface Grant {

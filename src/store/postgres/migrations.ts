@@ -350,6 +350,22 @@ export const MIGRATIONS: readonly Migration[] = [
       $fn$;
     `,
   },
+  {
+    version: 11,
+    name: 'audit log: operator actions and security events',
+    up: `
+      CREATE TABLE audit_events (
+        id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at      bigint NOT NULL,
+        kind    text NOT NULL,
+        actor   text NOT NULL,
+        subject text,
+        address text,
+        details jsonb NOT NULL
+      );
+      CREATE INDEX audit_events_at ON audit_events (at);
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

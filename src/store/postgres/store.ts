@@ -7,6 +7,9 @@
  */
 
 import type {
+  AuditEvent,
+  AuditFilter,
+  AuditInput,
   AuthorizationCodeRecord,
   ClientRecord,
   ConsentRecord,
@@ -27,6 +30,7 @@ import type {
 import { LOCK, sql, type PgDatabase, type Queryable } from './connection.js'
 import * as feed from './feed.js'
 import { listenForRevocations } from './notify.js'
+import { PgAudit } from './audit.js'
 import { PgConsents } from './consents.js'
 import { PgRevoke } from './revoke.js'
 import {
@@ -130,6 +134,7 @@ export class PostgresStore implements Store {
   private readonly sessions
   private readonly revoke
   private readonly singleUse
+  private readonly audit
 
   constructor(
     private readonly db: PgDatabase,
@@ -140,6 +145,7 @@ export class PostgresStore implements Store {
     this.sessions = new PgSessions(db)
     this.revoke = new PgRevoke(db)
     this.singleUse = new PgSingleUse(db)
+    this.audit = new PgAudit(db)
   }
 
   async createClient(client: ClientRecord): Promise<void> {
@@ -390,6 +396,18 @@ export class PostgresStore implements Store {
     eventFor: (session: SessionRecord) => RevocationInput,
   ): Promise<{ clients: string[]; sessions: string[] }> {
     return this.revoke.revokeConsent(userId, clientId, now, eventFor)
+  }
+
+  appendAudit(event: AuditInput): Promise<number> {
+    return this.audit.append(event)
+  }
+
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    return this.audit.list(filter)
+  }
+
+  pruneAudit(before: number): Promise<number> {
+    return this.audit.pruneBefore(before)
   }
 
   ping(): Promise<void> {

@@ -276,6 +276,22 @@ export const MIGRATIONS: readonly Migration[] = [
         CHECK (require_dpop IN (0, 1));
     `,
   },
+  {
+    version: 12,
+    name: 'audit log: operator actions and security events',
+    up: `
+      CREATE TABLE audit_events (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, even after pruning
+        at      INTEGER NOT NULL,
+        kind    TEXT NOT NULL,
+        actor   TEXT NOT NULL,
+        subject TEXT,
+        address TEXT,
+        details TEXT NOT NULL -- JSON object
+      ) STRICT;
+      CREATE INDEX audit_events_at ON audit_events (at);
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

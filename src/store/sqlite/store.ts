@@ -8,6 +8,9 @@
 import type Database from 'better-sqlite3'
 import { StoreUnavailableError } from '../../errors.js'
 import type {
+  AuditEvent,
+  AuditFilter,
+  AuditInput,
   AuthorizationCodeRecord,
   ClientRecord,
   ConsentRecord,
@@ -40,6 +43,7 @@ import {
   type Params,
   type RevocationRow,
 } from './rows.js'
+import { SqliteAudit } from './audit.js'
 import { SqliteConsents } from './consents.js'
 import { SqliteRevoke } from './revoke.js'
 import { SqliteSessions, type RedeemResult } from './sessions.js'
@@ -130,6 +134,7 @@ export class SqliteStore implements Store {
   private readonly sessions
   private readonly revoke
   private readonly singleUse
+  private readonly audit
 
   constructor(
     private readonly main: Database.Database,
@@ -259,6 +264,7 @@ export class SqliteStore implements Store {
     this.sessions = new SqliteSessions(main, durable)
     this.revoke = new SqliteRevoke(durable)
     this.singleUse = new SqliteSingleUse(main)
+    this.audit = new SqliteAudit(main)
   }
 
   /** Runs `work` synchronously and settles with its result, errors mapped to the contract's. */
@@ -528,6 +534,18 @@ export class SqliteStore implements Store {
     eventFor: (session: SessionRecord) => RevocationInput,
   ): Promise<{ clients: string[]; sessions: string[] }> {
     return this.attempt(() => this.revoke.revokeConsent(userId, clientId, now, eventFor))
+  }
+
+  appendAudit(event: AuditInput): Promise<number> {
+    return this.attempt(() => this.audit.append(event))
+  }
+
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    return this.attempt(() => this.audit.list(filter))
+  }
+
+  pruneAudit(before: number): Promise<number> {
+    return this.attempt(() => this.audit.pruneBefore(before))
   }
 
   ping(): Promise<void> {
