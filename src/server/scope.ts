@@ -24,6 +24,9 @@ export function scopeList(scope: string): string[] {
   return scope === '' ? [] : scope.split(' ')
 }
 
+/** The scope of the admin API (`endpoints/admin.ts`): for operators' service clients. */
+export const ADMIN_SCOPE = 'latchkey:admin'
+
 /**
  * The scope to grant: what was asked, when every part of it is allowed; everything allowed when nothing
  * was asked. Throws `invalid_scope` for anything not allowed (RFC 6749 §5.2). `limit` names what bounds
