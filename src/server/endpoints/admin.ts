@@ -63,7 +63,12 @@ async function authorize(request: FastifyRequest, ctx: ServerContext): Promise<v
       401,
     )
   }
-  if (!scopeList(live.claims.scope ?? '').includes(ADMIN_SCOPE)) {
+  // The scope, and a client still registered with it (a client's scopes may have been narrowed).
+  const client = await ctx.store.getClient(live.claims.client_id)
+  if (
+    !scopeList(live.claims.scope ?? '').includes(ADMIN_SCOPE) ||
+    !client?.scopes.includes(ADMIN_SCOPE)
+  ) {
     throw new TokenRefusal(
       'insufficient_scope',
       `the access token was not issued with scope ${ADMIN_SCOPE}`,
@@ -80,11 +85,14 @@ function refuseToken(reply: FastifyReply, err: TokenRefusal): FastifyReply {
   return sendOAuthError(reply, err)
 }
 
-/** An operation's `UsageError` on the wire: 404 for an unknown id, 409 when taken, else 400. */
+/**
+ * An operation's refusal on the wire: 404 for an unknown id, 409 when taken (or a key already
+ * retired, or the one signing now), else 400.
+ */
 function fromUsage(err: UsageError | ConfigError): OAuthError {
   const status = /^no (user|client|session|signing key)\b/.test(err.message)
     ? 404
-    : /already (exists|retired)/.test(err.message)
+    : /already (exists|retired)|signing now/.test(err.message)
       ? 409
       : 400
   return new OAuthError('invalid_request', err.message, { status })
