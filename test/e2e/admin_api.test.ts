@@ -237,6 +237,15 @@ function engineSuite(
         body: '{',
       })
       assert.equal(notJson.status, 400, notJson.text)
+      const form = await request(`${server.url}/admin/v1/users`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${adminToken}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'username=formed&password=a+long+enough+password',
+      })
+      assert.equal(form.status, 400, form.text)
       const shown = await api('GET', '/clients/api-made', adminToken)
       assert.equal(shown.status, 200)
       assert.equal(shown.json.client_id, 'api-made')

@@ -311,6 +311,7 @@ export function registerAdminEndpoints(app: FastifyInstance, ctx: ServerContext)
   void app.register(
     (scope, _options, done) => {
       // JSON bodies here only; the rest of the server takes forms.
+      scope.removeContentTypeParser('application/x-www-form-urlencoded')
       scope.addContentTypeParser(
         'application/json',
         { parseAs: 'string' },
