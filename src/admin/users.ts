@@ -30,6 +30,8 @@ export interface UserJSON {
   name: string | null
   given_name: string | null
   family_name: string | null
+  /** The admin role: only an admin's login may be granted the scope `latchkey:admin`. */
+  admin: boolean
   created_at: string
 }
 
@@ -43,6 +45,7 @@ function userJSON(u: UserRecord): UserJSON {
     name: u.name,
     given_name: u.givenName,
     family_name: u.familyName,
+    admin: u.admin,
     created_at: new Date(u.createdAt * 1000).toISOString(),
   }
 }
@@ -133,7 +136,7 @@ export type PasswordSource = string | (() => Promise<string>)
 /** Adds a user. Throws `UsageError` for a bad name or password, or a name already taken. */
 export async function createUser(
   store: Store,
-  o: { username: string; password: PasswordSource } & ProfileChanges,
+  o: { username: string; password: PasswordSource; admin?: boolean } & ProfileChanges,
 ): Promise<UserJSON> {
   const username = checkUsername(o.username)
   const profile = applyProfileChanges(NO_PROFILE, o)
@@ -147,6 +150,7 @@ export async function createUser(
     username,
     passwordHash: await hashPassword(password),
     createdAt: now(),
+    admin: o.admin ?? false,
     ...profile,
   }
   // A name taken meanwhile by another process is refused here with ConflictError.
@@ -161,14 +165,19 @@ export async function createUser(
  */
 export async function updateUser(
   store: Store,
-  o: { username: string } & ProfileChanges,
+  o: { username: string; admin?: boolean } & ProfileChanges,
 ): Promise<UserJSON> {
   const user = await mustGetUser(store, o.username)
   const profile = applyProfileChanges(user, o)
   if (!(await store.setUserProfile(user.id, profile))) {
     throw new UsageError(`no user named ${o.username}`)
   }
-  return userJSON({ ...user, ...profile })
+  // Taking the role away shuts the admin scope out at the user's next refresh and next login.
+  const admin = o.admin ?? user.admin
+  if (admin !== user.admin && !(await store.setUserAdmin(user.id, admin))) {
+    throw new UsageError(`no user named ${o.username}`)
+  }
+  return userJSON({ ...user, ...profile, admin })
 }
 
 /** Every user. */

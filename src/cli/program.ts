@@ -310,6 +310,7 @@ export function buildProgram(): Command {
     .addOption(nameOption('--name', 'full name for display (claim name)'))
     .addOption(nameOption('--given-name', 'given name (claim given_name)'))
     .addOption(nameOption('--family-name', 'family name (claim family_name)'))
+    .option('--admin', 'the admin role: their logins may be granted the scope latchkey:admin')
     .action(
       run(async (o: import('./commands/user.js').CreateUserOptions) => {
         const { createUser } = await import('./commands/user.js')
@@ -332,6 +333,8 @@ export function buildProgram(): Command {
     .addOption(nameOption('--name', 'full name for display (claim name)'))
     .addOption(nameOption('--given-name', 'given name (claim given_name)'))
     .addOption(nameOption('--family-name', 'family name (claim family_name)'))
+    .option('--admin', 'give the admin role: their logins may be granted the scope latchkey:admin')
+    .option('--no-admin', 'take the admin role away: the scope is left out from their next refresh')
     .action(
       run(async (o: import('./commands/user.js').UpdateUserOptions) => {
         const { updateUser } = await import('./commands/user.js')

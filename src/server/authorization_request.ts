@@ -18,7 +18,7 @@ import type { ClientRecord } from '../store/types.js'
 import { MAX_NONCE_LENGTH, requestedIdTokenClaims } from '../tokens/id_token.js'
 import type { ServerContext } from './context.js'
 import type { FormParams } from './form.js'
-import { ADMIN_SCOPE, grantScope } from './scope.js'
+import { grantScope } from './scope.js'
 
 /** The parameters of an authorization request, carried through the login form as hidden fields. */
 const AUTHORIZATION_PARAMETERS = [
@@ -173,12 +173,8 @@ export async function checkAuthorizationRequest(
   let scope: string[]
   let claims: string[]
   try {
-    // The admin scope goes only to service clients (client_credentials): no user holds the admin
-    // role yet, so no token a user's login yields may carry it.
-    scope = grantScope(
-      params.scope,
-      client.scopes.filter((s) => s !== ADMIN_SCOPE),
-    )
+    // The admin scope is left out when the code is issued unless the user holds the admin role.
+    scope = grantScope(params.scope, client.scopes)
     claims = requestedIdTokenClaims(params.claims)
   } catch (err) {
     if (err instanceof OAuthError) return refuse(err.code, err.description)

@@ -87,6 +87,7 @@ export const INVALIDATES: { [M in StoreMethod]: Invalidates<M> } = {
   listUsers: NOTHING,
   setPasswordHash: NOTHING,
   setUserProfile: NOTHING,
+  setUserAdmin: NOTHING,
   unlockLogins: NOTHING,
   getLoginsUnlockedAt: NOTHING,
   deleteUser: { revocations: appendedWhenTrue },

@@ -14,6 +14,7 @@ import { adminRoutes } from '../../src/server/endpoints/admin.js'
 import type { ServerContext } from '../../src/server/context.js'
 import { authorize, Browser, pkce } from '../helpers/browser.js'
 import {
+  cli,
   createClient,
   createUser,
   request,
@@ -26,6 +27,7 @@ import { createTestDatabase, type TestDatabase } from '../store/postgres_databas
 
 const REDIRECT = 'https://app.example/callback'
 const ALICE = { username: 'alice', password: 'correct horse battery' }
+const ROOT = { username: 'root', password: 'operator horse battery' }
 const METHODS = ['get', 'post', 'patch', 'delete', 'put'] as const
 
 type Doc = {
@@ -74,17 +76,43 @@ function engineSuite(
       return res.json.access_token as string
     }
 
-    async function login(scope?: string): Promise<URL> {
+    /** Signs `who` in at `web` through the code flow and redeems the code: its tokens. */
+    async function login(
+      who: { username: string; password: string },
+      scope?: string,
+    ): Promise<{ access: string; refresh: string; scope: string }> {
       const p = pkce()
       const browser = new Browser(server.url)
       const landed = await authorize(
         browser,
         { clientId: 'web', redirectUri: REDIRECT, challenge: p.challenge, scope },
-        ALICE,
+        who,
       )
-      ;(landed as URL & { verifier?: string }).verifier = p.verifier
-      return landed
+      const code = landed.searchParams.get('code')
+      assert.ok(code, landed.toString())
+      const res = await server.post(
+        '/token',
+        {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: REDIRECT,
+          code_verifier: p.verifier,
+        },
+        [web.client_id, web.client_secret],
+      )
+      assert.equal(res.status, 200, res.text)
+      return {
+        access: res.json.access_token as string,
+        refresh: res.json.refresh_token as string,
+        scope: res.json.scope as string,
+      }
     }
+
+    const refresh = (token: string): Promise<HttpResponse> =>
+      server.post('/token', { grant_type: 'refresh_token', refresh_token: token }, [
+        web.client_id,
+        web.client_secret,
+      ])
 
     before(async () => {
       const t = await target()
@@ -106,40 +134,63 @@ function engineSuite(
         ...['--redirect-uri', REDIRECT, '--scope', 'openid read latchkey:admin'],
       )
       createUser(db, ALICE)
+      const root = cli(['user', 'create', '--db', db, '--username', ROOT.username, '--admin'], {
+        input: ROOT.password + '\n',
+      })
+      assert.equal(root.status, 0, root.stderr)
+      assert.equal((root.json as { admin: boolean }).admin, true)
       server = await startServer({ db })
       adminToken = await clientToken('ops', ops.client_secret)
       plainClientToken = await clientToken('svc', svc.client_secret)
-      const landed = await login()
-      const code = landed.searchParams.get('code')
-      assert.ok(code, landed.toString())
-      const res = await server.post(
-        '/token',
-        {
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: REDIRECT,
-          code_verifier: (landed as URL & { verifier?: string }).verifier!,
-        },
-        [web.client_id, web.client_secret],
-      )
-      assert.equal(res.status, 200, res.text)
-      userToken = res.json.access_token as string
-      userRefresh = res.json.refresh_token as string
+      // Alice asks for the admin scope too: she is not an admin, so her tokens go without it.
+      const tokens = await login(ALICE, 'openid read latchkey:admin')
+      assert.equal(tokens.scope, 'openid read')
+      userToken = tokens.access
+      userRefresh = tokens.refresh
     })
     after(async () => {
       await server?.dispose()
       await done?.()
     })
 
-    it('a user login never yields latchkey:admin, even from a client allowed it', async () => {
+    it("a non-admin user's login never yields latchkey:admin, even from a client allowed it", async () => {
       const introspected = await server.post('/introspect', { token: userToken }, [
         web.client_id,
         web.client_secret,
       ])
       assert.equal(introspected.json.active, true, introspected.text)
       assert.equal(introspected.json.scope, 'openid read')
-      const landed = await login('openid latchkey:admin')
-      assert.equal(landed.searchParams.get('error'), 'invalid_scope')
+    })
+
+    it("an admin user's token from the code flow works; taking the role away shuts it out, and refresh drops the scope", async () => {
+      const tokens = await login(ROOT, 'openid latchkey:admin')
+      assert.equal(tokens.scope, 'openid latchkey:admin')
+      const listed = await api('GET', '/users', tokens.access)
+      assert.equal(listed.status, 200, listed.text)
+      const users = JSON.parse(listed.text) as { username: string; admin: boolean }[]
+      assert.deepEqual(
+        users.map((u) => [u.username, u.admin]),
+        [
+          ['alice', false],
+          ['root', true],
+        ],
+      )
+      const refreshed = await refresh(tokens.refresh)
+      assert.equal(refreshed.status, 200, refreshed.text)
+      assert.equal(refreshed.json.scope, 'openid latchkey:admin')
+      const demoted = cli(['user', 'update', '--db', server.db, '--username', 'root', '--no-admin'])
+      assert.equal(demoted.status, 0, demoted.stderr)
+      assert.equal((demoted.json as { admin: boolean }).admin, false)
+      const refused = await api('GET', '/users', refreshed.json.access_token as string)
+      assert.equal(refused.status, 403, refused.text)
+      const again = await refresh(refreshed.json.refresh_token as string)
+      assert.equal(again.status, 200, again.text)
+      assert.equal(again.json.scope, 'openid')
+      // Given back through the API itself.
+      const promoted = await api('PATCH', '/users/root', adminToken, { admin: true })
+      assert.equal(promoted.status, 200, promoted.text)
+      assert.equal(promoted.json.admin, true)
+      assert.equal((await login(ROOT, 'latchkey:admin')).scope, 'latchkey:admin')
     })
 
     it('serves its OpenAPI 3.1 document without a token, describing exactly the registered routes', async () => {
@@ -302,22 +353,15 @@ function engineSuite(
       const byClient = JSON.parse((await api('GET', '/sessions?client=web', adminToken)).text) as {
         id: string
       }[]
-      assert.deepEqual(
-        byClient.map((s) => s.id),
-        sessions.map((s) => s.id),
-      )
+      assert.ok(byClient.some((s) => s.id === sessions[0]!.id))
       assert.equal((await api('GET', '/sessions', adminToken)).status, 400)
       assert.equal((await api('GET', '/sessions?user=nobody', adminToken)).status, 404)
       const revoked = await api('DELETE', `/sessions/${sessions[0]!.id}`, adminToken)
       assert.equal(revoked.status, 200, revoked.text)
       assert.deepEqual(revoked.json.revoked, [sessions[0]!.id])
-      const refresh = await server.post(
-        '/token',
-        { grant_type: 'refresh_token', refresh_token: userRefresh },
-        [web.client_id, web.client_secret],
-      )
-      assert.equal(refresh.status, 400, refresh.text)
-      assert.equal(refresh.json.error, 'invalid_grant')
+      const refused = await refresh(userRefresh)
+      assert.equal(refused.status, 400, refused.text)
+      assert.equal(refused.json.error, 'invalid_grant')
       assert.equal((await api('DELETE', `/sessions/${sessions[0]!.id}x`, adminToken)).status, 404)
     })
 

@@ -80,6 +80,8 @@ interface ProfileOptions {
 export interface CreateUserOptions extends ProfileOptions {
   db?: string
   username: string
+  /** The admin role (`--admin`, `--no-admin`): may be granted the scope `latchkey:admin`. */
+  admin?: boolean
 }
 
 export type UpdateUserOptions = CreateUserOptions
@@ -105,6 +107,7 @@ export async function createUser(o: CreateUserOptions): Promise<void> {
       await users.createUser(store, {
         username: o.username,
         password: () => readPassword(),
+        admin: o.admin,
         ...changes,
       }),
     ),
@@ -113,7 +116,13 @@ export async function createUser(o: CreateUserOptions): Promise<void> {
 
 export async function updateUser(o: UpdateUserOptions): Promise<void> {
   await withStore(o.db, async (store) =>
-    printJSON(await users.updateUser(store, { username: o.username, ...profileChanges(o) })),
+    printJSON(
+      await users.updateUser(store, {
+        username: o.username,
+        admin: o.admin,
+        ...profileChanges(o),
+      }),
+    ),
   )
 }
 

@@ -63,11 +63,14 @@ async function authorize(request: FastifyRequest, ctx: ServerContext): Promise<v
       401,
     )
   }
-  // The scope, and a client still registered with it (a client's scopes may have been narrowed).
+  // The scope, a client still registered with it (a client's scopes may have been narrowed) and,
+  // for a user's token (`sid`), a user still holding the admin role.
   const client = await ctx.store.getClient(live.claims.client_id)
+  const user = live.claims.sid ? await ctx.store.getUser(live.claims.sub) : null
   if (
     !scopeList(live.claims.scope ?? '').includes(ADMIN_SCOPE) ||
-    !client?.scopes.includes(ADMIN_SCOPE)
+    !client?.scopes.includes(ADMIN_SCOPE) ||
+    (live.claims.sid && !user?.admin)
   ) {
     throw new TokenRefusal(
       'insufficient_scope',
@@ -147,8 +150,9 @@ const profile = {
   given_name: nullableText,
   family_name: nullableText,
 }
-const UserCreate = z.object({ username: text, password: text, ...profile }).strict()
-const UserUpdate = z.object(profile).strict()
+const admin = { admin: z.boolean().optional() }
+const UserCreate = z.object({ username: text, password: text, ...profile, ...admin }).strict()
+const UserUpdate = z.object({ ...profile, ...admin }).strict()
 const KeyRotate = z
   .object({ alg: text.optional(), activate_in: z.number().int().optional() })
   .strict()
@@ -221,6 +225,7 @@ export function adminRoutes(
         const user = await createUser(store, {
           username: b.username,
           password: b.password,
+          admin: b.admin,
           email: b.email,
           emailVerified: b.email_verified,
           name: b.name,
@@ -237,6 +242,7 @@ export function adminRoutes(
         const b = parseBody(UserUpdate, r.body)
         return updateUser(store, {
           username: param(r, 'username'),
+          admin: b.admin,
           email: b.email,
           emailVerified: b.email_verified,
           name: b.name,

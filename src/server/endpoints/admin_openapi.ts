@@ -132,6 +132,7 @@ const SCHEMAS: Json = {
       name: nullableStr,
       given_name: nullableStr,
       family_name: nullableStr,
+      admin: bool,
       created_at: time,
       unlocked_at: time,
     },
@@ -148,6 +149,7 @@ const SCHEMAS: Json = {
       name: nullableStr,
       given_name: nullableStr,
       family_name: nullableStr,
+      admin: bool,
     },
   },
   UserUpdate: {
@@ -159,6 +161,7 @@ const SCHEMAS: Json = {
       name: nullableStr,
       given_name: nullableStr,
       family_name: nullableStr,
+      admin: bool,
     },
   },
   Session: {

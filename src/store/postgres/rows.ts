@@ -267,7 +267,14 @@ export function revocationValues(event: RevocationInput): Values {
 
 /** Values for `INSERT INTO users (USER_COLUMNS)`. */
 export function userValues(user: UserRecord): Values {
-  return [user.id, user.username, user.passwordHash, user.createdAt, ...profileValues(user)]
+  return [
+    user.id,
+    user.username,
+    user.passwordHash,
+    user.createdAt,
+    ...profileValues(user),
+    user.admin,
+  ]
 }
 
 /** Values for `email, email_verified, name, given_name, family_name`, in that order. */

@@ -282,6 +282,10 @@ export class PostgresStore implements Store {
     return this.users.setProfile(id, profile)
   }
 
+  setUserAdmin(id: string, admin: boolean): Promise<boolean> {
+    return this.users.setAdmin(id, admin)
+  }
+
   unlockLogins(id: string, at: number): Promise<boolean> {
     return this.users.unlockLogins(id, at)
   }

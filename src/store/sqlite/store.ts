@@ -418,6 +418,10 @@ export class SqliteStore implements Store {
     return this.attempt(() => this.users.setProfile(id, profile))
   }
 
+  setUserAdmin(id: string, admin: boolean): Promise<boolean> {
+    return this.attempt(() => this.users.setAdmin(id, admin))
+  }
+
   unlockLogins(id: string, at: number): Promise<boolean> {
     return this.attempt(() => this.users.unlockLogins(id, at))
   }
