@@ -238,6 +238,19 @@ export function buildProgram(): Command {
         await deleteClient(o)
       }),
     )
+  client
+    .command('rotate-secret')
+    .description(
+      'replace a client secret with a new random one, printed once; the old one is refused from then on',
+    )
+    .addOption(dbOption())
+    .requiredOption('--id <id>', 'client id')
+    .action(
+      run(async (o: { db?: string; id: string }) => {
+        const { rotateClientSecret } = await import('./commands/client.js')
+        await rotateClientSecret(o)
+      }),
+    )
 
   const session = program
     .command('session')

@@ -123,6 +123,11 @@ export interface ClientStore {
    * (nothing appended) when it did not exist.
    */
   deleteClient(clientId: string, event: RevocationInput): Promise<boolean>
+  /**
+   * Replaces every field of the client with id `client.clientId` (its tokens, sessions and consents
+   * stay); `false` when there is none.
+   */
+  updateClient(client: ClientRecord): Promise<boolean>
 }
 
 // The algorithms are the verifier's: the server signs only what every resource server can check.

@@ -254,7 +254,7 @@ function engineSuite(
       }
     }
 
-    it('clients: create (secret once), list, show, delete; 409, 404 and 400', async () => {
+    it('clients: create (secret once), list, show, rotate the secret, delete; 409, 404 and 400', async () => {
       const created = await api('POST', '/clients', adminToken, {
         client_id: 'api-made',
         grant_types: ['client_credentials'],
@@ -305,6 +305,30 @@ function engineSuite(
       const ids = (JSON.parse(listed.text) as { client_id: string }[]).map((c) => c.client_id)
       assert.ok(ids.includes('api-made') && ids.includes('ops'))
       assert.ok(!listed.text.includes(secret))
+      // The secret rotated: returned once, the old one refused at /token, the new one taken.
+      const rotated = await api('POST', '/clients/api-made/rotate-secret', adminToken)
+      assert.equal(rotated.status, 200, rotated.text)
+      const fresh = rotated.json.client_secret as string
+      assert.ok(fresh.length >= 20 && fresh !== secret)
+      const tokenWith = (s: string): Promise<HttpResponse> =>
+        server.post('/token', { grant_type: 'client_credentials' }, ['api-made', s])
+      const deadline = Date.now() + 10_000
+      let old = await tokenWith(secret)
+      while (old.status === 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100))
+        old = await tokenWith(secret)
+      }
+      assert.equal(old.status, 401, old.text)
+      assert.equal((await tokenWith(fresh)).status, 200)
+      assert.ok(!(await api('GET', '/clients/api-made', adminToken)).text.includes(fresh))
+      assert.equal((await api('POST', '/clients/nobody/rotate-secret', adminToken)).status, 404)
+      // The CLI runs the same operation.
+      const cliRotated = cli(['client', 'rotate-secret', '--db', server.db, '--id', 'api-made'])
+      assert.equal(cliRotated.status, 0, cliRotated.stderr)
+      const third = (cliRotated.json as { client_secret: string }).client_secret
+      assert.ok(third.length >= 20 && third !== fresh)
+      const publicOne = cli(['client', 'rotate-secret', '--db', server.db, '--id', 'nobody'])
+      assert.notEqual(publicOne.status, 0)
       const deleted = await api('DELETE', '/clients/api-made', adminToken)
       assert.equal(deleted.status, 200, deleted.text)
       assert.equal((await api('GET', '/clients/api-made', adminToken)).status, 404)

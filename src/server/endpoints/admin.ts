@@ -9,13 +9,19 @@
  * (RFC 6750 §3.1, `invalid_token` when one was sent); a live token without the scope → 403
  * `insufficient_scope`. Bodies are JSON, checked with zod: anything else → 400 `invalid_request`.
  * An unknown id → 404, a name or id already taken → 409, both in RFC 6749 §5.2 form. Secrets are
- * never returned, except the one generated when a client is created.
+ * never returned, except the one generated when a client is created or its secret rotated.
  *
  * No CORS: the console that will use this API is served from the same origin.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { createClient, deleteClient, listClients, showClient } from '../../admin/clients.js'
+import {
+  createClient,
+  deleteClient,
+  listClients,
+  rotateClientSecret,
+  showClient,
+} from '../../admin/clients.js'
 import { listKeys, retireKey, rotateKey } from '../../admin/keys.js'
 import { listSessions, revokeSessions } from '../../admin/sessions.js'
 import { createUser, deleteUser, listUsers, unlockUser, updateUser } from '../../admin/users.js'
@@ -215,6 +221,11 @@ export function adminRoutes(
       method: 'DELETE',
       path: '/clients/{id}',
       handler: (r) => deleteClient(store, param(r, 'id')),
+    },
+    {
+      method: 'POST',
+      path: '/clients/{id}/rotate-secret',
+      handler: (r) => rotateClientSecret(store, param(r, 'id')),
     },
     { method: 'GET', path: '/users', handler: () => listUsers(store) },
     {

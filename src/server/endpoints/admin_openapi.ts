@@ -90,7 +90,10 @@ const SCHEMAS: Json = {
       access_token_ttl: { type: 'integer' },
       resource_server: bool,
       created_at: time,
-      client_secret: { ...str, description: 'only when created with a generated secret: once' },
+      client_secret: {
+        ...str,
+        description: 'only when created with a generated secret, or rotated: once',
+      },
     },
   },
   ClientCreate: {
@@ -236,6 +239,16 @@ const PATHS: Json = {
       'deleteClient',
       'Delete a client and revoke its tokens',
       { '200': ok('Deleted', ref('Deleted')) },
+      {},
+      true,
+    ),
+  },
+  '/clients/{id}/rotate-secret': {
+    parameters: [pathParam('id', 'client_id')],
+    post: op(
+      'rotateClientSecret',
+      'Replace the client secret with a new random one, returned once',
+      { '200': ok('The client, with client_secret', ref('Client')) },
       {},
       true,
     ),

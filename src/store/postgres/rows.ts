@@ -38,7 +38,7 @@ export {
 export type { UserRow, LoginRow, CodeRow, SessionRow, RefreshRow } from '../session_rows.js'
 import type { Values } from './connection.js'
 
-export { CLIENT_COLUMNS, CLIENT_COLUMN_COUNT } from '../client_rows.js'
+export { CLIENT_COLUMNS, CLIENT_COLUMN_COUNT, CLIENT_UPDATE_COLUMNS } from '../client_rows.js'
 export { CONSENT_COLUMNS, scopeUnion } from '../consent_rows.js'
 
 /** A row of `consents`, in `CONSENT_COLUMNS` order. */
