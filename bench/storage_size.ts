@@ -38,6 +38,7 @@ async function addUserSession(store: Store, i: number): Promise<void> {
     username: `user${i}@example.com`,
     passwordHash: PASSWORD_HASH,
     createdAt: NOW,
+    admin: false,
     ...NO_PROFILE,
   }
   await store.createUser(user)

@@ -411,6 +411,28 @@ export async function showClient(store: Store, id: string): Promise<ClientJSON> 
 }
 
 /**
+ * Replaces the secret of a confidential client with a new random one (256 bits), returned once: only
+ * its hash is kept. The old secret is refused from then on (within the server's client cache TTL, a
+ * second). Tokens already issued stay. Throws `UsageError` for an unknown client or one without a
+ * secret (public, or `private_key_jwt`).
+ */
+export async function rotateClientSecret(
+  store: Store,
+  id: string,
+  by: AuditContext = { actor: SERVER_ACTOR },
+): Promise<ClientJSON & { client_secret: string }> {
+  const client = await mustGetClient(store, id)
+  if (client.secretHash === null) {
+    throw new UsageError(`client ${id} has no secret to rotate (it authenticates without one)`)
+  }
+  const secret = generateSecret()
+  const record: ClientRecord = { ...client, secretHash: await hashSecret(secret) }
+  if (!(await store.updateClient(record))) throw new UsageError(`no client with id ${id}`)
+  await recordAudit(store, by, { kind: 'client.secret_rotated', subject: id, details: {} })
+  return { ...clientJSON(record), client_secret: secret }
+}
+
+/**
  * Deletes a client: its opaque tokens go with it, and a `client` revocation covers the JWTs it still
  * holds until the longest of them would have expired. Throws `UsageError` when there is none.
  */

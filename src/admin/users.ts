@@ -31,6 +31,8 @@ export interface UserJSON {
   name: string | null
   given_name: string | null
   family_name: string | null
+  /** The admin role: only an admin's login may be granted the scope `latchkey:admin`. */
+  admin: boolean
   created_at: string
 }
 
@@ -44,6 +46,7 @@ function userJSON(u: UserRecord): UserJSON {
     name: u.name,
     given_name: u.givenName,
     family_name: u.familyName,
+    admin: u.admin,
     created_at: new Date(u.createdAt * 1000).toISOString(),
   }
 }
@@ -61,13 +64,14 @@ export interface ProfileChanges {
 }
 
 /** The profile fields `changes` sets, by name (for the audit log, which keeps no values). */
-function changedFields(changes: ProfileChanges): string[] {
-  const fields: (keyof ProfileChanges)[] = [
+function changedFields(changes: ProfileChanges & { admin?: boolean }): string[] {
+  const fields: (keyof ProfileChanges | 'admin')[] = [
     'email',
     'emailVerified',
     'name',
     'givenName',
     'familyName',
+    'admin',
   ]
   return fields.filter((f) => changes[f] !== undefined)
 }
@@ -146,7 +150,7 @@ export type PasswordSource = string | (() => Promise<string>)
 /** Adds a user. Throws `UsageError` for a bad name or password, or a name already taken. */
 export async function createUser(
   store: Store,
-  o: { username: string; password: PasswordSource } & ProfileChanges,
+  o: { username: string; password: PasswordSource; admin?: boolean } & ProfileChanges,
   by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<UserJSON> {
   const username = checkUsername(o.username)
@@ -161,6 +165,7 @@ export async function createUser(
     username,
     passwordHash: await hashPassword(password),
     createdAt: now(),
+    admin: o.admin ?? false,
     ...profile,
   }
   // A name taken meanwhile by another process is refused here with ConflictError.
@@ -180,12 +185,17 @@ export async function createUser(
  */
 export async function updateUser(
   store: Store,
-  o: { username: string } & ProfileChanges,
+  o: { username: string; admin?: boolean } & ProfileChanges,
   by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<UserJSON> {
   const user = await mustGetUser(store, o.username)
   const profile = applyProfileChanges(user, o)
   if (!(await store.setUserProfile(user.id, profile))) {
+    throw new UsageError(`no user named ${o.username}`)
+  }
+  // Taking the role away shuts the admin scope out at the user's next refresh and next login.
+  const admin = o.admin ?? user.admin
+  if (admin !== user.admin && !(await store.setUserAdmin(user.id, admin))) {
     throw new UsageError(`no user named ${o.username}`)
   }
   await recordAudit(store, by, {
@@ -194,7 +204,7 @@ export async function updateUser(
     // Which fields changed, not their values: a profile is personal data.
     details: { username: user.username, fields: changedFields(o) },
   })
-  return userJSON({ ...user, ...profile })
+  return userJSON({ ...user, ...profile, admin })
 }
 
 /** Every user. */

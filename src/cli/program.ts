@@ -238,6 +238,19 @@ export function buildProgram(): Command {
         await deleteClient(o)
       }),
     )
+  client
+    .command('rotate-secret')
+    .description(
+      'replace a client secret with a new random one, printed once; the old one is refused from then on',
+    )
+    .addOption(dbOption())
+    .requiredOption('--id <id>', 'client id')
+    .action(
+      run(async (o: { db?: string; id: string }) => {
+        const { rotateClientSecret } = await import('./commands/client.js')
+        await rotateClientSecret(o)
+      }),
+    )
 
   const session = program
     .command('session')
@@ -340,6 +353,7 @@ export function buildProgram(): Command {
     .addOption(nameOption('--name', 'full name for display (claim name)'))
     .addOption(nameOption('--given-name', 'given name (claim given_name)'))
     .addOption(nameOption('--family-name', 'family name (claim family_name)'))
+    .option('--admin', 'the admin role: their logins may be granted the scope latchkey:admin')
     .action(
       run(async (o: import('./commands/user.js').CreateUserOptions) => {
         const { createUser } = await import('./commands/user.js')
@@ -362,6 +376,8 @@ export function buildProgram(): Command {
     .addOption(nameOption('--name', 'full name for display (claim name)'))
     .addOption(nameOption('--given-name', 'given name (claim given_name)'))
     .addOption(nameOption('--family-name', 'family name (claim family_name)'))
+    .option('--admin', 'give the admin role: their logins may be granted the scope latchkey:admin')
+    .option('--no-admin', 'take the admin role away: the scope is left out from their next refresh')
     .action(
       run(async (o: import('./commands/user.js').UpdateUserOptions) => {
         const { updateUser } = await import('./commands/user.js')

@@ -11,6 +11,7 @@ import fastifyCookie from '@fastify/cookie'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { OAuthError } from '../errors.js'
 import type { ServerContext } from './context.js'
+import { registerAdminEndpoints } from './endpoints/admin.js'
 import { registerAuthorizeEndpoint } from './endpoints/authorize.js'
 import { registerFeedEndpoint } from './endpoints/feed.js'
 import { registerHealthEndpoint, registerMetricsEndpoint } from './endpoints/health.js'
@@ -90,6 +91,7 @@ export function createApp(ctx: ServerContext): FastifyInstance {
       registerUserinfoEndpoint(scope, ctx)
       registerLogoutEndpoint(scope, ctx)
       registerPhantomEndpoint(scope, ctx)
+      registerAdminEndpoints(scope, ctx)
       done()
     },
     { prefix: issuerPath(ctx.config.issuer) },

@@ -173,6 +173,7 @@ export async function checkAuthorizationRequest(
   let scope: string[]
   let claims: string[]
   try {
+    // The admin scope is left out when the code is issued unless the user holds the admin role.
     scope = grantScope(params.scope, client.scopes)
     claims = requestedIdTokenClaims(params.claims)
   } catch (err) {

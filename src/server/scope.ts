@@ -24,6 +24,18 @@ export function scopeList(scope: string): string[] {
   return scope === '' ? [] : scope.split(' ')
 }
 
+/** The scope of the admin API (`endpoints/admin.ts`): for operators' service clients. */
+export const ADMIN_SCOPE = 'latchkey:admin'
+
+/**
+ * `scope` without `latchkey:admin` unless `user` holds the admin role: a user's login or refresh never
+ * yields the admin scope otherwise, whatever the client may be granted (RFC 6749 §3.3 lets the server
+ * grant less than was asked).
+ */
+export function scopeForUser(scope: string[], user: { admin: boolean } | null): string[] {
+  return user?.admin ? scope : scope.filter((s) => s !== ADMIN_SCOPE)
+}
+
 /**
  * The scope to grant: what was asked, when every part of it is allowed; everything allowed when nothing
  * was asked. Throws `invalid_scope` for anything not allowed (RFC 6749 §5.2). `limit` names what bounds

@@ -10,5 +10,10 @@ export const CLIENT_COLUMNS =
   'require_par, allowed_origins, display_name, logo_uri, third_party, post_logout_redirect_uris, ' +
   'backchannel_logout_uri, id_token_signed_response_alg, require_dpop'
 
+/** The columns after `client_id`, the first: what an update sets. */
+export const CLIENT_UPDATE_COLUMNS = CLIENT_COLUMNS.split(',')
+  .slice(1)
+  .map((c) => c.trim())
+
 /** How many columns `CLIENT_COLUMNS` names (the placeholders of an insert). */
 export const CLIENT_COLUMN_COUNT = CLIENT_COLUMNS.split(',').length

@@ -54,6 +54,7 @@ export const INVALIDATES: { [M in StoreMethod]: Invalidates<M> } = {
   getClient: NOTHING,
   listClients: NOTHING,
   deleteClient: { client: firstArgument, revocations: appendedWhenTrue },
+  updateClient: { client: ([client]) => client.clientId },
 
   // Signing keys: any change of the set makes the cached list stale.
   insertKey: { keys: always },
@@ -87,6 +88,7 @@ export const INVALIDATES: { [M in StoreMethod]: Invalidates<M> } = {
   listUsers: NOTHING,
   setPasswordHash: NOTHING,
   setUserProfile: NOTHING,
+  setUserAdmin: NOTHING,
   unlockLogins: NOTHING,
   getLoginsUnlockedAt: NOTHING,
   deleteUser: { revocations: appendedWhenTrue },

@@ -22,6 +22,7 @@ export interface UserRow {
   name: string | null
   given_name: string | null
   family_name: string | null
+  admin: boolean | number
 }
 
 export interface LoginRow {
@@ -80,7 +81,8 @@ export interface RefreshRow {
 }
 
 export const USER_COLUMNS =
-  'id, username, password_hash, created_at, email, email_verified, name, given_name, family_name'
+  'id, username, password_hash, created_at, email, email_verified, name, given_name, family_name, ' +
+  'admin'
 
 export const LOGIN_COLUMNS = 'hash, user_id, created_at, expires_at'
 
@@ -113,6 +115,7 @@ export function userFromRow(row: UserRow): UserRecord {
     name: row.name,
     givenName: row.given_name,
     familyName: row.family_name,
+    admin: Boolean(row.admin),
   }
 }
 

@@ -123,6 +123,11 @@ export interface ClientStore {
    * (nothing appended) when it did not exist.
    */
   deleteClient(clientId: string, event: RevocationInput): Promise<boolean>
+  /**
+   * Replaces every field of the client with id `client.clientId` (its tokens, sessions and consents
+   * stay); `false` when there is none.
+   */
+  updateClient(client: ClientRecord): Promise<boolean>
 }
 
 // The algorithms are the verifier's: the server signs only what every resource server can check.
@@ -312,6 +317,8 @@ export interface UserRecord extends UserProfile {
   /** Encoded password hash (see `src/tokens/secrets.ts`). */
   passwordHash: string
   createdAt: number
+  /** The admin role: only an admin's login may be granted the scope `latchkey:admin`. */
+  admin: boolean
 }
 
 export interface UserStore {
@@ -330,6 +337,8 @@ export interface UserStore {
    * does not exist. Does not validate the values: the caller does (`admin/users.ts`).
    */
   setUserProfile(id: string, profile: UserProfile): Promise<boolean>
+  /** Gives or takes the admin role; `false` when the user does not exist. */
+  setUserAdmin(id: string, admin: boolean): Promise<boolean>
   /**
    * Forgives the user's failed logins up to `at` (seconds since the epoch), for every node: the login
    * throttle of each server reads it back with `getLoginsUnlockedAt` (`latchkey user unlock`). `false`

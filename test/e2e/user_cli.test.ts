@@ -12,6 +12,7 @@ import { cli, createClient, startServer, type TestServer } from '../helpers/serv
 const REDIRECT = 'https://app.example/callback'
 /** The fields of a printed user. */
 const USER_FIELDS = [
+  'admin',
   'created_at',
   'email',
   'email_verified',

@@ -152,6 +152,27 @@ export function runStoreConformance(
         assert.deepEqual(await store.getClient('svc'), first)
       })
 
+      it('updates every field of a client but its id and leaves the others; false for an unknown id', async () => {
+        const first = client('svc', { scopes: ['read'] })
+        const other = client('other')
+        await store.createClient(first)
+        await store.createClient(other)
+        const changed = {
+          ...first,
+          secretHash: 'another-hash',
+          scopes: ['read', 'write'],
+          redirectUris: ['https://app.example/cb'],
+          displayName: 'Service',
+          accessTokenTtl: 60,
+          requireDpop: true,
+        }
+        assert.equal(await store.updateClient(changed), true)
+        assert.deepEqual(await store.getClient('svc'), changed)
+        assert.deepEqual(await store.getClient('other'), other)
+        assert.equal(await store.updateClient(client('nobody')), false)
+        assert.equal(await store.getClient('nobody'), null)
+      })
+
       it('returns null for an unknown client id', async () => {
         await store.createClient(client('svc'))
         assert.equal(await store.getClient('nobody'), null)

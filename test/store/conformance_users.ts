@@ -163,6 +163,27 @@ export function describeUserConformance(store: () => Store): void {
       assert.deepEqual(await store().listUsers(), [user('u1')])
     })
 
+    it('keeps the admin role as given, and gives or takes it alone; false for an unknown user', async () => {
+      const root = user('u1', { username: 'root', admin: true, name: 'Root' })
+      const bob = user('u2', { username: 'bob' })
+      await store().createUser(root)
+      await store().createUser(bob)
+      assert.deepEqual(await store().getUser('u1'), root)
+      assert.equal((await store().getUserByUsername('bob'))?.admin, false)
+      assert.equal(await store().setUserAdmin('u2', true), true)
+      assert.equal(await store().setUserAdmin('u1', false), true)
+      assert.deepEqual(await store().getUser('u2'), { ...bob, admin: true })
+      assert.deepEqual(await store().getUser('u1'), { ...root, admin: false })
+      assert.deepEqual(
+        (await store().listUsers()).map((u) => [u.username, u.admin]),
+        [
+          ['bob', true],
+          ['root', false],
+        ],
+      )
+      assert.equal(await store().setUserAdmin('u0', true), false)
+    })
+
     it('returns false when unlocking an unknown user, and null for an unknown username', async () => {
       await store().createUser(user('u1', { username: 'alice' }))
       assert.equal(await store().unlockLogins('u0', NOW), false)

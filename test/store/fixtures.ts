@@ -83,6 +83,7 @@ export function user(id: string, overrides: Partial<UserRecord> = {}): UserRecor
     username: `name-${id}`,
     passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$${id}`,
     createdAt: NOW,
+    admin: false,
     email: null,
     emailVerified: false,
     name: null,

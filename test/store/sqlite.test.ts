@@ -270,6 +270,7 @@ describe('sqlite store', () => {
       username: 'alice',
       passwordHash: 'h',
       createdAt: NOW,
+      admin: false,
       ...NO_PROFILE,
     })
     assert.equal((await store.getUserByUsername('alice'))?.id, 'u1')

@@ -30,6 +30,7 @@ const alice: UserRecord = {
   id: 'u1',
   username: 'alice',
   passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+  admin: false,
   createdAt: NOW,
   ...NO_PROFILE,
 }

@@ -24,6 +24,10 @@ export async function showClient(o: { db?: string; id: string }): Promise<void> 
   await withStore(o.db, async (store) => printJSON(await clients.showClient(store, o.id)))
 }
 
+export async function rotateClientSecret(o: { db?: string; id: string }): Promise<void> {
+  await withStore(o.db, async (store) => printJSON(await clients.rotateClientSecret(store, o.id, cliActor())))
+}
+
 export async function deleteClient(o: { db?: string; id: string }): Promise<void> {
   await withStore(o.db, async (store) =>
     printJSON(await clients.deleteClient(store, o.id, cliActor())),

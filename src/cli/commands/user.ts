@@ -80,6 +80,8 @@ interface ProfileOptions {
 export interface CreateUserOptions extends ProfileOptions {
   db?: string
   username: string
+  /** The admin role (`--admin`, `--no-admin`): may be granted the scope `latchkey:admin`. */
+  admin?: boolean
 }
 
 export type UpdateUserOptions = CreateUserOptions
@@ -107,6 +109,7 @@ export async function createUser(o: CreateUserOptions): Promise<void> {
         {
           username: o.username,
           password: () => readPassword(),
+          admin: o.admin,
           ...changes,
         },
         cliActor(),
@@ -118,7 +121,11 @@ export async function createUser(o: CreateUserOptions): Promise<void> {
 export async function updateUser(o: UpdateUserOptions): Promise<void> {
   await withStore(o.db, async (store) =>
     printJSON(
-      await users.updateUser(store, { username: o.username, ...profileChanges(o) }, cliActor()),
+      await users.updateUser(
+        store,
+        { username: o.username, admin: o.admin, ...profileChanges(o) },
+        cliActor(),
+      ),
     ),
   )
 }

@@ -22,6 +22,7 @@
  * refused any request that is not pushed, with `invalid_request` at its redirect URI (RFC 9126 §4).
  */
 import { shortened } from '../../audit/record.js'
+import { ADMIN_SCOPE, scopeForUser } from '../scope.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError, StoreUnavailableError, type OAuthErrorCode } from '../../errors.js'
 import type { LoginRecord, UserRecord } from '../../store/types.js'
@@ -485,13 +486,17 @@ async function issueCode(
 ): Promise<string> {
   const now = ctx.clock()
   const code = generateOpaqueToken()
+  // Only an admin's login may carry latchkey:admin; the user is known only now.
+  const scope = authz.scope.includes(ADMIN_SCOPE)
+    ? scopeForUser(authz.scope, await ctx.store.getUser(login.userId))
+    : authz.scope
   await ctx.store.saveCode({
     hash: code.hash,
     clientId: authz.client.clientId,
     userId: login.userId,
     redirectUri: authz.redirectUri,
     codeChallenge: authz.codeChallenge,
-    scope: authz.scope.join(' '),
+    scope: scope.join(' '),
     createdAt: now,
     expiresAt: now + ctx.config.codeSeconds,
     loginHash: login.hash,

@@ -16,7 +16,7 @@ import { hashOpaqueToken, looksOpaque } from '../../tokens/opaque.js'
 import { openSuccessor, sealSuccessor } from '../../tokens/refresh.js'
 import { endSession } from '../../tokens/session_revocation.js'
 import type { ServerContext } from '../context.js'
-import { grantScope, scopeList } from '../scope.js'
+import { ADMIN_SCOPE, grantScope, scopeForUser, scopeList } from '../scope.js'
 import { requestedAudience } from './resource.js'
 import { newRefreshToken, sessionTokenResponse } from './sessions.js'
 import type { Grant, GrantRequest, TokenResponse } from './types.js'
@@ -86,7 +86,11 @@ async function rotate(
   }
   const jkt = dpop?.jkt
   // RFC 6749 §6: the scope may narrow what was granted, never widen it.
-  const scope = grantScope(params.scope, scopeList(current.scope), 'the original grant')
+  const granted = grantScope(params.scope, scopeList(current.scope), 'the original grant')
+  // The admin role taken away since the login: the admin scope goes at the next refresh.
+  const scope = granted.includes(ADMIN_SCOPE)
+    ? scopeForUser(granted, await ctx.store.getUser(current.userId))
+    : granted
   if (current.usedAt !== null)
     return reused(ctx, client, token, current, scope, now, aud, jkt, address)
 

@@ -31,7 +31,7 @@ import {
 } from '../../tokens/access_token.js'
 import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
-import { grantScope, scopeList } from '../scope.js'
+import { ADMIN_SCOPE, grantScope, scopeList } from '../scope.js'
 import { resourceIndicator } from './resource.js'
 import type { Grant, GrantRequest, TokenResponse } from './types.js'
 
@@ -124,7 +124,11 @@ async function exchange(
   if (act && client.accessTokenFormat !== 'jwt') {
     throw invalid('a delegated token (act) needs a client whose access tokens are JWTs')
   }
-  const scope = grantScope(params.scope, scopeList(subject.claims.scope ?? ''), 'the subject token')
+  // The admin scope stays only with a client registered for it.
+  const exchangeable = scopeList(subject.claims.scope ?? '').filter(
+    (s) => s !== ADMIN_SCOPE || client.scopes.includes(ADMIN_SCOPE),
+  )
+  const scope = grantScope(params.scope, exchangeable, 'the subject token')
   const issued = await issueAccessToken(ctx.tokens, {
     client,
     sub: subject.claims.sub,

@@ -366,6 +366,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_events_at ON audit_events (at);
     `,
   },
+  {
+    version: 12,
+    name: 'the admin role of users: only they may be granted latchkey:admin',
+    up: `
+      ALTER TABLE users ADD COLUMN admin boolean NOT NULL DEFAULT false;
+    `,
+  },
 ]
 
 // A mistake in the list above is a programmer error: fail when the module loads, not at open.

@@ -38,7 +38,7 @@ export {
 export type { UserRow, LoginRow, CodeRow, SessionRow, RefreshRow } from '../session_rows.js'
 import type { Values } from './connection.js'
 
-export { CLIENT_COLUMNS, CLIENT_COLUMN_COUNT } from '../client_rows.js'
+export { CLIENT_COLUMNS, CLIENT_COLUMN_COUNT, CLIENT_UPDATE_COLUMNS } from '../client_rows.js'
 export { CONSENT_COLUMNS, scopeUnion } from '../consent_rows.js'
 
 /** A row of `consents`, in `CONSENT_COLUMNS` order. */
@@ -267,7 +267,14 @@ export function revocationValues(event: RevocationInput): Values {
 
 /** Values for `INSERT INTO users (USER_COLUMNS)`. */
 export function userValues(user: UserRecord): Values {
-  return [user.id, user.username, user.passwordHash, user.createdAt, ...profileValues(user)]
+  return [
+    user.id,
+    user.username,
+    user.passwordHash,
+    user.createdAt,
+    ...profileValues(user),
+    user.admin,
+  ]
 }
 
 /** Values for `email, email_verified, name, given_name, family_name`, in that order. */

@@ -36,6 +36,7 @@ import { PgRevoke } from './revoke.js'
 import {
   CLIENT_COLUMNS,
   CLIENT_COLUMN_COUNT,
+  CLIENT_UPDATE_COLUMNS,
   KEY_COLUMNS,
   TOKEN_COLUMNS,
   clientFromRow,
@@ -56,6 +57,11 @@ import { PgUsers } from './users.js'
 const INSERT_CLIENT = sql(
   'insert_client',
   `INSERT INTO clients (${CLIENT_COLUMNS}) VALUES (${placeholders(CLIENT_COLUMN_COUNT)})`,
+)
+const UPDATE_CLIENT = sql(
+  'update_client',
+  `UPDATE clients SET ${CLIENT_UPDATE_COLUMNS.map((c, i) => `${c} = $${i + 2}`).join(', ')}
+   WHERE client_id = $1`,
 )
 const SELECT_CLIENT = sql(
   'select_client',
@@ -150,6 +156,10 @@ export class PostgresStore implements Store {
 
   async createClient(client: ClientRecord): Promise<void> {
     await this.db.count(INSERT_CLIENT, clientValues(client))
+  }
+
+  async updateClient(client: ClientRecord): Promise<boolean> {
+    return (await this.db.count(UPDATE_CLIENT, clientValues(client))) > 0
   }
 
   async getClient(clientId: string): Promise<ClientRecord | null> {
@@ -286,6 +296,10 @@ export class PostgresStore implements Store {
 
   setUserProfile(id: string, profile: UserProfile): Promise<boolean> {
     return this.users.setProfile(id, profile)
+  }
+
+  setUserAdmin(id: string, admin: boolean): Promise<boolean> {
+    return this.users.setAdmin(id, admin)
   }
 
   unlockLogins(id: string, at: number): Promise<boolean> {

@@ -16,7 +16,7 @@ import {
 
 const INSERT_USER = sql(
   'insert_user',
-  `INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(9)})`,
+  `INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(10)})`,
 )
 const SELECT_USER = sql('select_user', `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`)
 // `=` under the column's "C" collation: an exact, case-sensitive match.
@@ -34,6 +34,8 @@ const UPDATE_PROFILE = sql(
   'UPDATE users SET email = $2, email_verified = $3, name = $4, given_name = $5, family_name = $6 ' +
     'WHERE id = $1',
 )
+
+const UPDATE_ADMIN = sql('update_user_admin', 'UPDATE users SET admin = $2 WHERE id = $1')
 
 const UPDATE_LOGINS_UNLOCKED_AT = sql(
   'update_logins_unlocked_at',
@@ -71,6 +73,10 @@ export class PgUsers {
 
   async setProfile(id: string, profile: UserProfile): Promise<boolean> {
     return (await this.db.count(UPDATE_PROFILE, [id, ...profileValues(profile)])) > 0
+  }
+
+  async setAdmin(id: string, admin: boolean): Promise<boolean> {
+    return (await this.db.count(UPDATE_ADMIN, [id, admin])) > 0
   }
 
   async unlockLogins(id: string, at: number): Promise<boolean> {

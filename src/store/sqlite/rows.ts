@@ -252,7 +252,14 @@ export function revocationParams(event: RevocationInput): Params {
 
 /** Parameters for `INSERT INTO users (USER_COLUMNS)`. */
 export function userParams(user: UserRecord): Params {
-  return [user.id, user.username, user.passwordHash, user.createdAt, ...profileParams(user)]
+  return [
+    user.id,
+    user.username,
+    user.passwordHash,
+    user.createdAt,
+    ...profileParams(user),
+    user.admin ? 1 : 0,
+  ]
 }
 
 /** Parameters for `email, email_verified, name, given_name, family_name`, in that order. */

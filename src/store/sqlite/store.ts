@@ -28,7 +28,7 @@ import type {
   UserProfile,
   UserRecord,
 } from '../types.js'
-import { CLIENT_COLUMNS, CLIENT_COLUMN_COUNT } from '../client_rows.js'
+import { CLIENT_COLUMNS, CLIENT_COLUMN_COUNT, CLIENT_UPDATE_COLUMNS } from '../client_rows.js'
 import { toStoreError } from './connection.js'
 import {
   clientFromRow,
@@ -108,6 +108,7 @@ export class SqliteStore implements Store {
 
   // Ordinary reads and writes: the main connection (`synchronous = NORMAL`).
   private readonly insertClient
+  private readonly updateClientRow
   private readonly selectClient
   private readonly selectClients
   private readonly insertKeyRow
@@ -143,6 +144,10 @@ export class SqliteStore implements Store {
     this.insertClient = main.prepare<Params>(
       `INSERT INTO clients (${CLIENT_COLUMNS})
        VALUES (${Array.from({ length: CLIENT_COLUMN_COUNT }, () => '?').join(', ')})`,
+    )
+    this.updateClientRow = main.prepare<Params>(
+      `UPDATE clients SET ${CLIENT_UPDATE_COLUMNS.map((c) => `${c} = ?`).join(', ')}
+       WHERE client_id = ?`,
     )
     this.selectClient = main.prepare<[string], ClientRow>(
       `SELECT ${CLIENT_COLUMNS} FROM clients WHERE client_id = ?`,
@@ -280,6 +285,14 @@ export class SqliteStore implements Store {
   createClient(client: ClientRecord): Promise<void> {
     return this.attempt(() => {
       this.insertClient.run(...clientParams(client))
+    })
+  }
+
+  updateClient(client: ClientRecord): Promise<boolean> {
+    return this.attempt(() => {
+      // `client_id` is the first column: the others are set, it is matched.
+      const params = clientParams(client).slice(1)
+      return this.updateClientRow.run(...params, client.clientId).changes > 0
     })
   }
 
@@ -422,6 +435,10 @@ export class SqliteStore implements Store {
 
   setUserProfile(id: string, profile: UserProfile): Promise<boolean> {
     return this.attempt(() => this.users.setProfile(id, profile))
+  }
+
+  setUserAdmin(id: string, admin: boolean): Promise<boolean> {
+    return this.attempt(() => this.users.setAdmin(id, admin))
   }
 
   unlockLogins(id: string, at: number): Promise<boolean> {

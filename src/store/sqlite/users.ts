@@ -23,12 +23,13 @@ export class SqliteUsers {
   private readonly updatePasswordHash
   private readonly updateProfile
   private readonly updateLoginsUnlockedAt
+  private readonly updateAdmin
   private readonly selectLoginsUnlockedAt
 
   /** `main` for ordinary reads and writes, `durable` (`synchronous = FULL`) for a new password. */
   constructor(main: Database.Database, durable: Database.Database) {
     this.insertUser = main.prepare<Params>(
-      `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     this.selectUser = main.prepare<[string], UserRow>(
       `SELECT ${USER_COLUMNS} FROM users WHERE id = ?`,
@@ -49,6 +50,7 @@ export class SqliteUsers {
       'UPDATE users SET email = ?, email_verified = ?, name = ?, given_name = ?, family_name = ? ' +
         'WHERE id = ?',
     )
+    this.updateAdmin = main.prepare<[number, string]>('UPDATE users SET admin = ? WHERE id = ?')
     this.updateLoginsUnlockedAt = main.prepare<[number, string]>(
       'UPDATE users SET logins_unlocked_at = ? WHERE id = ?',
     )
@@ -81,6 +83,10 @@ export class SqliteUsers {
 
   setProfile(id: string, profile: UserProfile): boolean {
     return this.updateProfile.run(...profileParams(profile), id).changes > 0
+  }
+
+  setAdmin(id: string, admin: boolean): boolean {
+    return this.updateAdmin.run(admin ? 1 : 0, id).changes > 0
   }
 
   unlockLogins(id: string, at: number): boolean {
