@@ -25,7 +25,9 @@ export async function showClient(o: { db?: string; id: string }): Promise<void> 
 }
 
 export async function rotateClientSecret(o: { db?: string; id: string }): Promise<void> {
-  await withStore(o.db, async (store) => printJSON(await clients.rotateClientSecret(store, o.id, cliActor())))
+  await withStore(o.db, async (store) =>
+    printJSON(await clients.rotateClientSecret(store, o.id, cliActor())),
+  )
 }
 
 export async function deleteClient(o: { db?: string; id: string }): Promise<void> {
