@@ -105,6 +105,7 @@ describe('store invalidation table', () => {
         'insertNewestKey',
         'retireKey',
         'revokeToken',
+        'updateClient',
       ])
     } finally {
       await cache.close()
