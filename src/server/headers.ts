@@ -48,3 +48,10 @@ export function checkSingleHeaders(rawHeaders: readonly string[]): void {
   if (name === 'dpop') throw new OAuthError('invalid_dpop_proof', 'the DPoP header is repeated')
   if (name !== undefined) throw new OAuthError('invalid_request', `the ${name} header is repeated`)
 }
+
+/**
+ * `Authorization: Bearer <token>` (RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" /
+ * "~" / "+" / "/" ) *"="), the scheme in any case, spaces around the token tolerated. The token is
+ * group 1.
+ */
+export const BEARER_AUTHORIZATION = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i

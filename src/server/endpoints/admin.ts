@@ -31,14 +31,13 @@ import { ConfigError, ConflictError, OAuthError, UsageError } from '../../errors
 import { resolveAccessToken } from '../../tokens/access_token.js'
 import type { ServerContext } from '../context.js'
 import { sendOAuthError } from '../errors.js'
+import { BEARER_AUTHORIZATION } from '../headers.js'
 import { ADMIN_SCOPE, scopeList } from '../scope.js'
 import { ADMIN_OPENAPI_PATH, adminOpenApi } from './admin_openapi.js'
 
 export const ADMIN_PREFIX = '/admin/v1'
 
 const REALM = 'latchkey'
-// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
 
 /** A refusal of the token, sent with a Bearer challenge (RFC 6750 §3). */
 class TokenRefusal extends OAuthError {
@@ -62,7 +61,7 @@ async function authorize(request: FastifyRequest, ctx: ServerContext): Promise<s
     // RFC 6750 §3.1: no token at all, no error code in the challenge.
     throw new TokenRefusal('invalid_request', 'an access token is required', 401, true)
   }
-  const m = BEARER.exec(header)
+  const m = BEARER_AUTHORIZATION.exec(header)
   if (!m) throw new TokenRefusal('invalid_token', 'send the access token as a Bearer token', 401)
   const live = await resolveAccessToken(ctx.tokens, m[1]!)
   if (!live) throw new TokenRefusal('invalid_token', 'the access token is not active', 401)
@@ -165,6 +164,18 @@ const profile = {
 const admin = { admin: z.boolean().optional() }
 const UserCreate = z.object({ username: text, password: text, ...profile, ...admin }).strict()
 const UserUpdate = z.object({ ...profile, ...admin }).strict()
+
+/** The role and profile fields of a user body, by the names of the admin operations. */
+function userChanges(b: z.infer<typeof UserUpdate>) {
+  return {
+    admin: b.admin,
+    email: b.email,
+    emailVerified: b.email_verified,
+    name: b.name,
+    givenName: b.given_name,
+    familyName: b.family_name,
+  }
+}
 const KeyRotate = z
   .object({ alg: text.optional(), activate_in: z.number().int().optional() })
   .strict()
@@ -256,16 +267,7 @@ export function adminRoutes(
         const b = parseBody(UserCreate, r.body)
         const user = await createUser(
           store,
-          {
-            username: b.username,
-            password: b.password,
-            admin: b.admin,
-            email: b.email,
-            emailVerified: b.email_verified,
-            name: b.name,
-            givenName: b.given_name,
-            familyName: b.family_name,
-          },
+          { username: b.username, password: b.password, ...userChanges(b) },
           by,
         )
         return created(reply, user)
@@ -276,19 +278,7 @@ export function adminRoutes(
       path: '/users/{username}',
       handler: (r, _reply, by) => {
         const b = parseBody(UserUpdate, r.body)
-        return updateUser(
-          store,
-          {
-            username: param(r, 'username'),
-            admin: b.admin,
-            email: b.email,
-            emailVerified: b.email_verified,
-            name: b.name,
-            givenName: b.given_name,
-            familyName: b.family_name,
-          },
-          by,
-        )
+        return updateUser(store, { username: param(r, 'username'), ...userChanges(b) }, by)
       },
     },
     {

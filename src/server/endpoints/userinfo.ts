@@ -30,6 +30,7 @@ import type { ServerContext } from '../context.js'
 import type { FormParams } from '../form.js'
 import { applyCors, registerPreflight } from '../cors.js'
 import { sendOAuthError } from '../errors.js'
+import { BEARER_AUTHORIZATION } from '../headers.js'
 import { scopeList } from '../scope.js'
 import { acceptProof, DPOP_SIGNING_ALGS, proofHeader } from '../dpop.js'
 
@@ -37,9 +38,7 @@ export const USERINFO_PATH = '/userinfo'
 
 const REALM = 'latchkey'
 
-// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
-// RFC 9449 §7.1: the same token68 syntax under the DPoP scheme.
+// RFC 9449 §7.1: the token68 syntax of `BEARER_AUTHORIZATION` under the DPoP scheme.
 const DPOP = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i
 
 type Scheme = 'Bearer' | 'DPoP'
@@ -65,7 +64,7 @@ function readToken(request: FastifyRequest): { token: string; scheme: Scheme } {
   let inHeader: string | undefined
   let scheme: Scheme = 'Bearer'
   if (authorization !== undefined && /^bearer(\s|$)/i.test(authorization)) {
-    const m = BEARER.exec(authorization)
+    const m = BEARER_AUTHORIZATION.exec(authorization)
     if (!m) throw new OAuthError('invalid_request', 'malformed Bearer authorization header')
     inHeader = m[1]!
   } else if (authorization !== undefined && /^dpop(\s|$)/i.test(authorization)) {
