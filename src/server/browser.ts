@@ -16,9 +16,10 @@
  * attacker. Only the prefixed names are read then: a planted unprefixed cookie is ignored. `Path=/`
  * stays even when the issuer has a path, as the prefix demands.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ServeConfig } from '../config.js'
+import { deriveServerKey } from './derived_key.js'
 import { generateOpaqueToken, hashOpaqueToken, looksOpaque } from '../tokens/opaque.js'
 
 /** The CSRF field of the login form. */
@@ -40,12 +41,7 @@ export interface BrowserSettings {
 export function browserSettings(config: ServeConfig): BrowserSettings {
   const issuer = new URL(config.issuer)
   const secure = !(issuer.protocol === 'http:' && LOOPBACK_HOSTS.has(issuer.hostname))
-  const csrfKey = createHash('sha256')
-    .update('latchkey csrf v1\0')
-    .update(config.keyEncryptionSecret ?? '')
-    .update('\0')
-    .update(config.issuer)
-    .digest()
+  const csrfKey = deriveServerKey('latchkey csrf v1', config)
   // The prefix only where browsers honour it: with Secure, which a loopback http issuer cannot set.
   const prefix = secure ? '__Host-' : ''
   return {

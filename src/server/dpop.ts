@@ -15,7 +15,7 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc9449
  */
-import { createHash, createHmac } from 'node:crypto'
+import { createHmac } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
   checkDpopProof,
@@ -29,6 +29,7 @@ import type { ServeConfig } from '../config.js'
 import { OAuthError } from '../errors.js'
 import type { ClientRecord } from '../store/types.js'
 import type { ServerContext } from './context.js'
+import { deriveServerKey } from './derived_key.js'
 
 /** The `useOnce` namespace of proof ids (`jkt:jti`). */
 export const DPOP_REPLAY_KIND = 'dpop'
@@ -46,12 +47,7 @@ export class DpopNonces {
   private cached = ''
 
   constructor(config: Pick<ServeConfig, 'keyEncryptionSecret' | 'issuer'>) {
-    this.key = createHash('sha256')
-      .update('latchkey dpop nonce v1\0')
-      .update(config.keyEncryptionSecret ?? '')
-      .update('\0')
-      .update(config.issuer)
-      .digest()
+    this.key = deriveServerKey('latchkey dpop nonce v1', config)
   }
 
   private ofWindow(window: number): string {
