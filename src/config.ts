@@ -3,6 +3,7 @@
  * schema, frozen. Mistakes throw `ConfigError` at start-up with a dotted path, never at request time.
  */
 import { isIP } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
 import { ENVIRONMENT, SETTINGS, settingLabel, type SettingName } from './settings.js'
@@ -203,13 +204,19 @@ const schema = z.object({
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
   /** Address of the metrics listener; defaults to `host`. */
   metricsHost: z.string().min(1, 'must not be empty').optional(),
+  /**
+   * Server processes (node:cluster workers) sharing the listening port(s); defaults to one per core.
+   * 1 runs the server in this process, with no cluster.
+   */
+  workers: z.coerce.number().int().min(1).max(1024).optional(),
 })
 
 export type ServeConfig = Readonly<
-  Omit<z.output<typeof schema>, 'issuer' | 'defaultAudience' | 'metricsHost'> & {
+  Omit<z.output<typeof schema>, 'issuer' | 'defaultAudience' | 'metricsHost' | 'workers'> & {
     issuer: string
     defaultAudience: string
     metricsHost: string
+    workers: number
   }
 >
 
@@ -411,5 +418,6 @@ export function loadServeConfig(
     issuer,
     defaultAudience: c.defaultAudience ?? issuer,
     metricsHost,
+    workers: c.workers ?? availableParallelism(),
   })
 }

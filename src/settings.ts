@@ -248,6 +248,14 @@ export const SETTINGS = {
     description:
       'serve /metrics on a listener of its own at this port, and not on the main one; unset, on the main one',
   },
+  workers: {
+    env: 'LATCHKEY_WORKERS',
+    flag: '--workers',
+    value: 'n',
+    defaultText: 'one per core',
+    description:
+      'server processes sharing the port(s), each on its own core; 1 runs a single process',
+  },
   metricsHost: {
     env: 'LATCHKEY_METRICS_HOST',
     flag: '--metrics-host',
