@@ -38,7 +38,9 @@ process.on('message', (message: unknown) => {
   else if (message.lk === 'start' && server === undefined) {
     const { config, slot } = message
     const logger = createLogger(config, slot)
-    startServer(config, { logger, link: createClusterLink(slot) }).then(
+    // LATCHKEY_TEST_WORKER_HEADER=1: for the cluster's tests only (see `StartOptions.workerHeader`).
+    const workerHeader = process.env.LATCHKEY_TEST_WORKER_HEADER === '1'
+    startServer(config, { logger, link: createClusterLink(slot), workerHeader }).then(
       (running) => {
         server = running
         if (stopping) {

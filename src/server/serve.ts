@@ -263,6 +263,11 @@ export interface StartOptions {
    * failure throttles count the siblings' failures, `/metrics` answers for the whole cluster.
    */
   link?: ClusterLink
+  /**
+   * Tests only: every answer names the worker that gave it (`x-latchkey-worker`), so that a test can
+   * tell where the cluster sent each connection.
+   */
+  workerHeader?: boolean
 }
 
 /** Starts the server and resolves once it listens. */
@@ -319,6 +324,13 @@ export async function startServer(
     throw err
   }
   const app = createApp(ctx)
+  if (link && options.workerHeader) {
+    const slot = String(link.slot)
+    app.addHook('onRequest', (_request, reply, done) => {
+      reply.header('x-latchkey-worker', slot)
+      done()
+    })
+  }
   // Subscribed before the start, which hands it every live event: a session that ended while no
   // server ran still gets its logout token (once: deliveries are claimed in the store).
   const backchannel = new BackchannelLogout({

@@ -173,7 +173,7 @@ export async function startWorkers(config: ServeConfig, logger: Logger): Promise
       while (deaths.length > 0 && now - deaths[0]! > RESTART_MEMORY_MS) deaths.shift()
       const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (deaths.length - 1))
       logger.error(
-        { worker: slot.number, pid: worker.process.pid, code, signal, restartInMs: delay },
+        { worker: slot.number, pid: worker.process.pid, exitCode: code, signal, restartInMs: delay },
         'worker exited unexpectedly; starting another',
       )
       setTimeout(() => {
