@@ -184,8 +184,9 @@ const schema = z.object({
     .max(10_000_000)
     .default(SETTINGS.tokenCacheSize.default),
   /**
-   * PostgreSQL: connections in this process's pool (plus one that LISTENs for revocations). Plan the
-   * server's `max_connections` for every node's. Ignored for SQLite.
+   * PostgreSQL: connections in this process's pool (plus one that LISTENs for revocations); with
+   * `workers`, each worker has its own. Plan the server's `max_connections` for every node's
+   * workers' (pool + 1) × workers. Ignored for SQLite.
    */
   dbPoolSize: z.coerce.number().int().min(1).max(1000).default(SETTINGS.dbPoolSize.default),
   /** Feed streams held open at once by this process; more are refused with 503. */

@@ -238,7 +238,7 @@ export const SETTINGS = {
     env: 'LATCHKEY_DB_POOL_SIZE',
     default: 10,
     description:
-      "PostgreSQL: connections in this process's pool, plus one that listens; ignored for SQLite",
+      "PostgreSQL: connections in each server process's pool (each worker's), plus one that listens; ignored for SQLite",
   },
   metricsPort: {
     env: 'LATCHKEY_METRICS_PORT',
