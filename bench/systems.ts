@@ -152,6 +152,17 @@ async function stopServer(context: RunContext, child: Child, notes: string[]): P
     notes.push(`server exited with ${exit} on SIGTERM: ${tailOf(child.stderrPath, 500)}`)
 }
 
+/** Waits (at most 30 s) for the start-up lines of `latchkey serve --workers N` on its stderr. */
+async function allWorkersListening(server: Child): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (!readFileSync(server.stderrPath, 'utf8').includes('latchkey: listening on')) {
+    assertAlive(server)
+    if (Date.now() > deadline)
+      throw new Error(`${server.name}: not every worker listens after 30 s`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
 export interface LatchkeyEngine {
   id: Exclude<SystemId, 'reference'>
   /** `--db` URL. */
@@ -213,6 +224,8 @@ export async function runLatchkey(
     servers.push(server)
     baseUrls.push(baseUrl)
     await waitUntilReady(`${baseUrl}/healthz`, server)
+    // /healthz answers once one worker listens; the primary prints its lines once all of them do.
+    if (workers > 1) await allWorkersListening(server)
     progress.note(`${nodes > 1 ? `node ${node}: ` : ''}pid ${server.pid}, ${baseUrl}`)
   }
 

@@ -15,10 +15,13 @@ import { createServer, type Server } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { after, before, describe, it } from 'node:test'
 import * as jose from 'jose'
+import { authorizeQuery, Browser, formAction, formFields, pkce } from '../helpers/browser.js'
 import { deleteRedisKeys, TEST_REDIS_URL } from '../helpers/redis.js'
 import {
   cli,
   createClient,
+  createUser,
+  createWebClient,
   freePort,
   request,
   sleep,
@@ -30,6 +33,9 @@ import {
   type TestServer,
 } from '../helpers/server.js'
 import { createTestDatabase, type TestDatabase } from '../store/postgres_databases.js'
+
+const REDIRECT = 'https://app.example/callback'
+const USER = { username: 'alice', password: 'correct horse battery' }
 
 /** The worker that gave an answer (each request opens a new connection). */
 const workerOf = (res: HttpResponse): string => String(res.headers['x-latchkey-worker'])
@@ -130,6 +136,8 @@ function clusterSuite(
         ...['--grant', 'client_credentials', '--access-token-format', 'opaque'],
       )
       api = createClient(server.db, 'api', '--grant', 'client_credentials', '--resource-server')
+      createWebClient(server.db, REDIRECT)
+      createUser(server.db, USER)
     })
     after(async () => {
       await server?.dispose()
@@ -180,6 +188,27 @@ function clusterSuite(
       console.log(
         `${engine}: revoke on worker A → refused by worker B: ${delays.map((d) => d.toFixed(1)).join(', ')} ms`,
       )
+    })
+
+    it('accepts on one worker the login form another worker served (its CSRF key is shared)', async () => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const browser = new Browser(server.url)
+        const query = authorizeQuery({
+          clientId: 'web',
+          redirectUri: REDIRECT,
+          challenge: pkce().challenge,
+        })
+        const page = await browser.get(query)
+        assert.equal(page.status, 200, page.text)
+        const posted = await browser.postForm(formAction(page.text) ?? '/authorize', {
+          ...formFields(page.text),
+          ...USER,
+        })
+        assert.equal(posted.status, 303, posted.text)
+        assert.ok(String(posted.headers.location).startsWith(`${REDIRECT}?code=`))
+        if (workerOf(posted) !== workerOf(page)) return
+      }
+      assert.fail('every login form was posted to the worker that served it')
     })
 
     it('refuses on one worker a DPoP proof the other accepted', async () => {
