@@ -123,7 +123,7 @@ function clusterSuite(
 
     before(async () => {
       const s = await setUp()
-      done = s.done
+      done = () => s.done()
       // Polling ten times slower than by default: a wake-up within milliseconds is the IPC's.
       server = await startWorkers(2, {
         db: s.db,

@@ -173,7 +173,13 @@ export async function startWorkers(config: ServeConfig, logger: Logger): Promise
       while (deaths.length > 0 && now - deaths[0]! > RESTART_MEMORY_MS) deaths.shift()
       const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (deaths.length - 1))
       logger.error(
-        { worker: slot.number, pid: worker.process.pid, exitCode: code, signal, restartInMs: delay },
+        {
+          worker: slot.number,
+          pid: worker.process.pid,
+          exitCode: code,
+          signal,
+          restartInMs: delay,
+        },
         'worker exited unexpectedly; starting another',
       )
       setTimeout(() => {
@@ -200,7 +206,7 @@ export async function startWorkers(config: ServeConfig, logger: Logger): Promise
         const codes = await Promise.all(
           slots.map((slot) => {
             const worker = slot.worker
-            if (worker === undefined) return 0
+            if (worker === undefined) return Promise.resolve(0)
             send(worker, { lk: 'stop' })
             return exitCode(worker)
           }),
@@ -223,5 +229,5 @@ function exitCode(worker: Worker): Promise<number> {
 
 /** Resolves once every slot's worker has exited. */
 async function exited(slots: readonly Slot[]): Promise<void> {
-  await Promise.all(slots.map((s) => (s.worker ? exitCode(s.worker) : 0)))
+  await Promise.all(slots.map((s) => (s.worker ? exitCode(s.worker) : Promise.resolve(0))))
 }
