@@ -9,6 +9,9 @@
  * With `metricsPort`, `/metrics` is served by a second listener instead of the main one.
  * `close()` ends the feed's streams, stops accepting on both listeners, lets in-flight requests finish,
  * then closes the store.
+ * As a worker of `serve --workers N` (`options.link`, see `workers/primary.ts`) it is the same server;
+ * its revocations also wake its siblings' followers, its failure throttles are shared with theirs, and
+ * `/metrics` answers for the whole cluster.
  */
 import { createServer as createNetServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
