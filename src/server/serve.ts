@@ -327,13 +327,6 @@ export async function startServer(
     throw err
   }
   const app = createApp(ctx)
-  if (link && options.workerHeader) {
-    const slot = String(link.slot)
-    app.addHook('onRequest', (_request, reply, done) => {
-      reply.header('x-latchkey-worker', slot)
-      done()
-    })
-  }
   // Subscribed before the start, which hands it every live event: a session that ended while no
   // server ran still gets its logout token (once: deliveries are claimed in the store).
   const backchannel = new BackchannelLogout({
@@ -347,6 +340,15 @@ export async function startServer(
   })
   ctx.feed.subscribe(backchannel)
   const metricsApp = config.metricsPort === undefined ? undefined : createMetricsApp(ctx)
+  if (link && options.workerHeader) {
+    const slot = String(link.slot)
+    for (const listener of metricsApp ? [app, metricsApp] : [app]) {
+      listener.addHook('onRequest', (_request, reply, done) => {
+        reply.header('x-latchkey-worker', slot)
+        done()
+      })
+    }
+  }
   try {
     // Before the start, which hands every live event in the store to the listeners so far.
     revocations?.follow(ctx.feed)

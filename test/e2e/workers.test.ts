@@ -331,7 +331,13 @@ describe('serve --workers', () => {
     try {
       const url = /latchkey: metrics at (\S+)/.exec(server.output())?.[1]
       assert.ok(url)
-      for (let i = 0; i < 4; i++) assert.equal((await request(url)).status, 200)
+      const seen = new Set<string>()
+      for (let i = 0; i < 6; i++) {
+        const res = await request(url)
+        assert.equal(res.status, 200)
+        seen.add(workerOf(res))
+      }
+      assert.deepEqual([...seen].sort(), ['1', '2'], 'both workers listen on the one metrics port')
     } finally {
       await server.dispose()
     }
