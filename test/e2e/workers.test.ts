@@ -36,6 +36,8 @@ import { createTestDatabase, type TestDatabase } from '../store/postgres_databas
 
 const REDIRECT = 'https://app.example/callback'
 const USER = { username: 'alice', password: 'correct horse battery' }
+/** Failed logins allowed per username and address in the cluster suites. */
+const LOGIN_LIMIT = 3
 
 /** The worker that gave an answer (each request opens a new connection). */
 const workerOf = (res: HttpResponse): string => String(res.headers['x-latchkey-worker'])
@@ -128,7 +130,11 @@ function clusterSuite(
       server = await startWorkers(2, {
         db: s.db,
         args: s.args,
-        env: { LATCHKEY_FEED_POLL_MS: '1000', ...s.env },
+        env: {
+          LATCHKEY_FEED_POLL_MS: '1000',
+          LATCHKEY_LOGIN_FAILURES_PER_USER_ADDRESS: String(LOGIN_LIMIT),
+          ...s.env,
+        },
       })
       app = createClient(
         server.db,
@@ -209,6 +215,28 @@ function clusterSuite(
         if (workerOf(posted) !== workerOf(page)) return
       }
       assert.fail('every login form was posted to the worker that served it')
+    })
+
+    it('counts failed logins on every worker toward one limit', async () => {
+      const statuses: number[] = []
+      const workers = new Set<string>()
+      for (let i = 0; i < LOGIN_LIMIT + 2; i++) {
+        // Round-robin alternates: one more request every other time moves the POST to the other.
+        if (i % 2 === 1) await server.get('/healthz')
+        const browser = new Browser(server.url, '127.0.0.5')
+        const page = await browser.get(
+          authorizeQuery({ clientId: 'web', redirectUri: REDIRECT, challenge: pkce().challenge }),
+        )
+        const posted = await browser.postForm(formAction(page.text) ?? '/authorize', {
+          ...formFields(page.text),
+          username: USER.username,
+          password: `wrong guess ${i}`,
+        })
+        statuses.push(posted.status)
+        workers.add(workerOf(posted))
+      }
+      assert.deepEqual([...workers].sort(), ['1', '2'])
+      assert.deepEqual(statuses, [...Array<number>(LOGIN_LIMIT).fill(401), 429, 429])
     })
 
     it('refuses on one worker a DPoP proof the other accepted', async () => {
