@@ -36,7 +36,13 @@ process.on('message', (message: unknown) => {
   if (!isOurs<ToWorker>(message)) return
   if (message.lk === 'stop') stop()
   else if (message.lk === 'start' && server === undefined) {
-    const { config, slot } = message
+    const { slot } = message
+    // As `loadServeConfig` gives it (IPC carries a copy).
+    const config = Object.freeze({
+      ...message.config,
+      rateLimit: Object.freeze(message.config.rateLimit),
+      loginLimit: Object.freeze(message.config.loginLimit),
+    })
     const logger = createLogger(config, slot)
     // LATCHKEY_TEST_WORKER_HEADER=1: for the cluster's tests only (see `StartOptions.workerHeader`).
     const workerHeader = process.env.LATCHKEY_TEST_WORKER_HEADER === '1'

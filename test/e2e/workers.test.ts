@@ -349,6 +349,7 @@ describe('serve --workers', () => {
       // Gauges of a process are summed (memory), or kept once (start time omitted, version first).
       assert.match(metrics.text, /^latchkey_process_resident_memory_bytes \d+/m)
       assert.match(metrics.text, /^latchkey_nodejs_version_info\{/m)
+      assert.match(metrics.text, /^latchkey_workers 2$/m)
     } finally {
       await server.dispose()
     }
@@ -422,6 +423,9 @@ describe('serve --workers', () => {
         await sleep(50)
       }
       assert.match(server.output(), /worker exited unexpectedly; starting another/)
+      const metrics = await server.get('/metrics')
+      assert.match(metrics.text, /^latchkey_worker_restarts_total 1$/m)
+      assert.match(metrics.text, /^latchkey_workers 2$/m)
     } finally {
       await server.dispose()
     }

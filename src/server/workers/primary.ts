@@ -13,7 +13,14 @@
 import cluster, { type Worker } from 'node:cluster'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client'
 import type { ServeConfig } from '../../config.js'
 import { prepareStore } from '../serve.js'
 import { isOurs, type ToPrimary, type ToWorker } from './messages.js'
@@ -91,6 +98,22 @@ export async function startWorkers(config: ServeConfig, logger: Logger): Promise
     if (worker.isConnected()) worker.send(message, undefined, () => {})
   }
 
+  // The primary's own series, added to every scrape: how many workers listen, how many were replaced.
+  const own = new Registry()
+  new Gauge({
+    name: 'latchkey_workers',
+    help: 'Worker processes listening (latchkey serve --workers)',
+    registers: [own],
+    collect() {
+      this.set(live().length)
+    },
+  })
+  const restarts = new Counter({
+    name: 'latchkey_worker_restarts_total',
+    help: 'Workers that exited unexpectedly and were replaced',
+    registers: [own],
+  })
+
   const scrape = (asker: Worker, id: number): void => {
     const workers = live()
     const collection = nextCollection++
@@ -99,14 +122,15 @@ export async function startWorkers(config: ServeConfig, logger: Logger): Promise
     const done = (): void => {
       if (!collections.delete(collection)) return
       clearTimeout(timer)
-      let text: Promise<string>
-      try {
-        text = AggregatorRegistry.aggregate(gathered).metrics()
-      } catch (err) {
-        logger.error({ err }, 'aggregating the workers’ metrics failed')
-        text = Promise.resolve('')
-      }
-      void text.then((t) => send(asker, { lk: 'metrics', id, text: t }))
+      own
+        .getMetricsAsJSON()
+        .then((mine) => AggregatorRegistry.aggregate([...gathered, mine]).metrics())
+        .catch((err: unknown) => {
+          logger.error({ err }, 'aggregating the workers’ metrics failed')
+          return ''
+        })
+        .then((text) => send(asker, { lk: 'metrics', id, text }))
+        .catch(() => {})
     }
     const timer = setTimeout(done, COLLECT_TIMEOUT_MS)
     collections.set(collection, { waiting, gathered, done })
@@ -168,6 +192,7 @@ export async function startWorkers(config: ServeConfig, logger: Logger): Promise
           return
         }
       }
+      restarts.inc()
       const now = Date.now()
       deaths.push(now)
       while (deaths.length > 0 && now - deaths[0]! > RESTART_MEMORY_MS) deaths.shift()
