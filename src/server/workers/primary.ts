@@ -147,6 +147,7 @@ export async function startWorkers(config: ServeConfig, logger: Logger): Promise
       case 'listening':
         slot.listening = true
         startFailures = 0
+        lastStartError = ''
         first ??= message
         if (slots.every((s) => s.listening)) allListening()
         break
