@@ -179,13 +179,14 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
   const referenceCases = ['token-jwt', 'token-opaque', 'introspect-opaque'].filter((id) =>
     options.only.includes(id as CaseId),
   ).length
+  // Latchkey on SQLite: one process, and 2 workers.
   const steps =
     4 +
-    (1 + cases) +
+    2 * (1 + cases) +
     postgresSystems * (1 + postgresCases) +
     (options.reference ? 1 + referenceCases : 0)
   const loadSteps =
-    1 + cases + postgresSystems * postgresCases + (options.reference ? referenceCases : 0)
+    1 + 2 * cases + postgresSystems * postgresCases + (options.reference ? referenceCases : 0)
   const progress = new Progress(
     steps,
     loadSteps,
@@ -233,18 +234,25 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
   await harness.stop(bare)
 
   const systems: SystemReport[] = []
-  systems.push(
-    await runLatchkey(
-      context,
-      options.server,
-      {
-        id: 'latchkey-sqlite',
-        db: `sqlite:${join(harness.folder, 'latchkey.db')}`,
-        cases: CASE_IDS,
-      },
-      options.sessions,
-    ),
-  )
+  // One process, then `serve --workers 2` on a database of its own: the scaling from 1 to 2 cores.
+  for (const [id, workers] of [
+    ['latchkey-sqlite', 1],
+    ['latchkey-sqlite-workers', 2],
+  ] as const) {
+    systems.push(
+      await runLatchkey(
+        context,
+        options.server,
+        {
+          id,
+          db: `sqlite:${join(harness.folder, `${id}.db`)}`,
+          cases: CASE_IDS,
+          workers,
+        },
+        options.sessions,
+      ),
+    )
+  }
 
   if (options.postgres)
     systems.push(

@@ -103,6 +103,7 @@ export function buildProgram(): Command {
     .addOption(settingOption('metricsPort'))
     .addOption(settingOption('metricsHost'))
     .addOption(settingOption('logoutEndsSessions'))
+    .addOption(settingOption('workers'))
     .action(
       run(async (o: Record<string, string>) => {
         const { serve } = await import('./commands/serve.js')

@@ -9,6 +9,9 @@
  * With `metricsPort`, `/metrics` is served by a second listener instead of the main one.
  * `close()` ends the feed's streams, stops accepting on both listeners, lets in-flight requests finish,
  * then closes the store.
+ * As a worker of `serve --workers N` (`options.link`, see `workers/primary.ts`) it is the same server;
+ * its revocations also wake its siblings' followers, its failure throttles are shared with theirs, and
+ * `/metrics` answers for the whole cluster.
  */
 import { createServer as createNetServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
@@ -33,9 +36,11 @@ import { SecurityAudit } from '../audit/record.js'
 import { CorsOrigins } from './cors.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
+import { withClusterWakeups } from '../store/cluster_wakeups.js'
+import type { ClusterLink } from './workers/link.js'
 import { LoginThrottle } from './login_throttle.js'
 import { PhantomCache } from './phantom_cache.js'
-import { FailureLimiter } from './rate_limit.js'
+import { FailureLimiter, type LimiterChange } from './rate_limit.js'
 import { RevocationFollower } from './revocation_follower.js'
 
 const PRUNE_INTERVAL_MS = 60_000
@@ -69,11 +74,14 @@ export interface RunningServer {
 
 const secondsNow = (): number => Math.floor(Date.now() / 1000)
 
-/** The pino logger of the server: JSON lines on stdout, with credentials redacted wherever they appear. */
-function createLogger(config: ServeConfig): Logger {
+/**
+ * The pino logger of the server: JSON lines on stdout, with credentials redacted wherever they appear.
+ * A worker of `serve --workers N` names itself in every line (`worker`: its slot, 1 to N).
+ */
+export function createLogger(config: ServeConfig, worker?: number): Logger {
   return pino({
     level: config.logLevel,
-    base: { service: 'latchkey' },
+    base: worker === undefined ? { service: 'latchkey' } : { service: 'latchkey', worker },
     redact: {
       paths: [
         'req.headers.authorization',
@@ -100,15 +108,18 @@ function followerMaxStaleMs(config: ServeConfig): number {
   return Math.max(500, 4 * config.feedPollMs)
 }
 
-/** Builds the shared context from an open store. */
-async function createServerContext(
+/**
+ * Makes sure the signing keys exist (a key for access tokens, the signing-alg setting, and one for ID
+ * tokens, RS256, OpenID Connect's default, each the first of its alg's lineage) and loads them: a
+ * wrong key-encryption secret fails here. The primary of `serve --workers N` runs it once before
+ * forking, so that workers do not race to create the first keys.
+ */
+async function loadSigningKeys(
   config: ServeConfig,
   store: Store,
   logger: Logger,
-  clock: () => number = secondsNow,
-): Promise<ServerContext> {
-  // A key for access tokens (the signing-alg setting) and one for ID tokens (RS256, OpenID Connect's
-  // default), each the first of its alg's lineage.
+  clock: () => number,
+): Promise<KeyRing> {
   const created = await ensureSigningKeys(store, {
     alg: config.signingAlg,
     now: clock(),
@@ -116,11 +127,47 @@ async function createServerContext(
     idTokenSeconds: config.idTokenSeconds,
   })
   for (const key of created) logger.info({ kid: key.kid, alg: key.alg }, 'generated a signing key')
-  const keys = await KeyRing.load(store, {
+  return KeyRing.load(store, {
     keyEncryptionSecret: config.keyEncryptionSecret,
     accessTokenAlg: config.signingAlg,
     clock,
   })
+}
+
+/**
+ * The one-time work of a start, done by the primary of `serve --workers N` before it forks: opens
+ * the store (creating a SQLite file and running migrations), makes sure the signing keys exist and
+ * can be read, and closes it. Throws as `startServer` would.
+ */
+export async function prepareStore(config: ServeConfig, logger: Logger): Promise<void> {
+  const store = await openStore(config.db, { poolSize: 1 })
+  try {
+    await loadSigningKeys(config, store, logger, secondsNow)
+  } finally {
+    await store.close()
+  }
+}
+
+/** Makes `limiter` count the failures of sibling workers too, and tell them of its own. */
+function shareLimiter(
+  limiter: FailureLimiter,
+  link: ClusterLink,
+  topic: 'client_auth_failures' | 'login_failures',
+): FailureLimiter {
+  limiter.onChange = (change) => link.broadcast(topic, change)
+  link.on(topic, (change) => limiter.apply(change as LimiterChange))
+  return limiter
+}
+
+/** Builds the shared context from an open store. */
+async function createServerContext(
+  config: ServeConfig,
+  store: Store,
+  logger: Logger,
+  link: ClusterLink | undefined,
+  clock: () => number = secondsNow,
+): Promise<ServerContext> {
+  const keys = await loadSigningKeys(config, store, logger, clock)
   const tokens: TokenContext = {
     store,
     keys,
@@ -143,6 +190,17 @@ async function createServerContext(
     onError() {},
   })
   const metrics = createMetrics()
+  const clientAuthFailures = new FailureLimiter(config.rateLimit.windowSeconds)
+  const loginFailures = new FailureLimiter(config.loginLimit.windowSeconds)
+  if (link) {
+    // One throttle for the whole cluster: each worker counts its siblings' failures too.
+    shareLimiter(clientAuthFailures, link, 'client_auth_failures')
+    shareLimiter(loginFailures, link, 'login_failures')
+    // `/metrics` on any worker answers for all of them, aggregated by the primary.
+    const { registry } = metrics
+    metrics.cluster = () => link.clusterMetrics(() => registry.metrics())
+    link.onCollect(() => registry.getMetricsAsJSON())
+  }
   const clientSecretHashes = metrics.secretHashes.labels({ kind: 'client_secret' })
   return {
     config,
@@ -153,12 +211,8 @@ async function createServerContext(
     clients,
     cors: new CorsOrigins(store, 1000, logger),
     secrets: new SecretVerifier(() => clientSecretHashes.inc()),
-    clientAuthFailures: new FailureLimiter(config.rateLimit.windowSeconds),
-    loginThrottle: new LoginThrottle(
-      new FailureLimiter(config.loginLimit.windowSeconds),
-      config.loginLimit,
-      store,
-    ),
+    clientAuthFailures,
+    loginThrottle: new LoginThrottle(loginFailures, config.loginLimit, store),
     clock,
     preciseClock: () => Date.now() / 1000,
     logger,
@@ -207,6 +261,16 @@ export interface StartOptions {
    * does, after the server's `close()`).
    */
   store?: Store
+  /**
+   * This process is a worker of `serve --workers N`: revocations wake the siblings' followers, the
+   * failure throttles count the siblings' failures, `/metrics` answers for the whole cluster.
+   */
+  link?: ClusterLink
+  /**
+   * Tests only: every answer names the worker that gave it (`x-latchkey-worker`), so that a test can
+   * tell where the cluster sent each connection.
+   */
+  workerHeader?: boolean
 }
 
 /** Starts the server and resolves once it listens. */
@@ -238,7 +302,14 @@ export async function startServer(
   // revocation check costs no round trip (store/revocation_memo.ts). SQLite answers that check from
   // its own file in microseconds, so it keeps reading it: a revocation by the CLI counts at once.
   const revocations = opened.engine === 'sqlite' ? undefined : new RevocationMemo(guard)
+  const link = options.link
   let layered = wakeups?.store ?? opened
+  if (link) {
+    layered = withClusterWakeups(layered, {
+      announce: () => link.broadcast('revoked', null),
+      listen: (wake) => link.on('revoked', wake),
+    })
+  }
   if (cache) layered = cache.wrap(layered)
   if (memo) layered = memo.wrap(layered)
   if (revocations) layered = revocations.wrap(layered)
@@ -249,7 +320,7 @@ export async function startServer(
   }
   let ctx: ServerContext
   try {
-    ctx = await createServerContext(config, store, logger)
+    ctx = await createServerContext(config, store, logger, link)
   } catch (err) {
     await store.close()
     await closeRedis()
@@ -269,6 +340,15 @@ export async function startServer(
   })
   ctx.feed.subscribe(backchannel)
   const metricsApp = config.metricsPort === undefined ? undefined : createMetricsApp(ctx)
+  if (link && options.workerHeader) {
+    const slot = String(link.slot)
+    for (const listener of metricsApp ? [app, metricsApp] : [app]) {
+      listener.addHook('onRequest', (_request, reply, done) => {
+        reply.header('x-latchkey-worker', slot)
+        done()
+      })
+    }
+  }
   try {
     // Before the start, which hands every live event in the store to the listeners so far.
     revocations?.follow(ctx.feed)

@@ -31,7 +31,8 @@ async function serve(db: string, port: number, env: NodeJS.ProcessEnv = {}): Pro
     process.execPath,
     [BIN, 'serve', '--port', String(port), '--db', db],
     {
-      env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn', ...env },
+      // One process, whose pool the connection count is about (workers: test/e2e/workers.test.ts).
+      env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn', LATCHKEY_WORKERS: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   )
