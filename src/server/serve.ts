@@ -1,6 +1,6 @@
 /**
  * `latchkey serve`: opens the store, makes sure signing keys exist (the access-token alg's and RS256
- * for ID tokens), builds the app and listens.
+ * for ID tokens) and so does the web console's client, builds the app and listens.
  * Keys are re-read every `keyReloadMs` (rotation by the CLI or another node); expired tokens,
  * revocations, codes and sessions are pruned every minute; one follower reads new revocation events for
  * the feed (woken at once by PostgreSQL LISTEN/NOTIFY, and by Redis pub/sub with `--redis`). With
@@ -29,7 +29,8 @@ import { createApp, createMetricsApp } from './app.js'
 import { BackchannelLogout } from './backchannel_logout.js'
 import { ClientCache } from './client_cache.js'
 import { DpopNonces } from './dpop.js'
-import { SecurityAudit } from '../audit/record.js'
+import { SecurityAudit, SERVER_ACTOR } from '../audit/record.js'
+import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../admin/console_client.js'
 import { CorsOrigins } from './cors.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -116,6 +117,19 @@ async function createServerContext(
     idTokenSeconds: config.idTokenSeconds,
   })
   for (const key of created) logger.info({ kid: key.kid, alg: key.alg }, 'generated a signing key')
+  // The web console's public client, following the issuer (`admin/console_client.ts`).
+  const consoleClient = await ensureConsoleClient(store, config.issuer, clock(), {
+    actor: SERVER_ACTOR,
+    logger,
+  })
+  if (consoleClient === 'skipped') {
+    logger.warn(
+      { issuer: config.issuer },
+      'no web console: its sign-in needs an https issuer (or http on a loopback address)',
+    )
+  } else if (consoleClient !== 'unchanged') {
+    logger.info({ client_id: CONSOLE_CLIENT_ID }, `${consoleClient} the web console's client`)
+  }
   const keys = await KeyRing.load(store, {
     keyEncryptionSecret: config.keyEncryptionSecret,
     accessTokenAlg: config.signingAlg,

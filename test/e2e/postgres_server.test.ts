@@ -168,7 +168,7 @@ describe('latchkey serve on PostgreSQL', () => {
       assert.equal(listed.status, 0, listed.stderr)
       assert.deepEqual(
         (listed.json as { client_id: string }[]).map((c) => c.client_id),
-        ['api', 'svc', 'svc-o'],
+        ['api', 'latchkey-console', 'svc', 'svc-o'],
       )
     } finally {
       await server.stop()
