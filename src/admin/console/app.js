@@ -160,9 +160,7 @@ async function start() {
       const returnTo = await completeSignIn(url)
       if (/^#\/[a-z]+/.test(returnTo)) window.history.replaceState(null, '', returnTo)
     } catch (err) {
-      showSignIn(
-        err instanceof SignInError ? `Signing in failed: ${err.message}` : String(err),
-      )
+      showSignIn(err instanceof SignInError ? `Signing in failed: ${err.message}` : String(err))
       return
     }
   }

@@ -28,7 +28,9 @@ const row = (e) => [
   h('span', { class: 'mono' }, e.actor),
   e.subject ?? '—',
   e.address ?? '—',
-  Object.keys(e.details).length > 0 ? h('code', { class: 'details-json' }, JSON.stringify(e.details)) : '—',
+  Object.keys(e.details).length > 0
+    ? h('code', { class: 'details-json' }, JSON.stringify(e.details))
+    : '—',
 ]
 
 const COLUMNS = ['Time', 'Kind', 'Actor', 'Subject', 'Address', 'Details']
@@ -88,7 +90,13 @@ export async function render(main, params) {
     shown = older ? [...shown, ...page] : page
     replace(
       listSlot,
-      table(`${shown.length} event${shown.length === 1 ? '' : 's'}, newest first`, COLUMNS, shown, row, 'No events match.'),
+      table(
+        `${shown.length} event${shown.length === 1 ? '' : 's'}, newest first`,
+        COLUMNS,
+        shown,
+        row,
+        'No events match.',
+      ),
     )
     replace(
       more,

@@ -266,7 +266,8 @@ export async function render(main) {
       () => api('POST', `clients/${segment(id)}/rotate-secret`),
       `The secret of ${id} was rotated.`,
     )
-    if (client?.client_secret) showSecret(secretSlot, id, client.client_secret, 'given a new secret')
+    if (client?.client_secret)
+      showSecret(secretSlot, id, client.client_secret, 'given a new secret')
   }
 
   /** @param {string} id */

@@ -32,7 +32,17 @@ export async function render(main) {
       listSlot,
       table(
         `${list.length} signing key${list.length === 1 ? '' : 's'}`,
-        ['Key ID', 'Algorithm', 'State', 'Created', 'Signs from', 'Published until', 'Retired', 'Encrypted', 'Actions'],
+        [
+          'Key ID',
+          'Algorithm',
+          'State',
+          'Created',
+          'Signs from',
+          'Published until',
+          'Retired',
+          'Encrypted',
+          'Actions',
+        ],
         list,
         (k) => [
           h('span', { class: 'mono' }, k.kid),
@@ -64,10 +74,7 @@ export async function render(main) {
       'Retire key',
     )
     if (!sure) return
-    const done = await act(
-      () => api('POST', `keys/${segment(kid)}/retire`),
-      `Key ${kid} retired.`,
-    )
+    const done = await act(() => api('POST', `keys/${segment(kid)}/retire`), `Key ${kid} retired.`)
     if (done) await act(load)
   }
 

@@ -49,7 +49,9 @@ export async function render(main, params) {
     field(by.value === 'client' ? 'Client ID' : 'Username', value),
     h('button', { type: 'submit', class: 'primary' }, 'List sessions'),
   )
-  const valueLabel = /** @type {HTMLLabelElement} */ (form.querySelector(`label[for="${value.id}"]`))
+  const valueLabel = /** @type {HTMLLabelElement} */ (
+    form.querySelector(`label[for="${value.id}"]`)
+  )
   by.addEventListener('change', () => {
     valueLabel.textContent = by.value === 'client' ? 'Client ID' : 'Username'
   })
