@@ -30,6 +30,20 @@ export function consoleUrl(issuer: string): string {
   return issuer.replace(/\/+$/, '') + CONSOLE_PATH
 }
 
+/**
+ * Whether the console may sign in at `issuer`: https, or http on a loopback address (RFC 8252 §7.3),
+ * as any redirect URI.
+ */
+export function consoleAllowed(issuer: string): boolean {
+  try {
+    checkRedirectUri(consoleUrl(issuer))
+    return true
+  } catch (err) {
+    if (err instanceof UsageError) return false
+    throw err
+  }
+}
+
 /** The fields of the console client that follow the issuer and this module, whatever was edited. */
 type Managed = Pick<
   ClientRecord,
@@ -82,12 +96,7 @@ export async function ensureConsoleClient(
   now: number,
   by: AuditContext = { actor: SERVER_ACTOR },
 ): Promise<'created' | 'updated' | 'unchanged' | 'skipped'> {
-  try {
-    checkRedirectUri(consoleUrl(issuer))
-  } catch (err) {
-    if (err instanceof UsageError) return 'skipped'
-    throw err
-  }
+  if (!consoleAllowed(issuer)) return 'skipped'
   const wanted = managedFields(issuer)
   let current = await store.getClient(CONSOLE_CLIENT_ID)
   if (!current) {

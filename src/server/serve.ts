@@ -30,7 +30,13 @@ import { BackchannelLogout } from './backchannel_logout.js'
 import { ClientCache } from './client_cache.js'
 import { DpopNonces } from './dpop.js'
 import { SecurityAudit, SERVER_ACTOR } from '../audit/record.js'
-import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../admin/console_client.js'
+import {
+  CONSOLE_CLIENT_ID,
+  CONSOLE_PATH,
+  consoleUrl,
+  ensureConsoleClient,
+} from '../admin/console_client.js'
+import { issuerPath } from './issuer.js'
 import { CorsOrigins } from './cors.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -64,6 +70,8 @@ export interface RunningServer {
   url: string
   /** Where `/metrics` is served when it has a listener of its own (`metricsPort`). */
   metricsUrl: string | undefined
+  /** The web console's page, when it is served (see `endpoints/console.ts`). */
+  consoleUrl: string | undefined
   config: ServeConfig
   close(): Promise<void>
 }
@@ -330,6 +338,9 @@ export async function startServer(
   return {
     url: urlOf(app, config.host),
     metricsUrl: metricsApp && urlOf(metricsApp, config.metricsHost),
+    consoleUrl: app.hasRoute({ method: 'GET', url: issuerPath(config.issuer) + CONSOLE_PATH })
+      ? consoleUrl(config.issuer)
+      : undefined,
     config,
     close() {
       closing ??= (async () => {

@@ -15,7 +15,7 @@ import {
   signOut,
   SignInError,
 } from './auth.js'
-import { announce, h, replace } from './dom.js'
+import { announce, clearAnnouncements, h, replace } from './dom.js'
 import { onFailure, report } from './report.js'
 import * as audit from './audit.js'
 import * as clients from './clients.js'
@@ -52,6 +52,7 @@ function route() {
 async function showView() {
   stopView?.()
   stopView = undefined
+  clearAnnouncements()
   const { name, params } = route()
   const view = /** @type {(typeof VIEWS)[string]} */ (VIEWS[name])
   document.title = `${view.title} · Latchkey console`

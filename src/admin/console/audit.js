@@ -26,7 +26,7 @@ const row = (e) => [
   time(e.at),
   h('span', { class: 'mono' }, e.kind),
   h('span', { class: 'mono' }, e.actor),
-  e.subject ?? '—',
+  e.subject === null ? '—' : h('span', { class: 'subject' }, e.subject),
   e.address ?? '—',
   Object.keys(e.details).length > 0
     ? h('code', { class: 'details-json' }, JSON.stringify(e.details))

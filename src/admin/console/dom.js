@@ -144,6 +144,11 @@ export function time(iso) {
   return h('time', { datetime: iso }, date.toLocaleString())
 }
 
+/** How long an outcome stays on screen, ms. */
+const STATUS_MS = 10_000
+/** @type {number | undefined} */
+let statusTimer
+
 /** @param {string} id */
 function region(id) {
   const el = document.getElementById(id)
@@ -163,7 +168,19 @@ export function announce(message, options = {}) {
   other.textContent = ''
   // Emptied first: the same message twice is announced twice.
   target.textContent = ''
+  window.clearTimeout(statusTimer)
   window.setTimeout(() => (target.textContent = message), 30)
+  // An outcome goes away after a while (it was announced); an error stays until the next one.
+  if (!options.error) {
+    statusTimer = window.setTimeout(() => (target.textContent = ''), STATUS_MS)
+  }
+}
+
+/** Empties both regions (a new view). */
+export function clearAnnouncements() {
+  window.clearTimeout(statusTimer)
+  region('status').textContent = ''
+  region('alert').textContent = ''
 }
 
 /**

@@ -21,6 +21,15 @@ const SHOWN = 100
  * @property {string} expires_at
  */
 
+/** What each kind of event covers (`kind` is what the feed says). */
+const KINDS = /** @type {Record<string, string>} */ ({
+  jti: 'token',
+  sid: 'session',
+  sub: 'user',
+  client: 'client',
+  kid: 'signing key',
+})
+
 /** @param {Revocation} e */
 function item(e) {
   return h(
@@ -28,7 +37,8 @@ function item(e) {
     {},
     h('span', { class: 'seq' }, `#${e.seq}`),
     ' ',
-    h('strong', {}, e.kind),
+    h('strong', {}, KINDS[e.kind] ?? e.kind),
+    ` (${e.kind})`,
     ' ',
     h('span', { class: 'mono' }, e.value),
     e.client_id ? ` · client ${e.client_id}` : '',

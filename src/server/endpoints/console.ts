@@ -20,7 +20,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { CONSOLE_PATH } from '../../admin/console_client.js'
+import { consoleAllowed, CONSOLE_PATH } from '../../admin/console_client.js'
 import { OAuthError } from '../../errors.js'
 import type { ServerContext } from '../context.js'
 import { sendOAuthError } from '../errors.js'
@@ -91,7 +91,12 @@ function sendFile(request: FastifyRequest, reply: FastifyReply, file: ConsoleFil
   return reply.header('content-type', file.type).send(file.body)
 }
 
+/**
+ * Registers the console's routes, unless it could not sign in at this issuer (no client is registered
+ * for it then: `ensureConsoleClient`) or its files are missing; both are logged at start.
+ */
 export function registerConsoleEndpoint(app: FastifyInstance, ctx: ServerContext): void {
+  if (!consoleAllowed(ctx.config.issuer)) return
   const files = readConsoleFiles()
   const index = files.get('index.html')
   if (index === undefined) {
