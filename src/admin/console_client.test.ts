@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { createTestDatabase } from '../../test/store/postgres_databases.js'
+import { createPostgresStore } from '../store/postgres/index.js'
 import { createSqliteStore } from '../store/sqlite/index.js'
 import type { Store } from '../store/types.js'
 import { CONSOLE_CLIENT_ID, consoleUrl, ensureConsoleClient } from './console_client.js'
@@ -90,5 +92,27 @@ describe('the web console client', () => {
     assert.equal(await ensureConsoleClient(store, 'http://id.internal:8080', NOW), 'skipped')
     assert.equal(await store.getClient(CONSOLE_CLIENT_ID), null)
     assert.equal(await ensureConsoleClient(store, 'http://127.0.0.1:8080', NOW), 'created')
+  })
+
+  it('is created once by nodes starting together on one PostgreSQL database', async () => {
+    const database = await createTestDatabase()
+    const nodes: Store[] = []
+    try {
+      // Migrated once first, as the first node to start does.
+      nodes.push(await createPostgresStore(database.url, { poolSize: 2 }))
+      for (let i = 0; i < 3; i++)
+        nodes.push(await createPostgresStore(database.url, { poolSize: 2 }))
+      const outcomes = await Promise.all(
+        nodes.map((store) => ensureConsoleClient(store, 'https://id.example.com', NOW)),
+      )
+      assert.equal(outcomes.filter((o) => o === 'created').length, 1, String(outcomes))
+      assert.deepEqual(
+        (await nodes[0]!.listClients()).map((c) => c.clientId),
+        [CONSOLE_CLIENT_ID],
+      )
+    } finally {
+      for (const store of nodes) await store.close()
+      await database.drop()
+    }
   })
 })

@@ -49,7 +49,8 @@ function route() {
   return { name, params: new URLSearchParams(match?.[2] ?? '') }
 }
 
-async function showView() {
+/** @param {boolean} [moved] reached through the navigation, not by loading the page */
+async function showView(moved = false) {
   stopView?.()
   stopView = undefined
   clearAnnouncements()
@@ -66,6 +67,8 @@ async function showView() {
   } catch (err) {
     report(err)
   }
+  // After a move between views, reading starts at the new view (not on first load).
+  if (moved) main.focus({ preventScroll: true })
 }
 
 /**
@@ -170,7 +173,7 @@ async function start() {
   if (!isAdmin(session)) return showNotAdmin()
   nav.hidden = false
   signOutButton.hidden = false
-  window.addEventListener('hashchange', () => void showView())
+  window.addEventListener('hashchange', () => void showView(true))
   await showView()
   await showWho(session.sub)
 }

@@ -2,6 +2,7 @@
 // rotating a secret (the new one shown once), and deleting one (which revokes its tokens).
 
 import { api, segment } from './api.js'
+import { CLIENT_ID } from './auth.js'
 import { button, confirmAction, field, h, replace, table, time } from './dom.js'
 import { act } from './report.js'
 
@@ -274,7 +275,11 @@ export async function render(main) {
   async function remove(id) {
     const sure = await confirmAction(
       'Delete the client?',
-      `Client ${id} is removed and every token it holds is revoked. This cannot be undone.`,
+      `Client ${id} is removed and every token it holds is revoked. This cannot be undone.` +
+        (id === CLIENT_ID
+          ? ' It is the console’s own client: you are signed out, and nobody can sign in to ' +
+            'the console until the server restarts (which registers it again).'
+          : ''),
       'Delete client',
     )
     if (!sure) return
