@@ -220,6 +220,11 @@ describe('the web console in a real browser', () => {
       '({ local: localStorage.length, session: Object.keys(sessionStorage) })',
     )
     assert.deepEqual(stored, { local: 0, session: ['latchkey-console.session'] })
+    // The navigation works from the keyboard, and the new view takes the focus.
+    await page.getByRole('link', { name: 'Users' }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor()
+    await page.waitForFunction("document.activeElement?.id === 'main'")
   })
 
   it('registers a client and shows its secret once, rotates it, and deletes the client', async () => {
@@ -250,7 +255,12 @@ describe('the web console in a real browser', () => {
     res = await server.post('/token', { grant_type: 'client_credentials' }, ['reports', rotated])
     assert.equal(res.status, 200)
 
-    // Cancel keeps it; Delete removes it.
+    // The dialog opens with Cancel focused, Escape closes it, Cancel keeps it; Delete removes it.
+    await page.getByRole('button', { name: 'Delete client reports' }).click()
+    await page.getByRole('dialog').waitFor()
+    assert.equal(await page.evaluate<string>('document.activeElement.id'), 'confirm-cancel')
+    await page.keyboard.press('Escape')
+    await page.getByRole('dialog').waitFor({ state: 'hidden' })
     await page.getByRole('button', { name: 'Delete client reports' }).click()
     await confirm('Cancel')
     assert.equal(await page.getByRole('rowheader', { name: 'reports', exact: true }).count(), 1)
