@@ -54,7 +54,12 @@ process.on('message', (message: unknown) => {
           stop()
           return
         }
-        send({ lk: 'listening', url: running.url, metricsUrl: running.metricsUrl })
+        send({
+          lk: 'listening',
+          url: running.url,
+          metricsUrl: running.metricsUrl,
+          consoleUrl: running.consoleUrl,
+        })
       },
       (err: unknown) => {
         stopping = true

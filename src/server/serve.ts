@@ -1,6 +1,6 @@
 /**
  * `latchkey serve`: opens the store, makes sure signing keys exist (the access-token alg's and RS256
- * for ID tokens), builds the app and listens.
+ * for ID tokens) and so does the web console's client, builds the app and listens.
  * Keys are re-read every `keyReloadMs` (rotation by the CLI or another node); expired tokens,
  * revocations, codes and sessions are pruned every minute; one follower reads new revocation events for
  * the feed (woken at once by PostgreSQL LISTEN/NOTIFY, and by Redis pub/sub with `--redis`). With
@@ -32,7 +32,14 @@ import { createApp, createMetricsApp } from './app.js'
 import { BackchannelLogout } from './backchannel_logout.js'
 import { ClientCache } from './client_cache.js'
 import { DpopNonces } from './dpop.js'
-import { SecurityAudit } from '../audit/record.js'
+import { SecurityAudit, SERVER_ACTOR } from '../audit/record.js'
+import {
+  CONSOLE_CLIENT_ID,
+  CONSOLE_PATH,
+  consoleUrl,
+  ensureConsoleClient,
+} from '../admin/console_client.js'
+import { issuerPath } from './issuer.js'
 import { CorsOrigins } from './cors.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -68,6 +75,8 @@ export interface RunningServer {
   url: string
   /** Where `/metrics` is served when it has a listener of its own (`metricsPort`). */
   metricsUrl: string | undefined
+  /** The web console's page, when it is served (see `endpoints/console.ts`). */
+  consoleUrl: string | undefined
   config: ServeConfig
   close(): Promise<void>
 }
@@ -109,7 +118,7 @@ function followerMaxStaleMs(config: ServeConfig): number {
 }
 
 /**
- * Makes sure the signing keys exist (a key for access tokens, the signing-alg setting, and one for ID
+ * Makes sure the signing keys (and the web console's client) exist (a key for access tokens, the signing-alg setting, and one for ID
  * tokens, RS256, OpenID Connect's default, each the first of its alg's lineage) and loads them: a
  * wrong key-encryption secret fails here. The primary of `serve --workers N` runs it once before
  * forking, so that workers do not race to create the first keys.
@@ -127,6 +136,19 @@ async function loadSigningKeys(
     idTokenSeconds: config.idTokenSeconds,
   })
   for (const key of created) logger.info({ kid: key.kid, alg: key.alg }, 'generated a signing key')
+  // The web console's public client, following the issuer (`admin/console_client.ts`).
+  const consoleClient = await ensureConsoleClient(store, config.issuer, clock(), {
+    actor: SERVER_ACTOR,
+    logger,
+  })
+  if (consoleClient === 'skipped') {
+    logger.warn(
+      { issuer: config.issuer },
+      'no web console: its sign-in needs an https issuer (or http on a loopback address)',
+    )
+  } else if (consoleClient !== 'unchanged') {
+    logger.info({ client_id: CONSOLE_CLIENT_ID }, `${consoleClient} the web console's client`)
+  }
   return KeyRing.load(store, {
     keyEncryptionSecret: config.keyEncryptionSecret,
     accessTokenAlg: config.signingAlg,
@@ -181,11 +203,17 @@ async function createServerContext(
   const clients = new ClientCache(store, 1000, 10_000, () => feed.isFresh(maxStaleMs))
   const phantoms = new PhantomCache(config.tokenCacheSize)
   // A deleted client is forgotten as soon as its event is read, not a second later; so is every
-  // phantom JWT an event covers.
+  // phantom JWT an event covers. A retired key (`kid` event) makes the keys be read again at once:
+  // a node must not sign with it until its next periodic reload, its tokens refused on arrival.
   feed.subscribe({
     onEvents(events) {
       for (const e of events) if (e.kind === 'client') clients.forget(e.value)
       phantoms.forget(events)
+      if (events.some((e) => e.kind === 'kid')) {
+        keys
+          .reload()
+          .catch((err: unknown) => logger.error({ err }, 'reloading signing keys failed'))
+      }
     },
     onError() {},
   })
@@ -396,6 +424,9 @@ export async function startServer(
   return {
     url: urlOf(app, config.host),
     metricsUrl: metricsApp && urlOf(metricsApp, config.metricsHost),
+    consoleUrl: app.hasRoute({ method: 'GET', url: issuerPath(config.issuer) + CONSOLE_PATH })
+      ? consoleUrl(config.issuer)
+      : undefined,
     config,
     close() {
       closing ??= (async () => {

@@ -28,6 +28,7 @@ export interface ServeOptions {
 interface Running {
   url: string
   metricsUrl: string | undefined
+  consoleUrl: string | undefined
   close(): Promise<void>
 }
 
@@ -41,6 +42,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       `latchkey: listening on ${server.url}, issuer ${config.issuer}, store ${db}`,
       `latchkey: metadata at ${metadataUrl(config.issuer)}`,
       ...(server.metricsUrl ? [`latchkey: metrics at ${server.metricsUrl}/metrics`] : []),
+      ...(server.consoleUrl ? [`latchkey: web console at ${server.consoleUrl}`] : []),
       `latchkey: next, create a client:  npx latchkey client create --db ${db} --id my-service --grant client_credentials --scope "read write"`,
       '',
     ].join('\n'),

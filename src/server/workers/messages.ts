@@ -24,7 +24,7 @@ export type ToWorker =
 
 export type ToPrimary =
   | { lk: 'ready' }
-  | { lk: 'listening'; url: string; metricsUrl: string | undefined }
+  | { lk: 'listening'; url: string; metricsUrl: string | undefined; consoleUrl: string | undefined }
   | { lk: 'failed'; error: string }
   | { lk: 'broadcast'; topic: Topic; data: unknown }
   | { lk: 'scrape'; id: number }

@@ -48,6 +48,8 @@ export interface RunningWorkers {
   url: string
   /** The metrics listener's URL (`metricsPort`), as the first worker reports it. */
   metricsUrl: string | undefined
+  /** Where the web console is served, when it is. */
+  consoleUrl: string | undefined
   /** Resolves with the reason when the cluster gives up (workers keep failing to start). */
   failed: Promise<WorkersStartError>
   /**
@@ -225,6 +227,7 @@ export async function startWorkers(config: ServeConfig, logger: Logger): Promise
   return {
     url: first!.url,
     metricsUrl: first!.metricsUrl,
+    consoleUrl: first!.consoleUrl,
     failed,
     close() {
       closed ??= (async () => {
