@@ -209,6 +209,7 @@ export function showEditForm(slot, client, then) {
   const fields = editables(client)
   const problem = h('p', { class: 'notice', hidden: true })
   const heading = h('h2', { tabindex: -1, id: uid('edit') }, `Edit client ${id}`)
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Save changes')
   /** @param {Editable['where']} where */
   const at = (where) => fields.filter((f) => f.where === where).map((f) => f.view)
 
@@ -219,6 +220,8 @@ export function showEditForm(slot, client, then) {
       'aria-labelledby': heading.id,
       onsubmit: (event) => {
         event.preventDefault()
+        if (submit.disabled) return
+        problem.hidden = true
         /** @type {Record<string, unknown>} */
         const body = {}
         for (const f of fields) {
@@ -229,7 +232,6 @@ export function showEditForm(slot, client, then) {
           announce(`Nothing to save: client ${id} is unchanged.`)
           return
         }
-        problem.hidden = true
         void save(body)
       },
     },
@@ -250,7 +252,7 @@ export function showEditForm(slot, client, then) {
     h(
       'div',
       { class: 'actions' },
-      h('button', { type: 'submit', class: 'primary' }, 'Save changes'),
+      submit,
       button(
         'Cancel',
         () => {
@@ -264,6 +266,8 @@ export function showEditForm(slot, client, then) {
 
   /** @param {Record<string, unknown>} body */
   async function save(body) {
+    // One request at a time: a second click while the first is on its way sends nothing.
+    submit.disabled = true
     try {
       const updated = await api('PATCH', `clients/${segment(id)}`, { body })
       announce(`Client ${id} updated: ${Object.keys(body).join(', ')}.`)
@@ -276,6 +280,8 @@ export function showEditForm(slot, client, then) {
         problem.hidden = false
       }
       report(err)
+    } finally {
+      submit.disabled = false
     }
   }
 
