@@ -317,7 +317,13 @@ describe('the web console in a real browser', () => {
     await form.getByLabel('Scope', { exact: true }).fill('read write')
     await form.getByLabel('Display name').fill('Customer portal')
     await shot('client-edit')
+    const patched = page.waitForRequest((r) => r.method() === 'PATCH')
     await form.getByRole('button', { name: 'Save changes' }).click()
+    // Only the changed fields are sent.
+    assert.deepEqual((await patched).postDataJSON(), {
+      client_name: 'Customer portal',
+      scope: 'read write',
+    })
     await said('Client portal updated: client_name, scope.')
     await form.waitFor({ state: 'detached' })
     // The row shows the new name, and the focus is back on its Edit button.
@@ -326,7 +332,7 @@ describe('the web console in a real browser', () => {
       .filter({ has: page.getByRole('rowheader', { name: 'portal' }) })
     await row.getByText('Customer portal').waitFor()
     await focused("document.activeElement?.getAttribute('aria-label') === 'Edit client portal'")
-    // Only the changed fields were sent and changed.
+    // Only they changed, audited under the admin's actor.
     const after = show()
     assert.deepEqual(after, { ...before, scope: 'read write', client_name: 'Customer portal' })
     const audited = updates().filter((e) => e.subject === 'portal')
