@@ -1,9 +1,9 @@
 /**
  * The web console as an operator meets it, in a real headless Chromium (Playwright driving Debian's
  * Chromium): signing in through Latchkey's own login page with the console's public client, then
- * clients, users, sessions, keys, the live revocation feed and the audit log; a user without the
- * admin role gets "not an administrator" and no data. No page may break its Content Security Policy,
- * and every form control must have an accessible name.
+ * clients (editing one too), users, sessions, keys, the live revocation feed and the audit log; a
+ * user without the admin role gets "not an administrator" and no data. No page may break its Content
+ * Security Policy, and every form control must have an accessible name.
  *
  * With `LATCHKEY_CONSOLE_SCREENSHOTS=DIR`, the main views are also saved as PNGs into DIR
  * (`scripts/console_screenshots.mjs` runs it so for the docs).
@@ -19,6 +19,7 @@ import { authorize, Browser, pkce } from '../helpers/browser.js'
 import { launchChromium } from '../helpers/chromium.js'
 import {
   cli,
+  createClient,
   createUser,
   createWebClient,
   freePort,
@@ -132,6 +133,18 @@ describe('the web console in a real browser', () => {
     await page.getByRole('status').filter({ hasText: text }).waitFor({ timeout: 10_000 })
   }
 
+  /**
+   * `check` (about the focus) turns true within 5 s. Polled from here: `page.waitForFunction` with a
+   * string polls with `eval` in the page, which the console's CSP refuses.
+   */
+  async function focused(check: string): Promise<void> {
+    const deadline = Date.now() + 5_000
+    while (!(await page.evaluate<boolean>(check))) {
+      assert.ok(Date.now() < deadline, `${check} within 5 s`)
+      await sleep(50)
+    }
+  }
+
   async function signIn(p: Page, who: { username: string; password: string }): Promise<void> {
     await p.goto(`${server.url}/console`)
     await p.getByRole('button', { name: 'Sign in with Latchkey' }).click()
@@ -224,7 +237,7 @@ describe('the web console in a real browser', () => {
     await page.getByRole('link', { name: 'Users' }).focus()
     await page.keyboard.press('Enter')
     await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor()
-    await page.waitForFunction("document.activeElement?.id === 'main'")
+    await focused("document.activeElement?.id === 'main'")
   })
 
   it('registers a client and shows its secret once, rotates it, and deletes the client', async () => {
@@ -271,6 +284,89 @@ describe('the web console in a real browser', () => {
       .getByRole('rowheader', { name: 'reports', exact: true })
       .waitFor({ state: 'detached' })
     await refusedSoon(rotated)
+  })
+
+  it("edits a client's name and scope, and a refused edit changes nothing", async () => {
+    const PORTAL_URI = 'https://portal.example/callback'
+    createClient(server.db, 'portal', '--grant', 'authorization_code', '--redirect-uri', PORTAL_URI)
+    const show = () =>
+      cli(['client', 'show', '--db', server.db, '--id', 'portal']).json as Record<string, unknown>
+    const updates = () =>
+      (cli(['audit', 'list', '--db', server.db, '--kind', 'client.updated']).json ?? []) as {
+        actor: string
+        subject: string
+        details: { fields: string[] }
+      }[]
+    const before = show()
+    // Through another view: the list, already shown, is read again.
+    await open('users')
+    await open('clients')
+    await page.getByRole('button', { name: 'Edit client portal' }).click()
+    const form = page.getByRole('form', { name: 'Edit client portal' })
+    await form.waitFor()
+    // The heading has the focus; every control is named and pre-filled from the client.
+    assert.equal(
+      await page.evaluate<string>('document.activeElement.textContent'),
+      'Edit client portal',
+    )
+    assert.deepEqual(await unlabelled(page), [])
+    assert.equal(await form.getByLabel('Redirect URIs', { exact: true }).inputValue(), PORTAL_URI)
+    assert.equal(await form.getByLabel('authorization_code').isChecked(), true)
+    assert.equal(await form.getByLabel('client_credentials').isChecked(), false)
+    assert.equal(await form.getByLabel('Access token lifetime (seconds)').inputValue(), '300')
+    await form.getByLabel('Scope', { exact: true }).fill('read write')
+    await form.getByLabel('Display name').fill('Customer portal')
+    await shot('client-edit')
+    const patched = page.waitForRequest((r) => r.method() === 'PATCH')
+    await form.getByRole('button', { name: 'Save changes' }).click()
+    // Only the changed fields are sent.
+    assert.deepEqual((await patched).postDataJSON(), {
+      client_name: 'Customer portal',
+      scope: 'read write',
+    })
+    await said('Client portal updated: client_name, scope.')
+    await form.waitFor({ state: 'detached' })
+    // The row shows the new name, and the focus is back on its Edit button.
+    const row = page
+      .getByRole('row')
+      .filter({ has: page.getByRole('rowheader', { name: 'portal' }) })
+    await row.getByText('Customer portal').waitFor()
+    await focused("document.activeElement?.getAttribute('aria-label') === 'Edit client portal'")
+    // Only they changed, audited under the admin's actor.
+    const after = show()
+    assert.deepEqual(after, { ...before, scope: 'read write', client_name: 'Customer portal' })
+    const audited = updates().filter((e) => e.subject === 'portal')
+    assert.equal(audited.length, 1)
+    assert.equal(audited[0]!.actor, `api:user:${rootId}`)
+    assert.deepEqual([...audited[0]!.details.fields].sort(), ['client_name', 'scope'])
+
+    // A code-flow client without redirect URIs is refused: the error on the form, which stays.
+    await page.getByRole('button', { name: 'Edit client portal' }).click()
+    await form.waitFor()
+    assert.equal(await form.getByLabel('Display name').inputValue(), 'Customer portal')
+    await form.getByLabel('Redirect URIs', { exact: true }).fill('')
+    await form.getByRole('button', { name: 'Save changes' }).click()
+    const alert = page.getByRole('alert')
+    await alert.filter({ hasText: /redirect/i }).waitFor()
+    await form.getByText(/^Not saved: .*redirect/i).waitFor()
+    assert.equal(await form.getByLabel('Redirect URIs', { exact: true }).inputValue(), '')
+    assert.deepEqual(show(), after)
+    assert.equal(updates().filter((e) => e.subject === 'portal').length, 1)
+    await form.getByRole('button', { name: 'Cancel editing client portal' }).click()
+    await form.waitFor({ state: 'detached' })
+
+    // The console's own client: the fields the server manages are not offered.
+    await page.getByRole('button', { name: 'Edit client latchkey-console' }).click()
+    const own = page.getByRole('form', { name: 'Edit client latchkey-console' })
+    await own.getByText(/set by the server at every start/).waitFor()
+    assert.equal(await own.getByLabel('Display name').count(), 1)
+    assert.equal(await own.getByLabel('Scope', { exact: true }).count(), 0)
+    assert.equal(await own.getByLabel('Redirect URIs', { exact: true }).count(), 0)
+    assert.deepEqual(await unlabelled(page), [])
+    await own.getByRole('button', { name: 'Save changes' }).click()
+    await said('Nothing to save: client latchkey-console is unchanged.')
+    await own.getByRole('button', { name: 'Cancel editing client latchkey-console' }).click()
+    await own.waitFor({ state: 'detached' })
   })
 
   it('adds a user, unlocks them, makes them admin and back, and deletes them', async () => {
@@ -375,6 +471,7 @@ describe('the web console in a real browser', () => {
     for (const kind of [
       'client.created',
       'client.secret_rotated',
+      'client.updated',
       'client.deleted',
       'user.created',
       'user.unlocked',

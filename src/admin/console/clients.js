@@ -1,8 +1,10 @@
 // Clients: the list, one client's details, registering one (its generated secret shown once),
-// rotating a secret (the new one shown once), and deleting one (which revokes its tokens).
+// editing one (`client_edit.js`), rotating a secret (the new one shown once), and deleting one
+// (which revokes its tokens).
 
 import { api, segment } from './api.js'
 import { CLIENT_ID } from './auth.js'
+import { showEditForm } from './client_edit.js'
 import { button, confirmAction, field, h, replace, table, time } from './dom.js'
 import { act } from './report.js'
 
@@ -228,6 +230,9 @@ export async function render(main) {
             button('Show', () => void showClient(c.client_id), {
               name: `Show client ${c.client_id}`,
             }),
+            button('Edit', () => void edit(c.client_id), {
+              name: `Edit client ${c.client_id}`,
+            }),
             button(
               'Sessions',
               () => (window.location.hash = `#/sessions?client=${encodeURIComponent(c.client_id)}`),
@@ -253,6 +258,21 @@ export async function render(main) {
   async function showClient(id) {
     const client = await act(() => api('GET', `clients/${segment(id)}`))
     if (client) showDetails(detailsSlot, client)
+  }
+
+  /** @param {string} id */
+  async function edit(id) {
+    const client = await act(() => api('GET', `clients/${segment(id)}`))
+    if (!client) return
+    /** Back to the row's Edit button, once the list is redrawn. */
+    const backToRow = () =>
+      [...listSlot.querySelectorAll('button')]
+        .find((b) => b.getAttribute('aria-label') === `Edit client ${id}`)
+        ?.focus()
+    showEditForm(detailsSlot, client, {
+      saved: () => void act(load).then(backToRow),
+      closed: backToRow,
+    })
   }
 
   /** @param {string} id */
