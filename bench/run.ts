@@ -6,8 +6,10 @@
  *     nodes on one database (the token and introspection cases), real CLI, real server;
  *   - the reference, oidc-provider, configured for the same work (`reference_server.ts`);
  *   - the login cost (argon2id verification) and, at the end, the Verifier SDK's own benchmarks;
- * then prints a table with each Latchkey figure's ratio to the reference and to the floor and the
- * targets, writes `bench/results/latest.json` and draws `docs/benchmark.svg`. Only a full run does:
+ * the cases that Latchkey on SQLite shares with the reference (and with Latchkey in workers, where
+ * the build has them) in interleaved rounds, every system up at once (`interleave.ts`), so that the
+ * ratios the targets rest on are not skewed by the machine's drift; then prints a table with each
+ * Latchkey figure's ratio to the reference and to the floor and the targets, writes `bench/results/latest.json` and draws `docs/benchmark.svg`. Only a full run does:
  * `--quick` writes to `bench/results/quick/`, and a partial or shortened one (`--only`,
  * `--no-reference`, `--no-sdk`, `--postgres off`, `--redis off`, `--server`, or less than the default
  * warm-up, duration, runs or login runs) to `bench/results/partial.json` and `partial.svg`, all
