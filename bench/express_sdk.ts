@@ -70,7 +70,7 @@ async function startApp(kind: Kind, env: NodeJS.ProcessEnv): Promise<App | null 
   const child = spawn(process.execPath, [APP, kind], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const lines = createInterface({ input: child.stdout! })
+  const lines = createInterface({ input: child.stdout })
   const exited = once(child, 'exit').then(([code]) => ({ exit: code as number | null }))
   const first = once(lines, 'line').then(([line]) => ({ line: line as string }))
   const outcome = await Promise.race([first, exited])
@@ -131,7 +131,8 @@ function loadUrl(
         ],
       },
       (error: unknown, result) => {
-        if (error) reject(error instanceof Error ? error : new Error(String(error)))
+        if (error)
+          reject(error instanceof Error ? error : new Error(`autocannon: ${JSON.stringify(error)}`))
         else
           resolve({
             rate: result.requests.mean,

@@ -175,7 +175,8 @@ export function evaluateTargets(report: BenchReport): Target[] {
     ratio: value,
     minimum,
     pass: value !== null && value >= minimum,
-    note: value === null && system !== null && !present(system) ? 'not measured in this run' : note,
+    note:
+      value === null && system !== null && !present(system) ? 'no such system in this run' : note,
   })
   /** A target on the default configuration (`workers`) and on one process (`single`). */
   const both = (

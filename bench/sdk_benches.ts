@@ -29,7 +29,7 @@ export function figuresOf(stdout: string | null): Record<string, number | null> 
     const parsed = JSON.parse(last) as unknown
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null
     const out: Record<string, number | null> = {}
-    for (const [key, value] of Object.entries(parsed)) {
+    for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
       if (typeof value === 'number' || value === null) out[key] = value
     }
     return out
