@@ -209,7 +209,7 @@ export function renderChart(report: BenchReport): string {
       const { value, minimum } = targetFigures(t)
       if (t.ratio === null) {
         targets.push(
-          `<text x="${barLeft + 6}" y="${mid}" font-size="12" font-style="italic" fill="#6b7280">${escape(`not measured (target ${minimum})`)}</text>`,
+          `<text x="${barLeft + barWidth + 8}" y="${mid}" font-size="12" font-style="italic" fill="#6b7280">${escape(`not measured (target ${minimum})`)}</text>`,
         )
       } else {
         const w = Math.max(1, Math.min(barWidth, (t.ratio / t.minimum) * (barWidth / 2)))
