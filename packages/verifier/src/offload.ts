@@ -2,8 +2,9 @@
  * Where a signature is checked: on the event loop (`verifySync`), or on libuv's thread pool. Inline
  * is faster for one check at a time (no hand-off); under concurrent load in a server, the event loop
  * is the bottleneck and an ES256 verification is most of a fresh token's cost, so moving it to the
- * pool lets another core do it while the loop parses the next request (measured in an Express API on
- * 2 cores, load generator included: about 1.3× the requests per second on fresh tokens).
+ * pool lets another core do it while the loop parses the next request, as Auth0's middleware and jose
+ * do (in an Express API on 2 cores shared with the load generator, one noisy run: about 1.4× the
+ * requests per second on fresh tokens, and less CPU per request).
  *
  * `auto` (the default) decides from the event loop's utilisation, sampled every 100 ms: above 80% the
  * loop is saturated and checks go to the pool; below 50% they come back inline (the gap keeps it from
