@@ -20,6 +20,32 @@ export default tseslint.config(
     },
   },
   {
+    // The web console: plain browser modules with JSDoc, served as they are (no build step).
+    files: ['src/admin/console/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'atob',
+          'btoa',
+          'console',
+          'crypto',
+          'document',
+          'fetch',
+          'navigator',
+          'sessionStorage',
+          'TextDecoder',
+          'TextEncoder',
+          'URL',
+          'URLSearchParams',
+          'window',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       // node:test's describe/it return promises that the runner awaits itself.

@@ -15,8 +15,8 @@ import { SYSTEM_NAMES, targetFigures, type BenchReport, type SystemId } from './
 const COLORS: Record<SystemId | 'floor', string> = {
   'latchkey-sqlite': '#2563eb',
   'latchkey-sqlite-workers': '#93c5fd',
-  'latchkey-postgres-workers': '#99f6e4',
   'latchkey-postgres': '#0d9488',
+  'latchkey-postgres-workers': '#99f6e4',
   'latchkey-postgres-2': '#5eead4',
   'latchkey-postgres-redis': '#be123c',
   'latchkey-postgres-redis-2': '#fda4af',

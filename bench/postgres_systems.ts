@@ -25,11 +25,14 @@ export const POSTGRES_SYSTEMS: readonly {
   id: LatchkeyEngine['id']
   redis: boolean
   nodes: number
+  /** `latchkey serve --workers` of each node. */
+  workers: number
 }[] = [
-  { id: 'latchkey-postgres', redis: false, nodes: 1 },
-  { id: 'latchkey-postgres-redis', redis: true, nodes: 1 },
-  { id: 'latchkey-postgres-2', redis: false, nodes: 2 },
-  { id: 'latchkey-postgres-redis-2', redis: true, nodes: 2 },
+  { id: 'latchkey-postgres', redis: false, nodes: 1, workers: 1 },
+  { id: 'latchkey-postgres-workers', redis: false, nodes: 1, workers: 2 },
+  { id: 'latchkey-postgres-redis', redis: true, nodes: 1, workers: 1 },
+  { id: 'latchkey-postgres-2', redis: false, nodes: 2, workers: 1 },
+  { id: 'latchkey-postgres-redis-2', redis: true, nodes: 2, workers: 1 },
 ]
 
 /** What the PostgreSQL systems need from the command line. */
@@ -121,6 +124,7 @@ export async function runPostgresSystems(
         cases: POSTGRES_CASES,
         database,
         nodes: system.nodes,
+        workers: system.workers,
         ...(server ? { redis: { server, prefix } } : {}),
       },
       options.sessions,

@@ -23,8 +23,8 @@ export interface CaseReport {
 export type SystemId =
   | 'latchkey-sqlite'
   | 'latchkey-sqlite-workers'
-  | 'latchkey-postgres-workers'
   | 'latchkey-postgres'
+  | 'latchkey-postgres-workers'
   | 'latchkey-postgres-redis'
   | 'latchkey-postgres-2'
   | 'latchkey-postgres-redis-2'
@@ -32,9 +32,9 @@ export type SystemId =
 
 export const SYSTEM_NAMES: Record<SystemId, string> = {
   'latchkey-sqlite': 'Latchkey, SQLite',
-  'latchkey-sqlite-workers': 'Latchkey, SQLite, --workers 2',
-  'latchkey-postgres-workers': 'Latchkey, PostgreSQL, --workers 2',
+  'latchkey-sqlite-workers': 'Latchkey, SQLite, 2 workers',
   'latchkey-postgres': 'Latchkey, PostgreSQL',
+  'latchkey-postgres-workers': 'Latchkey, PostgreSQL, 2 workers',
   'latchkey-postgres-redis': 'Latchkey, PostgreSQL + Redis',
   'latchkey-postgres-2': 'Latchkey, PostgreSQL, 2 nodes',
   'latchkey-postgres-redis-2': 'Latchkey, PostgreSQL + Redis, 2 nodes',

@@ -6,10 +6,11 @@
  *     nodes on one database (the token and introspection cases), real CLI, real server;
  *   - the reference, oidc-provider, configured for the same work (`reference_server.ts`);
  *   - the login cost (argon2id verification) and, at the end, the Verifier SDK's own benchmarks;
- * the cases that Latchkey on SQLite shares with the reference (and with Latchkey in workers, where
- * the build has them) in interleaved rounds, every system up at once (`interleave.ts`), so that the
- * ratios the targets rest on are not skewed by the machine's drift; then prints a table with each
- * Latchkey figure's ratio to the reference and to the floor and the targets, writes `bench/results/latest.json` and draws `docs/benchmark.svg`. Only a full run does:
+ * the cases that Latchkey on SQLite (one process and 2 workers) shares with the reference in
+ * interleaved rounds, all three up at once (`interleave.ts`), so that the ratios the targets rest on
+ * are not skewed by the machine's drift; then prints a table with each Latchkey figure's ratio to the
+ * reference and to the floor and the targets, writes `bench/results/latest.json` and draws
+ * `docs/benchmark.svg`. Only a full run does:
  * `--quick` writes to `bench/results/quick/`, and a partial or shortened one (`--only`,
  * `--no-reference`, `--no-sdk`, `--postgres off`, `--redis off`, `--server`, or less than the default
  * warm-up, duration, runs or login runs) to `bench/results/partial.json` and `partial.svg`, all
@@ -85,7 +86,11 @@ const SQLITE_SYSTEMS: readonly {
   id: LatchkeyEngine['id']
   file: string
   settings?: Partial<LatchkeyEngine>
-}[] = [{ id: 'latchkey-sqlite', file: 'latchkey.db' }]
+}[] = [
+  // One process, and `serve --workers 2` on a database of its own: the scaling from 1 to 2 cores.
+  { id: 'latchkey-sqlite', file: 'latchkey-sqlite.db', settings: { workers: 1 } },
+  { id: 'latchkey-sqlite-workers', file: 'latchkey-sqlite-workers.db', settings: { workers: 2 } },
+]
 
 const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url))
 const ROOT = here('../..')

@@ -2,7 +2,8 @@
  * The systems under test, each started as its own process on a free loopback port and loaded case by
  * case: Latchkey on an engine (the real CLI registers the clients and the user, `latchkey serve` runs
  * on the engine's database, with Redis or not, as one node or several sharing the database and the
- * issuer) and the oidc-provider reference (`reference_server.ts`).
+ * issuer, each node one process or a cluster of workers) and the oidc-provider reference
+ * (`reference_server.ts`).
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -157,6 +158,17 @@ async function stopServer(context: RunContext, child: Child, notes: string[]): P
     notes.push(`server exited with ${exit} on SIGTERM: ${tailOf(child.stderrPath, 500)}`)
 }
 
+/** Waits (at most 30 s) for the start-up lines of `latchkey serve --workers N` on its stderr. */
+async function allWorkersListening(server: Child): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (!readFileSync(server.stderrPath, 'utf8').includes('latchkey: listening on')) {
+    assertAlive(server)
+    if (Date.now() > deadline)
+      throw new Error(`${server.name}: not every worker listens after 30 s`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
 export interface LatchkeyEngine {
   id: Exclude<SystemId, 'reference'>
   /** `--db` URL. */
@@ -168,6 +180,11 @@ export interface LatchkeyEngine {
   redis?: { server: BenchRedis; prefix: string }
   /** How many `latchkey serve` processes share the database and the issuer (default 1). */
   nodes?: number
+  /**
+   * `latchkey serve --workers` of each node (default 1: one process, whatever the machine's cores,
+   * so that the figures of the other systems mean one process).
+   */
+  workers?: number
 }
 
 /**
@@ -210,6 +227,7 @@ export async function startLatchkey(
   const { harness, progress } = context
   const label = SYSTEM_NAMES[engine.id]
   const nodes = engine.nodes ?? 1
+  const workers = engine.workers ?? 1
   progress.next(`${label}: clients and user via the CLI, start, wait for /healthz`)
   // As in production: keys sealed at rest, and Redis entries authenticated (one HMAC each).
   const sealed = { LATCHKEY_KEY_ENCRYPTION_SECRET: 'latchkey benchmark key-encryption secret' }
@@ -224,6 +242,7 @@ export async function startLatchkey(
       nodes > 1 ? `${engine.id}-node${node}` : engine.id,
       [
         ...[cli, 'serve', '--port', String(port), '--host', '127.0.0.1', '--db', engine.db],
+        ...['--workers', String(workers)],
         ...(redis ? ['--redis', redis.server.url] : []),
       ],
       context.env({
@@ -237,6 +256,8 @@ export async function startLatchkey(
     servers.push(server)
     baseUrls.push(baseUrl)
     await waitUntilReady(`${baseUrl}/healthz`, server)
+    // /healthz answers once one worker listens; the primary prints its lines once all of them do.
+    if (workers > 1) await allWorkersListening(server)
     progress.note(`${nodes > 1 ? `node ${node}: ` : ''}pid ${server.pid}, ${baseUrl}`)
   }
 
@@ -254,6 +275,12 @@ export async function startLatchkey(
       notes.push(
         `\`latchkey serve\` × ${nodes} (${baseUrls.join(', ')}) on one database, the first one's ` +
           'URL as the issuer of all; see "2 nodes" above for how they are loaded and counted',
+      )
+    }
+    if (workers > 1) {
+      notes.push(
+        `\`latchkey serve --workers ${workers}\`: one primary and ${workers} worker processes on one ` +
+          'port (node:cluster, round-robin); CPU and peak RSS are summed over all of them',
       )
     }
     if (engine.redis) {
@@ -281,7 +308,8 @@ export async function startLatchkey(
     const version = versionOf(join(cli, '../../../../package.json'))
     const extra =
       (engine.redis ? `, --redis ${masked(engine.redis.server.url)}` : '') +
-      (nodes > 1 ? `, ${nodes} nodes` : '')
+      (nodes > 1 ? `, ${nodes} nodes` : '') +
+      `, --workers ${workers}`
     return {
       id: engine.id,
       description: `latchkey ${version}, ${cli}, --db ${masked(engine.db)}` + extra,

@@ -3,6 +3,7 @@
  * schema, frozen. Mistakes throw `ConfigError` at start-up with a dotted path, never at request time.
  */
 import { isIP } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
 import { ENVIRONMENT, SETTINGS, settingLabel, type SettingName } from './settings.js'
@@ -183,8 +184,9 @@ const schema = z.object({
     .max(10_000_000)
     .default(SETTINGS.tokenCacheSize.default),
   /**
-   * PostgreSQL: connections in this process's pool (plus one that LISTENs for revocations). Plan the
-   * server's `max_connections` for every node's. Ignored for SQLite.
+   * PostgreSQL: connections in this process's pool (plus one that LISTENs for revocations); with
+   * `workers`, each worker has its own. Plan the server's `max_connections` for every node's
+   * workers' (pool + 1) × workers. Ignored for SQLite.
    */
   dbPoolSize: z.coerce.number().int().min(1).max(1000).default(SETTINGS.dbPoolSize.default),
   /** Feed streams held open at once by this process; more are refused with 503. */
@@ -203,13 +205,19 @@ const schema = z.object({
   metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
   /** Address of the metrics listener; defaults to `host`. */
   metricsHost: z.string().min(1, 'must not be empty').optional(),
+  /**
+   * Server processes (node:cluster workers) sharing the listening port(s); defaults to one per core.
+   * 1 runs the server in this process, with no cluster.
+   */
+  workers: z.coerce.number().int().min(1).max(1024).optional(),
 })
 
 export type ServeConfig = Readonly<
-  Omit<z.output<typeof schema>, 'issuer' | 'defaultAudience' | 'metricsHost'> & {
+  Omit<z.output<typeof schema>, 'issuer' | 'defaultAudience' | 'metricsHost' | 'workers'> & {
     issuer: string
     defaultAudience: string
     metricsHost: string
+    workers: number
   }
 >
 
@@ -411,5 +419,6 @@ export function loadServeConfig(
     issuer,
     defaultAudience: c.defaultAudience ?? issuer,
     metricsHost,
+    workers: c.workers ?? availableParallelism(),
   })
 }

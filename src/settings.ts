@@ -238,7 +238,7 @@ export const SETTINGS = {
     env: 'LATCHKEY_DB_POOL_SIZE',
     default: 10,
     description:
-      "PostgreSQL: connections in this process's pool, plus one that listens; ignored for SQLite",
+      "PostgreSQL: connections in each server process's pool (each worker's), plus one that listens; ignored for SQLite",
   },
   metricsPort: {
     env: 'LATCHKEY_METRICS_PORT',
@@ -247,6 +247,14 @@ export const SETTINGS = {
     defaultText: 'none',
     description:
       'serve /metrics on a listener of its own at this port, and not on the main one; unset, on the main one',
+  },
+  workers: {
+    env: 'LATCHKEY_WORKERS',
+    flag: '--workers',
+    value: 'n',
+    defaultText: 'one per core',
+    description:
+      'server processes sharing the port(s), each on its own core; 1 runs a single process',
   },
   metricsHost: {
     env: 'LATCHKEY_METRICS_HOST',

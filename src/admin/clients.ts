@@ -1,6 +1,6 @@
 /**
  * Registering the applications and APIs that use the server: the operations behind `latchkey client
- * create|list|show|delete` and the programmatic API. Each takes an open store and returns what the
+ * create|list|show|update|rotate-secret|delete`, the admin API and the programmatic API. Each takes an open store and returns what the
  * CLI prints; mistakes throw `UsageError`.
  */
 import { recordAudit, SERVER_ACTOR, type AuditContext } from '../audit/record.js'
@@ -86,6 +86,8 @@ export interface CreateClientOptions {
   resourceServer?: boolean
   /** A public client (the same as `authMethod: 'none'`): no secret, `authorization_code` with PKCE only. */
   public?: boolean
+  /** With `private_key_jwt`: its keys, already read (an update that keeps a client's inline keys). */
+  jwks?: JSONWebKeySet
 }
 
 /** A client as printed and returned: wire spelling (RFC 7591 names where there are any). */
@@ -228,6 +230,9 @@ async function checkKeys(
       throw new UsageError('--jwks-file and --jwks-uri go only with --auth-method private_key_jwt')
     }
     return { jwks: null, jwksUri: null }
+  }
+  if (o.jwks !== undefined && o.jwksFile === undefined && o.jwksUri === undefined) {
+    return { jwks: o.jwks, jwksUri: null }
   }
   if ((o.jwksFile === undefined) === (o.jwksUri === undefined)) {
     throw new UsageError(
@@ -430,6 +435,125 @@ export async function rotateClientSecret(
   if (!(await store.updateClient(record))) throw new UsageError(`no client with id ${id}`)
   await recordAudit(store, by, { kind: 'client.secret_rotated', subject: id, details: {} })
   return { ...clientJSON(record), client_secret: secret }
+}
+
+/**
+ * The changes `latchkey client update` and `PATCH /admin/v1/clients/{id}` take: each field given
+ * replaces the client's (a list as a whole); `null` clears an optional one. The id, the secret
+ * (`rotateClientSecret`) and the authentication method stay: a client that changes how it proves
+ * itself is a new client.
+ */
+export interface UpdateClientOptions {
+  id: string
+  grant?: string[]
+  scope?: string
+  redirectUri?: string[]
+  audience?: string[]
+  exchangeAudience?: string[]
+  jwksFile?: string
+  jwksUri?: string
+  requirePar?: boolean
+  requireDpop?: boolean
+  allowedOrigin?: string[]
+  displayName?: string | null
+  logoUri?: string | null
+  thirdParty?: boolean
+  postLogoutRedirectUri?: string[]
+  backchannelLogoutUri?: string | null
+  idTokenSignedResponseAlg?: string
+  accessTokenFormat?: string
+  accessTokenTtl?: string | number
+  resourceServer?: boolean
+}
+
+/** A registered client as the options that would create it again (its secret aside). */
+function optionsOf(c: ClientRecord): CreateClientOptions {
+  return {
+    id: c.clientId,
+    grant: c.grants,
+    scope: c.scopes.join(' '),
+    redirectUri: c.redirectUris,
+    audience: c.audiences,
+    exchangeAudience: c.exchangeAudiences,
+    authMethod: c.authMethod ?? undefined,
+    jwksUri: c.jwksUri ?? undefined,
+    jwks: c.jwks ?? undefined,
+    requirePar: c.requirePar,
+    requireDpop: c.requireDpop,
+    allowedOrigin: c.allowedOrigins,
+    displayName: c.displayName ?? undefined,
+    logoUri: c.logoUri ?? undefined,
+    thirdParty: c.thirdParty,
+    postLogoutRedirectUri: c.postLogoutRedirectUris,
+    backchannelLogoutUri: c.backchannelLogoutUri ?? undefined,
+    idTokenSignedResponseAlg: c.idTokenSignedResponseAlg,
+    accessTokenFormat: c.accessTokenFormat,
+    accessTokenTtl: c.accessTokenTtl,
+    resourceServer: c.resourceServer,
+  }
+}
+
+/** `null` (clear) becomes absent, `undefined` (not given) keeps `current`. */
+const replaced = <T>(change: T | null | undefined, current: T | undefined): T | undefined =>
+  change === null ? undefined : change === undefined ? current : change
+
+/**
+ * Changes a client's registration: the result is checked by the same rules as a new client, so no
+ * update can make one that `createClient` would refuse. Tokens already issued keep what they were
+ * issued with (a narrowed scope applies from the next token; the admin API checks its own scope on
+ * every request). Returns the client as stored; records `client.updated` with the names of the
+ * fields that changed (nothing is written when none did). Throws `UsageError`.
+ */
+export async function updateClient(
+  store: Store,
+  o: UpdateClientOptions,
+  by: AuditContext = { actor: SERVER_ACTOR },
+): Promise<ClientJSON> {
+  const current = await mustGetClient(store, o.id)
+  const was = optionsOf(current)
+  const keysChanged = o.jwksFile !== undefined || o.jwksUri !== undefined
+  const options: CreateClientOptions = {
+    ...was,
+    grant: o.grant ?? was.grant,
+    scope: o.scope ?? was.scope,
+    redirectUri: o.redirectUri ?? was.redirectUri,
+    audience: o.audience ?? was.audience,
+    exchangeAudience: o.exchangeAudience ?? was.exchangeAudience,
+    jwksFile: o.jwksFile,
+    jwksUri: keysChanged ? o.jwksUri : was.jwksUri,
+    jwks: keysChanged ? undefined : was.jwks,
+    requirePar: o.requirePar ?? was.requirePar,
+    requireDpop: o.requireDpop ?? was.requireDpop,
+    allowedOrigin: o.allowedOrigin ?? was.allowedOrigin,
+    displayName: replaced(o.displayName, was.displayName),
+    logoUri: replaced(o.logoUri, was.logoUri),
+    thirdParty: o.thirdParty ?? was.thirdParty,
+    postLogoutRedirectUri: o.postLogoutRedirectUri ?? was.postLogoutRedirectUri,
+    backchannelLogoutUri: replaced(o.backchannelLogoutUri, was.backchannelLogoutUri),
+    idTokenSignedResponseAlg: o.idTokenSignedResponseAlg ?? was.idTokenSignedResponseAlg,
+    accessTokenFormat: o.accessTokenFormat ?? was.accessTokenFormat,
+    accessTokenTtl: o.accessTokenTtl ?? was.accessTokenTtl,
+    resourceServer: o.resourceServer ?? was.resourceServer,
+  }
+  // Its secret is not an option here: the one `buildClient` would generate is thrown away.
+  const { client } = await buildClient(options, current.createdAt)
+  const record: ClientRecord = { ...client, secretHash: current.secretHash }
+  if (record.idTokenSignedResponseAlg !== current.idTokenSignedResponseAlg) {
+    await checkIdTokenKey(store, record.idTokenSignedResponseAlg)
+  }
+  const before = clientJSON(current) as unknown as Record<string, unknown>
+  const after = clientJSON(record) as unknown as Record<string, unknown>
+  const changed = Object.keys(after).filter(
+    (k) => JSON.stringify(after[k]) !== JSON.stringify(before[k]),
+  )
+  if (changed.length === 0) return clientJSON(current)
+  if (!(await store.updateClient(record))) throw new UsageError(`no client with id ${o.id}`)
+  await recordAudit(store, by, {
+    kind: 'client.updated',
+    subject: o.id,
+    details: { fields: changed },
+  })
+  return clientJSON(record)
 }
 
 /**

@@ -103,6 +103,7 @@ export function buildProgram(): Command {
     .addOption(settingOption('metricsPort'))
     .addOption(settingOption('metricsHost'))
     .addOption(settingOption('logoutEndsSessions'))
+    .addOption(settingOption('workers'))
     .action(
       run(async (o: Record<string, string>) => {
         const { serve } = await import('./commands/serve.js')
@@ -236,6 +237,45 @@ export function buildProgram(): Command {
       run(async (o: { db?: string; id: string }) => {
         const { deleteClient } = await import('./commands/client.js')
         await deleteClient(o)
+      }),
+    )
+  client
+    .command('update')
+    .description(
+      'change a client: each option given replaces its value (a repeatable one, the whole list); prints the client as JSON',
+    )
+    .addOption(dbOption())
+    .requiredOption('--id <id>', 'client id')
+    .option('--grant <grant>', 'grant type (repeatable): replaces the grants', collect)
+    .option('--scope <scopes>', 'space-separated scopes the client may be granted')
+    .option('--redirect-uri <uri>', 'exact redirect URI (repeatable): replaces them', collect)
+    .option('--audience <aud>', 'an audience (repeatable): replaces them', collect)
+    .option('--exchange-audience <aud>', 'a token-exchange audience (repeatable)', collect)
+    .option('--access-token-format <format>', 'jwt or opaque')
+    .option('--access-token-ttl <seconds>', 'access-token lifetime')
+    .option('--resource-server', 'make it an API: may introspect any token, read the feed')
+    .option('--no-resource-server', 'it is no longer an API')
+    .option('--jwks-file <file>', 'with private_key_jwt: its new public keys (a JWK Set file)')
+    .option('--jwks-uri <url>', 'with private_key_jwt: where it now publishes its JWK Set')
+    .option('--require-par', 'its authorization requests must be pushed first')
+    .option('--no-require-par', 'it may send authorization requests without pushing them')
+    .option('--require-dpop', 'its token requests must carry a DPoP proof')
+    .option('--no-require-dpop', 'it may ask for bearer tokens')
+    .option('--allowed-origin <origin>', 'a browser origin for CORS (repeatable)', collect)
+    .option('--display-name <name>', 'the name the login page shows')
+    .option('--no-display-name', 'the login page shows the client id')
+    .option('--logo-uri <url>', 'an image the login page shows')
+    .option('--no-logo-uri', 'no image on the login page')
+    .option('--third-party', 'users approve its scopes on a consent page')
+    .option('--no-third-party', 'first-party: no consent page')
+    .option('--post-logout-redirect-uri <uri>', 'post-logout redirect URI (repeatable)', collect)
+    .option('--backchannel-logout-uri <url>', 'where its logout tokens are posted')
+    .option('--no-backchannel-logout-uri', 'no back-channel logout')
+    .option('--id-token-signed-response-alg <alg>', 'algorithm of its ID tokens')
+    .action(
+      run(async (o: import('./commands/client.js').UpdateClientCliOptions) => {
+        const { updateClient } = await import('./commands/client.js')
+        await updateClient(o)
       }),
     )
   client

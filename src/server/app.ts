@@ -13,6 +13,7 @@ import { OAuthError } from '../errors.js'
 import type { ServerContext } from './context.js'
 import { registerAdminEndpoints } from './endpoints/admin.js'
 import { registerAuthorizeEndpoint } from './endpoints/authorize.js'
+import { registerConsoleEndpoint } from './endpoints/console.js'
 import { registerFeedEndpoint } from './endpoints/feed.js'
 import { registerHealthEndpoint, registerMetricsEndpoint } from './endpoints/health.js'
 import { registerIntrospectionEndpoint } from './endpoints/introspection.js'
@@ -98,6 +99,7 @@ export function createApp(ctx: ServerContext): FastifyInstance {
       registerUserinfoEndpoint(scope, ctx)
       registerPhantomEndpoint(scope, ctx)
       registerAdminEndpoints(scope, ctx)
+      registerConsoleEndpoint(scope, ctx)
       done()
     },
     { prefix: issuerPath(ctx.config.issuer) },

@@ -8,7 +8,7 @@ import { ConfigError } from '../errors.js'
 import type { Store } from '../store/types.js'
 import { freePort, startServer as startListening } from './serve.js'
 
-type Settings = Omit<ServeConfig, 'db' | 'rateLimit' | 'loginLimit'> & {
+type Settings = Omit<ServeConfig, 'db' | 'rateLimit' | 'loginLimit' | 'workers'> & {
   rateLimit: Partial<ServeConfig['rateLimit']>
   loginLimit: Partial<ServeConfig['loginLimit']>
 }
@@ -54,6 +54,12 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   for (const key of Object.keys(options)) {
     if (!SERVE_SETTINGS.includes(key)) throw new ConfigError(`${key} is not a setting`)
   }
+  // One process: the server runs in the caller's (workers are `latchkey serve --workers`).
+  if ('workers' in options) {
+    throw new ConfigError(
+      'workers is a setting of `latchkey serve` only: this server runs in-process',
+    )
+  }
   const { db, ...rest } = options
   const store = typeof db === 'object' ? db : undefined
   if (db !== undefined && typeof db !== 'string' && typeof db?.close !== 'function') {
@@ -62,6 +68,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   const settings: Record<string, unknown> = {
     logLevel: 'silent',
     ...rest,
+    workers: 1,
     db: typeof db === 'string' ? db : undefined,
   }
   let config = loadServeConfig(settings, {})

@@ -35,6 +35,11 @@ export interface Metrics {
   phantomTokens: Counter<'result'>
   /** `latchkey_audit_write_failures_total`: audit events that could not be stored. */
   auditWriteFailures: Counter
+  /**
+   * Under `serve --workers N`: the whole cluster's exposition (every worker's registry, aggregated by
+   * the primary), which `/metrics` serves instead of this registry's alone.
+   */
+  cluster?: () => Promise<string>
 }
 
 /** What became of a logout token this node claimed (or, `dropped`, could not take on). */

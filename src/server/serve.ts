@@ -1,6 +1,6 @@
 /**
  * `latchkey serve`: opens the store, makes sure signing keys exist (the access-token alg's and RS256
- * for ID tokens), builds the app and listens.
+ * for ID tokens) and so does the web console's client, builds the app and listens.
  * Keys are re-read every `keyReloadMs` (rotation by the CLI or another node); expired tokens,
  * revocations, codes and sessions are pruned every minute; one follower reads new revocation events for
  * the feed (woken at once by PostgreSQL LISTEN/NOTIFY, and by Redis pub/sub with `--redis`). With
@@ -9,6 +9,9 @@
  * With `metricsPort`, `/metrics` is served by a second listener instead of the main one.
  * `close()` ends the feed's streams, stops accepting on both listeners, lets in-flight requests finish,
  * then closes the store.
+ * As a worker of `serve --workers N` (`options.link`, see `workers/primary.ts`) it is the same server;
+ * its revocations also wake its siblings' followers, its failure throttles are shared with theirs, and
+ * `/metrics` answers for the whole cluster.
  */
 import { createServer as createNetServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
@@ -29,13 +32,22 @@ import { createApp, createMetricsApp } from './app.js'
 import { BackchannelLogout } from './backchannel_logout.js'
 import { ClientCache } from './client_cache.js'
 import { DpopNonces } from './dpop.js'
-import { SecurityAudit } from '../audit/record.js'
+import { SecurityAudit, SERVER_ACTOR } from '../audit/record.js'
+import {
+  CONSOLE_CLIENT_ID,
+  CONSOLE_PATH,
+  consoleUrl,
+  ensureConsoleClient,
+} from '../admin/console_client.js'
+import { issuerPath } from './issuer.js'
 import { CorsOrigins } from './cors.js'
 import type { ServerContext } from './context.js'
 import { createMetrics, type Metrics } from './metrics.js'
+import { withClusterWakeups } from '../store/cluster_wakeups.js'
+import type { ClusterLink } from './workers/link.js'
 import { LoginThrottle } from './login_throttle.js'
 import { PhantomCache } from './phantom_cache.js'
-import { FailureLimiter } from './rate_limit.js'
+import { FailureLimiter, type LimiterChange } from './rate_limit.js'
 import { RevocationFollower } from './revocation_follower.js'
 
 const PRUNE_INTERVAL_MS = 60_000
@@ -63,17 +75,22 @@ export interface RunningServer {
   url: string
   /** Where `/metrics` is served when it has a listener of its own (`metricsPort`). */
   metricsUrl: string | undefined
+  /** The web console's page, when it is served (see `endpoints/console.ts`). */
+  consoleUrl: string | undefined
   config: ServeConfig
   close(): Promise<void>
 }
 
 const secondsNow = (): number => Math.floor(Date.now() / 1000)
 
-/** The pino logger of the server: JSON lines on stdout, with credentials redacted wherever they appear. */
-function createLogger(config: ServeConfig): Logger {
+/**
+ * The pino logger of the server: JSON lines on stdout, with credentials redacted wherever they appear.
+ * A worker of `serve --workers N` names itself in every line (`worker`: its slot, 1 to N).
+ */
+export function createLogger(config: ServeConfig, worker?: number): Logger {
   return pino({
     level: config.logLevel,
-    base: { service: 'latchkey' },
+    base: worker === undefined ? { service: 'latchkey' } : { service: 'latchkey', worker },
     redact: {
       paths: [
         'req.headers.authorization',
@@ -100,15 +117,18 @@ function followerMaxStaleMs(config: ServeConfig): number {
   return Math.max(500, 4 * config.feedPollMs)
 }
 
-/** Builds the shared context from an open store. */
-async function createServerContext(
+/**
+ * Makes sure the signing keys (and the web console's client) exist (a key for access tokens, the signing-alg setting, and one for ID
+ * tokens, RS256, OpenID Connect's default, each the first of its alg's lineage) and loads them: a
+ * wrong key-encryption secret fails here. The primary of `serve --workers N` runs it once before
+ * forking, so that workers do not race to create the first keys.
+ */
+async function loadSigningKeys(
   config: ServeConfig,
   store: Store,
   logger: Logger,
-  clock: () => number = secondsNow,
-): Promise<ServerContext> {
-  // A key for access tokens (the signing-alg setting) and one for ID tokens (RS256, OpenID Connect's
-  // default), each the first of its alg's lineage.
+  clock: () => number,
+): Promise<KeyRing> {
   const created = await ensureSigningKeys(store, {
     alg: config.signingAlg,
     now: clock(),
@@ -116,11 +136,60 @@ async function createServerContext(
     idTokenSeconds: config.idTokenSeconds,
   })
   for (const key of created) logger.info({ kid: key.kid, alg: key.alg }, 'generated a signing key')
-  const keys = await KeyRing.load(store, {
+  // The web console's public client, following the issuer (`admin/console_client.ts`).
+  const consoleClient = await ensureConsoleClient(store, config.issuer, clock(), {
+    actor: SERVER_ACTOR,
+    logger,
+  })
+  if (consoleClient === 'skipped') {
+    logger.warn(
+      { issuer: config.issuer },
+      'no web console: its sign-in needs an https issuer (or http on a loopback address)',
+    )
+  } else if (consoleClient !== 'unchanged') {
+    logger.info({ client_id: CONSOLE_CLIENT_ID }, `${consoleClient} the web console's client`)
+  }
+  return KeyRing.load(store, {
     keyEncryptionSecret: config.keyEncryptionSecret,
     accessTokenAlg: config.signingAlg,
     clock,
   })
+}
+
+/**
+ * The one-time work of a start, done by the primary of `serve --workers N` before it forks: opens
+ * the store (creating a SQLite file and running migrations), makes sure the signing keys exist and
+ * can be read, and closes it. Throws as `startServer` would.
+ */
+export async function prepareStore(config: ServeConfig, logger: Logger): Promise<void> {
+  const store = await openStore(config.db, { poolSize: 1 })
+  try {
+    await loadSigningKeys(config, store, logger, secondsNow)
+  } finally {
+    await store.close()
+  }
+}
+
+/** Makes `limiter` count the failures of sibling workers too, and tell them of its own. */
+function shareLimiter(
+  limiter: FailureLimiter,
+  link: ClusterLink,
+  topic: 'client_auth_failures' | 'login_failures',
+): FailureLimiter {
+  limiter.onChange = (change) => link.broadcast(topic, change)
+  link.on(topic, (change) => limiter.apply(change as LimiterChange))
+  return limiter
+}
+
+/** Builds the shared context from an open store. */
+async function createServerContext(
+  config: ServeConfig,
+  store: Store,
+  logger: Logger,
+  link: ClusterLink | undefined,
+  clock: () => number = secondsNow,
+): Promise<ServerContext> {
+  const keys = await loadSigningKeys(config, store, logger, clock)
   const tokens: TokenContext = {
     store,
     keys,
@@ -134,15 +203,32 @@ async function createServerContext(
   const clients = new ClientCache(store, 1000, 10_000, () => feed.isFresh(maxStaleMs))
   const phantoms = new PhantomCache(config.tokenCacheSize)
   // A deleted client is forgotten as soon as its event is read, not a second later; so is every
-  // phantom JWT an event covers.
+  // phantom JWT an event covers. A retired key (`kid` event) makes the keys be read again at once:
+  // a node must not sign with it until its next periodic reload, its tokens refused on arrival.
   feed.subscribe({
     onEvents(events) {
       for (const e of events) if (e.kind === 'client') clients.forget(e.value)
       phantoms.forget(events)
+      if (events.some((e) => e.kind === 'kid')) {
+        keys
+          .reload()
+          .catch((err: unknown) => logger.error({ err }, 'reloading signing keys failed'))
+      }
     },
     onError() {},
   })
   const metrics = createMetrics()
+  const clientAuthFailures = new FailureLimiter(config.rateLimit.windowSeconds)
+  const loginFailures = new FailureLimiter(config.loginLimit.windowSeconds)
+  if (link) {
+    // One throttle for the whole cluster: each worker counts its siblings' failures too.
+    shareLimiter(clientAuthFailures, link, 'client_auth_failures')
+    shareLimiter(loginFailures, link, 'login_failures')
+    // `/metrics` on any worker answers for all of them, aggregated by the primary.
+    const { registry } = metrics
+    metrics.cluster = () => link.clusterMetrics(() => registry.metrics())
+    link.onCollect(() => registry.getMetricsAsJSON())
+  }
   const clientSecretHashes = metrics.secretHashes.labels({ kind: 'client_secret' })
   return {
     config,
@@ -153,12 +239,8 @@ async function createServerContext(
     clients,
     cors: new CorsOrigins(store, 1000, logger),
     secrets: new SecretVerifier(() => clientSecretHashes.inc()),
-    clientAuthFailures: new FailureLimiter(config.rateLimit.windowSeconds),
-    loginThrottle: new LoginThrottle(
-      new FailureLimiter(config.loginLimit.windowSeconds),
-      config.loginLimit,
-      store,
-    ),
+    clientAuthFailures,
+    loginThrottle: new LoginThrottle(loginFailures, config.loginLimit, store),
     clock,
     preciseClock: () => Date.now() / 1000,
     logger,
@@ -207,6 +289,16 @@ export interface StartOptions {
    * does, after the server's `close()`).
    */
   store?: Store
+  /**
+   * This process is a worker of `serve --workers N`: revocations wake the siblings' followers, the
+   * failure throttles count the siblings' failures, `/metrics` answers for the whole cluster.
+   */
+  link?: ClusterLink
+  /**
+   * Tests only: every answer names the worker that gave it (`x-latchkey-worker`), so that a test can
+   * tell where the cluster sent each connection.
+   */
+  workerHeader?: boolean
 }
 
 /** Starts the server and resolves once it listens. */
@@ -238,7 +330,14 @@ export async function startServer(
   // revocation check costs no round trip (store/revocation_memo.ts). SQLite answers that check from
   // its own file in microseconds, so it keeps reading it: a revocation by the CLI counts at once.
   const revocations = opened.engine === 'sqlite' ? undefined : new RevocationMemo(guard)
+  const link = options.link
   let layered = wakeups?.store ?? opened
+  if (link) {
+    layered = withClusterWakeups(layered, {
+      announce: () => link.broadcast('revoked', null),
+      listen: (wake) => link.on('revoked', wake),
+    })
+  }
   if (cache) layered = cache.wrap(layered)
   if (memo) layered = memo.wrap(layered)
   if (revocations) layered = revocations.wrap(layered)
@@ -249,7 +348,7 @@ export async function startServer(
   }
   let ctx: ServerContext
   try {
-    ctx = await createServerContext(config, store, logger)
+    ctx = await createServerContext(config, store, logger, link)
   } catch (err) {
     await store.close()
     await closeRedis()
@@ -269,6 +368,15 @@ export async function startServer(
   })
   ctx.feed.subscribe(backchannel)
   const metricsApp = config.metricsPort === undefined ? undefined : createMetricsApp(ctx)
+  if (link && options.workerHeader) {
+    const slot = String(link.slot)
+    for (const listener of metricsApp ? [app, metricsApp] : [app]) {
+      listener.addHook('onRequest', (_request, reply, done) => {
+        reply.header('x-latchkey-worker', slot)
+        done()
+      })
+    }
+  }
   try {
     // Before the start, which hands every live event in the store to the listeners so far.
     revocations?.follow(ctx.feed)
@@ -316,6 +424,9 @@ export async function startServer(
   return {
     url: urlOf(app, config.host),
     metricsUrl: metricsApp && urlOf(metricsApp, config.metricsHost),
+    consoleUrl: app.hasRoute({ method: 'GET', url: issuerPath(config.issuer) + CONSOLE_PATH })
+      ? consoleUrl(config.issuer)
+      : undefined,
     config,
     close() {
       closing ??= (async () => {

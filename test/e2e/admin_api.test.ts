@@ -297,6 +297,7 @@ function engineSuite(
         body: 'username=formed&password=a+long+enough+password',
       })
       assert.equal(form.status, 400, form.text)
+      assert.equal(form.json.error_description, 'request body must be application/json')
       const shown = await api('GET', '/clients/api-made', adminToken)
       assert.equal(shown.status, 200)
       assert.equal(shown.json.client_id, 'api-made')
@@ -333,6 +334,71 @@ function engineSuite(
       assert.equal(deleted.status, 200, deleted.text)
       assert.equal((await api('GET', '/clients/api-made', adminToken)).status, 404)
       assert.equal((await api('DELETE', '/clients/api-made', adminToken)).status, 404)
+    })
+
+    it('clients: update replaces what is given and keeps the rest; refused like a bad creation', async () => {
+      const made = await api('POST', '/clients', adminToken, {
+        client_id: 'patched',
+        grant_types: ['client_credentials'],
+        scope: 'read write',
+        client_name: 'Before',
+      })
+      assert.equal(made.status, 201, made.text)
+      const secret = made.json.client_secret as string
+      const changed = await api('PATCH', '/clients/patched', adminToken, {
+        scope: 'read',
+        access_token_format: 'opaque',
+        client_name: null,
+        resource_server: true,
+      })
+      assert.equal(changed.status, 200, changed.text)
+      assert.equal(changed.json.scope, 'read')
+      assert.equal(changed.json.access_token_format, 'opaque')
+      assert.equal(changed.json.client_name, null)
+      assert.equal(changed.json.resource_server, true)
+      assert.deepEqual(changed.json.grant_types, ['client_credentials'])
+      assert.equal(changed.json.client_secret, undefined)
+      // The change is what the token endpoint now does: the secret still works, the scope narrowed.
+      const narrowed = await server.post(
+        '/token',
+        { grant_type: 'client_credentials', scope: 'write' },
+        ['patched', secret],
+      )
+      assert.equal(narrowed.status, 400, narrowed.text)
+      assert.equal(narrowed.json.error, 'invalid_scope')
+      const opaque = await server.post('/token', { grant_type: 'client_credentials' }, [
+        'patched',
+        secret,
+      ])
+      assert.equal(opaque.status, 200, opaque.text)
+      assert.ok(!String(opaque.json.access_token).startsWith('eyJ'), 'an opaque token now')
+      // What createClient refuses, update refuses too, and nothing changes.
+      const noRedirect = await api('PATCH', '/clients/patched', adminToken, {
+        grant_types: ['authorization_code'],
+      })
+      assert.equal(noRedirect.status, 400, noRedirect.text)
+      assert.match(String(noRedirect.json.error_description), /redirect-uri/)
+      for (const body of [
+        { client_id: 'renamed' },
+        { client_secret: 'x'.repeat(30) },
+        { token_endpoint_auth_method: 'none' },
+      ]) {
+        const refused = await api('PATCH', '/clients/patched', adminToken, body)
+        assert.equal(refused.status, 400, refused.text)
+      }
+      assert.equal((await api('PATCH', '/clients/nobody', adminToken, { scope: 'a' })).status, 404)
+      const shown = await api('GET', '/clients/patched', adminToken)
+      assert.equal(shown.json.scope, 'read')
+      const audit = await api('GET', '/audit?kind=client.updated', adminToken)
+      const events = JSON.parse(audit.text) as { subject: string; details: { fields: string[] } }[]
+      const mine = events.filter((e) => e.subject === 'patched')
+      assert.equal(mine.length, 1, audit.text)
+      assert.deepEqual(mine[0]!.details.fields.sort(), [
+        'access_token_format',
+        'client_name',
+        'resource_server',
+        'scope',
+      ])
     })
 
     it('users: create, list, update, unlock, delete; never a password hash', async () => {

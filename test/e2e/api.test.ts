@@ -77,9 +77,10 @@ describe("the programmatic API, imported as 'latchkey'", () => {
       })
       assert.equal(created.access_token_ttl, 60)
       assert.ok(created.client_secret)
+      // Beside the web console's, which every server start registers.
       assert.deepEqual(
         (await listClients(store)).map((c) => c.client_id),
-        ['svc'],
+        ['latchkey-console', 'svc'],
       )
       await assert.rejects(
         createClient(store, { id: 'svc', grant: ['client_credentials'] }),

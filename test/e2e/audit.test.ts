@@ -287,6 +287,8 @@ describe('audit log on PostgreSQL', () => {
           [
             ['client_auth.failed', 'svc'],
             ['client.created', 'svc'],
+            // The server's first start registered the console's client.
+            ['client.created', 'latchkey-console'],
           ],
         )
         assert.equal(events[1]!.actor, ACTOR)

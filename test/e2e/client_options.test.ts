@@ -2,7 +2,7 @@
  * `latchkey client create` options for how a client authenticates and what it may address:
  * `--auth-method`, `--jwks-file`, `--jwks-uri`, repeated `--audience`, `--exchange-audience` and
  * `--require-par`, the browser-facing and logout URIs, with the JSON they print and the mistakes they
- * refuse (one line on stderr).
+ * refuse (one line on stderr); and `latchkey client update`, which changes them by the same rules.
  */
 
 import assert from 'node:assert/strict'
@@ -461,6 +461,91 @@ describe('latchkey client create: logout URIs', () => {
       )
       assertOneLineFailure(result)
       assert.match(result.stderr, message)
+    })
+  }
+})
+
+describe('latchkey client update', () => {
+  let dir: string
+  let cleanup: () => void
+  let db: string
+
+  before(() => {
+    ;({ dir, cleanup } = tempDir())
+    db = `sqlite:${join(dir, 'update.db')}`
+    assert.equal(cli(['init', '--db', db]).status, 0)
+  })
+  after(() => cleanup())
+
+  const update = (id: string, ...args: string[]) =>
+    cli(['client', 'update', '--db', db, '--id', id, ...args])
+
+  it('replaces what is given, keeps the rest and the secret, and clears with --no-', async () => {
+    const created = cli([
+      ...['client', 'create', '--db', db, '--id', 'web', '--grant', 'authorization_code'],
+      ...['--redirect-uri', 'https://a.example/cb', '--display-name', 'Web', '--scope', 'read'],
+    ])
+    assert.equal(created.status, 0, created.stderr)
+    const secret = (created.json as ClientOut).client_secret as string
+    const changed = update(
+      'web',
+      ...['--redirect-uri', 'https://b.example/cb', '--redirect-uri', 'https://c.example/cb'],
+      ...['--no-display-name', '--third-party', '--access-token-ttl', '60'],
+    )
+    assert.equal(changed.status, 0, changed.stderr)
+    const c = changed.json as ClientOut
+    assert.deepEqual(c.redirect_uris, ['https://b.example/cb', 'https://c.example/cb'])
+    assert.equal(c.client_name, null)
+    assert.equal(c.third_party, true)
+    assert.equal(c.access_token_ttl, 60)
+    assert.equal(c.scope, 'read')
+    assert.equal(c.client_secret, undefined)
+    assert.deepEqual(cli(['client', 'show', '--db', db, '--id', 'web']).json, c)
+    const back = update('web', '--no-third-party')
+    assert.equal((back.json as ClientOut).third_party, false)
+    // The secret is the one it had: it still gets a token.
+    const server = await startServer({ db })
+    try {
+      const token = await server.post('/token', { grant_type: 'client_credentials' }, [
+        'web',
+        secret,
+      ])
+      // Registered for authorization_code only: the secret authenticates, the grant is refused.
+      assert.equal(token.json.error, 'unauthorized_client', token.text)
+    } finally {
+      await server.stop()
+    }
+    const audit = cli(['audit', 'list', '--db', db, '--kind', 'client.updated'])
+    assert.equal(audit.status, 0, audit.stderr)
+    const events = audit.json as { actor: string; details: { fields: string[] } }[]
+    assert.equal(events.length, 2)
+    assert.match(events[1]!.actor, /^cli:/)
+    assert.deepEqual(events[1]!.details.fields.sort(), [
+      'access_token_ttl',
+      'client_name',
+      'redirect_uris',
+      'third_party',
+    ])
+  })
+
+  for (const [label, args] of [
+    ['an unknown client', ['--id', 'nobody', '--scope', 'read']],
+    [
+      'a grant that needs a redirect URI it lacks',
+      ['--id', 'svc', '--grant', 'authorization_code'],
+    ],
+    ['a bad TTL', ['--id', 'svc', '--access-token-ttl', '0']],
+    ['keys for a secret client', ['--id', 'svc', '--jwks-uri', 'https://k.example/jwks']],
+    ['an ID-token alg without a key', ['--id', 'svc', '--id-token-signed-response-alg', 'PS256']],
+  ] as const) {
+    it(`refuses ${label} with one line and changes nothing`, () => {
+      const made = cli([
+        ...['client', 'create', '--db', db, '--id', 'svc', '--grant', 'client_credentials'],
+      ])
+      assert.ok(made.status === 0 || /already exists/.test(made.stderr), made.stderr)
+      const before = cli(['client', 'show', '--db', db, '--id', 'svc']).stdout
+      assertOneLineFailure(cli(['client', 'update', '--db', db, ...args]))
+      assert.equal(cli(['client', 'show', '--db', db, '--id', 'svc']).stdout, before)
     })
   }
 })

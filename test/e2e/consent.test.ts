@@ -206,6 +206,26 @@ describe('consent for third-party clients', () => {
     assert.equal((listed.json as Record<string, unknown>[])[0]?.scope, 'email openid')
   })
 
+  it('never lists or remembers latchkey:admin for a user without the admin role', async () => {
+    const adminApp = createClient(
+      server.db,
+      'third-admin',
+      ...['--grant', 'authorization_code', '--redirect-uri', REDIRECT, '--third-party'],
+      ...['--scope', 'openid latchkey:admin'],
+    )
+    const browser = new Browser(server.url)
+    const { flow, query } = start(adminApp, 'openid latchkey:admin', {}, browser)
+    const page = await visit(browser, query, CAROL)
+    assert.ok(isConsentPage(page), page.text.slice(0, 500))
+    assert.match(page.text, /<code>openid<\/code>/)
+    assert.ok(!page.text.includes('<code>latchkey:admin</code>'), 'not offered')
+    const q = redirected(await answer(flow, page))
+    const tokens = await redeem(adminApp, q.get('code')!, flow.verifier)
+    assert.equal(tokens.json.scope, 'openid')
+    const listed = consentCli('list', '--user', 'carol', '--client', 'third-admin')
+    assert.equal((listed.json as Record<string, unknown>[])[0]?.scope, 'openid')
+  })
+
   it('asks again with prompt=consent even when remembered', async () => {
     const browser = new Browser(server.url)
     const first = start(third, 'openid', {}, browser)

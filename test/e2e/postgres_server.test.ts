@@ -31,7 +31,8 @@ async function serve(db: string, port: number, env: NodeJS.ProcessEnv = {}): Pro
     process.execPath,
     [BIN, 'serve', '--port', String(port), '--db', db],
     {
-      env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn', ...env },
+      // One process, whose pool the connection count is about (workers: test/e2e/workers.test.ts).
+      env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn', LATCHKEY_WORKERS: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   )
@@ -151,12 +152,12 @@ describe('latchkey serve on PostgreSQL', () => {
       assert.equal((await server.post('/revoke', { token: other }, svcOpaque!)).status, 200)
       assert.equal(await active(other), false)
 
-      // Everything the server knows is in PostgreSQL.
+      // Everything the server knows is in PostgreSQL (three clients, and the console's).
       const [counts] = await database.query<{ clients: string; revocations: string }>(
         `SELECT (SELECT count(*) FROM clients) AS clients,
                 (SELECT count(*) FROM revocations) AS revocations`,
       )
-      assert.deepEqual(counts, { clients: '3', revocations: '3' })
+      assert.deepEqual(counts, { clients: '4', revocations: '3' })
 
       assert.equal(await server.stop(), 0)
       // Same port, so the same issuer: tokens name their issuer.
@@ -168,7 +169,7 @@ describe('latchkey serve on PostgreSQL', () => {
       assert.equal(listed.status, 0, listed.stderr)
       assert.deepEqual(
         (listed.json as { client_id: string }[]).map((c) => c.client_id),
-        ['api', 'svc', 'svc-o'],
+        ['api', 'latchkey-console', 'svc', 'svc-o'],
       )
     } finally {
       await server.stop()

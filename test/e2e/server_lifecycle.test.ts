@@ -202,6 +202,41 @@ describe('server lifecycle', () => {
     }
   })
 
+  it('stops signing with a retired key as soon as its revocation is read, not at the next key reload', async () => {
+    // Keys are re-read once a minute here: only the retirement's event can make the server switch.
+    const server = await startServer({ env: { LATCHKEY_KEY_RELOAD_MS: '60000' } })
+    try {
+      const c = createClient(server.db, 'svc', '--grant', 'client_credentials')
+      const api = createClient(
+        server.db,
+        'api',
+        '--grant',
+        'client_credentials',
+        '--resource-server',
+      )
+      const oldKid = decodeProtectedHeader(
+        await clientToken(server, c.client_id, c.client_secret),
+      ).kid
+      const rotated = cli(['keys', 'rotate', '--db', server.db, '--activate-in', '0'])
+      assert.equal(rotated.status, 0, rotated.stderr)
+      const newKid = (rotated.json as { kid: string }).kid
+      const stale = await clientToken(server, c.client_id, c.client_secret)
+      assert.equal(decodeProtectedHeader(stale).kid, oldKid, 'the server has not re-read its keys')
+      const retired = cli(['keys', 'retire', '--db', server.db, `--kid=${String(oldKid)}`])
+      assert.equal(retired.status, 0, retired.stderr)
+      const deadline = Date.now() + 3000
+      let token = await clientToken(server, c.client_id, c.client_secret)
+      while (decodeProtectedHeader(token).kid !== newKid && Date.now() < deadline) {
+        await sleep(50)
+        token = await clientToken(server, c.client_id, c.client_secret)
+      }
+      assert.equal(decodeProtectedHeader(token).kid, newKid)
+      assert.equal(await isActive(server, token, [api.client_id, api.client_secret]), true)
+    } finally {
+      await server.dispose()
+    }
+  })
+
   it('keeps signing keys sealed at rest with LATCHKEY_KEY_ENCRYPTION_SECRET and refuses to start without it', async () => {
     const { dir, cleanup } = tempDir()
     const env = { LATCHKEY_KEY_ENCRYPTION_SECRET: 'a long key-encryption secret' }

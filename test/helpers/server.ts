@@ -158,7 +158,8 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     process.execPath,
     [BIN, 'serve', '--port', String(port), '--db', db, ...(options.args ?? [])],
     {
-      env: { ...process.env, LATCHKEY_LOG_LEVEL: 'info', ...options.env },
+      // One process unless a test asks for workers (`--workers` or LATCHKEY_WORKERS): fast on 2 cores.
+      env: { ...process.env, LATCHKEY_LOG_LEVEL: 'info', LATCHKEY_WORKERS: '1', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   )

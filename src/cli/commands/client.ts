@@ -1,5 +1,5 @@
 /**
- * `latchkey client create|list|show|delete`: registering the applications and APIs that use the
+ * `latchkey client create|list|show|update|rotate-secret|delete`: registering the applications and APIs that use the
  * server (`admin/clients.ts`).
  */
 import * as clients from '../../admin/clients.js'
@@ -22,6 +22,35 @@ export async function listClients(o: { db?: string }): Promise<void> {
 
 export async function showClient(o: { db?: string; id: string }): Promise<void> {
   await withStore(o.db, async (store) => printJSON(await clients.showClient(store, o.id)))
+}
+
+/**
+ * As commander gives them: a flag's `--no-` form sets it `false`, which for a text option
+ * (`--no-display-name`) means clear it.
+ */
+export type UpdateClientCliOptions = Omit<
+  clients.UpdateClientOptions,
+  'displayName' | 'logoUri' | 'backchannelLogoutUri'
+> & {
+  db?: string
+  displayName?: string | false
+  logoUri?: string | false
+  backchannelLogoutUri?: string | false
+}
+
+const clearedOr = (value: string | false | undefined): string | null | undefined =>
+  value === false ? null : value
+
+export async function updateClient(o: UpdateClientCliOptions): Promise<void> {
+  const changes: clients.UpdateClientOptions = {
+    ...o,
+    displayName: clearedOr(o.displayName),
+    logoUri: clearedOr(o.logoUri),
+    backchannelLogoutUri: clearedOr(o.backchannelLogoutUri),
+  }
+  await withStore(o.db, async (store) =>
+    printJSON(await clients.updateClient(store, changes, cliActor())),
+  )
 }
 
 export async function rotateClientSecret(o: { db?: string; id: string }): Promise<void> {

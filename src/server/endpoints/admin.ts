@@ -21,6 +21,7 @@ import {
   listClients,
   rotateClientSecret,
   showClient,
+  updateClient,
 } from '../../admin/clients.js'
 import { listAudit } from '../../admin/audit.js'
 import { listKeys, retireKey, rotateKey } from '../../admin/keys.js'
@@ -30,7 +31,7 @@ import type { AuditContext } from '../../audit/record.js'
 import { ConfigError, ConflictError, OAuthError, UsageError } from '../../errors.js'
 import { resolveAccessToken } from '../../tokens/access_token.js'
 import type { ServerContext } from '../context.js'
-import { sendOAuthError } from '../errors.js'
+import { handleError, sendOAuthError } from '../errors.js'
 import { BEARER_AUTHORIZATION } from '../headers.js'
 import { ADMIN_SCOPE, scopeList } from '../scope.js'
 import { ADMIN_OPENAPI_PATH, adminOpenApi } from './admin_openapi.js'
@@ -154,6 +155,33 @@ const ClientCreate = z
   .strict()
 
 const nullableText = text.nullable().optional()
+
+/**
+ * `PATCH /clients/{id}`: the fields of a registration that may change, each replacing the client's
+ * (`null` clears an optional text). The id, the secret and the authentication method stay.
+ */
+const ClientUpdate = z
+  .object({
+    grant_types: list.optional(),
+    scope: text.optional(),
+    redirect_uris: list.optional(),
+    audiences: list.optional(),
+    exchange_audiences: list.optional(),
+    jwks_uri: text.optional(),
+    require_par: z.boolean().optional(),
+    dpop_bound_access_tokens: z.boolean().optional(),
+    allowed_origins: list.optional(),
+    client_name: nullableText,
+    logo_uri: nullableText,
+    third_party: z.boolean().optional(),
+    post_logout_redirect_uris: list.optional(),
+    backchannel_logout_uri: nullableText,
+    id_token_signed_response_alg: text.optional(),
+    access_token_format: text.optional(),
+    access_token_ttl: z.number().int().optional(),
+    resource_server: z.boolean().optional(),
+  })
+  .strict()
 const profile = {
   email: nullableText,
   email_verified: z.boolean().optional(),
@@ -249,6 +277,38 @@ export function adminRoutes(
       },
     },
     { method: 'GET', path: '/clients/{id}', handler: (r) => showClient(store, param(r, 'id')) },
+    {
+      method: 'PATCH',
+      path: '/clients/{id}',
+      handler: (r, _reply, by) => {
+        const b = parseBody(ClientUpdate, r.body)
+        return updateClient(
+          store,
+          {
+            id: param(r, 'id'),
+            grant: b.grant_types,
+            scope: b.scope,
+            redirectUri: b.redirect_uris,
+            audience: b.audiences,
+            exchangeAudience: b.exchange_audiences,
+            jwksUri: b.jwks_uri,
+            requirePar: b.require_par,
+            requireDpop: b.dpop_bound_access_tokens,
+            allowedOrigin: b.allowed_origins,
+            displayName: b.client_name,
+            logoUri: b.logo_uri,
+            thirdParty: b.third_party,
+            postLogoutRedirectUri: b.post_logout_redirect_uris,
+            backchannelLogoutUri: b.backchannel_logout_uri,
+            idTokenSignedResponseAlg: b.id_token_signed_response_alg,
+            accessTokenFormat: b.access_token_format,
+            accessTokenTtl: b.access_token_ttl,
+            resourceServer: b.resource_server,
+          },
+          by,
+        )
+      },
+    },
     {
       method: 'DELETE',
       path: '/clients/{id}',
@@ -357,6 +417,14 @@ export function registerAdminEndpoints(app: FastifyInstance, ctx: ServerContext)
     (scope, _options, done) => {
       // JSON bodies here only; the rest of the server takes forms.
       scope.removeContentTypeParser('application/x-www-form-urlencoded')
+      scope.setErrorHandler((error, request, reply) =>
+        (error as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? sendOAuthError(
+              reply,
+              new OAuthError('invalid_request', 'request body must be application/json'),
+            )
+          : handleError(error, request, reply),
+      )
       scope.addContentTypeParser(
         'application/json',
         { parseAs: 'string' },
@@ -384,6 +452,11 @@ export function registerAdminEndpoints(app: FastifyInstance, ctx: ServerContext)
                 logger: ctx.logger,
                 failures: ctx.metrics.auditWriteFailures,
               })
+              // A client changed here is read afresh by this node at once (others: within a second).
+              const changed = (request.params as Params | undefined)?.id
+              if (changed !== undefined && route.path.startsWith('/clients/')) {
+                ctx.clients.forget(changed)
+              }
               return reply
                 .header('cache-control', 'no-store')
                 .header('x-content-type-options', 'nosniff')

@@ -124,6 +124,32 @@ const SCHEMAS: Json = {
       resource_server: bool,
     },
   },
+  ClientUpdate: {
+    type: 'object',
+    additionalProperties: false,
+    description:
+      "Each field given replaces the client's (a list as a whole); null clears an optional text. The id, the secret and the authentication method cannot change.",
+    properties: {
+      grant_types: strList,
+      scope: str,
+      redirect_uris: strList,
+      audiences: strList,
+      exchange_audiences: strList,
+      jwks_uri: str,
+      require_par: bool,
+      dpop_bound_access_tokens: bool,
+      allowed_origins: strList,
+      client_name: nullableStr,
+      logo_uri: nullableStr,
+      third_party: bool,
+      post_logout_redirect_uris: strList,
+      backchannel_logout_uri: nullableStr,
+      id_token_signed_response_alg: str,
+      access_token_format: { enum: ['jwt', 'opaque'] },
+      access_token_ttl: { type: 'integer' },
+      resource_server: bool,
+    },
+  },
   User: {
     type: 'object',
     required: ['id', 'username', 'created_at'],
@@ -248,6 +274,13 @@ const PATHS: Json = {
   '/clients/{id}': {
     parameters: [pathParam('id', 'client_id')],
     get: op('showClient', 'One client', { '200': ok('The client', ref('Client')) }, {}, true),
+    patch: op(
+      'updateClient',
+      "Change a client's registration",
+      { '200': ok('The client', ref('Client')) },
+      body(ref('ClientUpdate')),
+      true,
+    ),
     delete: op(
       'deleteClient',
       'Delete a client and revoke its tokens',

@@ -154,6 +154,7 @@ async function afterSignIn(
   login: LoginRecord,
 ): Promise<FastifyReply> {
   const { ctx } = env
+  authz = await forUser(ctx, authz, login.userId)
   if (await consentNeeded(ctx.store, authz, login.userId)) {
     if (authz.prompt.has('none')) {
       return sendError(
@@ -207,8 +208,9 @@ async function consentPost(
   const { ctx, browser } = env
   const form = (request.body ?? {}) as FormParams
   const carried = await takeCarried(ctx.store, form[PUSHED_FIELD], form.client_id, ctx.clock())
-  const authz = await checkOrAnswer(carried ?? form, new Set(), reply, env, carried !== null)
-  if (!authz) return reply
+  const checked = await checkOrAnswer(carried ?? form, new Set(), reply, env, carried !== null)
+  if (!checked) return reply
+  let authz = checked
 
   const now = ctx.clock()
   const loginHash = loginCookieHash(request, browser)
@@ -220,6 +222,7 @@ async function consentPost(
       message: 'Your sign-in has ended. Please sign in again.',
     })
   }
+  authz = await forUser(ctx, authz, login.userId)
   if (
     !checkCsrfToken(request, form[CSRF_FIELD], browser) ||
     !checkConsentToken(browser, login.hash, authz.params, form[CONSENT_FIELD])
@@ -473,6 +476,19 @@ async function checkOrAnswer(
       )
       return undefined
   }
+}
+
+/**
+ * The request as it applies to `userId`: `latchkey:admin` left out unless the user has the admin
+ * role, so that the consent page never lists it, a consent never remembers it, and no code carries it.
+ */
+async function forUser(
+  ctx: ServerContext,
+  authz: AuthorizationRequest,
+  userId: string,
+): Promise<AuthorizationRequest> {
+  if (!authz.scope.includes(ADMIN_SCOPE)) return authz
+  return { ...authz, scope: scopeForUser(authz.scope, await ctx.store.getUser(userId)) }
 }
 
 /**

@@ -2,7 +2,7 @@
  * `/healthz` (the store answers and a key can sign) and `/metrics` (Prometheus text format). Both stay
  * at the root when the issuer has a path: they are for the operator's balancer and scraper, which talk
  * to a node directly, not for OAuth clients. `/metrics` is on the main listener unless `metricsPort`
- * gives it a listener of its own (`serve.ts`).
+ * gives it a listener of its own (`serve.ts`); under `serve --workers N` it answers for every worker.
  */
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
@@ -32,6 +32,6 @@ export function registerMetricsEndpoint(app: FastifyInstance, ctx: ServerContext
       .header('cache-control', 'no-store')
       .header('x-content-type-options', 'nosniff')
       .type(ctx.metrics.registry.contentType)
-    return ctx.metrics.registry.metrics()
+    return ctx.metrics.cluster ? ctx.metrics.cluster() : ctx.metrics.registry.metrics()
   })
 }
