@@ -2,13 +2,15 @@
  * The benchmark chart (`docs/benchmark.svg`), written by hand: one group of horizontal bars per case,
  * one bar per system (req/s, labelled with the rate and the p99 latency), the floors in a last group,
  * a shared x axis with grid lines, a legend (wrapped onto as many rows as it needs), and the
- * conditions of the run under the title. A system's two-node variant has a lighter shade of its
+ * conditions of the run under the title, then the targets: one bar per target, its measured ratio
+ * (or rate) on a scale where the target is a vertical line, green when met, red when missed, pale for
+ * a row shown beside the judged one. A system's two-node or workers variant has a lighter shade of its
  * one-node colour.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { CASE_IDS, CASE_TITLES } from './cases.js'
-import { SYSTEM_NAMES, type BenchReport, type SystemId } from './report.js'
+import { SYSTEM_NAMES, targetFigures, type BenchReport, type SystemId } from './report.js'
 
 const COLORS: Record<SystemId | 'floor', string> = {
   'latchkey-sqlite': '#2563eb',
@@ -187,6 +189,47 @@ export function renderChart(report: BenchReport): string {
     `<text x="${LEFT + PLOT / 2}" y="${bottom + 34}" font-size="12" fill="#374151" text-anchor="middle">requests per second (raw crypto: operations per second) — higher is better</text>`,
   )
 
+  // The targets: measured over minimum, on a scale of 0 to twice the target, the target a line.
+  const targets: string[] = []
+  let ty = bottom + 64
+  if (report.targets.length > 0) {
+    targets.push(
+      `<text x="16" y="${ty}" font-size="13" font-weight="600" fill="#111827">Targets (every core): ratios from one run, interleaved rounds; bar = measured, line = target</text>`,
+    )
+    ty += 10
+    const barLeft = 600
+    const barWidth = 180
+    const line = barLeft + barWidth / 2
+    for (const t of report.targets) {
+      const mid = ty + BAR / 2 + 4
+      const name = t.name.length > 88 ? `${t.name.slice(0, 87)}…` : t.name
+      targets.push(
+        `<text x="16" y="${mid}" font-size="12" fill="${t.judged ? '#111827' : '#6b7280'}">${escape(name)}</text>`,
+      )
+      const { value, minimum } = targetFigures(t)
+      if (t.ratio === null) {
+        targets.push(
+          `<text x="${barLeft + barWidth + 8}" y="${mid}" font-size="12" font-style="italic" fill="#6b7280">${escape(`not measured (target ${minimum})`)}</text>`,
+        )
+      } else {
+        const w = Math.max(1, Math.min(barWidth, (t.ratio / t.minimum) * (barWidth / 2)))
+        const fill = t.pass ? '#16a34a' : '#dc2626'
+        const opacity = t.judged ? '1' : '0.4'
+        targets.push(
+          `<rect x="${barLeft}" y="${ty}" width="${w.toFixed(1)}" height="${BAR}" rx="2" fill="${fill}" fill-opacity="${opacity}"/>`,
+        )
+        const verdict = t.judged ? (t.pass ? 'met' : 'missed') : 'not judged'
+        targets.push(
+          `<text x="${barLeft + barWidth + 8}" y="${mid}" font-size="12" fill="#111827">${escape(`${value} of ${minimum} · ${verdict}`)}</text>`,
+        )
+      }
+      targets.push(
+        `<line x1="${line}" y1="${ty - 2}" x2="${line}" y2="${ty + BAR + 2}" stroke="#111827" stroke-width="2"/>`,
+      )
+      ty += BAR + BAR_GAP
+    }
+  }
+
   const { machine, settings } = report
   const subtitle =
     `${machine.model}, ${machine.cores} cores, Node ${machine.node}; autocannon, ` +
@@ -195,7 +238,7 @@ export function renderChart(report: BenchReport): string {
   const note =
     `${report.startedAt.slice(0, 10)}${report.quick ? ' · --quick run: short and noisy, for checking the harness only' : ''}` +
     ' · labels: rate · p99 latency'
-  const height = bottom + 50
+  const height = targets.length > 0 ? ty + 16 : bottom + 50
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ${FONT} role="img" aria-labelledby="title">`,
     `<title id="title">Latchkey benchmark: requests per second by case and system, with p99 latency</title>`,
@@ -206,6 +249,7 @@ export function renderChart(report: BenchReport): string {
     ...legend,
     ...axis,
     ...parts,
+    ...targets,
     '</svg>',
     '',
   ].join('\n')

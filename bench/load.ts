@@ -220,9 +220,46 @@ function runSplit(
 }
 
 /**
+ * The warm-up, not counted: `settings.warmupSeconds` of load on `targets` (nothing when 0). With
+ * several targets (one per node of a system), they are loaded at once, the connections split evenly.
+ */
+export async function warmUp(
+  targets: readonly LoadTarget[],
+  settings: LoadSettings,
+  progress: Progress,
+  label = 'warm-up',
+): Promise<void> {
+  const id = targets[0]?.id
+  if (id === undefined) throw new Error('nothing to load')
+  splitConnections(settings.connections, targets.length)
+  if (settings.warmupSeconds <= 0) return
+  progress.phase(`${id}: ${label}`, settings.warmupSeconds)
+  await runSplit(targets, settings.connections, settings.warmupSeconds, (s) => progress.tick(s))
+}
+
+/**
+ * One measured run of `settings.measureSeconds` on `targets`, the observed processes sampled for CPU
+ * and RSS during it (`label`: what the progress line says).
+ */
+export async function measureRun(
+  targets: readonly LoadTarget[],
+  settings: LoadSettings,
+  observed: Observed,
+  progress: Progress,
+  label: string,
+): Promise<LoadResult> {
+  const id = targets[0]?.id
+  if (id === undefined) throw new Error('nothing to load')
+  progress.phase(`${id}: ${label}`, settings.measureSeconds)
+  const companions = (await observed.companions?.()) ?? []
+  return measureOnce(targets, settings, observed, companions, progress)
+}
+
+/**
  * Warm-up (not counted), then `settings.runs` measured runs, back to back. With several targets
  * (one per node of a system), each run loads all of them at once, the connections split evenly.
- * The observed processes are sampled for CPU and RSS during each measured run.
+ * The observed processes are sampled for CPU and RSS during each measured run. (Comparisons between
+ * systems interleave these steps instead: `interleave.ts`.)
  */
 export async function runLoad(
   targets: readonly LoadTarget[],
@@ -230,19 +267,11 @@ export async function runLoad(
   observed: Observed,
   progress: Progress,
 ): Promise<LoadResult[]> {
-  const id = targets[0]?.id
-  if (id === undefined) throw new Error('nothing to load')
-  splitConnections(settings.connections, targets.length)
-  if (settings.warmupSeconds > 0) {
-    progress.phase(`${id}: warm-up`, settings.warmupSeconds)
-    await runSplit(targets, settings.connections, settings.warmupSeconds, (s) => progress.tick(s))
-  }
+  await warmUp(targets, settings, progress)
   const results: LoadResult[] = []
   for (let run = 1; run <= settings.runs; run++) {
     const label = settings.runs > 1 ? `measuring, run ${run}/${settings.runs}` : 'measuring'
-    progress.phase(`${id}: ${label}`, settings.measureSeconds)
-    const companions = (await observed.companions?.()) ?? []
-    results.push(await measureOnce(targets, settings, observed, companions, progress))
+    results.push(await measureRun(targets, settings, observed, progress, label))
   }
   progress.done()
   return results

@@ -6,8 +6,11 @@
  *     nodes on one database (the token and introspection cases), real CLI, real server;
  *   - the reference, oidc-provider, configured for the same work (`reference_server.ts`);
  *   - the login cost (argon2id verification) and, at the end, the Verifier SDK's own benchmarks;
- * then prints a table with each Latchkey figure's ratio to the reference and to the floor and the
- * targets, writes `bench/results/latest.json` and draws `docs/benchmark.svg`. Only a full run does:
+ * the cases that Latchkey on SQLite (one process and 2 workers) shares with the reference in
+ * interleaved rounds, all three up at once (`interleave.ts`), so that the ratios the targets rest on
+ * are not skewed by the machine's drift; then prints a table with each Latchkey figure's ratio to the
+ * reference and to the floor and the targets, writes `bench/results/latest.json` and draws
+ * `docs/benchmark.svg`. Only a full run does:
  * `--quick` writes to `bench/results/quick/`, and a partial or shortened one (`--only`,
  * `--no-reference`, `--no-sdk`, `--postgres off`, `--redis off`, `--server`, or less than the default
  * warm-up, duration, runs or login runs) to `bench/results/partial.json` and `partial.svg`, all
@@ -50,16 +53,44 @@ import { DEFAULT_POSTGRES } from './postgres.js'
 import { POSTGRES_CASES, POSTGRES_SYSTEMS, runPostgresSystems } from './postgres_systems.js'
 import { Progress } from './progress.js'
 import { DEFAULT_REDIS } from './redis.js'
+import { runInterleaved } from './interleave.js'
 import {
   evaluateTargets,
   formatReport,
   formatSdk,
   writeResults,
   type BenchReport,
+  type SystemId,
   type SystemReport,
 } from './report.js'
 import { runSdkBenches } from './sdk_benches.js'
-import { loadCase, runLatchkey, runReference, versionOf, type RunContext } from './systems.js'
+import {
+  loadCase,
+  runCases,
+  startLatchkey,
+  startReference,
+  versionOf,
+  type LatchkeyEngine,
+  type RunContext,
+  type RunningSystem,
+} from './systems.js'
+
+/**
+ * The cases that feed a target against another system of the same run (the reference, or Latchkey
+ * in one process against Latchkey in its default configuration): measured in interleaved rounds.
+ */
+const INTERLEAVED_CASES: readonly CaseId[] = ['token-jwt', 'token-opaque', 'introspect-opaque']
+
+/** The Latchkey systems on SQLite, each on a database file of its own, up beside the reference. */
+const SQLITE_SYSTEMS: readonly {
+  id: LatchkeyEngine['id']
+  file: string
+  settings?: Partial<LatchkeyEngine>
+}[] = [
+  // One process, and `serve --workers 2` on a database of its own: the scaling from 1 to 2 cores.
+  { id: 'latchkey-sqlite', file: 'latchkey-sqlite.db', settings: { workers: 1 } },
+  { id: 'latchkey-sqlite-workers', file: 'latchkey-sqlite-workers.db', settings: { workers: 2 } },
+]
 
 const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url))
 const ROOT = here('../..')
@@ -176,17 +207,17 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
   const postgresSystems = options.postgres
     ? POSTGRES_SYSTEMS.filter((s) => !s.redis || options.redis !== null).length
     : 0
-  const referenceCases = ['token-jwt', 'token-opaque', 'introspect-opaque'].filter((id) =>
-    options.only.includes(id as CaseId),
-  ).length
-  // Latchkey on SQLite: one process, and 2 workers.
+  const interleavedCases = INTERLEAVED_CASES.filter((id) => options.only.includes(id)).length
+  const sqliteSystems = SQLITE_SYSTEMS.length
   const steps =
     4 +
-    2 * (1 + cases) +
-    postgresSystems * (1 + postgresCases) +
-    (options.reference ? 1 + referenceCases : 0)
+    sqliteSystems +
+    (options.reference ? 1 : 0) +
+    interleavedCases +
+    sqliteSystems * (cases - interleavedCases) +
+    postgresSystems * (1 + postgresCases)
   const loadSteps =
-    1 + 2 * cases + postgresSystems * postgresCases + (options.reference ? referenceCases : 0)
+    interleavedCases + sqliteSystems * (cases - interleavedCases) + postgresSystems * postgresCases
   const progress = new Progress(
     steps,
     loadSteps,
@@ -233,26 +264,45 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
   const bareHttpPeakRssBytes = peakRss(bare.pid)
   await harness.stop(bare)
 
-  const systems: SystemReport[] = []
-  // One process, then `serve --workers 2` on a database of its own: the scaling from 1 to 2 cores.
-  for (const [id, workers] of [
-    ['latchkey-sqlite', 1],
-    ['latchkey-sqlite-workers', 2],
-  ] as const) {
-    systems.push(
-      await runLatchkey(
+  // The systems the targets compare, up at once: their shared cases run in interleaved rounds
+  // (`interleave.ts`), then each Latchkey system's other cases on their own.
+  const group: RunningSystem[] = []
+  for (const engine of SQLITE_SYSTEMS) {
+    group.push(
+      await startLatchkey(
         context,
         options.server,
         {
-          id,
-          db: `sqlite:${join(harness.folder, `${id}.db`)}`,
+          id: engine.id,
+          db: `sqlite:${join(harness.folder, engine.file)}`,
           cases: CASE_IDS,
-          workers,
+          ...engine.settings,
         },
         options.sessions,
       ),
     )
   }
+  let negativeControl: BenchReport['negativeControl'] = null
+  if (options.reference) {
+    const reference = await startReference(context)
+    group.push(reference.system)
+    negativeControl = reference.negativeControl
+  }
+  const measured = await runInterleaved(context, group, INTERLEAVED_CASES)
+  const reports = new Map<SystemId, SystemReport>()
+  const referenceSystem = group.find((s) => s.id === 'reference')
+  if (referenceSystem)
+    reports.set('reference', await referenceSystem.finish(measured.get('reference') ?? []))
+  for (const system of group) {
+    if (system.id === 'reference') continue
+    const rest = system.cases.filter((c) => !INTERLEAVED_CASES.includes(c.id))
+    const own = await runCases(context, system.label, rest, system.servers, system.observed)
+    const all = [...(measured.get(system.id) ?? []), ...own].sort(
+      (a, b) => CASE_IDS.indexOf(a.id as CaseId) - CASE_IDS.indexOf(b.id as CaseId),
+    )
+    reports.set(system.id, await system.finish(all))
+  }
+  const systems: SystemReport[] = SQLITE_SYSTEMS.flatMap(({ id }) => reports.get(id) ?? [])
 
   if (options.postgres)
     systems.push(
@@ -264,12 +314,8 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
       })),
     )
 
-  let negativeControl: BenchReport['negativeControl'] = null
-  if (options.reference) {
-    const reference = await runReference(context)
-    systems.push(reference.system)
-    negativeControl = reference.negativeControl
-  }
+  const reference = reports.get('reference')
+  if (reference) systems.push(reference)
 
   progress.next(`login cost: argon2id verifyPassword × ${options.loginRuns}`)
   const loginCost = await measureLoginCost(options.loginRuns)
@@ -295,12 +341,12 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
     targets: [],
     sdk: [],
   }
-  report.targets = evaluateTargets(report)
-
   if (options.sdk) {
     progress.next('Verifier SDK benchmarks (child processes)')
     report.sdk = await runSdkBenches(options.quick, childEnv({}))
   }
+  // After the SDK's benchmarks: the Express middleware's targets come from theirs.
+  report.targets = evaluateTargets(report)
   report.finishedAt = new Date().toISOString()
   return report
 }

@@ -17,6 +17,25 @@ export interface SdkBench {
   /** Why it did not run or did not finish; null when it exited 0. */
   failure: string | null
   seconds: number
+  /** The figures of its last line when that is a JSON object of numbers (or nulls); else null. */
+  figures?: Record<string, number | null> | null
+}
+
+/** The JSON object on the last non-empty line of `stdout`, when there is one. */
+export function figuresOf(stdout: string | null): Record<string, number | null> | null {
+  const last = (stdout ?? '').trimEnd().split('\n').pop() ?? ''
+  if (!last.startsWith('{')) return null
+  try {
+    const parsed = JSON.parse(last) as unknown
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null
+    const out: Record<string, number | null> = {}
+    for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+      if (typeof value === 'number' || value === null) out[key] = value
+    }
+    return out
+  } catch {
+    return null
+  }
 }
 
 const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url))
@@ -54,6 +73,11 @@ export async function runSdkBenches(quick: boolean, env: NodeJS.ProcessEnv): Pro
       args: quick ? ['--seconds', '0.5'] : [],
     },
     {
+      name: 'express',
+      script: here('./express_sdk.js'),
+      args: quick ? ['--seconds', '1', '--rounds', '1'] : [],
+    },
+    {
       name: 'consistency gap',
       script: here('./consistency_gap.js'),
       args: quick ? ['--revocations', '20', '--cli', '2'] : [],
@@ -73,6 +97,7 @@ export async function runSdkBenches(quick: boolean, env: NodeJS.ProcessEnv): Pro
       command,
       output: stdout,
       failure,
+      figures: figuresOf(stdout),
       seconds: (performance.now() - started) / 1000,
     })
   }

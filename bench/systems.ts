@@ -64,7 +64,7 @@ export function versionOf(packageJsonPath: string): string {
   }
 }
 
-function caseReport(target: LoadTarget, runs: CaseReport['runs']): CaseReport {
+export function caseReport(target: LoadTarget, runs: CaseReport['runs']): CaseReport {
   const failures = runs.map(failureOf).filter((f): f is string => f !== null)
   return {
     id: target.id,
@@ -76,7 +76,7 @@ function caseReport(target: LoadTarget, runs: CaseReport['runs']): CaseReport {
 }
 
 /** Fails fast with the child's stderr when it has died under load. */
-function assertAlive(child: Child): void {
+export function assertAlive(child: Child): void {
   const { exitCode, signalCode } = child.process
   if (exitCode !== null || signalCode !== null) {
     throw new Error(
@@ -106,21 +106,27 @@ export async function loadCase(
   )
   for (const server of servers) assertAlive(server)
   const report = caseReport(target, runs)
+  noteCase(progress, report)
+  return report
+}
+
+/** The one-line summary of a case's median run under the progress line. */
+export function noteCase(progress: Progress, report: CaseReport, prefix = ''): void {
   const r = report.result
   const perNode = r?.nodes
     ? ` (${r.nodes.map((n) => Math.round(n.requestsPerSecond)).join(' + ')})`
     : ''
   progress.note(
-    report.failure !== null || !r
-      ? `FAILED: ${report.failure ?? 'no result'}`
-      : `${Math.round(r.requestsPerSecond)} req/s${perNode}, p50 ${r.latencyMs.p50} ms, ` +
-          `p99 ${r.latencyMs.p99} ms, other load ${r.otherCpu === null ? '?' : r.otherCpu.toFixed(2)} cores`,
+    prefix +
+      (report.failure !== null || !r
+        ? `FAILED: ${report.failure ?? 'no result'}`
+        : `${Math.round(r.requestsPerSecond)} req/s${perNode}, p50 ${r.latencyMs.p50} ms, ` +
+          `p99 ${r.latencyMs.p99} ms, other load ${r.otherCpu === null ? '?' : r.otherCpu.toFixed(2)} cores`),
   )
-  return report
 }
 
 /** Each case: prepare (checked requests), load, and the same checks after the load. */
-async function runCases(
+export async function runCases(
   context: RunContext,
   label: string,
   cases: BenchCase[],
@@ -182,16 +188,42 @@ export interface LatchkeyEngine {
 }
 
 /**
- * Latchkey on one engine: clients and user through the CLI, `latchkey serve` (each node in turn,
- * once the one before is ready, so the first creates the signing key and the others find it), then
- * each case.
+ * A system started and ready to be loaded: its servers, its cases, what is observed besides them;
+ * `finish` stops it and makes its report from the cases measured (by `runCases` on it alone, or
+ * interleaved with other systems by `interleave.ts`).
  */
+export interface RunningSystem {
+  id: SystemId
+  label: string
+  servers: readonly Child[]
+  cases: BenchCase[]
+  observed: Omit<Observed, 'serverPids'>
+  finish(reports: CaseReport[]): Promise<SystemReport>
+}
+
+/** Latchkey on one engine, started (`startLatchkey`), each case loaded, then stopped. */
 export async function runLatchkey(
   context: RunContext,
   cli: string,
   engine: LatchkeyEngine,
   sessions: number,
 ): Promise<SystemReport> {
+  const system = await startLatchkey(context, cli, engine, sessions)
+  return system.finish(
+    await runCases(context, system.label, system.cases, system.servers, system.observed),
+  )
+}
+
+/**
+ * Latchkey on one engine: clients and user through the CLI, `latchkey serve` (each node in turn,
+ * once the one before is ready, so the first creates the signing key and the others find it).
+ */
+export async function startLatchkey(
+  context: RunContext,
+  cli: string,
+  engine: LatchkeyEngine,
+  sessions: number,
+): Promise<RunningSystem> {
   const { harness, progress } = context
   const label = SYSTEM_NAMES[engine.id]
   const nodes = engine.nodes ?? 1
@@ -237,62 +269,77 @@ export async function runLatchkey(
     ...(database ? { companions: () => database.backendPids() } : {}),
     ...(engine.redis ? { redisPid: engine.redis.server.pid } : {}),
   }
-  const reports = await runCases(context, label, cases, servers, observed)
-  const notes: string[] = []
-  if (nodes > 1) {
-    notes.push(
-      `\`latchkey serve\` × ${nodes} (${baseUrls.join(', ')}) on one database, the first one's ` +
-        'URL as the issuer of all; see "2 nodes" above for how they are loaded and counted',
-    )
+  const finish = async (reports: CaseReport[]): Promise<SystemReport> => {
+    const notes: string[] = []
+    if (nodes > 1) {
+      notes.push(
+        `\`latchkey serve\` × ${nodes} (${baseUrls.join(', ')}) on one database, the first one's ` +
+          'URL as the issuer of all; see "2 nodes" above for how they are loaded and counted',
+      )
+    }
+    if (workers > 1) {
+      notes.push(
+        `\`latchkey serve --workers ${workers}\`: one primary and ${workers} worker processes on one ` +
+          'port (node:cluster, round-robin); CPU and peak RSS are summed over all of them',
+      )
+    }
+    if (engine.redis) {
+      notes.push(
+        `--redis ${masked(engine.redis.server.url)}, LATCHKEY_REDIS_PREFIX=${engine.redis.prefix} (its keys ` +
+          `are deleted after the run); redis CPU = the whole Redis server process` +
+          (engine.redis.server.pid === null ? ' (not on this machine: not measured)' : ''),
+      )
+    }
+    const refresh = reports.find((r) => r.id === 'refresh')
+    const pool = (cases.find((c) => c.id === 'refresh') as { pool?: SessionPool } | undefined)?.pool
+    if (refresh && pool) {
+      notes.push(
+        `refresh: ${pool.size} sessions logged in through /authorize (PKCE), every request a real ` +
+          `rotation with the session's current token; ${pool.lost} sessions lost in flight at the ` +
+          `ends of runs, ${pool.starved} requests found no idle session`,
+      )
+    }
+    let peakRssBytes: number | null = null
+    for (const server of servers) {
+      const peak = peakRss(server.pid)
+      if (peak !== null) peakRssBytes = (peakRssBytes ?? 0) + peak
+    }
+    for (const server of servers) await stopServer(context, server, notes)
+    const version = versionOf(join(cli, '../../../../package.json'))
+    const extra =
+      (engine.redis ? `, --redis ${masked(engine.redis.server.url)}` : '') +
+      (nodes > 1 ? `, ${nodes} nodes` : '') +
+      `, --workers ${workers}`
+    return {
+      id: engine.id,
+      description: `latchkey ${version}, ${cli}, --db ${masked(engine.db)}` + extra,
+      skipped: null,
+      peakRssBytes,
+      cases: reports,
+      unsupported: [],
+      notes,
+    }
   }
-  if (workers > 1) {
-    notes.push(
-      `\`latchkey serve --workers ${workers}\`: one primary and ${workers} worker processes on one ` +
-        'port (node:cluster, round-robin); CPU and peak RSS are summed over all of them',
-    )
-  }
-  if (engine.redis) {
-    notes.push(
-      `--redis ${masked(engine.redis.server.url)}, LATCHKEY_REDIS_PREFIX=${engine.redis.prefix} (its keys ` +
-        `are deleted after the run); redis CPU = the whole Redis server process` +
-        (engine.redis.server.pid === null ? ' (not on this machine: not measured)' : ''),
-    )
-  }
-  const refresh = reports.find((r) => r.id === 'refresh')
-  const pool = (cases.find((c) => c.id === 'refresh') as { pool?: SessionPool } | undefined)?.pool
-  if (refresh && pool) {
-    notes.push(
-      `refresh: ${pool.size} sessions logged in through /authorize (PKCE), every request a real ` +
-        `rotation with the session's current token; ${pool.lost} sessions lost in flight at the ` +
-        `ends of runs, ${pool.starved} requests found no idle session`,
-    )
-  }
-  let peakRssBytes: number | null = null
-  for (const server of servers) {
-    const peak = peakRss(server.pid)
-    if (peak !== null) peakRssBytes = (peakRssBytes ?? 0) + peak
-  }
-  for (const server of servers) await stopServer(context, server, notes)
-  const version = versionOf(join(cli, '../../../../package.json'))
-  const extra =
-    (engine.redis ? `, --redis ${masked(engine.redis.server.url)}` : '') +
-    (nodes > 1 ? `, ${nodes} nodes` : '') +
-    `, --workers ${workers}`
-  return {
-    id: engine.id,
-    description: `latchkey ${version}, ${cli}, --db ${masked(engine.db)}` + extra,
-    skipped: null,
-    peakRssBytes,
-    cases: reports,
-    unsupported: [],
-    notes,
-  }
+  return { id: engine.id, label, servers, cases, observed, finish }
 }
 
-/** The reference: its server, a negative control, its cases and the cases it does not offer. */
+/** The reference: started (`startReference`), each case loaded, then stopped. */
 export async function runReference(
   context: RunContext,
 ): Promise<{ system: SystemReport; negativeControl: BenchReport['negativeControl'] }> {
+  const { system, negativeControl } = await startReference(context)
+  return {
+    system: await system.finish(
+      await runCases(context, system.label, system.cases, system.servers, system.observed),
+    ),
+    negativeControl,
+  }
+}
+
+/** The reference: its server, a negative control, and the cases it does not offer confirmed. */
+export async function startReference(
+  context: RunContext,
+): Promise<{ system: RunningSystem; negativeControl: BenchReport['negativeControl'] }> {
   const { harness, progress } = context
   const version = versionOf(here('../../node_modules/oidc-provider/package.json'))
   progress.next(`oidc-provider ${version}: start, negative control`)
@@ -309,15 +356,14 @@ export async function runReference(
   )
   const { cases, unsupported } = referenceCases(baseUrl)
   for (const u of unsupported) await u.confirm()
-  const reports = await runCases(context, 'oidc-provider', cases, [server])
-  const notes: string[] = [
-    'default storage: the in-memory adapter (an LRU of 1,000 entries per process: nothing survives' +
-      ' a restart or is shared between processes)',
-  ]
-  const peakRssBytes = peakRss(server.pid)
-  await stopServer(context, server, notes)
-  return {
-    system: {
+  const finish = async (reports: CaseReport[]): Promise<SystemReport> => {
+    const notes: string[] = [
+      'default storage: the in-memory adapter (an LRU of 1,000 entries per process: nothing survives' +
+        ' a restart or is shared between processes)',
+    ]
+    const peakRssBytes = peakRss(server.pid)
+    await stopServer(context, server, notes)
+    return {
       id: 'reference',
       description: `oidc-provider ${version} (${join('bench', 'reference_server.ts')})`,
       skipped: null,
@@ -327,6 +373,16 @@ export async function runReference(
         .filter((u) => context.only.includes(u.id))
         .map(({ id, reason, short }) => ({ id, reason, short })),
       notes,
+    }
+  }
+  return {
+    system: {
+      id: 'reference',
+      label: 'oidc-provider',
+      servers: [server],
+      cases,
+      observed: {},
+      finish,
     },
     negativeControl,
   }

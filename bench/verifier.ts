@@ -109,7 +109,7 @@ try {
     clientId: api.client_id,
     clientSecret: api.client_secret,
   }
-  const inline = createVerifier(options)
+  const inline = createVerifier({ ...options, offloadSignatureChecks: false })
   const offload = createVerifier({ ...options, offloadSignatureChecks: true })
   await inline.ready()
   await offload.ready()

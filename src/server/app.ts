@@ -35,6 +35,9 @@ export function createApp(ctx: ServerContext): FastifyInstance {
     loggerInstance: ctx.logger,
     // Fastify's own per-request lines log the URL; ours (onResponse below) log the route pattern only.
     logController: new LogController({ disableRequestLogging: true }),
+    // `request.log` is the server's logger itself, not a child per request: the child would carry
+    // only Fastify's request counter (no request id header is trusted), at an allocation per request.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: ctx.config.bodyLimit,
     trustProxy: ctx.config.trustProxy,
     return503OnClosing: true,
@@ -76,13 +79,17 @@ export function createApp(ctx: ServerContext): FastifyInstance {
 
   countRequests(app, ctx)
 
-  // Cookies are parsed only when a request has a Cookie header: API calls pay nothing for them.
-  void app.register(fastifyCookie)
-
   registerMetadataEndpoint(app, ctx)
   void app.register(
     (scope, _options, done) => {
-      registerAuthorizeEndpoint(scope, ctx)
+      // Cookies belong to the browser's endpoints alone: the cookie plugin's onSend hook runs on
+      // their replies only, not on every token, introspection or API call.
+      void scope.register((browser, _browserOptions, browserDone) => {
+        void browser.register(fastifyCookie)
+        registerAuthorizeEndpoint(browser, ctx)
+        registerLogoutEndpoint(browser, ctx)
+        browserDone()
+      })
       registerParEndpoint(scope, ctx)
       registerJwksEndpoint(scope, ctx)
       registerTokenEndpoint(scope, ctx)
@@ -90,7 +97,6 @@ export function createApp(ctx: ServerContext): FastifyInstance {
       registerRevocationEndpoint(scope, ctx)
       registerFeedEndpoint(scope, ctx)
       registerUserinfoEndpoint(scope, ctx)
-      registerLogoutEndpoint(scope, ctx)
       registerPhantomEndpoint(scope, ctx)
       registerAdminEndpoints(scope, ctx)
       registerConsoleEndpoint(scope, ctx)

@@ -57,10 +57,12 @@ export interface VerifierOptions {
   /** Seconds before a request to the authorization server is given up. Default 5. */
   requestTimeout?: number
   /**
-   * Check signatures on libuv's thread pool rather than on the event loop. Worth it with many
-   * concurrent requests on a machine with idle cores; a single check is slower. Default `false`.
+   * Check signatures on libuv's thread pool (`true`) rather than on the event loop (`false`). Worth
+   * it with many concurrent requests on a machine with another core; a single check is slower.
+   * Default `'auto'`: on the pool while the event loop is saturated (over 80% busy), inline otherwise
+   * (`offload.ts`).
    */
-  offloadSignatureChecks?: boolean
+  offloadSignatureChecks?: boolean | 'auto'
   /** `fetch` to use (a proxy, a test spy). Default the global one. */
   fetch?: typeof fetch
   /** Milliseconds since the epoch. Default `Date.now`. */
@@ -87,7 +89,7 @@ export interface ResolvedOptions {
   introspectionCacheTtlMs: number
   negativeCacheTtlMs: number
   requestTimeoutMs: number
-  offloadSignatureChecks: boolean
+  offloadSignatureChecks: boolean | 'auto'
   fetch: typeof fetch
   clock: () => number
   onError: (error: Error) => void
@@ -105,6 +107,12 @@ function seconds(
     throw new TypeError(`verifier: ${name} must be a number from ${min} to ${max}`)
   }
   return value
+}
+
+function offloadMode(value: unknown): boolean | 'auto' {
+  if (value === undefined) return 'auto'
+  if (typeof value === 'boolean' || value === 'auto') return value
+  throw new TypeError("verifier: offloadSignatureChecks must be true, false or 'auto'")
 }
 
 function url(value: unknown, name: string): string {
@@ -183,7 +191,7 @@ export function resolveOptions(options: VerifierOptions): ResolvedOptions {
       seconds(options, 'introspectionCacheTtl', feed === false ? 10 : 300, 0, 86_400) * 1000,
     negativeCacheTtlMs: seconds(options, 'negativeCacheTtl', 5, 0, 3600) * 1000,
     requestTimeoutMs: seconds(options, 'requestTimeout', 5, 0.1, 600) * 1000,
-    offloadSignatureChecks: options.offloadSignatureChecks === true,
+    offloadSignatureChecks: offloadMode(options.offloadSignatureChecks),
     fetch: fetchFn,
     clock,
     onError,

@@ -18,6 +18,7 @@ import { checkJWT } from './jwt_check.js'
 import { DPoPReplayCache } from './dpop.js'
 import { checkSender, type DPoPRequest } from './dpop_check.js'
 import { ExpiringLRU } from './lru.js'
+import { OffloadPolicy } from './offload.js'
 import { resolveOptions, type ResolvedOptions, type VerifierOptions } from './options.js'
 import { RevocationSet, type FeedEvent, type RevocationSubject } from './revocation_set.js'
 
@@ -130,6 +131,8 @@ export class Verifier {
   private readonly dpopReplays: DPoPReplayCache
   private readonly introspecting = new Map<string, Promise<OpaqueEntry>>()
   private readonly pruneTimer: NodeJS.Timeout
+  /** Where signatures are checked: inline, on the thread pool, or by the event loop's load. */
+  private readonly offload: OffloadPolicy
   private discoveryTimer: NodeJS.Timeout | undefined
   private closed = false
   private readonly counters = {
@@ -147,6 +150,7 @@ export class Verifier {
     this.jwtCache = new ExpiringLRU(this.o.cacheSize)
     this.opaqueCache = new ExpiringLRU(this.o.cacheSize)
     this.dpopReplays = new DPoPReplayCache(this.o.dpopReplayCacheSize)
+    this.offload = new OffloadPolicy(this.o.offloadSignatureChecks)
     this.firstDiscovery = this.discover(1000)
     this.pruneTimer = setInterval(() => this.prune(), PRUNE_EVERY_MS)
     this.pruneTimer.unref()
@@ -228,6 +232,7 @@ export class Verifier {
     this.closed = true
     this.shutdown.abort()
     clearInterval(this.pruneTimer)
+    this.offload.close()
     clearTimeout(this.discoveryTimer)
     this.feed?.close()
     this.jwtCache.clear()
@@ -244,7 +249,7 @@ export class Verifier {
         issuer: this.o.issuer,
         audience: this.o.audience,
         clockTolerance: this.o.clockTolerance,
-        offload: this.o.offloadSignatureChecks,
+        offload: this.offload.offload,
         key: (k) => jwks.peek(k) ?? this.fetchKey(jwks, k),
       },
       this.nowSeconds,

@@ -1,0 +1,277 @@
+/**
+ * The Verifier SDK in an Express API beside the alternatives a resource server would pick: Auth0's
+ * `express-oauth2-jwt-bearer` and jose by hand (`express_app.ts`: one app shape, one process each),
+ * loaded by autocannon from this process with 50 connections, on two token streams:
+ *   - repeated: one token on every request (a client reusing its access token);
+ *   - fresh: a cycle of FRESH_TOKENS distinct tokens, three times the SDK's default cache (10,000),
+ *     so that no token is still cached when it comes round again: every request checks a signature.
+ * Interleaved rounds: after a warm-up of each, round r loads each app in turn (the order rotated each
+ * round), so the machine's drift hits all of them alike; the median round is reported, and the ratios
+ * are of medians. A real Latchkey server serves discovery, the JWKS, and the feed; the tokens are
+ * signed with its key, read from its database. Prints a table, then one JSON line of figures (the
+ * targets of `report.ts` read it).
+ *
+ * Each run also reports the app's CPU per request (user + system of its process, threads included, from
+ * /proc), which other load on the machine disturbs far less than the rate.
+ *
+ * Usage: node dist/bench/express_sdk.js [--seconds S] [--rounds N] [--connections N] [--apps A,B]
+ *        (default 5 s per run, 3 rounds, 50 connections, apps latchkey,auth0,jose; also
+ *        latchkey-inline and latchkey-offload, the SDK with `offloadSignatureChecks` false or true)
+ * Targets: the SDK >= 2x express-oauth2-jwt-bearer on a repeated token, >= 1.2x on fresh tokens.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import { cpuSeconds } from './harness.js'
+import { createSqliteStore } from '../src/store/sqlite/index.js'
+import type { AccessTokenClaims } from '../src/tokens/jwt.js'
+import { KeyRing } from '../src/tokens/key_ring.js'
+import { createClient, startServer } from '../test/helpers/server.js'
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    apps: { type: 'string', default: 'latchkey,auth0,jose' },
+  },
+})
+const SECONDS = Math.max(1, Math.ceil(Number(values.seconds)))
+const ROUNDS = Math.max(1, Math.floor(Number(values.rounds)))
+const CONNECTIONS = Math.max(1, Math.floor(Number(values.connections)))
+const FRESH_TOKENS = 30_000
+const APP = fileURLToPath(new URL('./express_app.js', import.meta.url))
+
+type Kind = 'latchkey' | 'latchkey-inline' | 'latchkey-offload' | 'auth0' | 'jose'
+const NAMES: Record<Kind, string> = {
+  latchkey: '@latchkey/verifier/express',
+  'latchkey-inline': 'SDK, offloadSignatureChecks false',
+  'latchkey-offload': 'SDK, offloadSignatureChecks true',
+  auth0: 'express-oauth2-jwt-bearer',
+  jose: 'jose by hand (jwtVerify)',
+}
+
+const KINDS = values.apps.split(',').map((k) => k.trim()) as Kind[]
+for (const kind of KINDS)
+  if (!(kind in NAMES)) throw new Error(`--apps: unknown ${JSON.stringify(kind)}`)
+
+interface App {
+  kind: Kind
+  url: string
+  child: ChildProcess
+}
+
+/** Starts the app of `kind`; null when its package is not installed (exit 3). */
+async function startApp(kind: Kind, env: NodeJS.ProcessEnv): Promise<App | null | string> {
+  const child = spawn(process.execPath, [APP, kind], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const lines = createInterface({ input: child.stdout })
+  const exited = once(child, 'exit').then(([code]) => ({ exit: code as number | null }))
+  const first = once(lines, 'line').then(([line]) => ({ line: line as string }))
+  const outcome = await Promise.race([first, exited])
+  if ('exit' in outcome)
+    return outcome.exit === 3 ? null : `exited ${outcome.exit}: ${stderr.trim()}`
+  const { port } = JSON.parse(outcome.line) as { port: number }
+  return { kind, url: `http://127.0.0.1:${port}/api`, child }
+}
+
+interface Run {
+  rate: number
+  /** The app's CPU per request, µs (null where /proc cannot be read). */
+  cpuMicros: number | null
+  p99: number
+  non2xx: number
+  errors: number
+}
+
+/** One run of `seconds` on `app`; `tokens`: one (repeated) or a cycle (fresh). */
+async function load(app: App, tokens: readonly string[], seconds: number): Promise<Run> {
+  const before = cpuSeconds(app.child.pid!, false)
+  const run = await loadUrl(app.url, tokens, seconds)
+  const after = cpuSeconds(app.child.pid!, false)
+  const requests = run.rate * seconds
+  return {
+    ...run,
+    cpuMicros:
+      before === null || after === null || requests <= 0
+        ? null
+        : ((after - before) / requests) * 1e6,
+  }
+}
+
+function loadUrl(
+  url: string,
+  tokens: readonly string[],
+  seconds: number,
+): Promise<Omit<Run, 'cpuMicros'>> {
+  let next = Math.floor(Math.random() * tokens.length)
+  const bearer = tokens.map((t) => `Bearer ${t}`)
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections: CONNECTIONS,
+        duration: seconds,
+        pipelining: 1,
+        timeout: 10,
+        requests: [
+          {
+            method: 'GET',
+            setupRequest: (request) => {
+              const authorization = bearer[next]!
+              next = (next + 1) % bearer.length
+              return { ...request, headers: { ...request.headers, authorization } }
+            },
+          },
+        ],
+      },
+      (error: unknown, result) => {
+        if (error)
+          reject(error instanceof Error ? error : new Error(`autocannon: ${JSON.stringify(error)}`))
+        else
+          resolve({
+            rate: result.requests.mean,
+            p99: result.latency.p99,
+            non2xx: result.non2xx,
+            errors: result.errors,
+          })
+      },
+    )
+  })
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor((s.length - 1) / 2)] ?? 0
+}
+
+const server = await startServer({ env: { LATCHKEY_LOG_LEVEL: 'warn' } })
+const apps: App[] = []
+try {
+  const api = createClient(
+    server.db,
+    'bench-api',
+    '--grant',
+    'client_credentials',
+    '--resource-server',
+  )
+  const store = createSqliteStore(join(server.dir, 'latchkey.db'))
+  const now = Math.floor(Date.now() / 1000)
+  const keys = await KeyRing.load(store, { clock: () => now })
+  const signer = keys.signer()
+  if (!signer) throw new Error('no signing key')
+  const tokens: string[] = []
+  for (let i = 0; i < FRESH_TOKENS; i++) {
+    const claims: AccessTokenClaims = {
+      iss: server.url,
+      sub: `user-${i}`,
+      aud: server.url,
+      exp: now + 3600,
+      iat: now,
+      jti: `jti-${i}-${Math.random().toString(36).slice(2)}`,
+      client_id: 'bench-app',
+      scope: 'read',
+    }
+    tokens.push(await signer.sign(claims))
+  }
+  await store.close()
+
+  const env = {
+    ...process.env,
+    ISSUER: server.url,
+    AUDIENCE: server.url,
+    CLIENT_ID: api.client_id,
+    CLIENT_SECRET: api.client_secret,
+  }
+  const missing: Kind[] = []
+  for (const kind of KINDS) {
+    const app = await startApp(kind, env)
+    if (app === null) missing.push(kind)
+    else if (typeof app === 'string') throw new Error(`${NAMES[kind]}: ${app}`)
+    else apps.push(app)
+  }
+  // Every app must accept a valid token and refuse a forged one before it is loaded.
+  const forged = `${tokens[0]!.slice(0, -4)}AAAA`
+  for (const app of apps) {
+    const ok = await fetch(app.url, { headers: { authorization: `Bearer ${tokens[0]}` } })
+    const body = (await ok.json()) as { sub?: string }
+    if (ok.status !== 200 || body.sub !== 'user-0')
+      throw new Error(`${NAMES[app.kind]}: a valid token got ${ok.status} ${JSON.stringify(body)}`)
+    const bad = await fetch(app.url, { headers: { authorization: `Bearer ${forged}` } })
+    if (bad.status !== 401) throw new Error(`${NAMES[app.kind]}: a forged token got ${bad.status}`)
+  }
+
+  const streams = { repeated: [tokens[0]!], fresh: tokens } as const
+  const runs = new Map<string, Run[]>()
+  for (const [stream, list] of Object.entries(streams)) {
+    for (const app of apps) await load(app, list, 1) // warm-up, not counted
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < apps.length; k++) {
+        const app = apps[(round + k) % apps.length]!
+        const run = await load(app, list, SECONDS)
+        if (run.non2xx > 0 || run.errors > 0)
+          throw new Error(
+            `${NAMES[app.kind]}, ${stream}: ${run.non2xx} non-2xx, ${run.errors} errors`,
+          )
+        const key = `${app.kind}:${stream}`
+        runs.set(key, [...(runs.get(key) ?? []), run])
+      }
+    }
+  }
+
+  const rate = (kind: Kind, stream: string): number | null => {
+    const r = runs.get(`${kind}:${stream}`)
+    return r ? median(r.map((x) => x.rate)) : null
+  }
+  const cpu = (r: Run[]): string => {
+    const values = r.flatMap((x) => (x.cpuMicros === null ? [] : [x.cpuMicros]))
+    return values.length === 0 ? '?' : median(values).toFixed(0)
+  }
+  const ratio = (a: number | null, b: number | null): number | null =>
+    a === null || b === null || b <= 0 ? null : a / b
+  console.log(
+    `Express API, GET /api behind each middleware (node ${process.version}; ${CONNECTIONS} connections, ` +
+      `${ROUNDS} interleaved rounds of ${SECONDS} s, median; fresh = a cycle of ${FRESH_TOKENS.toLocaleString('en-US')} tokens)`,
+  )
+  for (const stream of Object.keys(streams)) {
+    for (const kind of KINDS) {
+      const r = runs.get(`${kind}:${stream}`)
+      const line = r
+        ? `${Math.round(rate(kind, stream)!).toLocaleString('en-US').padStart(8)} req/s  p99 ${median(r.map((x) => x.p99))} ms  ` +
+          `CPU ${cpu(r)} µs/req  rounds ${r.map((x) => Math.round(x.rate)).join(', ')}`
+        : 'not measured (not installed)'
+      console.log(`${stream.padEnd(9)} ${NAMES[kind].padEnd(28)} ${line}`)
+    }
+  }
+  const figures = {
+    latchkeyRepeatedPerSecond: rate('latchkey', 'repeated'),
+    auth0RepeatedPerSecond: rate('auth0', 'repeated'),
+    joseRepeatedPerSecond: rate('jose', 'repeated'),
+    latchkeyFreshPerSecond: rate('latchkey', 'fresh'),
+    auth0FreshPerSecond: rate('auth0', 'fresh'),
+    joseFreshPerSecond: rate('jose', 'fresh'),
+    repeatedVsAuth0: ratio(rate('latchkey', 'repeated'), rate('auth0', 'repeated')),
+    freshVsAuth0: ratio(rate('latchkey', 'fresh'), rate('auth0', 'fresh')),
+    repeatedVsJose: ratio(rate('latchkey', 'repeated'), rate('jose', 'repeated')),
+    freshVsJose: ratio(rate('latchkey', 'fresh'), rate('jose', 'fresh')),
+  }
+  const x = (v: number | null): string => (v === null ? 'not measured' : `${v.toFixed(2)}x`)
+  console.log(
+    `SDK vs express-oauth2-jwt-bearer: repeated ${x(figures.repeatedVsAuth0)} (target >= 2x), ` +
+      `fresh ${x(figures.freshVsAuth0)} (target >= 1.2x); vs jose by hand: repeated ` +
+      `${x(figures.repeatedVsJose)}, fresh ${x(figures.freshVsJose)}`,
+  )
+  if (missing.length > 0)
+    console.log(
+      `not installed: ${missing.map((k) => NAMES[k]).join(', ')} (npm install --save-dev express-oauth2-jwt-bearer)`,
+    )
+  console.log(JSON.stringify(figures))
+} finally {
+  for (const app of apps) app.child.kill('SIGTERM')
+  await server.dispose()
+}
