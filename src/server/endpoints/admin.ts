@@ -182,6 +182,32 @@ const ClientUpdate = z
     resource_server: z.boolean().optional(),
   })
   .strict()
+
+/**
+ * The fields a client body shares between creation and update, by the names of the operations
+ * (`null`, which only an update takes, clears).
+ */
+function clientFields<B extends z.infer<typeof ClientUpdate>>(b: B) {
+  return {
+    redirectUri: b.redirect_uris,
+    audience: b.audiences,
+    exchangeAudience: b.exchange_audiences,
+    jwksUri: b.jwks_uri,
+    requirePar: b.require_par,
+    requireDpop: b.dpop_bound_access_tokens,
+    allowedOrigin: b.allowed_origins,
+    displayName: b.client_name as B['client_name'],
+    logoUri: b.logo_uri as B['logo_uri'],
+    thirdParty: b.third_party,
+    postLogoutRedirectUri: b.post_logout_redirect_uris,
+    backchannelLogoutUri: b.backchannel_logout_uri as B['backchannel_logout_uri'],
+    idTokenSignedResponseAlg: b.id_token_signed_response_alg,
+    accessTokenFormat: b.access_token_format,
+    accessTokenTtl: b.access_token_ttl,
+    resourceServer: b.resource_server,
+  }
+}
+
 const profile = {
   email: nullableText,
   email_verified: z.boolean().optional(),
@@ -253,23 +279,8 @@ export function adminRoutes(
             secret: b.client_secret,
             grant: b.grant_types,
             scope: b.scope,
-            redirectUri: b.redirect_uris,
-            audience: b.audiences,
-            exchangeAudience: b.exchange_audiences,
             authMethod: b.token_endpoint_auth_method,
-            jwksUri: b.jwks_uri,
-            requirePar: b.require_par,
-            requireDpop: b.dpop_bound_access_tokens,
-            allowedOrigin: b.allowed_origins,
-            displayName: b.client_name,
-            logoUri: b.logo_uri,
-            thirdParty: b.third_party,
-            postLogoutRedirectUri: b.post_logout_redirect_uris,
-            backchannelLogoutUri: b.backchannel_logout_uri,
-            idTokenSignedResponseAlg: b.id_token_signed_response_alg,
-            accessTokenFormat: b.access_token_format,
-            accessTokenTtl: b.access_token_ttl,
-            resourceServer: b.resource_server,
+            ...clientFields(b),
           },
           by,
         )
@@ -288,22 +299,7 @@ export function adminRoutes(
             id: param(r, 'id'),
             grant: b.grant_types,
             scope: b.scope,
-            redirectUri: b.redirect_uris,
-            audience: b.audiences,
-            exchangeAudience: b.exchange_audiences,
-            jwksUri: b.jwks_uri,
-            requirePar: b.require_par,
-            requireDpop: b.dpop_bound_access_tokens,
-            allowedOrigin: b.allowed_origins,
-            displayName: b.client_name,
-            logoUri: b.logo_uri,
-            thirdParty: b.third_party,
-            postLogoutRedirectUri: b.post_logout_redirect_uris,
-            backchannelLogoutUri: b.backchannel_logout_uri,
-            idTokenSignedResponseAlg: b.id_token_signed_response_alg,
-            accessTokenFormat: b.access_token_format,
-            accessTokenTtl: b.access_token_ttl,
-            resourceServer: b.resource_server,
+            ...clientFields(b),
           },
           by,
         )
