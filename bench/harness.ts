@@ -259,14 +259,19 @@ export function threadCpuSeconds(pid: number): Map<string, number> {
   return out
 }
 
-/** Linux: the resident set (VmRSS) of `pid` in bytes now; null where it cannot be read. */
+/** Linux: the resident set (VmRSS) in bytes now of `pid` and the processes below it (a cluster's workers); null where it cannot be read. */
 export function rssBytes(pid: number): number | null {
-  try {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return match?.[1] === undefined ? null : Number(match[1]) * 1024
-  } catch {
-    return null
+  let total: number | null = null
+  // A cluster's primary and its workers: the resident set of the whole server.
+  for (const p of processTree(pid)) {
+    try {
+      const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))
+      if (match?.[1] !== undefined) total = (total ?? 0) + Number(match[1]) * 1024
+    } catch {
+      // The process ended while we looked.
+    }
   }
+  return total
 }
 
 /**
