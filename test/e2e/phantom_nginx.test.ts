@@ -199,9 +199,11 @@ describe(
       const deadline = Date.now() + deadlineMs
       for (;;) {
         const { res, seen: s } = await through(`Bearer ${token}`)
+        if (res.status !== 200 && s === undefined) return res
         if (res.status !== 200) {
-          assert.equal(s, undefined, 'the upstream was not called')
-          return res
+          // The API's SDK heard of the revocation before the gateway's node did and refused the
+          // phantom JWT itself: refused, but not yet by the gateway, which is what this waits for.
+          assert.equal(res.status, 401, 'refused by the API')
         }
         assert.ok(Date.now() < deadline, 'still accepted through NGINX')
         await sleep(10)
