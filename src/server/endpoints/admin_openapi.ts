@@ -57,6 +57,37 @@ const bool = { type: 'boolean' }
 const time = { type: 'string', format: 'date-time' }
 const nullableTime = { type: ['string', 'null'], format: 'date-time' }
 
+/** The fields of a client body: `POST /clients` takes them all, `PATCH /clients/{id}` all but three. */
+const CLIENT_FIELDS: Json = {
+  client_id: str,
+  client_secret: str,
+  grant_types: strList,
+  scope: str,
+  redirect_uris: strList,
+  audiences: strList,
+  exchange_audiences: strList,
+  token_endpoint_auth_method: str,
+  jwks_uri: str,
+  require_par: bool,
+  dpop_bound_access_tokens: bool,
+  allowed_origins: strList,
+  client_name: str,
+  logo_uri: str,
+  third_party: bool,
+  post_logout_redirect_uris: strList,
+  backchannel_logout_uri: str,
+  id_token_signed_response_alg: str,
+  access_token_format: { enum: ['jwt', 'opaque'] },
+  access_token_ttl: { type: 'integer' },
+  resource_server: bool,
+}
+const {
+  client_id: _id,
+  client_secret: _secret,
+  token_endpoint_auth_method: _method,
+  ...UPDATABLE
+} = CLIENT_FIELDS
+
 const SCHEMAS: Json = {
   Error: {
     type: 'object',
@@ -100,29 +131,7 @@ const SCHEMAS: Json = {
     type: 'object',
     required: ['client_id', 'grant_types'],
     additionalProperties: false,
-    properties: {
-      client_id: str,
-      client_secret: str,
-      grant_types: strList,
-      scope: str,
-      redirect_uris: strList,
-      audiences: strList,
-      exchange_audiences: strList,
-      token_endpoint_auth_method: str,
-      jwks_uri: str,
-      require_par: bool,
-      dpop_bound_access_tokens: bool,
-      allowed_origins: strList,
-      client_name: str,
-      logo_uri: str,
-      third_party: bool,
-      post_logout_redirect_uris: strList,
-      backchannel_logout_uri: str,
-      id_token_signed_response_alg: str,
-      access_token_format: { enum: ['jwt', 'opaque'] },
-      access_token_ttl: { type: 'integer' },
-      resource_server: bool,
-    },
+    properties: CLIENT_FIELDS,
   },
   ClientUpdate: {
     type: 'object',
@@ -130,24 +139,10 @@ const SCHEMAS: Json = {
     description:
       "Each field given replaces the client's (a list as a whole); null clears an optional text. The id, the secret and the authentication method cannot change.",
     properties: {
-      grant_types: strList,
-      scope: str,
-      redirect_uris: strList,
-      audiences: strList,
-      exchange_audiences: strList,
-      jwks_uri: str,
-      require_par: bool,
-      dpop_bound_access_tokens: bool,
-      allowed_origins: strList,
+      ...UPDATABLE,
       client_name: nullableStr,
       logo_uri: nullableStr,
-      third_party: bool,
-      post_logout_redirect_uris: strList,
       backchannel_logout_uri: nullableStr,
-      id_token_signed_response_alg: str,
-      access_token_format: { enum: ['jwt', 'opaque'] },
-      access_token_ttl: { type: 'integer' },
-      resource_server: bool,
     },
   },
   User: {
