@@ -67,7 +67,8 @@ try {
       '--cpu-prof',
       `--cpu-prof-dir=${profileDir}`,
       CLI,
-      ...['serve', '--port', String(port), '--host', '127.0.0.1', '--db', db],
+      // One process: the profile is of the process that serves (a primary only hands sockets on).
+      ...['serve', '--port', String(port), '--host', '127.0.0.1', '--db', db, '--workers', '1'],
     ],
     {
       ...env,

@@ -163,11 +163,26 @@ export class Verifier {
    * `options.scopes`.
    */
   async verify(token: string, options?: VerifyOptions): Promise<VerifiedClaims> {
-    if (typeof token !== 'string' || token === '') {
-      throw new VerifierError('invalid_request', 'no access token was given')
-    }
-    if (this.closed) throw unavailable('the verifier is closed')
-    const claims = await this.claimsOf(token)
+    const claims =
+      this.cachedClaims(token) ??
+      (await (token.includes('.') ? this.verifyJWT(token) : this.verifyOpaque(token)))
+    return this.admit(token, claims, options)
+  }
+
+  /**
+   * `verify` answered from this verifier's caches alone, without a promise: the claims of a token it
+   * has checked before (or its refusal, thrown where `verify` rejects), or `undefined` when the token
+   * needs a signature check or an introspection first (then call `verify`). Every check after that
+   * step is `verify`'s own: revocations, the feed's freshness, the sender constraint, the scopes. A
+   * framework adapter answers a repeated token with it in the same turn of the event loop.
+   */
+  verifyCached(token: string, options?: VerifyOptions): VerifiedClaims | undefined {
+    const claims = this.cachedClaims(token)
+    return claims === undefined ? undefined : this.admit(token, claims, options)
+  }
+
+  /** The checks of a request once the token's claims are known: sender constraint, then scopes. */
+  private admit(token: string, claims: VerifiedClaims, options?: VerifyOptions): VerifiedClaims {
     checkSender(token, claims, options?.dpop, {
       replays: this.dpopReplays,
       algs: SIGNING_ALGS,
@@ -179,19 +194,36 @@ export class Verifier {
     return claims
   }
 
-  /** The claims of a valid, unrevoked token: from a cache, a signature check or introspection. */
-  private async claimsOf(token: string): Promise<VerifiedClaims> {
+  /**
+   * The claims of a token a cache holds (a JWT whose signature was checked, an opaque token
+   * introspected), `undefined` for one that none does. Throws for an unusable token or verifier, a
+   * cached refusal, and a feed too stale to trust the cache with.
+   */
+  private cachedClaims(token: string): VerifiedClaims | undefined {
+    if (typeof token !== 'string' || token === '') {
+      throw new VerifierError('invalid_request', 'no access token was given')
+    }
+    if (this.closed) throw unavailable('the verifier is closed')
     const now = this.o.clock()
     if (token.includes('.')) {
       const hit = this.jwtCache.get(token, now)
-      if (hit !== undefined) {
-        this.checkFresh(now)
-        this.counters.jwtCacheHits++
-        return hit.claims
-      }
-      return this.verifyJWT(token)
+      if (hit === undefined) return undefined
+      this.checkFresh(now)
+      this.counters.jwtCacheHits++
+      return hit.claims
     }
-    return this.verifyOpaque(token, now)
+    if (!OPAQUE_SHAPE.test(token)) throw invalidToken('malformed token')
+    if (!this.o.credentials) {
+      throw invalidToken(
+        'opaque tokens are not accepted here (the verifier has no client credentials)',
+      )
+    }
+    const entry = this.opaqueCache.get(token, now)
+    if (entry === undefined) return undefined
+    this.counters.introspectionCacheHits++
+    this.checkFresh(now)
+    if (entry.claims === null) throw invalidToken(entry.reason)
+    return entry.claims
   }
 
   /**
@@ -249,7 +281,8 @@ export class Verifier {
         issuer: this.o.issuer,
         audience: this.o.audience,
         clockTolerance: this.o.clockTolerance,
-        offload: this.offload.offload,
+        offload: this.offload.offloadNext(),
+        ranInline: this.offload.ranInline,
         key: (k) => jwks.peek(k) ?? this.fetchKey(jwks, k),
       },
       this.nowSeconds,
@@ -272,29 +305,19 @@ export class Verifier {
     }
   }
 
-  private async verifyOpaque(token: string, now: number): Promise<VerifiedClaims> {
-    if (!OPAQUE_SHAPE.test(token)) throw invalidToken('malformed token')
-    if (!this.o.credentials) {
-      throw invalidToken(
-        'opaque tokens are not accepted here (the verifier has no client credentials)',
-      )
+  /** An opaque token no cache holds (`cachedClaims` has checked its shape): introspected once. */
+  private async verifyOpaque(token: string): Promise<VerifiedClaims> {
+    await this.discovered()
+    await this.feedReady()
+    let pending = this.introspecting.get(token)
+    if (pending === undefined) {
+      pending = this.introspect(token).finally(() => this.introspecting.delete(token))
+      this.introspecting.set(token, pending)
     }
-    let entry = this.opaqueCache.get(token, now)
-    if (entry !== undefined) {
-      this.counters.introspectionCacheHits++
-    } else {
-      await this.discovered()
-      await this.feedReady()
-      let pending = this.introspecting.get(token)
-      if (pending === undefined) {
-        pending = this.introspect(token).finally(() => this.introspecting.delete(token))
-        this.introspecting.set(token, pending)
-      }
-      entry = await pending
-      // An event may have arrived while this caller waited.
-      if (entry.subject !== null && this.revocations.covers(entry.subject)) {
-        throw invalidToken('token has been revoked')
-      }
+    const entry = await pending
+    // An event may have arrived while this caller waited.
+    if (entry.subject !== null && this.revocations.covers(entry.subject)) {
+      throw invalidToken('token has been revoked')
     }
     this.checkFresh(this.o.clock())
     if (entry.claims === null) throw invalidToken(entry.reason)

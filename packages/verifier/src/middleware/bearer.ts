@@ -18,6 +18,11 @@ import type { VerifiedClaims, VerifyOptions } from '../verifier.js'
 /** What the adapters need of a verifier: `createVerifier`'s result, or a stand-in in tests. */
 export interface TokenVerifier {
   verify(token: string, options?: VerifyOptions): Promise<VerifiedClaims>
+  /**
+   * `verify` from the caches alone (`Verifier.verifyCached`): the claims, a thrown refusal, or
+   * `undefined` when `verify` must be called. Optional: a stand-in without it is always awaited.
+   */
+  verifyCached?(token: string, options?: VerifyOptions): VerifiedClaims | undefined
 }
 
 /**
@@ -249,17 +254,23 @@ export type Outcome = { claims: VerifiedClaims; refusal?: undefined } | { refusa
 
 /**
  * Authenticates a request for a route: reads the scheme and token, the proof when the scheme is
- * DPoP, verifies (RFC 9449 §7 and the route's scopes), and answers a refusal with its response.
- * Rejects only with errors that are not refusals (the verifier's bugs, a stand-in's failures).
+ * DPoP, verifies (RFC 9449 §7 and the route's scopes), and answers a refusal with its response. A
+ * token the verifier's caches answer for (`verifyCached`) gets its outcome at once, not a promise,
+ * so that an adapter can go on in the same turn of the event loop; `await` takes either. Rejects (or
+ * throws) only with errors that are not refusals (the verifier's bugs, a stand-in's failures).
  */
-export async function authorizeRequest(
+export function authorizeRequest(
   verifier: TokenVerifier,
   settings: AuthSettings,
   route: { scopes: readonly string[]; dpop: DPoPMode },
   req: RequestParts,
-): Promise<Outcome> {
+): Outcome | Promise<Outcome> {
   const dpopOn = route.dpop !== false
   let used: AuthScheme | undefined
+  const refused = (err: unknown): Outcome => {
+    if (!(err instanceof VerifierError)) throw err
+    return { refusal: refusal(err, settings.realm, { dpop: route.dpop, scheme: used }) }
+  }
   try {
     const { scheme, token } = dpopOn
       ? readAuthorization(req.authorization)
@@ -268,18 +279,21 @@ export async function authorizeRequest(
     const options: VerifyOptions = {}
     if (route.scopes.length > 0) options.scopes = route.scopes
     if (dpopOn) {
+      const proof = scheme === 'DPoP'
       options.dpop = {
         scheme,
-        proof: scheme === 'DPoP' ? readDpopHeader(req.dpop) : undefined,
+        proof: proof ? readDpopHeader(req.dpop) : undefined,
         htm: req.method,
-        htu: htuOf(settings, req),
+        // Only a proof is compared with the request's URL (RFC 9449 §4.3).
+        htu: proof ? htuOf(settings, req) : '',
         required: route.dpop === 'required',
       }
     }
-    return { claims: await verifier.verify(token, options) }
+    const cached = verifier.verifyCached?.(token, options)
+    if (cached !== undefined) return { claims: cached }
+    return verifier.verify(token, options).then((claims) => ({ claims }), refused)
   } catch (err) {
-    if (!(err instanceof VerifierError)) throw err
-    return { refusal: refusal(err, settings.realm, { dpop: route.dpop, scheme: used }) }
+    return refused(err)
   }
 }
 

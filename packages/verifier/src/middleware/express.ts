@@ -16,6 +16,7 @@ import {
   authorizationOf,
   authorizeRequest,
   routeOf,
+  type Outcome,
   settingsOf,
   type BearerAuthOptions,
   type RouteArgs,
@@ -73,14 +74,7 @@ export function expressBearerAuth(
   return (...args) => {
     const route = routeOf(settings, args)
     return (req, res, next) => {
-      authorizeRequest(verifier, settings, route, {
-        authorization: authorizationOf(req.headers.authorization, req.rawHeaders),
-        dpop: req.headers.dpop,
-        method: req.method ?? 'GET',
-        url: req.originalUrl ?? req.url ?? '/',
-        host: req.headers.host,
-        protocol: req.protocol ?? 'http',
-      }).then((outcome) => {
+      const finish = (outcome: Outcome): void => {
         if (outcome.refusal === undefined) {
           req.auth = outcome.claims
           res.locals.latchkey = outcome.claims
@@ -88,7 +82,23 @@ export function expressBearerAuth(
         }
         const r = outcome.refusal
         res.status(r.status).set(r.headers).json(r.body)
-      }, next)
+      }
+      let outcome
+      try {
+        outcome = authorizeRequest(verifier, settings, route, {
+          authorization: authorizationOf(req.headers.authorization, req.rawHeaders),
+          dpop: req.headers.dpop,
+          method: req.method ?? 'GET',
+          url: req.originalUrl ?? req.url ?? '/',
+          host: req.headers.host,
+          protocol: req.protocol ?? 'http',
+        })
+      } catch (err) {
+        return next(err)
+      }
+      // A token the caches answer for goes on at once; a check in progress, when it ends.
+      if (outcome instanceof Promise) outcome.then(finish, next)
+      else finish(outcome)
     }
   }
 }
