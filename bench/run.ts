@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: in one run on this machine, with the same load generator and settings, measures
- *   - the floors: raw `node:crypto` ES256 sign and verify, and a bare `node:http` server;
+ *   - the floors: raw `node:crypto` ES256 sign and verify, and a bare `node:http` server (the sign
+ *     loop again in token-jwt's interleaved rounds, where the target that uses it is measured);
  *   - Latchkey on SQLite (client_credentials JWT and opaque, introspection of each, the rotating
  *     refresh grant) and on PostgreSQL, without and with Redis, as one node (every case) and as two
  *     nodes on one database (the token and introspection cases), real CLI, real server;
@@ -43,7 +44,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { bareHttpTarget, CASE_IDS, type CaseId } from './cases.js'
 import { writeChart } from './chart.js'
-import { measureCryptoFloors } from './floors.js'
+import { createSignRounds, measureCryptoFloors } from './floors.js'
 import { freePort, Harness, peakRss, waitForQuiet, waitUntilReady } from './harness.js'
 import { stopLoad, type LoadSettings } from './load.js'
 import { measureLoginCost } from './login_cost.js'
@@ -244,7 +245,7 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
   const cryptoSeconds = options.quick ? 0.5 : 2
   progress.next(`floor: raw node:crypto ES256 sign and verify, ${cryptoSeconds} s each`)
   await quiet()
-  const crypto = measureCryptoFloors(cryptoSeconds)
+  const crypto = await measureCryptoFloors(cryptoSeconds)
   progress.note(
     `sign ${Math.round(crypto.es256SignPerSecond)} ops/s, verify ${Math.round(crypto.es256VerifyPerSecond)} ops/s` +
       `, other load ${crypto.cryptoOtherCpu === null ? '?' : crypto.cryptoOtherCpu.toFixed(2)} cores`,
@@ -288,7 +289,13 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
     group.push(reference.system)
     negativeControl = reference.negativeControl
   }
-  const measured = await runInterleaved(context, group, INTERLEAVED_CASES)
+  // token-jwt's floor drifts with the machine too: the sign loop runs in its rounds (`interleave.ts`).
+  const { reports: measured, floors: roundFloors } = await runInterleaved(
+    context,
+    group,
+    INTERLEAVED_CASES,
+    [{ case: 'token-jwt', label: 'raw ES256 sign loop', measure: createSignRounds() }],
+  )
   const reports = new Map<SystemId, SystemReport>()
   const referenceSystem = group.find((s) => s.id === 'reference')
   if (referenceSystem)
@@ -341,6 +348,7 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
     targets: [],
     sdk: [],
   }
+  report.floors.signInRounds = roundFloors.get('token-jwt')
   if (options.sdk) {
     progress.next('Verifier SDK benchmarks (child processes)')
     report.sdk = await runSdkBenches(options.quick, childEnv({}))
