@@ -217,6 +217,42 @@ describe('verifier SDK against a running server', () => {
     assert.ok(results.every((c) => c === results[0]))
   })
 
+  it('answers from its caches alone without a promise, with every check verify makes', async () => {
+    const t = await token(app, 'orders:read')
+    const o = await token(opaque)
+    // Never checked: nothing to answer from.
+    assert.equal(verifier.verifyCached(t), undefined)
+    assert.equal(verifier.verifyCached(o), undefined)
+    const claims = await verifier.verify(t)
+    await verifier.verify(o)
+    assert.equal(verifier.verifyCached(t), claims)
+    assert.equal(verifier.verifyCached(o)?.client_id, 'op')
+    assert.equal(verifier.verifyCached(t, { scopes: ['orders:read'] }), claims)
+    const refusedNow = (fn: () => unknown, code: string): void =>
+      assert.throws(fn, (err) => err instanceof VerifierError && err.code === code)
+    refusedNow(() => verifier.verifyCached(t, { scopes: ['orders:write'] }), 'insufficient_scope')
+    refusedNow(() => verifier.verifyCached(''), 'invalid_request')
+    refusedNow(() => verifier.verifyCached('not an opaque token!'), 'invalid_token')
+    // A bearer-scheme request with the DPoP checks on passes as verify lets it.
+    const dpop = {
+      scheme: 'Bearer' as const,
+      proof: undefined,
+      htm: 'GET',
+      htu: '',
+      required: false,
+    }
+    assert.equal(verifier.verifyCached(t, { dpop }), claims)
+    refusedNow(
+      () => verifier.verifyCached(t, { dpop: { ...dpop, required: true } }),
+      'invalid_token',
+    )
+    // Revoked at the server: once the feed says so, the cache no longer answers for it.
+    const res = await server.post('/revoke', { token: t }, [app.client_id, app.client_secret])
+    assert.equal(res.status, 200)
+    await untilRefused(verifier, t, 'invalid_token', 1000)
+    assert.equal(verifier.verifyCached(t), undefined)
+  })
+
   it('introspects an opaque token once, then answers from its cache', async () => {
     const t = await token(opaque)
     const before = verifier.stats()

@@ -15,6 +15,8 @@ import {
   settingsOf,
   type RequestParts,
 } from './bearer.js'
+import { expressBearerAuth, type ExpressRequestLike, type ExpressResponseLike } from './express.js'
+import type { VerifiedClaims, VerifyOptions } from '../verifier.js'
 
 describe('bearer token reading and RFC 6750 challenges', () => {
   it('reads a b64token after a case-insensitive Bearer scheme', () => {
@@ -193,5 +195,80 @@ describe('bearer token reading and RFC 6750 challenges', () => {
     const bound = new VerifierError('invalid_token', 'bound', { scheme: 'DPoP' })
     assert.match(challenge(bound, 'api', { dpop: true, scheme: 'Bearer' }), /^DPoP realm=.*algs=/)
     assert.match(challenge(bound, 'api', { dpop: false, scheme: 'Bearer' }), /^Bearer realm=/)
+  })
+})
+
+describe('the Express adapter with a verifier whose caches answer', () => {
+  const claims = Object.freeze({ sub: 'alice', scope: 'orders:read' }) as unknown as VerifiedClaims
+  const request = (token: string): ExpressRequestLike => ({
+    headers: { authorization: `Bearer ${token}`, host: 'api.example' },
+    method: 'GET',
+    originalUrl: '/orders',
+  })
+  const response = (): ExpressResponseLike & { sent?: { status: number; body: unknown } } => {
+    const res: ExpressResponseLike & { sent?: { status: number; body: unknown }; code?: number } = {
+      locals: {},
+      status(code) {
+        res.code = code
+        return res
+      },
+      set: () => res,
+      json(body) {
+        res.sent = { status: res.code ?? 200, body }
+      },
+    }
+    return res
+  }
+  const verifier = (cached: boolean, verified: string[]) => ({
+    verify: (token: string) => {
+      verified.push(token)
+      return Promise.resolve(claims)
+    },
+    ...(cached
+      ? {
+          verifyCached: (token: string, options?: VerifyOptions) => {
+            if (token !== 'known') return undefined
+            if (options?.scopes?.includes('orders:write')) {
+              throw new VerifierError('insufficient_scope', 'no', { scope: 'orders:write' })
+            }
+            return claims
+          },
+        }
+      : {}),
+  })
+
+  it('goes on before the middleware returns for a cached token, and awaits verify otherwise', async () => {
+    const verified: string[] = []
+    const auth = expressBearerAuth(verifier(true, verified))
+    let nexts = 0
+    const req = request('known')
+    const res = response()
+    auth('orders:read')(req, res, () => nexts++)
+    assert.equal(nexts, 1)
+    assert.equal(req.auth, claims)
+    assert.equal(res.locals.latchkey, claims)
+    assert.deepEqual(verified, [])
+    // Not cached: verify is called, and next comes after it settles.
+    auth('orders:read')(request('other'), response(), () => nexts++)
+    assert.equal(nexts, 1)
+    await new Promise((r) => setImmediate(r))
+    assert.equal(nexts, 2)
+    assert.deepEqual(verified, ['other'])
+  })
+
+  it('answers a refusal from the cache at once, and a verifier without caches is always awaited', async () => {
+    const res = response()
+    expressBearerAuth(verifier(true, []))('orders:write')(request('known'), res, () =>
+      assert.fail('let through'),
+    )
+    assert.equal(res.sent?.status, 403)
+    assert.equal((res.sent?.body as { error: string }).error, 'insufficient_scope')
+    const verified: string[] = []
+    let nexts = 0
+    expressBearerAuth(verifier(false, verified))()(request('known'), response(), () => nexts++)
+    assert.equal(nexts, 0)
+    await new Promise((r) => setImmediate(r))
+    assert.equal(nexts, 1)
+    assert.deepEqual(verified, ['known'])
   })
 })
