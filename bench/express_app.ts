@@ -6,7 +6,8 @@
  *     `latchkey-offload`: the same with `offloadSignatureChecks` false or true, to compare);
  *   - `auth0`: Auth0's `express-oauth2-jwt-bearer` (`auth()`, discovery from the issuer, ES256);
  *   - `jose`: jose by hand, as a README would show it: `jwtVerify` with `createRemoteJWKSet` (which
- *     caches the key set) in a ten-line middleware, checking `iss`, `aud`, `typ: at+jwt` and ES256.
+ *     caches the key set) in a ten-line middleware, checking `iss`, `aud`, `typ: at+jwt` and ES256;
+ *   - `none`: no token check at all, the same app's ceiling: what Express and the handler cost alone.
  * Prints `{"port": N}` on stdout once it is ready; exits 3 with a message when the middleware's
  * package is not installed.
  *
@@ -70,6 +71,9 @@ async function middleware(): Promise<{
         (req as Request & { auth?: { payload?: { sub?: unknown } } }).auth?.payload?.sub,
     }
   }
+  if (kind === 'none') {
+    return { handler: (_req, _res, next) => next(), sub: () => 'nobody' }
+  }
   if (kind === 'jose') {
     const { createRemoteJWKSet, jwtVerify } = await import('jose')
     const metadata = (await (
@@ -103,7 +107,7 @@ async function middleware(): Promise<{
     return { handler, sub: (_req, res) => (res.locals.claims as { sub?: unknown }).sub }
   }
   throw new Error(
-    `unknown middleware ${JSON.stringify(kind)}: latchkey, latchkey-inline, latchkey-offload, auth0 or jose`,
+    `unknown middleware ${JSON.stringify(kind)}: latchkey, latchkey-inline, latchkey-offload, auth0, jose or none`,
   )
 }
 
