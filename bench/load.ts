@@ -1,17 +1,45 @@
 /**
- * One load case: a warm-up run that is thrown away, then the measured runs, all with autocannon in
- * this process (the server is a child process). Latencies are recorded here from every response with
- * microsecond resolution; autocannon's own histogram keeps whole milliseconds only. The server's RSS
- * is sampled during each measured run, and the CPU of the server, of its database processes, of this
- * process and of everything else on the machine is accounted for.
+ * One load case: a warm-up run that is thrown away, then the measured runs. The server's RSS is
+ * sampled during each measured run, and the CPU of the server, of its database processes, of the load
+ * generator, of this process and of everything else on the machine is accounted for.
  *
- * A system of several nodes has no balancer in front: the load is one autocannon instance per node,
- * all running at once, the connections split evenly between them. The rate is their sum; the latency
- * percentiles come from every response of every node, merged; CPU and RSS are summed over the nodes.
+ * Two load generators, chosen per case (`LoadSettings.generator`):
+ *   - wrk (`wrk.ts`), a child process, for every case whose request is always the same: it takes far
+ *     less CPU than autocannon for the same rate, CPU the server under test keeps on a shared
+ *     machine. Its latencies come from its own histogram (µs). It does not read the bodies, so
+ *     `verifyBody` runs on SPOT_CHECKS requests of the same kind sent with fetch right before and
+ *     right after each measured run (outside its timing); a false, or a non-2xx answer, counts as a
+ *     mismatch. It tells only answers below 400 from the rest: a 3xx would pass the status count,
+ *     not the spot checks. Its CPU is that of the wrk processes (reaped children of this process).
+ *   - autocannon, in this process, for the cases whose next request is built from the previous
+ *     response (`target.dynamic`: a rotating refresh token, a DPoP proof per request), and for every
+ *     case when wrk is not installed or not chosen. Every response body is checked as it arrives;
+ *     latencies are recorded here from every response with microsecond resolution (autocannon's own
+ *     histogram keeps whole milliseconds only). Its CPU is this process's.
+ *
+ * A system of several nodes has no balancer in front: the load is one load generator per node, all
+ * running at once, the connections split evenly between them. The rate is their sum; CPU and RSS are
+ * summed over the nodes. With autocannon the latency percentiles come from every response of every
+ * node, merged; wrk's histograms cannot be merged from their percentiles, so each percentile is the
+ * largest of the nodes' (an upper bound of the merged one, which lies between the nodes' smallest and
+ * largest; the nodes take the same share of the load, so the bound is close).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { cpuSeconds, machineBusySeconds, rssBytes } from './harness.js'
+import { cpuSeconds, machineBusySeconds, reapedChildrenCpuSeconds, rssBytes } from './harness.js'
 import type { Progress } from './progress.js'
+import { fixedScript, runWrk, stopWrk, type WrkSummary } from './wrk.js'
+
+/** Requests sent with fetch before and after each wrk run, to check their bodies. */
+export const SPOT_CHECKS = 20
+
+/**
+ * `wrk`: wrk for the fixed requests, autocannon for the dynamic ones; `autocannon`: autocannon for
+ * every case.
+ */
+export type LoadGenerator = 'wrk' | 'autocannon'
 
 /**
  * A request body that changes on every request (a rotating refresh token): `next()` is asked for the
@@ -32,7 +60,10 @@ export interface LoadTarget {
   url: string
   headers: Record<string, string>
   body: string
-  /** A cheap check of every response body; a `false` counts as a mismatch and fails the case. */
+  /**
+   * A cheap check of a response body; a `false` counts as a mismatch and fails the case. Run on every
+   * response under autocannon, on SPOT_CHECKS before and after each run under wrk.
+   */
   verifyBody?: (body: string) => boolean
   /** When set, `body` is only the first request's and every later body comes from here. */
   dynamic?: DynamicBody
@@ -57,20 +88,24 @@ export interface LoadSettings {
   measureSeconds: number
   /** Measured runs after the one warm-up; the report takes the median. */
   runs: number
+  generator: LoadGenerator
 }
 
 /** One node's part of a load split over several nodes. */
 export interface NodeShare {
   url: string
   connections: number
-  /** Mean of this node's autocannon per-second samples. */
+  /** Mean of this node's autocannon per-second samples (wrk: its requests over its duration). */
   requestsPerSecond: number
   requests: number
   latencyMs: { p50: number; p99: number }
 }
 
 export interface LoadResult {
-  /** Mean of autocannon's per-second samples, as its own report prints it (summed over nodes). */
+  /**
+   * Mean of autocannon's per-second samples, as its own report prints it (wrk: completed requests over
+   * its duration), summed over nodes.
+   */
   requestsPerSecond: number
   /** Completed requests over the measured wall time, for comparison with the mean of samples. */
   completedPerSecond: number
@@ -93,8 +128,13 @@ export interface LoadResult {
    * several nodes, the largest sum of their resident sets sampled at the same moment.
    */
   peakRssBytes: number | null
-  /** This process's CPU over the measured run (the load generator), as a share of one core. */
-  loadGeneratorCpu: number
+  /**
+   * The load generator's CPU over the measured run, as a share of one core: the wrk processes', or
+   * with autocannon this process's (null where /proc is missing, with wrk).
+   */
+  loadGeneratorCpu: number | null
+  /** This process's CPU over the measured run, as a share of one core (with autocannon, the same). */
+  harnessCpu: number
   /**
    * CPU used by everything else on the machine over the measured run, as a share of one core: other
    * load that competed with this run (null where /proc is missing).
@@ -104,18 +144,34 @@ export interface LoadResult {
   nodes?: NodeShare[]
 }
 
-interface RunOutput {
+interface AutocannonOutput {
+  generator: 'autocannon'
   url: string
   connections: number
   result: autocannon.Result
   latencies: Float64Array
 }
 
+interface WrkOutput {
+  generator: 'wrk'
+  url: string
+  connections: number
+  summary: WrkSummary
+}
+
+type RunOutput = AutocannonOutput | WrkOutput
+
 const running = new Set<autocannon.Instance>()
 
 /** Stops the runs in progress (Ctrl-C). */
 export function stopLoad(): void {
   for (const instance of running) instance.stop()
+  stopWrk()
+}
+
+/** Whether `target` is loaded by wrk under `generator`: its request must never change. */
+function byWrk(target: LoadTarget, generator: LoadGenerator): boolean {
+  return generator === 'wrk' && target.dynamic === undefined
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -127,12 +183,45 @@ function percentile(sorted: Float64Array, p: number): number {
 /** `seconds` of load, or exactly `amount` requests. */
 type Length = { seconds: number } | { amount: number }
 
+async function runWrkOnce(
+  target: LoadTarget,
+  connections: number,
+  seconds: number,
+  onTick: (secondsLeft: number) => void,
+): Promise<WrkOutput> {
+  const folder = mkdtempSync(join(tmpdir(), 'latchkey-wrk-'))
+  try {
+    const script = join(folder, 'load.lua')
+    writeFileSync(
+      script,
+      fixedScript({ method: 'POST', headers: target.headers, body: target.body }),
+    )
+    const summary = await runWrk(target.url, connections, seconds, script, onTick)
+    return { generator: 'wrk', url: target.url, connections, summary }
+  } finally {
+    rmSync(folder, { recursive: true, force: true })
+  }
+}
+
+/** `length` of load on `target`, by wrk when `generator` allows it (wrk knows no request count). */
 function runOnce(
   target: LoadTarget,
   connections: number,
   length: Length,
+  generator: LoadGenerator,
   onTick: (secondsLeft: number) => void,
 ): Promise<RunOutput> {
+  if (byWrk(target, generator) && 'seconds' in length)
+    return runWrkOnce(target, connections, length.seconds, onTick)
+  return runAutocannon(target, connections, length, onTick)
+}
+
+function runAutocannon(
+  target: LoadTarget,
+  connections: number,
+  length: Length,
+  onTick: (secondsLeft: number) => void,
+): Promise<AutocannonOutput> {
   return new Promise((resolve, reject) => {
     let latencies = new Float64Array(1 << 16)
     let count = 0
@@ -174,7 +263,13 @@ function runOnce(
       if (error)
         reject(error instanceof Error ? error : new Error(`autocannon: ${JSON.stringify(error)}`))
       else
-        resolve({ url: target.url, connections, result, latencies: latencies.subarray(0, count) })
+        resolve({
+          generator: 'autocannon',
+          url: target.url,
+          connections,
+          result,
+          latencies: latencies.subarray(0, count),
+        })
     })
     running.add(instance)
     let left = 'seconds' in length ? length.seconds : 0
@@ -209,12 +304,13 @@ function runSplit(
   targets: readonly LoadTarget[],
   connections: number,
   seconds: number,
+  generator: LoadGenerator,
   onTick: (secondsLeft: number) => void,
 ): Promise<RunOutput[]> {
   const split = splitConnections(connections, targets.length)
   return Promise.all(
     targets.map((target, i) =>
-      runOnce(target, split[i] ?? 1, { seconds }, i === 0 ? onTick : () => {}),
+      runOnce(target, split[i] ?? 1, { seconds }, generator, i === 0 ? onTick : () => {}),
     ),
   )
 }
@@ -234,7 +330,9 @@ export async function warmUp(
   splitConnections(settings.connections, targets.length)
   if (settings.warmupSeconds <= 0) return
   progress.phase(`${id}: ${label}`, settings.warmupSeconds)
-  await runSplit(targets, settings.connections, settings.warmupSeconds, (s) => progress.tick(s))
+  await runSplit(targets, settings.connections, settings.warmupSeconds, settings.generator, (s) =>
+    progress.tick(s),
+  )
 }
 
 /**
@@ -309,6 +407,28 @@ function summedCpu(pids: readonly number[]): number | null {
   return total
 }
 
+/**
+ * SPOT_CHECKS requests of each target's kind, one at a time, each body given to its `verifyBody`:
+ * how many were refused or failed the check. Targets without a check count nothing.
+ */
+async function spotCheck(targets: readonly LoadTarget[]): Promise<number> {
+  let mismatches = 0
+  for (const { url, headers, body, verifyBody } of targets) {
+    if (!verifyBody) continue
+    for (let i = 0; i < SPOT_CHECKS; i++) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(10_000),
+      })
+      const text = await response.text()
+      if (!response.ok || !verifyBody(text)) mismatches++
+    }
+  }
+  return mismatches
+}
+
 async function measureOnce(
   targets: readonly LoadTarget[],
   settings: LoadSettings,
@@ -318,6 +438,8 @@ async function measureOnce(
 ): Promise<LoadResult> {
   const { serverPids } = observed
   const redisPid = observed.redisPid ?? null
+  const wrk = targets.every((target) => byWrk(target, settings.generator))
+  const checkedBefore = wrk ? await spotCheck(targets) : 0
   let peakRss = summedRss(serverPids)
   const sampler = setInterval(() => {
     const rss = summedRss(serverPids)
@@ -328,17 +450,23 @@ async function measureOnce(
   const cpuBefore = summedCpu(serverPids)
   const machineBefore = machineBusySeconds()
   const ownBefore = process.cpuUsage()
+  const childrenBefore = reapedChildrenCpuSeconds()
   const started = performance.now()
   let outputs: RunOutput[]
   try {
-    outputs = await runSplit(targets, settings.connections, settings.measureSeconds, (s) =>
-      progress.tick(s),
+    outputs = await runSplit(
+      targets,
+      settings.connections,
+      settings.measureSeconds,
+      settings.generator,
+      (s) => progress.tick(s),
     )
   } finally {
     clearInterval(sampler)
   }
   const wall = (performance.now() - started) / 1000
   const own = process.cpuUsage(ownBefore)
+  const childrenAfter = reapedChildrenCpuSeconds()
   const cpuAfter = summedCpu(serverPids)
   const machineAfter = machineBusySeconds()
   const companionsAfter = cpuOfEach(companions)
@@ -351,16 +479,29 @@ async function measureOnce(
     redisBefore === null || redisAfter === null ? null : (redisAfter - redisBefore) / wall
 
   const serverCpu = cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / wall
-  const loadGeneratorCpu = (own.user + own.system) / 1e6 / wall
+  const harnessCpu = (own.user + own.system) / 1e6 / wall
+  let loadGeneratorCpu: number | null = harnessCpu
+  if (wrk)
+    loadGeneratorCpu =
+      childrenBefore === null || childrenAfter === null
+        ? null
+        : (childrenAfter - childrenBefore) / wall
+  const counts = summarize(outputs)
+  const checkedAfter = wrk ? await spotCheck(targets) : 0
   return {
-    ...summarize(outputs),
+    ...counts,
+    mismatches: counts.mismatches + checkedBefore + checkedAfter,
     serverCpu,
     databaseCpu,
     redisCpu,
     peakRssBytes: peakRss,
     loadGeneratorCpu,
+    harnessCpu,
     otherCpu:
-      serverCpu === null || machineBefore === null || machineAfter === null
+      serverCpu === null ||
+      loadGeneratorCpu === null ||
+      machineBefore === null ||
+      machineAfter === null
         ? null
         : Math.max(
             0,
@@ -368,23 +509,103 @@ async function measureOnce(
               serverCpu -
               (databaseCpu ?? 0) -
               (redisCpu ?? 0) -
-              loadGeneratorCpu,
+              loadGeneratorCpu -
+              (wrk ? harnessCpu : 0),
           ),
   }
 }
 
 type Counts = Omit<
   LoadResult,
-  'serverCpu' | 'databaseCpu' | 'redisCpu' | 'peakRssBytes' | 'loadGeneratorCpu' | 'otherCpu'
+  | 'serverCpu'
+  | 'databaseCpu'
+  | 'redisCpu'
+  | 'peakRssBytes'
+  | 'loadGeneratorCpu'
+  | 'harnessCpu'
+  | 'otherCpu'
 >
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000
+
+/** Rates, latency percentiles and failure counts of the runs made at the same time (one per node). */
+function summarize(outputs: readonly RunOutput[]): Counts {
+  const wrk = outputs.flatMap((o) => (o.generator === 'wrk' ? [o] : []))
+  const autocannon = outputs.flatMap((o) => (o.generator === 'autocannon' ? [o] : []))
+  if (wrk.length > 0 && autocannon.length > 0) throw new Error('one load, two load generators')
+  return wrk.length > 0 ? summarizeWrk(wrk) : summarizeAutocannon(autocannon)
+}
+
+/**
+ * wrk's summaries of its loads made at the same time (one per node) as the counts of a run: rates
+ * and counts summed; each latency percentile (and the maximum) the largest of the nodes', the mean
+ * weighted by their requests. wrk counts answers above 399 (`errors.status`), not each status:
+ * `statusCodes` has two entries, `2xx/3xx` and `4xx/5xx`. `errors` includes timeouts, as autocannon's
+ * does. Mismatches are not known here (the spot checks count them).
+ */
+export function summarizeWrk(outputs: readonly Omit<WrkOutput, 'generator'>[]): Counts {
+  let requests = 0
+  let requestsPerSecond = 0
+  let duration = 0
+  let non2xx = 0
+  let errors = 0
+  let timeouts = 0
+  let weightedMean = 0
+  const latency = { p50: 0, p90: 0, p99: 0, max: 0 }
+  for (const { summary } of outputs) {
+    const seconds = summary.durationMicros / 1e6
+    const { connect, read, write, status, timeout } = summary.errors
+    requests += summary.requests
+    requestsPerSecond += seconds > 0 ? summary.requests / seconds : 0
+    duration = Math.max(duration, seconds)
+    non2xx += status
+    errors += connect + read + write + timeout
+    timeouts += timeout
+    weightedMean += summary.latencyMicros.mean * summary.requests
+    for (const key of ['p50', 'p90', 'p99', 'max'] as const)
+      latency[key] = Math.max(latency[key], summary.latencyMicros[key])
+  }
+  const statusCodes: Record<string, number> = {}
+  if (requests > non2xx) statusCodes['2xx/3xx'] = requests - non2xx
+  if (non2xx > 0) statusCodes['4xx/5xx'] = non2xx
+  const ms = (micros: number): number => round(micros / 1000)
+  const nodes =
+    outputs.length > 1
+      ? outputs.map(({ url, connections, summary }): NodeShare => ({
+          url,
+          connections,
+          requestsPerSecond:
+            summary.durationMicros > 0 ? summary.requests / (summary.durationMicros / 1e6) : 0,
+          requests: summary.requests,
+          latencyMs: { p50: ms(summary.latencyMicros.p50), p99: ms(summary.latencyMicros.p99) },
+        }))
+      : undefined
+  return {
+    requestsPerSecond,
+    completedPerSecond: duration > 0 ? requests / duration : 0,
+    requests,
+    durationSeconds: duration,
+    latencyMs: {
+      p50: ms(latency.p50),
+      p90: ms(latency.p90),
+      p99: ms(latency.p99),
+      mean: ms(requests > 0 ? weightedMean / requests : 0),
+      max: ms(latency.max),
+    },
+    non2xx,
+    errors,
+    timeouts,
+    mismatches: 0,
+    statusCodes,
+    ...(nodes ? { nodes } : {}),
+  }
+}
 
 /**
  * Rates, latency percentiles and failure counts of autocannon runs made at the same time (one per
  * node): rates and counts are summed, percentiles taken over every response of all of them.
  */
-function summarize(outputs: readonly RunOutput[]): Counts {
+function summarizeAutocannon(outputs: readonly AutocannonOutput[]): Counts {
   let total = 0
   for (const output of outputs) total += output.latencies.length
   const merged = new Float64Array(total)
@@ -449,15 +670,18 @@ function summarize(outputs: readonly RunOutput[]): Counts {
 }
 
 /**
- * Sends exactly `amount` requests through the same path as a measured run and returns why that load
- * would be reported as failed (null when it would count as clean): the negative control.
+ * Sends exactly `amount` requests (with wrk, which knows no request count: 1 s of requests) through
+ * the same path as a measured run and returns why that load would be reported as failed (null when
+ * it would count as clean): the negative control.
  */
 export async function probe(
   target: LoadTarget,
   connections: number,
   amount: number,
+  generator: LoadGenerator,
 ): Promise<{ failure: string | null; statusCodes: Record<string, number> }> {
-  const output = await runOnce(target, connections, { amount }, () => {})
+  const length = byWrk(target, generator) ? { seconds: 1 } : { amount }
+  const output = await runOnce(target, connections, length, generator, () => {})
   const counts = summarize([output])
   const failure = failureOf({
     ...counts,
@@ -465,7 +689,8 @@ export async function probe(
     databaseCpu: null,
     redisCpu: null,
     peakRssBytes: null,
-    loadGeneratorCpu: 0,
+    loadGeneratorCpu: null,
+    harnessCpu: 0,
     otherCpu: null,
   })
   return { failure, statusCodes: counts.statusCodes }
