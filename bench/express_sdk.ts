@@ -2,7 +2,8 @@
  * The Verifier SDK in an Express API beside the alternatives a resource server would pick: Auth0's
  * `express-oauth2-jwt-bearer` and jose by hand (`express_app.ts`: one app shape, one process each),
  * loaded with 50 connections by wrk (`wrk.ts`: one thread, the requests pre-formatted from a file of
- * tokens), or by autocannon from this process where wrk is not installed, on two token streams:
+ * tokens), or by autocannon from this process where wrk is not installed (or with
+ * `--load-generator autocannon`), on two token streams:
  *   - repeated: one token on every request (a client reusing its access token);
  *   - fresh: a cycle of FRESH_TOKENS distinct tokens, three times the SDK's default cache (10,000),
  *     so that no token is still cached when it comes round again: every request checks a signature.
@@ -16,7 +17,9 @@
  * /proc), which other load on the machine disturbs far less than the rate.
  *
  * Usage: node dist/bench/express_sdk.js [--seconds S] [--rounds N] [--connections N] [--apps A,B]
- *        (default 5 s per run, 3 rounds, 50 connections, apps latchkey,auth0,jose; also
+ *          [--load-generator wrk|autocannon]
+ *        (default 5 s per run, 3 rounds, 50 connections, apps latchkey,auth0,jose, wrk when it is on
+ *        PATH; also
  *        latchkey-inline and latchkey-offload, the SDK with `offloadSignatureChecks` false or true)
  * Targets: the SDK >= 2x express-oauth2-jwt-bearer on a repeated token, >= 1.2x on fresh tokens.
  */
@@ -42,6 +45,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     apps: { type: 'string', default: 'latchkey,auth0,jose' },
+    'load-generator': { type: 'string' },
   },
 })
 const SECONDS = Math.max(1, Math.ceil(Number(values.seconds)))
@@ -49,7 +53,11 @@ const ROUNDS = Math.max(1, Math.floor(Number(values.rounds)))
 const CONNECTIONS = Math.max(1, Math.floor(Number(values.connections)))
 const FRESH_TOKENS = 30_000
 const APP = fileURLToPath(new URL('./express_app.js', import.meta.url))
-const WRK = findWrk() !== null
+const GENERATOR = values['load-generator'] ?? (findWrk() === null ? 'autocannon' : 'wrk')
+if (GENERATOR !== 'wrk' && GENERATOR !== 'autocannon')
+  throw new Error(`--load-generator must be wrk or autocannon, not ${JSON.stringify(GENERATOR)}`)
+if (GENERATOR === 'wrk' && findWrk() === null) throw new Error('wrk is not on PATH')
+const WRK = GENERATOR === 'wrk'
 
 type Kind = 'latchkey' | 'latchkey-inline' | 'latchkey-offload' | 'auth0' | 'jose'
 const NAMES: Record<Kind, string> = {
@@ -283,7 +291,7 @@ try {
   console.log(
     `Express API, GET /api behind each middleware (node ${process.version}; ${CONNECTIONS} connections, ` +
       `${ROUNDS} interleaved rounds of ${SECONDS} s, median; fresh = a cycle of ${FRESH_TOKENS.toLocaleString('en-US')} tokens; ` +
-      `${WRK ? `wrk ${wrkVersion()}` : 'autocannon (wrk is not on PATH)'})`,
+      `${WRK ? `wrk ${wrkVersion()}` : `autocannon${values['load-generator'] ? '' : ' (wrk is not on PATH)'}`})`,
   )
   for (const stream of Object.keys(streams)) {
     for (const kind of KINDS) {

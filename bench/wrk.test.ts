@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { reapedChildrenCpuSeconds } from './harness.js'
 import { cycleScript, findWrk, fixedScript, luaString, parseWrkSummary, runWrk } from './wrk.js'
 
 describe('wrk summary line', () => {
@@ -72,7 +73,11 @@ describe('wrk against a local server', { skip: findWrk() === null && 'wrk is not
       script,
       fixedScript({ method: 'POST', headers: { authorization: 'Basic x' }, body: 'token=é' }),
     )
+    const childrenBefore = reapedChildrenCpuSeconds()
     const summary = await runWrk(url, 4, 1, script)
+    const childrenAfter = reapedChildrenCpuSeconds()
+    if (childrenBefore !== null && childrenAfter !== null)
+      assert.ok(childrenAfter > childrenBefore, 'wrk’s CPU shows in the reaped children’s time')
     assert.ok(summary.requests > 100, `only ${summary.requests} requests`)
     assert.ok(summary.durationMicros >= 900_000 && summary.durationMicros < 3_000_000)
     assert.deepEqual(summary.errors, { connect: 0, read: 0, write: 0, status: 0, timeout: 0 })
