@@ -402,7 +402,10 @@ async function main(): Promise<number> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  process.on('exit', () => harness.closeNow())
+  process.on('exit', () => {
+    stopLoad()
+    harness.closeNow()
+  })
 
   try {
     const started = performance.now()
