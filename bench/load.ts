@@ -4,18 +4,19 @@
  * generator, of this process and of everything else on the machine is accounted for.
  *
  * Two load generators, chosen per case (`LoadSettings.generator`):
- *   - wrk (`wrk.ts`), a child process, for every case whose request is always the same: it takes far
- *     less CPU than autocannon for the same rate, CPU the server under test keeps on a shared
- *     machine. Its latencies come from its own histogram (µs). It does not read the bodies, so
- *     `verifyBody` runs on SPOT_CHECKS requests of the same kind sent with fetch right before and
- *     right after each measured run (outside its timing); a false, or a non-2xx answer, counts as a
- *     mismatch. It tells only answers below 400 from the rest: a 3xx would pass the status count,
- *     not the spot checks. Its CPU is that of the wrk processes (reaped children of this process).
- *   - autocannon, in this process, for the cases whose next request is built from the previous
- *     response (`target.dynamic`: a rotating refresh token, a DPoP proof per request), and for every
- *     case when wrk is not installed or not chosen. Every response body is checked as it arrives;
- *     latencies are recorded here from every response with microsecond resolution (autocannon's own
- *     histogram keeps whole milliseconds only). Its CPU is this process's.
+ *   - wrk (`wrk.ts`, `load_wrk.ts`), a child process, for every case whose request is always the
+ *     same: it takes far less CPU than autocannon for the same rate, CPU the server under test keeps
+ *     on a shared machine. Its latencies come from its own histogram (µs). It does not read the
+ *     bodies, so `verifyBody` runs on SPOT_CHECKS requests of the same kind sent with fetch right
+ *     before and right after each measured run (outside its timing); a false, or a non-2xx answer,
+ *     counts as a mismatch. It tells only answers below 400 from the rest: a 3xx would pass the
+ *     status count, not the spot checks. Its CPU is that of the wrk processes (reaped children of
+ *     this process).
+ *   - autocannon (`load_autocannon.ts`), in this process, for the cases whose next request is built
+ *     from the previous response (`target.dynamic`: a rotating refresh token, a DPoP proof per
+ *     request), and for every case when wrk is not installed or not chosen. Every response body is
+ *     checked as it arrives; latencies are recorded from every response with microsecond resolution
+ *     (autocannon's own histogram keeps whole milliseconds only). Its CPU is this process's.
  *
  * A system of several nodes has no balancer in front: the load is one load generator per node, all
  * running at once, the connections split evenly between them. The rate is their sum; CPU and RSS are
@@ -24,16 +25,16 @@
  * largest of the nodes' (an upper bound of the merged one, which lies between the nodes' smallest and
  * largest; the nodes take the same share of the load, so the bound is close).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import autocannon from 'autocannon'
 import { cpuSeconds, machineBusySeconds, reapedChildrenCpuSeconds, rssBytes } from './harness.js'
+import {
+  runAutocannon,
+  stopAutocannon,
+  summarizeAutocannon,
+  type AutocannonOutput,
+} from './load_autocannon.js'
+import { runWrkOnce, spotCheck, summarizeWrk, type WrkOutput } from './load_wrk.js'
 import type { Progress } from './progress.js'
-import { fixedScript, runWrk, stopWrk, type WrkSummary } from './wrk.js'
-
-/** Requests sent with fetch before and after each wrk run, to check their bodies. */
-export const SPOT_CHECKS = 20
+import { stopWrk } from './wrk.js'
 
 /**
  * `wrk`: wrk for the fixed requests, autocannon for the dynamic ones; `autocannon`: autocannon for
@@ -144,63 +145,20 @@ export interface LoadResult {
   nodes?: NodeShare[]
 }
 
-interface AutocannonOutput {
-  generator: 'autocannon'
-  url: string
-  connections: number
-  result: autocannon.Result
-  latencies: Float64Array
-}
-
-interface WrkOutput {
-  generator: 'wrk'
-  url: string
-  connections: number
-  summary: WrkSummary
-}
-
 type RunOutput = AutocannonOutput | WrkOutput
 
-const running = new Set<autocannon.Instance>()
+/** `seconds` of load, or exactly `amount` requests. */
+export type Length = { seconds: number } | { amount: number }
 
 /** Stops the runs in progress (Ctrl-C). */
 export function stopLoad(): void {
-  for (const instance of running) instance.stop()
+  stopAutocannon()
   stopWrk()
 }
 
 /** Whether `target` is loaded by wrk under `generator`: its request must never change. */
 function byWrk(target: LoadTarget, generator: LoadGenerator): boolean {
   return generator === 'wrk' && target.dynamic === undefined
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[index] ?? 0
-}
-
-/** `seconds` of load, or exactly `amount` requests. */
-type Length = { seconds: number } | { amount: number }
-
-async function runWrkOnce(
-  target: LoadTarget,
-  connections: number,
-  seconds: number,
-  onTick: (secondsLeft: number) => void,
-): Promise<WrkOutput> {
-  const folder = mkdtempSync(join(tmpdir(), 'latchkey-wrk-'))
-  try {
-    const script = join(folder, 'load.lua')
-    writeFileSync(
-      script,
-      fixedScript({ method: 'POST', headers: target.headers, body: target.body }),
-    )
-    const summary = await runWrk(target.url, connections, seconds, script, onTick)
-    return { generator: 'wrk', url: target.url, connections, summary }
-  } finally {
-    rmSync(folder, { recursive: true, force: true })
-  }
 }
 
 /** `length` of load on `target`, by wrk when `generator` allows it (wrk knows no request count). */
@@ -214,75 +172,6 @@ function runOnce(
   if (byWrk(target, generator) && 'seconds' in length)
     return runWrkOnce(target, connections, length.seconds, onTick)
   return runAutocannon(target, connections, length, onTick)
-}
-
-function runAutocannon(
-  target: LoadTarget,
-  connections: number,
-  length: Length,
-  onTick: (secondsLeft: number) => void,
-): Promise<AutocannonOutput> {
-  return new Promise((resolve, reject) => {
-    let latencies = new Float64Array(1 << 16)
-    let count = 0
-    const options: autocannon.Options = {
-      url: target.url,
-      method: 'POST',
-      headers: target.headers,
-      body: target.body,
-      connections,
-      ...('amount' in length ? { amount: length.amount } : { duration: length.seconds }),
-      pipelining: 1,
-      timeout: 10,
-    }
-    if (target.verifyBody) {
-      const verify = target.verifyBody
-      options.verifyBody = (body) => typeof body === 'string' && verify(body)
-    }
-    if (target.dynamic) {
-      const dynamic = target.dynamic
-      options.requests = [
-        {
-          method: 'POST',
-          headers: target.headers,
-          body: target.body,
-          setupRequest: (request) =>
-            dynamic.headers === undefined
-              ? { ...request, body: dynamic.next() }
-              : {
-                  ...request,
-                  body: dynamic.next(),
-                  headers: { ...request.headers, ...dynamic.headers() },
-                },
-          onResponse: (status, body) => dynamic.answered(status, body),
-        },
-      ]
-    }
-    const instance = autocannon(options, (error: unknown, result) => {
-      running.delete(instance)
-      if (error)
-        reject(error instanceof Error ? error : new Error(`autocannon: ${JSON.stringify(error)}`))
-      else
-        resolve({
-          generator: 'autocannon',
-          url: target.url,
-          connections,
-          result,
-          latencies: latencies.subarray(0, count),
-        })
-    })
-    running.add(instance)
-    let left = 'seconds' in length ? length.seconds : 0
-    instance.on('tick', () => onTick(--left))
-    instance.on('response', (_client, _status, _bytes, responseTime) => {
-      if (count === latencies.length) {
-        const bigger = new Float64Array(latencies.length * 2)
-        bigger.set(latencies)
-        latencies = bigger
-      }
-      latencies[count++] = responseTime
-    })
-  })
 }
 
 /** `connections` split as evenly as possible over `parts` loads (the first ones get one more). */
@@ -407,28 +296,6 @@ function summedCpu(pids: readonly number[]): number | null {
   return total
 }
 
-/**
- * SPOT_CHECKS requests of each target's kind, one at a time, each body given to its `verifyBody`:
- * how many were refused or failed the check. Targets without a check count nothing.
- */
-async function spotCheck(targets: readonly LoadTarget[]): Promise<number> {
-  let mismatches = 0
-  for (const { url, headers, body, verifyBody } of targets) {
-    if (!verifyBody) continue
-    for (let i = 0; i < SPOT_CHECKS; i++) {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers,
-        body,
-        signal: AbortSignal.timeout(10_000),
-      })
-      const text = await response.text()
-      if (!response.ok || !verifyBody(text)) mismatches++
-    }
-  }
-  return mismatches
-}
-
 async function measureOnce(
   targets: readonly LoadTarget[],
   settings: LoadSettings,
@@ -515,7 +382,8 @@ async function measureOnce(
   }
 }
 
-type Counts = Omit<
+/** What a load generator's runs tell, before the CPU and RSS accounting of `measureOnce`. */
+export type Counts = Omit<
   LoadResult,
   | 'serverCpu'
   | 'databaseCpu'
@@ -526,147 +394,12 @@ type Counts = Omit<
   | 'otherCpu'
 >
 
-const round = (ms: number): number => Math.round(ms * 1000) / 1000
-
 /** Rates, latency percentiles and failure counts of the runs made at the same time (one per node). */
 function summarize(outputs: readonly RunOutput[]): Counts {
   const wrk = outputs.flatMap((o) => (o.generator === 'wrk' ? [o] : []))
   const autocannon = outputs.flatMap((o) => (o.generator === 'autocannon' ? [o] : []))
   if (wrk.length > 0 && autocannon.length > 0) throw new Error('one load, two load generators')
   return wrk.length > 0 ? summarizeWrk(wrk) : summarizeAutocannon(autocannon)
-}
-
-/**
- * wrk's summaries of its loads made at the same time (one per node) as the counts of a run: rates
- * and counts summed; each latency percentile (and the maximum) the largest of the nodes', the mean
- * weighted by their requests. wrk counts answers above 399 (`errors.status`), not each status:
- * `statusCodes` has two entries, `2xx/3xx` and `4xx/5xx`. `errors` includes timeouts, as autocannon's
- * does. Mismatches are not known here (the spot checks count them).
- */
-export function summarizeWrk(outputs: readonly Omit<WrkOutput, 'generator'>[]): Counts {
-  let requests = 0
-  let requestsPerSecond = 0
-  let duration = 0
-  let non2xx = 0
-  let errors = 0
-  let timeouts = 0
-  let weightedMean = 0
-  const latency = { p50: 0, p90: 0, p99: 0, max: 0 }
-  for (const { summary } of outputs) {
-    const seconds = summary.durationMicros / 1e6
-    const { connect, read, write, status, timeout } = summary.errors
-    requests += summary.requests
-    requestsPerSecond += seconds > 0 ? summary.requests / seconds : 0
-    duration = Math.max(duration, seconds)
-    non2xx += status
-    errors += connect + read + write + timeout
-    timeouts += timeout
-    weightedMean += summary.latencyMicros.mean * summary.requests
-    for (const key of ['p50', 'p90', 'p99', 'max'] as const)
-      latency[key] = Math.max(latency[key], summary.latencyMicros[key])
-  }
-  const statusCodes: Record<string, number> = {}
-  if (requests > non2xx) statusCodes['2xx/3xx'] = requests - non2xx
-  if (non2xx > 0) statusCodes['4xx/5xx'] = non2xx
-  const ms = (micros: number): number => round(micros / 1000)
-  const nodes =
-    outputs.length > 1
-      ? outputs.map(({ url, connections, summary }): NodeShare => ({
-          url,
-          connections,
-          requestsPerSecond:
-            summary.durationMicros > 0 ? summary.requests / (summary.durationMicros / 1e6) : 0,
-          requests: summary.requests,
-          latencyMs: { p50: ms(summary.latencyMicros.p50), p99: ms(summary.latencyMicros.p99) },
-        }))
-      : undefined
-  return {
-    requestsPerSecond,
-    completedPerSecond: duration > 0 ? requests / duration : 0,
-    requests,
-    durationSeconds: duration,
-    latencyMs: {
-      p50: ms(latency.p50),
-      p90: ms(latency.p90),
-      p99: ms(latency.p99),
-      mean: ms(requests > 0 ? weightedMean / requests : 0),
-      max: ms(latency.max),
-    },
-    non2xx,
-    errors,
-    timeouts,
-    mismatches: 0,
-    statusCodes,
-    ...(nodes ? { nodes } : {}),
-  }
-}
-
-/**
- * Rates, latency percentiles and failure counts of autocannon runs made at the same time (one per
- * node): rates and counts are summed, percentiles taken over every response of all of them.
- */
-function summarizeAutocannon(outputs: readonly AutocannonOutput[]): Counts {
-  let total = 0
-  for (const output of outputs) total += output.latencies.length
-  const merged = new Float64Array(total)
-  let offset = 0
-  for (const output of outputs) {
-    merged.set(output.latencies, offset)
-    offset += output.latencies.length
-  }
-  const sorted = merged.sort()
-  let sum = 0
-  for (const value of sorted) sum += value
-  const statusCodes: Record<string, number> = {}
-  let requestsPerSecond = 0
-  let duration = 0
-  let non2xx = 0
-  let errors = 0
-  let timeouts = 0
-  let mismatches = 0
-  for (const { result } of outputs) {
-    for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) {
-      statusCodes[code] = (statusCodes[code] ?? 0) + (stats.count ?? 0)
-    }
-    requestsPerSecond += result.requests.mean
-    duration = Math.max(duration, result.duration)
-    non2xx += result.non2xx
-    errors += result.errors
-    timeouts += result.timeouts
-    mismatches += result.mismatches
-  }
-  const nodes =
-    outputs.length > 1
-      ? outputs.map(({ url, connections, result, latencies }): NodeShare => {
-          const own = latencies.slice().sort()
-          return {
-            url,
-            connections,
-            requestsPerSecond: result.requests.mean,
-            requests: own.length,
-            latencyMs: { p50: round(percentile(own, 50)), p99: round(percentile(own, 99)) },
-          }
-        })
-      : undefined
-  return {
-    requestsPerSecond,
-    completedPerSecond: duration > 0 ? sorted.length / duration : 0,
-    requests: sorted.length,
-    durationSeconds: duration,
-    latencyMs: {
-      p50: round(percentile(sorted, 50)),
-      p90: round(percentile(sorted, 90)),
-      p99: round(percentile(sorted, 99)),
-      mean: round(sorted.length > 0 ? sum / sorted.length : 0),
-      max: round(sorted.length > 0 ? (sorted[sorted.length - 1] ?? 0) : 0),
-    },
-    non2xx,
-    errors,
-    timeouts,
-    mismatches,
-    statusCodes,
-    ...(nodes ? { nodes } : {}),
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { summarizeWrk } from './load.js'
+import { summarizeWrk } from './load_wrk.js'
 import type { WrkSummary } from './wrk.js'
 
 const node = (requests: number, status: number, p99: number): WrkSummary => ({
