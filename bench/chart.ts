@@ -243,7 +243,8 @@ export function renderChart(report: BenchReport): string {
 
   const { machine, settings } = report
   const subtitle =
-    `${machine.model}, ${machine.cores} cores, Node ${machine.node}; autocannon, ` +
+    `${machine.model}, ${machine.cores} cores, Node ${machine.node}; ` +
+    (settings.generator === 'wrk' ? 'wrk (autocannon for refresh and DPoP), ' : 'autocannon, ') +
     `${settings.connections} connections, on the same ${machine.cores} cores as the server; ` +
     `${settings.runs === 1 ? '1 run' : `median of ${settings.runs} runs`} of ${settings.measureSeconds} s per case`
   const note =

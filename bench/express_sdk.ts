@@ -1,7 +1,9 @@
 /**
  * The Verifier SDK in an Express API beside the alternatives a resource server would pick: Auth0's
  * `express-oauth2-jwt-bearer` and jose by hand (`express_app.ts`: one app shape, one process each),
- * loaded by autocannon from this process with 50 connections, on two token streams:
+ * loaded with 50 connections by wrk (`wrk.ts`: one thread, the requests pre-formatted from a file of
+ * tokens), or by autocannon from this process where wrk is not installed (or with
+ * `--load-generator autocannon`), on two token streams:
  *   - repeated: one token on every request (a client reusing its access token);
  *   - fresh: a cycle of FRESH_TOKENS distinct tokens, three times the SDK's default cache (10,000),
  *     so that no token is still cached when it comes round again: every request checks a signature.
@@ -15,12 +17,16 @@
  * /proc), which other load on the machine disturbs far less than the rate.
  *
  * Usage: node dist/bench/express_sdk.js [--seconds S] [--rounds N] [--connections N] [--apps A,B]
- *        (default 5 s per run, 3 rounds, 50 connections, apps latchkey,auth0,jose; also
+ *          [--load-generator wrk|autocannon]
+ *        (default 5 s per run, 3 rounds, 50 connections, apps latchkey,auth0,jose, wrk when it is on
+ *        PATH; also
  *        latchkey-inline and latchkey-offload, the SDK with `offloadSignatureChecks` false or true)
  * Targets: the SDK >= 2x express-oauth2-jwt-bearer on a repeated token, >= 1.2x on fresh tokens.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -31,6 +37,7 @@ import { createSqliteStore } from '../src/store/sqlite/index.js'
 import type { AccessTokenClaims } from '../src/tokens/jwt.js'
 import { KeyRing } from '../src/tokens/key_ring.js'
 import { createClient, startServer } from '../test/helpers/server.js'
+import { cycleScript, findWrk, runWrk, wrkVersion } from './wrk.js'
 
 const { values } = parseArgs({
   options: {
@@ -38,6 +45,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     apps: { type: 'string', default: 'latchkey,auth0,jose' },
+    'load-generator': { type: 'string' },
   },
 })
 const SECONDS = Math.max(1, Math.ceil(Number(values.seconds)))
@@ -45,6 +53,11 @@ const ROUNDS = Math.max(1, Math.floor(Number(values.rounds)))
 const CONNECTIONS = Math.max(1, Math.floor(Number(values.connections)))
 const FRESH_TOKENS = 30_000
 const APP = fileURLToPath(new URL('./express_app.js', import.meta.url))
+const GENERATOR = values['load-generator'] ?? (findWrk() === null ? 'autocannon' : 'wrk')
+if (GENERATOR !== 'wrk' && GENERATOR !== 'autocannon')
+  throw new Error(`--load-generator must be wrk or autocannon, not ${JSON.stringify(GENERATOR)}`)
+if (GENERATOR === 'wrk' && findWrk() === null) throw new Error('wrk is not on PATH')
+const WRK = GENERATOR === 'wrk'
 
 type Kind = 'latchkey' | 'latchkey-inline' | 'latchkey-offload' | 'auth0' | 'jose'
 const NAMES: Record<Kind, string> = {
@@ -89,10 +102,20 @@ interface Run {
   errors: number
 }
 
-/** One run of `seconds` on `app`; `tokens`: one (repeated) or a cycle (fresh). */
-async function load(app: App, tokens: readonly string[], seconds: number): Promise<Run> {
+/** A token stream: one token (repeated) or a cycle (fresh), and wrk's script sending it. */
+interface Stream {
+  tokens: readonly string[]
+  /** Null when autocannon loads it. */
+  wrkScript: string | null
+}
+
+/** One run of `seconds` on `app`. */
+async function load(app: App, stream: Stream, seconds: number): Promise<Run> {
   const before = cpuSeconds(app.child.pid!, false)
-  const run = await loadUrl(app.url, tokens, seconds)
+  const run =
+    stream.wrkScript === null
+      ? await loadUrl(app.url, stream.tokens, seconds)
+      : await loadWithWrk(app.url, stream.wrkScript, seconds)
   const after = cpuSeconds(app.child.pid!, false)
   const requests = run.rate * seconds
   return {
@@ -102,6 +125,34 @@ async function load(app: App, tokens: readonly string[], seconds: number): Promi
         ? null
         : ((after - before) / requests) * 1e6,
   }
+}
+
+async function loadWithWrk(
+  url: string,
+  script: string,
+  seconds: number,
+): Promise<Omit<Run, 'cpuMicros'>> {
+  const { requests, durationMicros, errors, latencyMicros } = await runWrk(
+    url,
+    CONNECTIONS,
+    seconds,
+    script,
+  )
+  return {
+    rate: durationMicros > 0 ? requests / (durationMicros / 1e6) : 0,
+    p99: Math.round(latencyMicros.p99 / 10) / 100,
+    non2xx: errors.status,
+    errors: errors.connect + errors.read + errors.write + errors.timeout,
+  }
+}
+
+/** Writes the stream of `tokens` for wrk into `folder` (the tokens, then the script reading them). */
+function wrkStream(folder: string, name: string, tokens: readonly string[]): Stream {
+  const values = join(folder, `${name}.txt`)
+  writeFileSync(values, tokens.map((t) => `Bearer ${t}\n`).join(''))
+  const script = join(folder, `${name}.lua`)
+  writeFileSync(script, cycleScript('authorization', values))
+  return { tokens, wrkScript: script }
 }
 
 function loadUrl(
@@ -152,6 +203,7 @@ const median = (xs: number[]): number => {
 
 const server = await startServer({ env: { LATCHKEY_LOG_LEVEL: 'warn' } })
 const apps: App[] = []
+const folder = mkdtempSync(join(tmpdir(), 'latchkey-express-'))
 try {
   const api = createClient(
     server.db,
@@ -206,7 +258,9 @@ try {
     if (bad.status !== 401) throw new Error(`${NAMES[app.kind]}: a forged token got ${bad.status}`)
   }
 
-  const streams = { repeated: [tokens[0]!], fresh: tokens } as const
+  const stream = (name: string, list: readonly string[]): Stream =>
+    WRK ? wrkStream(folder, name, list) : { tokens: list, wrkScript: null }
+  const streams = { repeated: stream('repeated', [tokens[0]!]), fresh: stream('fresh', tokens) }
   const runs = new Map<string, Run[]>()
   for (const [stream, list] of Object.entries(streams)) {
     for (const app of apps) await load(app, list, 1) // warm-up, not counted
@@ -236,7 +290,8 @@ try {
     a === null || b === null || b <= 0 ? null : a / b
   console.log(
     `Express API, GET /api behind each middleware (node ${process.version}; ${CONNECTIONS} connections, ` +
-      `${ROUNDS} interleaved rounds of ${SECONDS} s, median; fresh = a cycle of ${FRESH_TOKENS.toLocaleString('en-US')} tokens)`,
+      `${ROUNDS} interleaved rounds of ${SECONDS} s, median; fresh = a cycle of ${FRESH_TOKENS.toLocaleString('en-US')} tokens; ` +
+      `${WRK ? `wrk ${wrkVersion()}` : `autocannon${values['load-generator'] ? '' : ' (wrk is not on PATH)'}`})`,
   )
   for (const stream of Object.keys(streams)) {
     for (const kind of KINDS) {
@@ -274,4 +329,5 @@ try {
 } finally {
   for (const app of apps) app.child.kill('SIGTERM')
   await server.dispose()
+  rmSync(folder, { recursive: true, force: true })
 }

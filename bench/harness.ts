@@ -296,6 +296,22 @@ export function cpuSeconds(pid: number, withChildren = true): number | null {
 }
 
 /**
+ * Linux: user+system CPU seconds of this process's child processes that have exited and been reaped
+ * (`cutime` + `cstime`), or null where /proc is missing. The difference over a run is the CPU of the
+ * children that ended within it (the wrk loads), however short they lived.
+ */
+export function reapedChildrenCpuSeconds(): number | null {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[13]) + Number(fields[14])
+    return Number.isFinite(ticks) ? ticks / 100 : null
+  } catch {
+    return null
+  }
+}
+
+/**
  * Linux: CPU seconds the whole machine has spent busy in processes (user, nice, system, steal), or null
  * where /proc is missing. Interrupt and softirq time is left out: on loopback the kernel's TCP receive
  * work runs as softirq, charged to no process, so it belongs to this benchmark's own traffic. With the

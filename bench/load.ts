@@ -1,17 +1,46 @@
 /**
- * One load case: a warm-up run that is thrown away, then the measured runs, all with autocannon in
- * this process (the server is a child process). Latencies are recorded here from every response with
- * microsecond resolution; autocannon's own histogram keeps whole milliseconds only. The server's RSS
- * is sampled during each measured run, and the CPU of the server, of its database processes, of this
- * process and of everything else on the machine is accounted for.
+ * One load case: a warm-up run that is thrown away, then the measured runs. The server's RSS is
+ * sampled during each measured run, and the CPU of the server, of its database processes, of the load
+ * generator, of this process and of everything else on the machine is accounted for.
  *
- * A system of several nodes has no balancer in front: the load is one autocannon instance per node,
- * all running at once, the connections split evenly between them. The rate is their sum; the latency
- * percentiles come from every response of every node, merged; CPU and RSS are summed over the nodes.
+ * Two load generators, chosen per case (`LoadSettings.generator`):
+ *   - wrk (`wrk.ts`, `load_wrk.ts`), a child process, for every case whose request is always the
+ *     same: it takes far less CPU than autocannon for the same rate, CPU the server under test keeps
+ *     on a shared machine. Its latencies come from its own histogram (µs). It does not read the
+ *     bodies, so `verifyBody` runs on SPOT_CHECKS requests of the same kind sent with fetch right
+ *     before and right after each measured run (outside its timing); a false, or a non-2xx answer,
+ *     counts as a mismatch. It tells only answers below 400 from the rest: a 3xx would pass the
+ *     status count, not the spot checks. Its CPU is that of the wrk processes (reaped children of
+ *     this process).
+ *   - autocannon (`load_autocannon.ts`), in this process, for the cases whose next request is built
+ *     from the previous response (`target.dynamic`: a rotating refresh token, a DPoP proof per
+ *     request), and for every case when wrk is not installed or not chosen. Every response body is
+ *     checked as it arrives; latencies are recorded from every response with microsecond resolution
+ *     (autocannon's own histogram keeps whole milliseconds only). Its CPU is this process's.
+ *
+ * A system of several nodes has no balancer in front: the load is one load generator per node, all
+ * running at once, the connections split evenly between them. The rate is their sum; CPU and RSS are
+ * summed over the nodes. With autocannon the latency percentiles come from every response of every
+ * node, merged; wrk's histograms cannot be merged from their percentiles, so each percentile is the
+ * largest of the nodes' (an upper bound of the merged one, which lies between the nodes' smallest and
+ * largest; the nodes take the same share of the load, so the bound is close).
  */
-import autocannon from 'autocannon'
-import { cpuSeconds, machineBusySeconds, rssBytes } from './harness.js'
+import { cpuSeconds, machineBusySeconds, reapedChildrenCpuSeconds, rssBytes } from './harness.js'
+import {
+  runAutocannon,
+  stopAutocannon,
+  summarizeAutocannon,
+  type AutocannonOutput,
+} from './load_autocannon.js'
+import { runWrkOnce, spotCheck, summarizeWrk, type WrkOutput } from './load_wrk.js'
 import type { Progress } from './progress.js'
+import { stopWrk } from './wrk.js'
+
+/**
+ * `wrk`: wrk for the fixed requests, autocannon for the dynamic ones; `autocannon`: autocannon for
+ * every case.
+ */
+export type LoadGenerator = 'wrk' | 'autocannon'
 
 /**
  * A request body that changes on every request (a rotating refresh token): `next()` is asked for the
@@ -32,7 +61,10 @@ export interface LoadTarget {
   url: string
   headers: Record<string, string>
   body: string
-  /** A cheap check of every response body; a `false` counts as a mismatch and fails the case. */
+  /**
+   * A cheap check of a response body; a `false` counts as a mismatch and fails the case. Run on every
+   * response under autocannon, on SPOT_CHECKS before and after each run under wrk.
+   */
   verifyBody?: (body: string) => boolean
   /** When set, `body` is only the first request's and every later body comes from here. */
   dynamic?: DynamicBody
@@ -57,20 +89,24 @@ export interface LoadSettings {
   measureSeconds: number
   /** Measured runs after the one warm-up; the report takes the median. */
   runs: number
+  generator: LoadGenerator
 }
 
 /** One node's part of a load split over several nodes. */
 export interface NodeShare {
   url: string
   connections: number
-  /** Mean of this node's autocannon per-second samples. */
+  /** Mean of this node's autocannon per-second samples (wrk: its requests over its duration). */
   requestsPerSecond: number
   requests: number
   latencyMs: { p50: number; p99: number }
 }
 
 export interface LoadResult {
-  /** Mean of autocannon's per-second samples, as its own report prints it (summed over nodes). */
+  /**
+   * Mean of autocannon's per-second samples, as its own report prints it (wrk: completed requests over
+   * its duration), summed over nodes.
+   */
   requestsPerSecond: number
   /** Completed requests over the measured wall time, for comparison with the mean of samples. */
   completedPerSecond: number
@@ -93,8 +129,13 @@ export interface LoadResult {
    * several nodes, the largest sum of their resident sets sampled at the same moment.
    */
   peakRssBytes: number | null
-  /** This process's CPU over the measured run (the load generator), as a share of one core. */
-  loadGeneratorCpu: number
+  /**
+   * The load generator's CPU over the measured run, as a share of one core: the wrk processes', or
+   * with autocannon this process's (null where /proc is missing, with wrk).
+   */
+  loadGeneratorCpu: number | null
+  /** This process's CPU over the measured run, as a share of one core (with autocannon, the same). */
+  harnessCpu: number
   /**
    * CPU used by everything else on the machine over the measured run, as a share of one core: other
    * load that competed with this run (null where /proc is missing).
@@ -104,90 +145,33 @@ export interface LoadResult {
   nodes?: NodeShare[]
 }
 
-interface RunOutput {
-  url: string
-  connections: number
-  result: autocannon.Result
-  latencies: Float64Array
-}
+type RunOutput = AutocannonOutput | WrkOutput
 
-const running = new Set<autocannon.Instance>()
+/** `seconds` of load, or exactly `amount` requests. */
+export type Length = { seconds: number } | { amount: number }
 
 /** Stops the runs in progress (Ctrl-C). */
 export function stopLoad(): void {
-  for (const instance of running) instance.stop()
+  stopAutocannon()
+  stopWrk()
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[index] ?? 0
+/** Whether `target` is loaded by wrk under `generator`: its request must never change. */
+function byWrk(target: LoadTarget, generator: LoadGenerator): boolean {
+  return generator === 'wrk' && target.dynamic === undefined
 }
 
-/** `seconds` of load, or exactly `amount` requests. */
-type Length = { seconds: number } | { amount: number }
-
+/** `length` of load on `target`, by wrk when `generator` allows it (wrk knows no request count). */
 function runOnce(
   target: LoadTarget,
   connections: number,
   length: Length,
+  generator: LoadGenerator,
   onTick: (secondsLeft: number) => void,
 ): Promise<RunOutput> {
-  return new Promise((resolve, reject) => {
-    let latencies = new Float64Array(1 << 16)
-    let count = 0
-    const options: autocannon.Options = {
-      url: target.url,
-      method: 'POST',
-      headers: target.headers,
-      body: target.body,
-      connections,
-      ...('amount' in length ? { amount: length.amount } : { duration: length.seconds }),
-      pipelining: 1,
-      timeout: 10,
-    }
-    if (target.verifyBody) {
-      const verify = target.verifyBody
-      options.verifyBody = (body) => typeof body === 'string' && verify(body)
-    }
-    if (target.dynamic) {
-      const dynamic = target.dynamic
-      options.requests = [
-        {
-          method: 'POST',
-          headers: target.headers,
-          body: target.body,
-          setupRequest: (request) =>
-            dynamic.headers === undefined
-              ? { ...request, body: dynamic.next() }
-              : {
-                  ...request,
-                  body: dynamic.next(),
-                  headers: { ...request.headers, ...dynamic.headers() },
-                },
-          onResponse: (status, body) => dynamic.answered(status, body),
-        },
-      ]
-    }
-    const instance = autocannon(options, (error: unknown, result) => {
-      running.delete(instance)
-      if (error)
-        reject(error instanceof Error ? error : new Error(`autocannon: ${JSON.stringify(error)}`))
-      else
-        resolve({ url: target.url, connections, result, latencies: latencies.subarray(0, count) })
-    })
-    running.add(instance)
-    let left = 'seconds' in length ? length.seconds : 0
-    instance.on('tick', () => onTick(--left))
-    instance.on('response', (_client, _status, _bytes, responseTime) => {
-      if (count === latencies.length) {
-        const bigger = new Float64Array(latencies.length * 2)
-        bigger.set(latencies)
-        latencies = bigger
-      }
-      latencies[count++] = responseTime
-    })
-  })
+  if (byWrk(target, generator) && 'seconds' in length)
+    return runWrkOnce(target, connections, length.seconds, onTick)
+  return runAutocannon(target, connections, length, onTick)
 }
 
 /** `connections` split as evenly as possible over `parts` loads (the first ones get one more). */
@@ -209,12 +193,13 @@ function runSplit(
   targets: readonly LoadTarget[],
   connections: number,
   seconds: number,
+  generator: LoadGenerator,
   onTick: (secondsLeft: number) => void,
 ): Promise<RunOutput[]> {
   const split = splitConnections(connections, targets.length)
   return Promise.all(
     targets.map((target, i) =>
-      runOnce(target, split[i] ?? 1, { seconds }, i === 0 ? onTick : () => {}),
+      runOnce(target, split[i] ?? 1, { seconds }, generator, i === 0 ? onTick : () => {}),
     ),
   )
 }
@@ -234,7 +219,9 @@ export async function warmUp(
   splitConnections(settings.connections, targets.length)
   if (settings.warmupSeconds <= 0) return
   progress.phase(`${id}: ${label}`, settings.warmupSeconds)
-  await runSplit(targets, settings.connections, settings.warmupSeconds, (s) => progress.tick(s))
+  await runSplit(targets, settings.connections, settings.warmupSeconds, settings.generator, (s) =>
+    progress.tick(s),
+  )
 }
 
 /**
@@ -318,6 +305,8 @@ async function measureOnce(
 ): Promise<LoadResult> {
   const { serverPids } = observed
   const redisPid = observed.redisPid ?? null
+  const wrk = targets.every((target) => byWrk(target, settings.generator))
+  const checkedBefore = wrk ? await spotCheck(targets) : 0
   let peakRss = summedRss(serverPids)
   const sampler = setInterval(() => {
     const rss = summedRss(serverPids)
@@ -328,17 +317,23 @@ async function measureOnce(
   const cpuBefore = summedCpu(serverPids)
   const machineBefore = machineBusySeconds()
   const ownBefore = process.cpuUsage()
+  const childrenBefore = reapedChildrenCpuSeconds()
   const started = performance.now()
   let outputs: RunOutput[]
   try {
-    outputs = await runSplit(targets, settings.connections, settings.measureSeconds, (s) =>
-      progress.tick(s),
+    outputs = await runSplit(
+      targets,
+      settings.connections,
+      settings.measureSeconds,
+      settings.generator,
+      (s) => progress.tick(s),
     )
   } finally {
     clearInterval(sampler)
   }
   const wall = (performance.now() - started) / 1000
   const own = process.cpuUsage(ownBefore)
+  const childrenAfter = reapedChildrenCpuSeconds()
   const cpuAfter = summedCpu(serverPids)
   const machineAfter = machineBusySeconds()
   const companionsAfter = cpuOfEach(companions)
@@ -351,16 +346,29 @@ async function measureOnce(
     redisBefore === null || redisAfter === null ? null : (redisAfter - redisBefore) / wall
 
   const serverCpu = cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / wall
-  const loadGeneratorCpu = (own.user + own.system) / 1e6 / wall
+  const harnessCpu = (own.user + own.system) / 1e6 / wall
+  let loadGeneratorCpu: number | null = harnessCpu
+  if (wrk)
+    loadGeneratorCpu =
+      childrenBefore === null || childrenAfter === null
+        ? null
+        : (childrenAfter - childrenBefore) / wall
+  const counts = summarize(outputs)
+  const checkedAfter = wrk ? await spotCheck(targets) : 0
   return {
-    ...summarize(outputs),
+    ...counts,
+    mismatches: counts.mismatches + checkedBefore + checkedAfter,
     serverCpu,
     databaseCpu,
     redisCpu,
     peakRssBytes: peakRss,
     loadGeneratorCpu,
+    harnessCpu,
     otherCpu:
-      serverCpu === null || machineBefore === null || machineAfter === null
+      serverCpu === null ||
+      loadGeneratorCpu === null ||
+      machineBefore === null ||
+      machineAfter === null
         ? null
         : Math.max(
             0,
@@ -368,96 +376,45 @@ async function measureOnce(
               serverCpu -
               (databaseCpu ?? 0) -
               (redisCpu ?? 0) -
-              loadGeneratorCpu,
+              loadGeneratorCpu -
+              (wrk ? harnessCpu : 0),
           ),
   }
 }
 
-type Counts = Omit<
+/** What a load generator's runs tell, before the CPU and RSS accounting of `measureOnce`. */
+export type Counts = Omit<
   LoadResult,
-  'serverCpu' | 'databaseCpu' | 'redisCpu' | 'peakRssBytes' | 'loadGeneratorCpu' | 'otherCpu'
+  | 'serverCpu'
+  | 'databaseCpu'
+  | 'redisCpu'
+  | 'peakRssBytes'
+  | 'loadGeneratorCpu'
+  | 'harnessCpu'
+  | 'otherCpu'
 >
 
-const round = (ms: number): number => Math.round(ms * 1000) / 1000
-
-/**
- * Rates, latency percentiles and failure counts of autocannon runs made at the same time (one per
- * node): rates and counts are summed, percentiles taken over every response of all of them.
- */
+/** Rates, latency percentiles and failure counts of the runs made at the same time (one per node). */
 function summarize(outputs: readonly RunOutput[]): Counts {
-  let total = 0
-  for (const output of outputs) total += output.latencies.length
-  const merged = new Float64Array(total)
-  let offset = 0
-  for (const output of outputs) {
-    merged.set(output.latencies, offset)
-    offset += output.latencies.length
-  }
-  const sorted = merged.sort()
-  let sum = 0
-  for (const value of sorted) sum += value
-  const statusCodes: Record<string, number> = {}
-  let requestsPerSecond = 0
-  let duration = 0
-  let non2xx = 0
-  let errors = 0
-  let timeouts = 0
-  let mismatches = 0
-  for (const { result } of outputs) {
-    for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) {
-      statusCodes[code] = (statusCodes[code] ?? 0) + (stats.count ?? 0)
-    }
-    requestsPerSecond += result.requests.mean
-    duration = Math.max(duration, result.duration)
-    non2xx += result.non2xx
-    errors += result.errors
-    timeouts += result.timeouts
-    mismatches += result.mismatches
-  }
-  const nodes =
-    outputs.length > 1
-      ? outputs.map(({ url, connections, result, latencies }): NodeShare => {
-          const own = latencies.slice().sort()
-          return {
-            url,
-            connections,
-            requestsPerSecond: result.requests.mean,
-            requests: own.length,
-            latencyMs: { p50: round(percentile(own, 50)), p99: round(percentile(own, 99)) },
-          }
-        })
-      : undefined
-  return {
-    requestsPerSecond,
-    completedPerSecond: duration > 0 ? sorted.length / duration : 0,
-    requests: sorted.length,
-    durationSeconds: duration,
-    latencyMs: {
-      p50: round(percentile(sorted, 50)),
-      p90: round(percentile(sorted, 90)),
-      p99: round(percentile(sorted, 99)),
-      mean: round(sorted.length > 0 ? sum / sorted.length : 0),
-      max: round(sorted.length > 0 ? (sorted[sorted.length - 1] ?? 0) : 0),
-    },
-    non2xx,
-    errors,
-    timeouts,
-    mismatches,
-    statusCodes,
-    ...(nodes ? { nodes } : {}),
-  }
+  const wrk = outputs.flatMap((o) => (o.generator === 'wrk' ? [o] : []))
+  const autocannon = outputs.flatMap((o) => (o.generator === 'autocannon' ? [o] : []))
+  if (wrk.length > 0 && autocannon.length > 0) throw new Error('one load, two load generators')
+  return wrk.length > 0 ? summarizeWrk(wrk) : summarizeAutocannon(autocannon)
 }
 
 /**
- * Sends exactly `amount` requests through the same path as a measured run and returns why that load
- * would be reported as failed (null when it would count as clean): the negative control.
+ * Sends exactly `amount` requests (with wrk, which knows no request count: 1 s of requests) through
+ * the same path as a measured run and returns why that load would be reported as failed (null when
+ * it would count as clean): the negative control.
  */
 export async function probe(
   target: LoadTarget,
   connections: number,
   amount: number,
+  generator: LoadGenerator,
 ): Promise<{ failure: string | null; statusCodes: Record<string, number> }> {
-  const output = await runOnce(target, connections, { amount }, () => {})
+  const length = byWrk(target, generator) ? { seconds: 1 } : { amount }
+  const output = await runOnce(target, connections, length, generator, () => {})
   const counts = summarize([output])
   const failure = failureOf({
     ...counts,
@@ -465,7 +422,8 @@ export async function probe(
     databaseCpu: null,
     redisCpu: null,
     peakRssBytes: null,
-    loadGeneratorCpu: 0,
+    loadGeneratorCpu: null,
+    harnessCpu: 0,
     otherCpu: null,
   })
   return { failure, statusCodes: counts.statusCodes }

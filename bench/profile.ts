@@ -1,7 +1,7 @@
 /**
  * Where the token endpoint's time goes: starts `latchkey serve` (SQLite, the benchmark's clients)
- * under `node --cpu-prof`, loads one case with autocannon (default: POST /token client_credentials,
- * JWT) for a warm-up and then `--seconds` (default 10), stops the server with SIGINT (its graceful
+ * under `node --cpu-prof`, loads one case (default: POST /token client_credentials, JWT) with wrk when
+ * it is installed, else autocannon (`load.ts`; token-dpop always with autocannon) for a warm-up and then `--seconds` (default 10), stops the server with SIGINT (its graceful
  * exit path: `latchkey serve` handles SIGINT and SIGTERM by closing and calling `process.exit`, which
  * is when Node writes the profile), then reads the `.cpuprofile` and prints the top functions by self
  * time and by inclusive time, and self time by package.
@@ -22,6 +22,7 @@ import { freePort, Harness, tailOf, threadCpuSeconds, waitUntilReady } from './h
 import { runLoad } from './load.js'
 import { FULL_PROFILE_SECONDS, profileOutput } from './outputs.js'
 import { Progress } from './progress.js'
+import { findWrk } from './wrk.js'
 import { summarizeProfile, formatProfile, type CPUProfile } from './profile_summary.js'
 
 const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url))
@@ -88,7 +89,13 @@ try {
   const loadStarted = performance.now()
   const [run] = await runLoad(
     [target],
-    { connections: Number(values.connections), warmupSeconds: 2, measureSeconds: seconds, runs: 1 },
+    {
+      connections: Number(values.connections),
+      warmupSeconds: 2,
+      measureSeconds: seconds,
+      runs: 1,
+      generator: findWrk() === null ? 'autocannon' : 'wrk',
+    },
     { serverPids: [server.pid] },
     progress,
   )

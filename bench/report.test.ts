@@ -29,6 +29,7 @@ function clean(id: string, rate: number): CaseReport {
     redisCpu: null,
     peakRssBytes: null,
     loadGeneratorCpu: 0.5,
+    harnessCpu: 0.1,
     otherCpu: 0,
     nodes: undefined,
   }
@@ -63,7 +64,7 @@ function run(signInRounds?: SignFloorInRounds): BenchReport {
       loadAverageAtStart: [0, 0, 0],
     },
     loadGenerator: 'autocannon',
-    settings: { connections: 50, warmupSeconds: 3, measureSeconds: 10, runs: 3 },
+    settings: { connections: 50, warmupSeconds: 3, measureSeconds: 10, runs: 3, generator: 'wrk' },
     floors: {
       es256SignPerSecond: 20_000,
       es256VerifyPerSecond: 10_000,

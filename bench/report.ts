@@ -7,6 +7,7 @@ import { dirname } from 'node:path'
 import { CASE_IDS, CASE_TITLES, type CaseId } from './cases.js'
 import type { CryptoFloors, SignFloorInRounds } from './floors.js'
 import type { LoadResult, LoadSettings } from './load.js'
+import { SPOT_CHECKS } from './load_wrk.js'
 import type { LoginCost } from './login_cost.js'
 import type { SdkBench } from './sdk_benches.js'
 
@@ -318,6 +319,7 @@ function caseRow(report: BenchReport, system: SystemReport, c: CaseReport): stri
     pct(r.serverCpu),
     r.databaseCpu === null ? '' : pct(r.databaseCpu),
     r.redisCpu === null ? '' : pct(r.redisCpu),
+    pct(r.loadGeneratorCpu),
     pct(r.otherCpu),
     system.id === 'reference' ? '' : times(ratio(r.requestsPerSecond, reference)),
     ofFloor === null ? '—' : `${pct(ofFloor)} ${floor.name}`,
@@ -380,7 +382,13 @@ export function formatReport(report: BenchReport): string {
       `${settings.warmupSeconds} s (not counted), then ${settings.runs} × ${settings.measureSeconds} s ` +
       `measured per case${settings.runs > 1 ? ', median run shown' : ''}`,
   )
-  out.push('req/s: mean of per-second samples; latency: every response, µs resolution')
+  out.push(
+    settings.generator === 'wrk'
+      ? 'req/s: completed requests over the run (wrk), mean of per-second samples (autocannon: refresh,' +
+          " token-dpop); latency: µs resolution, from wrk's histogram or every response (autocannon);" +
+          ` bodies: ${SPOT_CHECKS} requests checked before and after each wrk run, every response under autocannon`
+      : 'req/s: mean of per-second samples; latency: every response, µs resolution',
+  )
   out.push('')
 
   out.push('Floors (same run)')
@@ -442,19 +450,21 @@ export function formatReport(report: BenchReport): string {
         'server CPU',
         'db CPU',
         'redis CPU',
+        'load gen CPU',
         'other CPU',
         'vs reference',
         'vs floor',
       ],
       rows,
-      [false, false, true, true, true, true, true, true, true, true, true, true, true, true],
+      [false, false, true, true, true, true, true, true, true, true, true, true, true, true, true],
     ),
   )
   out.push(
     'cases: ' + CASE_IDS.map((id) => `${id} = ${CASE_TITLES[id]}`).join('; ') + '.',
     'peak RSS: largest resident set of the server sampled during the case; CPU: share of one core' +
       ' over the measured run (100% = one core); db = the PostgreSQL backends of the bench database;' +
-      ' redis = the whole Redis server process; other = everything else on the machine. vs floor:' +
+      ' redis = the whole Redis server process; load gen = the load generator (the wrk processes, or' +
+      ' with autocannon the harness process); other = everything else on the machine. vs floor:' +
       " sign/verify = raw ES256 ops/s, http = bare node:http req/s; token-jwt's sign: " +
       `${signFloor(report).measured}.`,
   )
@@ -463,8 +473,9 @@ export function formatReport(report: BenchReport): string {
     out.push(
       '2 nodes: two `latchkey serve` on one database and issuer, no balancer: two loads at once, one' +
         ' per node with half the connections each; req/s is their sum, p50 and p99 are over every' +
-        ' response of both (merged, not the worse node), server CPU and peak RSS are summed over' +
-        ' both nodes; introspection on each node is of a token issued by the other.',
+        " response of both (merged) under autocannon, the larger of the two nodes' under wrk (its" +
+        ' histograms cannot be merged); server CPU and peak RSS are summed over both nodes;' +
+        ' introspection on each node is of a token issued by the other.',
     )
     out.push('')
     out.push("2 nodes: each node's part of the load (median run)")

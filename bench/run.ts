@@ -19,7 +19,7 @@
  *
  * Usage: node dist/bench/run.js [--quick] [--duration S] [--warmup S] [--runs N] [--connections N]
  *          [--only ID,ID] [--server PATH] [--postgres URL|off] [--redis URL|off] [--no-reference]
- *          [--no-sdk] [--sessions N] [--login-runs N] [--wait-quiet S]
+ *          [--no-sdk] [--sessions N] [--login-runs N] [--wait-quiet S] [--load-generator wrk|autocannon]
  *   --quick        1 s warm-up, 1 s measured, 1 run: the whole run in about two minutes (a check of
  *                  the harness, not a figure to publish); default 3 s warm-up, 3 × 10 s measured
  *   --runs N       measured runs per case after one warm-up; the median is reported (default 3)
@@ -35,6 +35,9 @@
  *   --connections  in all, per case (default 50); a two-node system gets half on each node
  *   --sessions N   sessions logged in for the refresh case (default: enough for every run)
  *   --wait-quiet S before each step, wait up to S s for other load to stop (default 20; --quick 0)
+ *   --load-generator  wrk: wrk for the cases whose request never changes, autocannon for those built
+ *                  from the previous response (`load.ts`); autocannon: autocannon for all (default
+ *                  wrk when it is on PATH)
  * Exits 1 when a case FAILED (non-2xx, errors or a wrong body), 0 otherwise, targets met or not.
  */
 import { existsSync } from 'node:fs'
@@ -46,7 +49,7 @@ import { bareHttpTarget, CASE_IDS, type CaseId } from './cases.js'
 import { writeChart } from './chart.js'
 import { createSignRounds, measureCryptoFloors } from './floors.js'
 import { freePort, Harness, peakRss, waitForQuiet, waitUntilReady } from './harness.js'
-import { stopLoad, type LoadSettings } from './load.js'
+import { stopLoad, type LoadGenerator, type LoadSettings } from './load.js'
 import { measureLoginCost } from './login_cost.js'
 import { benchOutputs, FULL_RUN } from './outputs.js'
 import { machineDescription } from './machine.js'
@@ -65,6 +68,7 @@ import {
   type SystemReport,
 } from './report.js'
 import { runSdkBenches } from './sdk_benches.js'
+import { findWrk, wrkVersion } from './wrk.js'
 import {
   loadCase,
   runCases,
@@ -110,6 +114,8 @@ interface Options {
   sessions: number
   loginRuns: number
   waitQuietSeconds: number
+  /** Why `settings.generator` was chosen, for the report. */
+  generatorReason: string
 }
 
 function positive(name: string, value: string | undefined, fallback: number): number {
@@ -137,6 +143,7 @@ function parseOptions(argv: string[]): Options {
       sessions: { type: 'string' },
       'login-runs': { type: 'string' },
       'wait-quiet': { type: 'string' },
+      'load-generator': { type: 'string' },
     },
     strict: true,
   })
@@ -150,6 +157,7 @@ function parseOptions(argv: string[]): Options {
       throw new Error(`--only: unknown case ${JSON.stringify(id)}; use ${CASE_IDS.join(', ')}`)
     }
   }
+  const { generator, generatorReason } = chooseGenerator(values['load-generator'])
   const server = resolve(values.server ?? DEFAULT_SERVER)
   if (!existsSync(server)) throw new Error(`${server} not found: run the build first`)
   const settings: LoadSettings = {
@@ -160,6 +168,7 @@ function parseOptions(argv: string[]): Options {
       positive('duration', values.duration, quick ? 1 : FULL_RUN.measureSeconds),
     ),
     runs: Math.floor(positive('runs', values.runs, quick ? 1 : FULL_RUN.runs)),
+    generator,
   }
   const postgres =
     values.postgres ??
@@ -187,7 +196,33 @@ function parseOptions(argv: string[]): Options {
       values['wait-quiet'] === '0'
         ? 0
         : positive('wait-quiet', values['wait-quiet'], quick ? 0 : 20),
+    generatorReason,
   }
+}
+
+/** The load generator `--load-generator` asks for, else wrk when it is on PATH; and why. */
+function chooseGenerator(asked: string | undefined): {
+  generator: LoadGenerator
+  generatorReason: string
+} {
+  const wrk = findWrk()
+  if (asked === undefined)
+    return wrk === null
+      ? { generator: 'autocannon', generatorReason: 'wrk is not on PATH' }
+      : { generator: 'wrk', generatorReason: `wrk found at ${wrk}` }
+  if (asked !== 'wrk' && asked !== 'autocannon')
+    throw new Error(`--load-generator must be wrk or autocannon, not ${JSON.stringify(asked)}`)
+  if (asked === 'wrk' && wrk === null) throw new Error('--load-generator wrk: wrk is not on PATH')
+  return { generator: asked, generatorReason: `--load-generator ${asked}` }
+}
+
+/** The load generators of a run, their versions, and why, for the report. */
+function describeGenerator(options: Options): string {
+  const autocannon = `autocannon ${versionOf(here('../../node_modules/autocannon/package.json'))}`
+  return options.settings.generator === 'wrk'
+    ? `wrk ${wrkVersion()}, 1 thread per node (fixed requests); ${autocannon} in the harness ` +
+        `process (requests built from the previous response); ${options.generatorReason}`
+    : `${autocannon}, in the harness process, every case; ${options.generatorReason}`
 }
 
 /** The environment of the children: ours, without any LATCHKEY_* setting of the caller's shell. */
@@ -333,7 +368,7 @@ async function bench(options: Options, harness: Harness): Promise<BenchReport> {
     finishedAt: '',
     quick: options.quick,
     machine: { ...machineDescription(), loadAverageAtStart },
-    loadGenerator: `autocannon ${versionOf(here('../../node_modules/autocannon/package.json'))}, in the harness process`,
+    loadGenerator: describeGenerator(options),
     settings,
     floors: { ...crypto, bareHttp, bareHttpPeakRssBytes },
     systems,
@@ -375,7 +410,10 @@ async function main(): Promise<number> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  process.on('exit', () => harness.closeNow())
+  process.on('exit', () => {
+    stopLoad()
+    harness.closeNow()
+  })
 
   try {
     const started = performance.now()

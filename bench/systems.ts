@@ -348,7 +348,12 @@ export async function startReference(
   const server = harness.spawnNode('reference', [REFERENCE_SERVER, String(port)], context.env({}))
   await waitUntilReady(`${baseUrl}/.well-known/openid-configuration`, server)
   // The failure path, proven on this very server: refused requests must make a case FAILED.
-  const negativeControl = await probe(wrongSecretTarget(baseUrl), 10, 200)
+  const negativeControl = await probe(
+    wrongSecretTarget(baseUrl),
+    10,
+    200,
+    context.settings.generator,
+  )
   progress.note(
     negativeControl.failure === null
       ? 'negative control BROKEN: refused requests were counted as clean'
