@@ -18,8 +18,8 @@
  *
  * Usage: node dist/bench/express_sdk.js [--seconds S] [--rounds N] [--connections N] [--apps A,B]
  *          [--load-generator wrk|autocannon]
- *        (default 5 s per run, 3 rounds, 50 connections, apps latchkey,auth0,jose, wrk when it is on
- *        PATH; also
+ *        (default 5 s per run, 3 rounds, 50 connections, apps latchkey,auth0,jose,none, wrk when it
+ *        is on PATH; none = the same app without a token check, its ceiling; also
  *        latchkey-inline and latchkey-offload, the SDK with `offloadSignatureChecks` false or true)
  * Targets: the SDK >= 2x express-oauth2-jwt-bearer on a repeated token, >= 1.2x on fresh tokens.
  */
@@ -44,7 +44,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
-    apps: { type: 'string', default: 'latchkey,auth0,jose' },
+    apps: { type: 'string', default: 'latchkey,auth0,jose,none' },
     'load-generator': { type: 'string' },
   },
 })
@@ -59,13 +59,14 @@ if (GENERATOR !== 'wrk' && GENERATOR !== 'autocannon')
 if (GENERATOR === 'wrk' && findWrk() === null) throw new Error('wrk is not on PATH')
 const WRK = GENERATOR === 'wrk'
 
-type Kind = 'latchkey' | 'latchkey-inline' | 'latchkey-offload' | 'auth0' | 'jose'
+type Kind = 'latchkey' | 'latchkey-inline' | 'latchkey-offload' | 'auth0' | 'jose' | 'none'
 const NAMES: Record<Kind, string> = {
   latchkey: '@latchkey/verifier/express',
   'latchkey-inline': 'SDK, offloadSignatureChecks false',
   'latchkey-offload': 'SDK, offloadSignatureChecks true',
   auth0: 'express-oauth2-jwt-bearer',
   jose: 'jose by hand (jwtVerify)',
+  none: 'no token check (the ceiling)',
 }
 
 const KINDS = values.apps.split(',').map((k) => k.trim()) as Kind[]
@@ -247,9 +248,10 @@ try {
     else if (typeof app === 'string') throw new Error(`${NAMES[kind]}: ${app}`)
     else apps.push(app)
   }
-  // Every app must accept a valid token and refuse a forged one before it is loaded.
+  // Every app must accept a valid token and refuse a forged one before it is loaded (but the one
+  // that checks none).
   const forged = `${tokens[0]!.slice(0, -4)}AAAA`
-  for (const app of apps) {
+  for (const app of apps.filter((a) => a.kind !== 'none')) {
     const ok = await fetch(app.url, { headers: { authorization: `Bearer ${tokens[0]}` } })
     const body = (await ok.json()) as { sub?: string }
     if (ok.status !== 200 || body.sub !== 'user-0')
@@ -314,6 +316,8 @@ try {
     freshVsAuth0: ratio(rate('latchkey', 'fresh'), rate('auth0', 'fresh')),
     repeatedVsJose: ratio(rate('latchkey', 'repeated'), rate('jose', 'repeated')),
     freshVsJose: ratio(rate('latchkey', 'fresh'), rate('jose', 'fresh')),
+    noCheckRepeatedPerSecond: rate('none', 'repeated'),
+    noCheckFreshPerSecond: rate('none', 'fresh'),
   }
   const x = (v: number | null): string => (v === null ? 'not measured' : `${v.toFixed(2)}x`)
   console.log(
@@ -321,6 +325,16 @@ try {
       `fresh ${x(figures.freshVsAuth0)} (target >= 1.2x); vs jose by hand: repeated ` +
       `${x(figures.repeatedVsJose)}, fresh ${x(figures.freshVsJose)}`,
   )
+  const share = (kind: Kind, stream: string): string => {
+    const r = ratio(rate(kind, stream), rate('none', stream))
+    return r === null ? 'not measured' : `${(r * 100).toFixed(0)}%`
+  }
+  if (rate('none', 'repeated') !== null)
+    console.log(
+      `share of the app without a token check: SDK repeated ${share('latchkey', 'repeated')}, ` +
+        `fresh ${share('latchkey', 'fresh')}; express-oauth2-jwt-bearer repeated ` +
+        `${share('auth0', 'repeated')}, fresh ${share('auth0', 'fresh')}`,
+    )
   if (missing.length > 0)
     console.log(
       `not installed: ${missing.map((k) => NAMES[k]).join(', ')} (npm install --save-dev express-oauth2-jwt-bearer)`,

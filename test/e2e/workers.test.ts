@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { after, before, describe, it } from 'node:test'
@@ -298,6 +299,29 @@ describe('serve --workers', () => {
     } finally {
       await one.dispose()
       await many.dispose()
+    }
+  })
+
+  it('gives each worker a thread pool of 2 unless UV_THREADPOOL_SIZE is set', async () => {
+    const poolOf = (pid: number): string | undefined =>
+      readFileSync(`/proc/${pid}/environ`, 'utf8')
+        .split('\0')
+        .find((v) => v.startsWith('UV_THREADPOOL_SIZE='))
+    const { UV_THREADPOOL_SIZE: _, ...env } = process.env
+    for (const [set, expected] of [
+      [undefined, 'UV_THREADPOOL_SIZE=2'],
+      ['3', 'UV_THREADPOOL_SIZE=3'],
+    ] as const) {
+      const server = await startWorkers(2, { env: { ...env, UV_THREADPOOL_SIZE: set } })
+      try {
+        const pids = workerPids(server)
+        assert.equal(pids.length, 2)
+        for (const pid of pids) assert.equal(poolOf(pid), expected)
+        // The primary signs nothing and keeps the environment it was given.
+        assert.equal(poolOf(server.process.pid!), set === undefined ? undefined : expected)
+      } finally {
+        await server.dispose()
+      }
     }
   })
 
