@@ -48,8 +48,7 @@ export interface LoopSample {
 export function offloadAfter(offloading: boolean, sample: LoopSample): boolean {
   if (sample.utilization > BUSY) return true
   if (!offloading) return false
-  const taken =
-    sample.elapsedMs > 0 ? (sample.offloaded * sample.inlineMs) / sample.elapsedMs : 0
+  const taken = sample.elapsedMs > 0 ? (sample.offloaded * sample.inlineMs) / sample.elapsedMs : 0
   return sample.utilization + taken >= IDLE
 }
 
