@@ -16,7 +16,14 @@
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.3
  * @see https://www.rfc-editor.org/rfc/rfc7638
  */
-import { createHash, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto'
+import {
+  createHash,
+  createPublicKey,
+  hash,
+  verify,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto'
 import {
   algParams,
   isCanonicalBase64url,
@@ -262,7 +269,7 @@ export function normalizeHtu(value: string): string | undefined {
 
 /** SHA-256 of the access token, base64url: a proof's `ath` (RFC 9449 §4.2). */
 export function accessTokenHash(accessToken: string): string {
-  return createHash('sha256').update(accessToken).digest('base64url')
+  return hash('sha256', accessToken, 'base64url')
 }
 
 function isNumericDate(v: unknown): v is number {

@@ -3,9 +3,12 @@
  * event's `value`). The server keys its store by the same hash, so the verifier and the server must
  * compute it alike: this is the one implementation, which the server imports.
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
-/** SHA-256 of the token, base64url: the key under which the store keeps it. */
+/**
+ * SHA-256 of the token, base64url: the key under which the store keeps it. One-shot `hash` (Node
+ * 20.12+): no `Hash` object per call, a third of `createHash`'s cost for a token this short.
+ */
 export function hashOpaqueToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url')
+  return hash('sha256', token, 'base64url')
 }
