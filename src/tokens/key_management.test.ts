@@ -314,6 +314,27 @@ describe('key lineages per alg', () => {
     }
   })
 
+  it('adds no key when a node that started later added one while this one generated its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-lineages-'))
+    const early = createSqliteStore(join(dir, 'keys.db'))
+    const late = createSqliteStore(join(dir, 'keys.db'))
+    try {
+      // The early node read the clock 3 s before the late one, then took that long to make its key.
+      const now = Math.floor(Date.now() / 1000)
+      const made = await ensureSigningKey(late, { alg: 'ES256', now: now - 2 })
+      assert.ok(made)
+      assert.equal(await ensureSigningKey(early, { alg: 'ES256', now: now - 5 }), null)
+      assert.deepEqual(
+        (await early.listKeys()).map((k) => k.kid),
+        [made.kid],
+      )
+    } finally {
+      await early.close()
+      await late.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('makes one key when the access-token alg is RS256', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-lineages-'))
     const store: Store = createSqliteStore(join(dir, 'keys.db'))

@@ -93,7 +93,11 @@ export async function ensureSigningKey(
   const key = await generateSigningKey(options)
   const tail = await publicationTail(store, options.idTokenSeconds)
   // Nodes starting together on one empty database all get here: the store adds one key of theirs.
-  return (await store.insertKeyUnlessSigning(key, options.now, tail)) ? key : null
+  // The check is made at the time of the insert, not of the start: an RSA key can take a second or
+  // more to generate under load, while another node's key, activating at its own later start, would
+  // not yet sign at this node's earlier one, and both nodes would add a key.
+  const checkedAt = Math.max(options.now, Math.floor(Date.now() / 1000))
+  return (await store.insertKeyUnlessSigning(key, checkedAt, tail)) ? key : null
 }
 
 /**
