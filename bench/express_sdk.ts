@@ -33,9 +33,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { cpuSeconds } from './harness.js'
-import { createSqliteStore } from '../src/store/sqlite/index.js'
-import type { AccessTokenClaims } from '../src/tokens/jwt.js'
-import { KeyRing } from '../src/tokens/key_ring.js'
+import { signWithServerKey } from './server_tokens.js'
 import { createClient, startServer } from '../test/helpers/server.js'
 import { cycleScript, findWrk, runWrk, wrkVersion } from './wrk.js'
 
@@ -213,26 +211,16 @@ try {
     'client_credentials',
     '--resource-server',
   )
-  const store = createSqliteStore(join(server.dir, 'latchkey.db'))
-  const now = Math.floor(Date.now() / 1000)
-  const keys = await KeyRing.load(store, { clock: () => now })
-  const signer = keys.signer()
-  if (!signer) throw new Error('no signing key')
-  const tokens: string[] = []
-  for (let i = 0; i < FRESH_TOKENS; i++) {
-    const claims: AccessTokenClaims = {
-      iss: server.url,
-      sub: `user-${i}`,
-      aud: server.url,
-      exp: now + 3600,
-      iat: now,
-      jti: `jti-${i}-${Math.random().toString(36).slice(2)}`,
-      client_id: 'bench-app',
-      scope: 'read',
-    }
-    tokens.push(await signer.sign(claims))
-  }
-  await store.close()
+  const tokens = await signWithServerKey(server.db, FRESH_TOKENS, (i, now) => ({
+    iss: server.url,
+    sub: `user-${i}`,
+    aud: server.url,
+    exp: now + 3600,
+    iat: now,
+    jti: `jti-${i}-${Math.random().toString(36).slice(2)}`,
+    client_id: 'bench-app',
+    scope: 'read',
+  }))
 
   const env = {
     ...process.env,

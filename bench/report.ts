@@ -220,18 +220,20 @@ export function evaluateTargets(report: BenchReport): Target[] {
     single: SystemId,
     make: (system: SystemId, judged: boolean) => Target,
   ): Target[] => [make(workers, true), make(single, false)]
-  const reference = (id: CaseId): number | null => rateOf(caseOf(report, 'reference', id))
-  const out: Target[] = [
-    ...both('latchkey-sqlite-workers', 'latchkey-sqlite', (system, judged) =>
+  /** `what` (case `id`) on Latchkey SQLite at least `minimum` times the reference's rate. */
+  const versusReference = (what: string, id: CaseId, minimum: number): Target[] =>
+    both('latchkey-sqlite-workers', 'latchkey-sqlite', (system, judged) =>
       target(
-        `JWT issuance vs the reference (token-jwt), ${SYSTEM_NAMES[system]}`,
+        `${what} vs the reference (${id}), ${SYSTEM_NAMES[system]}`,
         system,
         judged,
         'times',
-        ratio(rateOf(caseOf(report, system, 'token-jwt')), reference('token-jwt')),
-        4,
+        ratio(rateOf(caseOf(report, system, id)), rateOf(caseOf(report, 'reference', id))),
+        minimum,
       ),
-    ),
+    )
+  const out: Target[] = [
+    ...versusReference('JWT issuance', 'token-jwt', 4),
     ...both('latchkey-sqlite-workers', 'latchkey-sqlite', (system, judged) =>
       target(
         `JWT issuance vs a raw ES256 sign loop (1 thread), ${SYSTEM_NAMES[system]}`,
@@ -243,16 +245,7 @@ export function evaluateTargets(report: BenchReport): Target[] {
         `needs ${int(0.5 * sign.rate)} req/s; ${sign.measured}`,
       ),
     ),
-    ...both('latchkey-sqlite-workers', 'latchkey-sqlite', (system, judged) =>
-      target(
-        `opaque introspection vs the reference (introspect-opaque), ${SYSTEM_NAMES[system]}`,
-        system,
-        judged,
-        'times',
-        ratio(rateOf(caseOf(report, system, 'introspect-opaque')), reference('introspect-opaque')),
-        5,
-      ),
-    ),
+    ...versusReference('opaque introspection', 'introspect-opaque', 5),
     ...both('latchkey-postgres-workers', 'latchkey-postgres', (system, judged) =>
       target(
         `the refresh grant, ${SYSTEM_NAMES[system]}`,

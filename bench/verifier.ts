@@ -8,13 +8,10 @@
  * Targets (issue 4): cold >= 85% of raw verify; warm >= 10x raw verify.
  */
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createSqliteStore } from '../src/store/sqlite/index.js'
-import type { AccessTokenClaims } from '../src/tokens/jwt.js'
-import { KeyRing } from '../src/tokens/key_ring.js'
 import { createVerifier } from '@latchkey/verifier'
 import { createClient, startServer } from '../test/helpers/server.js'
+import { signWithServerKey } from './server_tokens.js'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } })
 const SECONDS = Number(values.seconds)
@@ -80,28 +77,18 @@ try {
   )
 
   // Tokens signed with the server's own key, read from its database (as a second node would).
-  const store = createSqliteStore(join(server.dir, 'latchkey.db'))
-  const now = Math.floor(Date.now() / 1000)
-  const keys = await KeyRing.load(store, { clock: () => now })
-  const signer = keys.signer()
-  if (!signer) throw new Error('no signing key')
   const COLD_TOKENS = Math.ceil(25_000 * SECONDS)
-  const tokens: string[] = []
-  for (let i = 0; i < COLD_TOKENS; i++) {
-    const claims: AccessTokenClaims = {
-      iss: server.url,
-      sub: `user-${i}`,
-      aud: server.url,
-      exp: now + 600,
-      iat: now,
-      jti: `jti-${i}-${Math.random().toString(36).slice(2)}`,
-      client_id: 'bench-app',
-      scope: 'read',
-      sid: `sid-${i}`,
-    }
-    tokens.push(await signer.sign(claims))
-  }
-  await store.close()
+  const tokens = await signWithServerKey(server.db, COLD_TOKENS, (i, now) => ({
+    iss: server.url,
+    sub: `user-${i}`,
+    aud: server.url,
+    exp: now + 600,
+    iat: now,
+    jti: `jti-${i}-${Math.random().toString(36).slice(2)}`,
+    client_id: 'bench-app',
+    scope: 'read',
+    sid: `sid-${i}`,
+  }))
 
   const options = {
     issuer: server.url,
