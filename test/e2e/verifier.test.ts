@@ -175,6 +175,41 @@ describe('verifier SDK against a running server', () => {
     await verifier.verify(good)
   })
 
+  it('checks signatures on its own thread when told to offload them, with the same answers', async () => {
+    const offloading = createVerifier({
+      issuer: server.url,
+      audience: server.url,
+      clientId: api.client_id,
+      clientSecret: api.client_secret,
+      offloadSignatureChecks: true,
+    })
+    try {
+      await offloading.ready()
+      const tokens = await Promise.all(Array.from({ length: 20 }, () => token(app)))
+      const claims = await Promise.all(tokens.map((t) => offloading.verify(t)))
+      assert.deepEqual(
+        claims.map((c) => c.sub),
+        tokens.map(() => 'app'),
+      )
+      const [h, p, s] = tokens[0]!.split('.') as [string, string, string]
+      const payload = JSON.parse(Buffer.from(p, 'base64url').toString()) as object
+      const forged = {
+        'changed payload': `${h}.${b64({ ...payload, scope: 'admin' })}.${s}`,
+        'zero signature': `${h}.${p}.${Buffer.alloc(64).toString('base64url')}`,
+        'n − s twin': withTwinSignature(tokens[1]!),
+      }
+      for (const [name, t] of Object.entries(forged)) {
+        const err = await refused(offloading.verify(t), 'invalid_token')
+        assert.equal(err.description, 'signature is not valid', name)
+      }
+      const stats = offloading.stats()
+      assert.equal(stats.signatureChecks, 20)
+      assert.equal(stats.offloadedChecks, 20)
+    } finally {
+      offloading.close()
+    }
+  })
+
   it('refuses a token for another audience and an expired token', async () => {
     const other = await refused(verifier.verify(await token(elsewhere)), 'invalid_token')
     assert.equal(other.description, 'aud does not match')

@@ -9,6 +9,7 @@ import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:cryp
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { fuzzParameters } from './testing/fuzz.js'
+import { keyPairFor } from './testing/keys.js'
 import {
   algParams,
   SIGNING_ALGS,
@@ -39,12 +40,7 @@ interface Key {
 }
 
 function keyOf(alg: SigningAlg): Key {
-  const pair =
-    alg === 'ES256'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : alg === 'EdDSA'
-        ? generateKeyPairSync('ed25519')
-        : generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const pair = keyPairFor(alg)
   return { alg, privateKey: pair.privateKey, jwk: pair.publicKey.export({ format: 'jwk' }) }
 }
 

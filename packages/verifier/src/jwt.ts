@@ -152,12 +152,17 @@ export class JWTVerificationKey {
     this.signatureLength = signatureLength(alg, key)
   }
 
+  /** What checking this key's signatures takes, as `verifySync` passes it to `node:crypto`. */
+  get params(): { digest: string | null; key: KeyWithOptions } {
+    return { digest: this.digest, key: this.key }
+  }
+
   /**
    * Whether `signature` has the one encoding this key's valid signatures may have: the exact length,
    * and for ECDSA a low `s`. Checked before the signature itself, so a non-canonical variant of a
    * valid signature is refused.
    */
-  private isCanonical(signature: Buffer): boolean {
+  isCanonical(signature: Buffer): boolean {
     if (signature.length !== this.signatureLength) return false
     return this.alg !== 'ES256' || isLowS(signature)
   }

@@ -20,8 +20,10 @@ export interface JWTCheckOptions {
   issuer: string
   audience: string
   clockTolerance: number
-  /** On libuv's thread pool rather than the event loop (`offload.ts`). */
+  /** Off the event loop (`offload.ts`): by `offloaded`, or else on libuv's thread pool. */
   offload: boolean
+  /** Makes an offloaded check (`SignatureWorker.verify`). */
+  offloaded?: (key: JWTVerificationKey, input: string, signature: Buffer) => Promise<boolean>
   /** Told what an inline check took, ms. */
   ranInline?: (ms: number) => void
   /** The key for `kid`: cached, or after a (rate-limited) JWKS refetch. */
@@ -55,7 +57,9 @@ export async function checkJWT(
   if (header.alg !== key.alg) throw invalidToken('alg does not match the key')
   let ok: boolean
   if (o.offload) {
-    ok = await key.verify(decoded.signingInput, decoded.signature)
+    ok = await (o.offloaded
+      ? o.offloaded(key, decoded.signingInput, decoded.signature)
+      : key.verify(decoded.signingInput, decoded.signature))
   } else {
     const started = performance.now()
     ok = key.verifySync(decoded.signingInput, decoded.signature)

@@ -19,6 +19,7 @@ import { DPoPReplayCache } from './dpop.js'
 import { checkSender, type DPoPRequest } from './dpop_check.js'
 import { ExpiringLRU } from './lru.js'
 import { OffloadPolicy } from './offload.js'
+import { SignatureWorker } from './signature_worker.js'
 import { resolveOptions, type ResolvedOptions, type VerifierOptions } from './options.js'
 import { RevocationSet, type FeedEvent, type RevocationSubject } from './revocation_set.js'
 
@@ -38,6 +39,8 @@ export interface VerifyOptions {
 export interface VerifierStats {
   /** JWT signatures checked (cache misses). */
   signatureChecks: number
+  /** Of those, checked off the event loop, on the verifier's thread (`offloadSignatureChecks`). */
+  offloadedChecks: number
   jwtCacheHits: number
   /** Requests made to the introspection endpoint. */
   introspections: number
@@ -133,10 +136,12 @@ export class Verifier {
   private readonly pruneTimer: NodeJS.Timeout
   /** Where signatures are checked: inline, on the thread pool, or by the event loop's load. */
   private readonly offload: OffloadPolicy
+  private readonly signatures = new SignatureWorker()
   private discoveryTimer: NodeJS.Timeout | undefined
   private closed = false
   private readonly counters = {
     signatureChecks: 0,
+    offloadedChecks: 0,
     jwtCacheHits: 0,
     introspections: 0,
     introspectionCacheHits: 0,
@@ -265,6 +270,7 @@ export class Verifier {
     this.shutdown.abort()
     clearInterval(this.pruneTimer)
     this.offload.close()
+    this.signatures.close()
     clearTimeout(this.discoveryTimer)
     this.feed?.close()
     this.jwtCache.clear()
@@ -275,19 +281,22 @@ export class Verifier {
   private async verifyJWT(token: string): Promise<VerifiedClaims> {
     const jwks = this.jwks ?? (await this.discovered()).jwks
     await this.feedReady()
+    const offload = this.offload.offloadNext()
     const { claims, kid } = await checkJWT(
       token,
       {
         issuer: this.o.issuer,
         audience: this.o.audience,
         clockTolerance: this.o.clockTolerance,
-        offload: this.offload.offloadNext(),
+        offload,
+        offloaded: this.signatures.verify,
         ranInline: this.offload.ranInline,
         key: (k) => jwks.peek(k) ?? this.fetchKey(jwks, k),
       },
       this.nowSeconds,
     )
     this.counters.signatureChecks++
+    if (offload) this.counters.offloadedChecks++
     const subject = subjectOf(claims, { kid })
     // Synchronously from here to the cache: no event can slip in between the check and the insert.
     if (this.revocations.covers(subject)) throw invalidToken('token has been revoked')

@@ -1,0 +1,42 @@
+/**
+ * The thread an offloaded signature check runs on (`signature_worker.ts` starts it): it holds the
+ * public keys it is sent, checks each signature it is sent with `node:crypto`'s `verify`, the same
+ * call and parameters as `JWTVerificationKey.verifySync`, and answers whether it is valid. A check
+ * whose key it does not hold, or that throws, is not valid.
+ */
+import { verify } from 'node:crypto'
+import { parentPort } from 'node:worker_threads'
+import type { KeyWithOptions } from './jwt.js'
+
+export type ThreadMessage =
+  | { type: 'key'; id: number; digest: string | null; key: KeyWithOptions }
+  | { type: 'drop'; id: number }
+  | { type: 'verify'; check: number; key: number; input: string; signature: Uint8Array }
+
+export interface ThreadAnswer {
+  check: number
+  valid: boolean
+}
+
+const port = parentPort
+if (port === null) throw new Error('signature_thread.js runs as a worker thread')
+
+const keys = new Map<number, { digest: string | null; key: KeyWithOptions }>()
+
+port.on('message', (m: ThreadMessage) => {
+  if (m.type === 'key') keys.set(m.id, { digest: m.digest, key: m.key })
+  else if (m.type === 'drop') keys.delete(m.id)
+  else {
+    const key = keys.get(m.key)
+    let valid = false
+    if (key !== undefined) {
+      try {
+        valid = verify(key.digest, Buffer.from(m.input), key.key, m.signature)
+      } catch {
+        // A signature of the wrong encoding is simply not valid.
+      }
+    }
+    const answer: ThreadAnswer = { check: m.check, valid }
+    port.postMessage(answer)
+  }
+})
