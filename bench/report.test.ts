@@ -132,3 +132,41 @@ describe('the sign floor of token-jwt', () => {
     )
   })
 })
+
+describe('the Express targets', () => {
+  it('say what the app without a token check reaches, and the CPU a request of each', () => {
+    const report = run()
+    report.sdk = [
+      {
+        name: 'express',
+        command: 'node dist/bench/express_sdk.js',
+        output: '',
+        failure: null,
+        seconds: 1,
+        figures: {
+          repeatedVsAuth0: 1.8,
+          freshVsAuth0: 1.25,
+          ceilingRepeatedVsAuth0: 1.9,
+          ceilingFreshVsAuth0: 1.7,
+          latchkeyRepeatedCpuMicros: 130,
+          auth0RepeatedCpuMicros: 310,
+          latchkeyFreshCpuMicros: 250,
+          auth0FreshCpuMicros: 290,
+        },
+      },
+    ]
+    const [repeated, fresh] = evaluateTargets(report).filter((t) => t.name.startsWith("SDK's"))
+    assert.equal(repeated?.pass, false)
+    assert.equal(
+      repeated?.note,
+      'the app without a token check: 1.90x; CPU a request 130 vs 310 µs',
+    )
+    assert.equal(fresh?.pass, true)
+    assert.equal(fresh?.note, 'the app without a token check: 1.70x; CPU a request 250 vs 290 µs')
+    report.sdk = []
+    assert.equal(
+      evaluateTargets(report).find((t) => t.name.startsWith("SDK's"))?.note,
+      'the Express benchmark did not run',
+    )
+  })
+})
