@@ -132,6 +132,25 @@ export function signatureLength(alg: SigningAlg, key: KeyObject): number {
   }
 }
 
+/** What checking a key's signatures takes: its digest, and the key with its algorithm's options. */
+export interface VerifyParams {
+  digest: string | null
+  key: KeyWithOptions
+}
+
+/**
+ * Whether `signature` is the signature of `input` by `params`' key, on the calling thread: the one
+ * `node:crypto` call of `verifySync` and of the SDK's signature thread. A signature of the wrong
+ * length or encoding is simply not valid.
+ */
+export function verifyWith(params: VerifyParams, input: string, signature: Uint8Array): boolean {
+  try {
+    return verify(params.digest, Buffer.from(input), params.key, signature)
+  } catch {
+    return false
+  }
+}
+
 /** A public key that verifies tokens of exactly one algorithm. */
 export class JWTVerificationKey {
   readonly kid: string
@@ -153,7 +172,7 @@ export class JWTVerificationKey {
   }
 
   /** What checking this key's signatures takes, as `verifySync` passes it to `node:crypto`. */
-  get params(): { digest: string | null; key: KeyWithOptions } {
+  get params(): VerifyParams {
     return { digest: this.digest, key: this.key }
   }
 
@@ -172,12 +191,7 @@ export class JWTVerificationKey {
    * pool round trip, for callers that verify one token at a time (the verifier SDK by default).
    */
   verifySync(input: string, signature: Buffer): boolean {
-    if (!this.isCanonical(signature)) return false
-    try {
-      return verify(this.digest, Buffer.from(input), this.key, signature)
-    } catch {
-      return false
-    }
+    return this.isCanonical(signature) && verifyWith(this.params, input, signature)
   }
 
   /** Whether `signature` is this key's signature of `input`; computed on libuv's thread pool. */

@@ -1,15 +1,14 @@
 /**
  * The thread an offloaded signature check runs on (`signature_worker.ts` starts it): it holds the
- * public keys it is sent, checks each signature it is sent with `node:crypto`'s `verify`, the same
- * call and parameters as `JWTVerificationKey.verifySync`, and answers whether it is valid. A check
+ * public keys it is sent, checks each signature it is sent with `verifyWith`, the call
+ * `JWTVerificationKey.verifySync` makes, and answers whether it is valid. A check
  * whose key it does not hold, or that throws, is not valid.
  */
-import { verify } from 'node:crypto'
 import { parentPort } from 'node:worker_threads'
-import type { KeyWithOptions } from './jwt.js'
+import { verifyWith, type VerifyParams } from './jwt.js'
 
 export type ThreadMessage =
-  | { type: 'key'; id: number; digest: string | null; key: KeyWithOptions }
+  | ({ type: 'key'; id: number } & VerifyParams)
   | { type: 'drop'; id: number }
   | { type: 'verify'; check: number; key: number; input: string; signature: Uint8Array }
 
@@ -21,21 +20,14 @@ export interface ThreadAnswer {
 const port = parentPort
 if (port === null) throw new Error('signature_thread.js runs as a worker thread')
 
-const keys = new Map<number, { digest: string | null; key: KeyWithOptions }>()
+const keys = new Map<number, VerifyParams>()
 
 port.on('message', (m: ThreadMessage) => {
   if (m.type === 'key') keys.set(m.id, { digest: m.digest, key: m.key })
   else if (m.type === 'drop') keys.delete(m.id)
   else {
     const key = keys.get(m.key)
-    let valid = false
-    if (key !== undefined) {
-      try {
-        valid = verify(key.digest, Buffer.from(m.input), key.key, m.signature)
-      } catch {
-        // A signature of the wrong encoding is simply not valid.
-      }
-    }
+    const valid = key !== undefined && verifyWith(key, m.input, m.signature)
     const answer: ThreadAnswer = { check: m.check, valid }
     port.postMessage(answer)
   }

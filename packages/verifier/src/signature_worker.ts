@@ -5,8 +5,8 @@
  * a callback into JavaScript per check, and the thread keeps the curve's code and tables warm between
  * checks. (Gathering the checks of a turn of the event loop into one message was tried and served
  * fewer requests: a batch's checks all wait for its last one, while the loop idles.) In an Express
- * API on 2 cores, fresh tokens, one run: about 15% more requests a second than on the pool, with less
- * CPU a request.
+ * API on 2 cores, fresh tokens, runs minutes apart: 7–15% more requests a second than on the pool, with
+ * less CPU a request.
  *
  * The canonical encoding of a signature (`JWTVerificationKey.isCanonical`) is checked here, on the
  * loop; the thread runs the same `node:crypto` call as `verifySync`, with the key's own parameters.
