@@ -51,7 +51,9 @@ export async function checkJWT(
   // RFC 9068 §4: refuse anything not typed as an access token (an ID token, a plain JWT) before
   // spending a key lookup on it.
   if (!isAccessTokenType(header.typ)) throw invalidToken('typ is not at+jwt')
-  const key = await o.key(header.kid)
+  // A cached key is looked up without a turn of the event loop; only a refetch is waited for.
+  const found = o.key(header.kid)
+  const key = found instanceof Promise ? await found : found
   if (key === undefined) throw invalidToken('unknown signing key')
   // The algorithm comes from the key, never from the token (RFC 8725 §3.1, CVE-2015-9235).
   if (header.alg !== key.alg) throw invalidToken('alg does not match the key')

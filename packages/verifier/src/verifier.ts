@@ -280,7 +280,8 @@ export class Verifier {
 
   private async verifyJWT(token: string): Promise<VerifiedClaims> {
     const jwks = this.jwks ?? (await this.discovered()).jwks
-    await this.feedReady()
+    // No promise to wait for once the feed has synced (every check but the first few).
+    if (!this.feedSynced()) await this.feedReady()
     const offload = this.offload.offloadNext()
     const { claims, kid } = await checkJWT(
       token,
@@ -317,7 +318,7 @@ export class Verifier {
   /** An opaque token no cache holds (`cachedClaims` has checked its shape): introspected once. */
   private async verifyOpaque(token: string): Promise<VerifiedClaims> {
     await this.discovered()
-    await this.feedReady()
+    if (!this.feedSynced()) await this.feedReady()
     let pending = this.introspecting.get(token)
     if (pending === undefined) {
       pending = this.introspect(token).finally(() => this.introspecting.delete(token))
@@ -415,9 +416,15 @@ export class Verifier {
   }
 
   /** Before the feed's first catch-up, waits for it (up to the staleness bound from creation). */
+  /** Whether a check may go on without waiting for the feed (`feedReady` has nothing to wait for). */
+  private feedSynced(): boolean {
+    const feed = this.feed
+    return feed === undefined || feed.hasSynced || this.o.failOpen
+  }
+
   private async feedReady(): Promise<void> {
     const feed = this.feed
-    if (feed === undefined || feed.hasSynced || this.o.failOpen) return
+    if (feed === undefined || this.feedSynced()) return
     const left = this.createdAt + this.o.maxStalenessMs - this.o.clock()
     try {
       await feed.waitForSync(left)
