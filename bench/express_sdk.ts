@@ -14,25 +14,34 @@
  * targets of `report.ts` read it).
  *
  * Each run also reports the app's CPU per request (user + system of its process, threads included, from
- * /proc), which other load on the machine disturbs far less than the rate.
+ * /proc), which other load on the machine disturbs far less than the rate; its main thread's alone (the
+ * event loop, which bounds a Node.js app's rate: 1 s ÷ its CPU a request) and how busy it was; the
+ * load generator's CPU a request and the cores left idle. From these, the last lines say what each
+ * target leaves the SDK's event loop a request: 1 s ÷ (the target × Auth0's rate).
  *
  * Usage: node dist/bench/express_sdk.js [--seconds S] [--rounds N] [--connections N] [--apps A,B]
  *          [--load-generator wrk|autocannon]
  *        (default 5 s per run, 3 rounds, 50 connections, apps latchkey,auth0,jose,none, wrk when it
  *        is on PATH; none = the same app without a token check, its ceiling; also
  *        latchkey-inline and latchkey-offload, the SDK with `offloadSignatureChecks` false or true)
+ *        APP_EXEC_ARGV="--cpu-prof --cpu-prof-dir=DIR" passes node flags to the apps (to profile them).
  * Targets: the SDK >= 2x express-oauth2-jwt-bearer on a repeated token, >= 1.2x on fresh tokens.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { cpuSeconds } from './harness.js'
+import {
+  cpuSeconds,
+  machineIdleSeconds,
+  mainThreadCpuSeconds,
+  reapedChildrenCpuSeconds,
+} from './harness.js'
 import { signWithServerKey } from './server_tokens.js'
 import { createClient, startServer } from '../test/helpers/server.js'
 import { cycleScript, findWrk, runWrk, wrkVersion } from './wrk.js'
@@ -79,7 +88,11 @@ interface App {
 
 /** Starts the app of `kind`; null when its package is not installed (exit 3). */
 async function startApp(kind: Kind, env: NodeJS.ProcessEnv): Promise<App | null | string> {
-  const child = spawn(process.execPath, [APP, kind], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    [...(process.env.APP_EXEC_ARGV?.split(' ').filter(Boolean) ?? []), APP, kind],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const lines = createInterface({ input: child.stdout })
@@ -96,10 +109,24 @@ interface Run {
   rate: number
   /** The app's CPU per request, µs (null where /proc cannot be read). */
   cpuMicros: number | null
+  /** The load generator's CPU per request, µs (wrk, or this process for autocannon). */
+  loadCpuMicros: number | null
+  /** The app's main thread (its event loop) CPU per request, µs. */
+  loopCpuMicros: number | null
+  /** The share of the run the app's main thread was on a CPU (1: its event loop was saturated). */
+  loopBusy: number | null
+  /** Cores left idle over the run, on average (0: the machine was saturated). */
+  idleCores: number | null
   p99: number
   non2xx: number
   errors: number
 }
+
+/** What a load generator reports of a run (the rest is read from /proc around it). */
+type Measured = Pick<Run, 'rate' | 'p99' | 'non2xx' | 'errors'>
+
+const CORES = availableParallelism()
+const percent = (v: number | null): string => (v === null ? '?' : `${(v * 100).toFixed(0)}%`)
 
 /** A token stream: one token (repeated) or a cycle (fresh), and wrk's script sending it. */
 interface Stream {
@@ -110,27 +137,40 @@ interface Stream {
 
 /** One run of `seconds` on `app`. */
 async function load(app: App, stream: Stream, seconds: number): Promise<Run> {
+  const generatorCpu = (): number | null =>
+    stream.wrkScript === null
+      ? (({ user, system }) => (user + system) / 1e6)(process.cpuUsage())
+      : reapedChildrenCpuSeconds()
   const before = cpuSeconds(app.child.pid!, false)
+  const loopBefore = mainThreadCpuSeconds(app.child.pid!)
+  const generatorBefore = generatorCpu()
+  const idleBefore = machineIdleSeconds()
+  const started = performance.now()
   const run =
     stream.wrkScript === null
       ? await loadUrl(app.url, stream.tokens, seconds)
       : await loadWithWrk(app.url, stream.wrkScript, seconds)
+  const wall = (performance.now() - started) / 1000
+  const idleAfter = machineIdleSeconds()
+  const generatorAfter = generatorCpu()
   const after = cpuSeconds(app.child.pid!, false)
+  const loopAfter = mainThreadCpuSeconds(app.child.pid!)
   const requests = run.rate * seconds
+  const perRequest = (a: number | null, b: number | null): number | null =>
+    a === null || b === null || requests <= 0 ? null : ((b - a) / requests) * 1e6
+  const idleCores =
+    idleBefore === null || idleAfter === null ? null : (idleAfter - idleBefore) / wall
   return {
     ...run,
-    cpuMicros:
-      before === null || after === null || requests <= 0
-        ? null
-        : ((after - before) / requests) * 1e6,
+    cpuMicros: perRequest(before, after),
+    loadCpuMicros: perRequest(generatorBefore, generatorAfter),
+    loopCpuMicros: perRequest(loopBefore, loopAfter),
+    loopBusy: loopBefore === null || loopAfter === null ? null : (loopAfter - loopBefore) / wall,
+    idleCores,
   }
 }
 
-async function loadWithWrk(
-  url: string,
-  script: string,
-  seconds: number,
-): Promise<Omit<Run, 'cpuMicros'>> {
+async function loadWithWrk(url: string, script: string, seconds: number): Promise<Measured> {
   const { requests, durationMicros, errors, latencyMicros } = await runWrk(
     url,
     CONNECTIONS,
@@ -154,11 +194,7 @@ function wrkStream(folder: string, name: string, tokens: readonly string[]): Str
   return { tokens, wrkScript: script }
 }
 
-function loadUrl(
-  url: string,
-  tokens: readonly string[],
-  seconds: number,
-): Promise<Omit<Run, 'cpuMicros'>> {
+function loadUrl(url: string, tokens: readonly string[], seconds: number): Promise<Measured> {
   let next = Math.floor(Math.random() * tokens.length)
   const bearer = tokens.map((t) => `Bearer ${t}`)
   return new Promise((resolve, reject) => {
@@ -272,12 +308,30 @@ try {
     const r = runs.get(`${kind}:${stream}`)
     return r ? median(r.map((x) => x.rate)) : null
   }
-  /** The median CPU a request of `kind`'s app on `stream`, µs; null where it was not read. */
-  const cpuOf = (kind: Kind, stream: string): number | null => {
+  /** The median of `field` over `kind`'s runs on `stream`; null where it was not read. */
+  const medianOf = (
+    kind: Kind,
+    stream: string,
+    field: 'cpuMicros' | 'loopCpuMicros' | 'loopBusy' | 'loadCpuMicros' | 'idleCores',
+  ): number | null => {
     const values = (runs.get(`${kind}:${stream}`) ?? []).flatMap((x) =>
-      x.cpuMicros === null ? [] : [x.cpuMicros],
+      x[field] === null ? [] : [x[field]],
     )
     return values.length === 0 ? null : median(values)
+  }
+  /** The median CPU a request of `kind`'s app on `stream`, µs; null where it was not read. */
+  const cpuOf = (kind: Kind, stream: string): number | null => medianOf(kind, stream, 'cpuMicros')
+  const loopOf = (kind: Kind, stream: string): number | null =>
+    medianOf(kind, stream, 'loopCpuMicros')
+  /**
+   * The most event-loop CPU a request the SDK's app may spend to be `minimum` times Auth0's rate on
+   * `stream`, µs. A Node.js app serves at most 1 s ÷ its event loop's CPU a request (its main thread
+   * runs every request's JavaScript), so even with its loop never idle it needs at most
+   * 1 s ÷ (`minimum` × Auth0's rate). The app without a token check spends the least any app can.
+   */
+  const budget = (stream: string, minimum: number): number | null => {
+    const auth0 = rate('auth0', stream)
+    return auth0 === null || auth0 <= 0 ? null : 1e6 / (minimum * auth0)
   }
   const ratio = (a: number | null, b: number | null): number | null =>
     a === null || b === null || b <= 0 ? null : a / b
@@ -291,7 +345,9 @@ try {
       const r = runs.get(`${kind}:${stream}`)
       const line = r
         ? `${Math.round(rate(kind, stream)!).toLocaleString('en-US').padStart(8)} req/s  p99 ${median(r.map((x) => x.p99))} ms  ` +
-          `CPU ${cpuOf(kind, stream)?.toFixed(0) ?? '?'} µs/req  rounds ${r.map((x) => Math.round(x.rate)).join(', ')}`
+          `CPU ${cpuOf(kind, stream)?.toFixed(0) ?? '?'} µs/req (${GENERATOR} ${medianOf(kind, stream, 'loadCpuMicros')?.toFixed(0) ?? '?'}, ` +
+          `idle ${medianOf(kind, stream, 'idleCores')?.toFixed(2) ?? '?'} cores; event loop ${loopOf(kind, stream)?.toFixed(0) ?? '?'} µs/req, ` +
+          `busy ${percent(medianOf(kind, stream, 'loopBusy'))})  rounds ${r.map((x) => Math.round(x.rate)).join(', ')}`
         : 'not measured (not installed)'
       console.log(`${stream.padEnd(9)} ${NAMES[kind].padEnd(28)} ${line}`)
     }
@@ -318,6 +374,18 @@ try {
     latchkeyFreshCpuMicros: cpuOf('latchkey', 'fresh'),
     auth0FreshCpuMicros: cpuOf('auth0', 'fresh'),
     noCheckFreshCpuMicros: cpuOf('none', 'fresh'),
+    // The most event-loop CPU a request the SDK's app may spend to meet each target (`budget`).
+    repeatedBudgetLoopCpuMicros: budget('repeated', 2),
+    freshBudgetLoopCpuMicros: budget('fresh', 1.2),
+    latchkeyRepeatedLoopCpuMicros: loopOf('latchkey', 'repeated'),
+    auth0RepeatedLoopCpuMicros: loopOf('auth0', 'repeated'),
+    noCheckRepeatedLoopCpuMicros: loopOf('none', 'repeated'),
+    latchkeyFreshLoopCpuMicros: loopOf('latchkey', 'fresh'),
+    auth0FreshLoopCpuMicros: loopOf('auth0', 'fresh'),
+    noCheckFreshLoopCpuMicros: loopOf('none', 'fresh'),
+    idleCores: median(
+      [...runs.values()].flat().flatMap((r) => (r.idleCores === null ? [] : [r.idleCores])),
+    ),
   }
   const x = (v: number | null): string => (v === null ? 'not measured' : `${v.toFixed(2)}x`)
   console.log(
@@ -339,6 +407,17 @@ try {
     console.log(
       `the app without a token check vs express-oauth2-jwt-bearer (more than any middleware can ` +
         `reach in this app): repeated ${x(figures.ceilingRepeatedVsAuth0)}, fresh ${x(figures.ceilingFreshVsAuth0)}`,
+    )
+  const micros = (v: number | null): string => (v === null ? '?' : `${v.toFixed(0)} µs`)
+  if (figures.repeatedBudgetLoopCpuMicros !== null && figures.freshBudgetLoopCpuMicros !== null)
+    console.log(
+      `what each target leaves the SDK's event loop (an app serves at most 1 s / its event loop's ` +
+        `CPU a request; the machine had ${figures.idleCores.toFixed(2)} of ${CORES} cores idle): 2x ` +
+        `express-oauth2-jwt-bearer on a repeated token needs <= ${micros(figures.repeatedBudgetLoopCpuMicros)} ` +
+        `a request (the SDK's app spent ${micros(figures.latchkeyRepeatedLoopCpuMicros)}, the app ` +
+        `without a token check ${micros(figures.noCheckRepeatedLoopCpuMicros)}); 1.2x on fresh tokens <= ` +
+        `${micros(figures.freshBudgetLoopCpuMicros)} (SDK ${micros(figures.latchkeyFreshLoopCpuMicros)}, ` +
+        `no check ${micros(figures.noCheckFreshLoopCpuMicros)})`,
     )
   if (missing.length > 0)
     console.log(

@@ -279,10 +279,24 @@ export function rssBytes(pid: number): number | null {
  * child processes (workers), or null where /proc is missing.
  */
 export function cpuSeconds(pid: number, withChildren = true): number | null {
+  return statCpuSeconds((withChildren ? processTree(pid) : [pid]).map((p) => `/proc/${p}/stat`))
+}
+
+/**
+ * Linux: user+system CPU seconds used so far by the main thread of `pid` alone (for Node.js, the
+ * event loop's thread: not the worker threads, libuv's pool or the garbage collector's helpers), or
+ * null where /proc is missing.
+ */
+export function mainThreadCpuSeconds(pid: number): number | null {
+  return statCpuSeconds([`/proc/${pid}/task/${pid}/stat`])
+}
+
+/** The summed user+system CPU seconds of /proc `stat` files (null where none could be read). */
+function statCpuSeconds(files: readonly string[]): number | null {
   let total: number | null = null
-  for (const p of withChildren ? processTree(pid) : [pid]) {
+  for (const file of files) {
     try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const stat = readFileSync(file, 'utf8')
       // Fields after the command name (which may hold spaces), counted from field 3.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       const ticks = Number(fields[11]) + Number(fields[12])
@@ -324,6 +338,22 @@ export function machineBusySeconds(): number | null {
     const f = line.trim().split(/\s+/).slice(1).map(Number)
     const busy = [0, 1, 2, 7].reduce((sum, i) => sum + (f[i] ?? 0), 0)
     return Number.isFinite(busy) ? busy / 100 : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Linux: CPU seconds the whole machine has spent idle (idle and iowait, summed over its cores), or
+ * null where /proc is missing. Over a run, cores × seconds minus this is everything the machine did:
+ * every process and the kernel's interrupt work, which `machineBusySeconds` leaves out.
+ */
+export function machineIdleSeconds(): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
+    const f = line.trim().split(/\s+/).slice(1).map(Number)
+    const idle = (f[3] ?? NaN) + (f[4] ?? NaN)
+    return Number.isFinite(idle) ? idle / 100 : null
   } catch {
     return null
   }

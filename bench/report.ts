@@ -266,6 +266,12 @@ export function evaluateTargets(report: BenchReport): Target[] {
       figure(`latchkey${stream}CpuMicros`),
       figure(`auth0${stream}CpuMicros`),
     ]
+    const [sdkLoop, auth0Loop, noCheckLoop, budget] = [
+      figure(`latchkey${stream}LoopCpuMicros`),
+      figure(`auth0${stream}LoopCpuMicros`),
+      figure(`noCheck${stream}LoopCpuMicros`),
+      figure(`${stream.toLowerCase()}BudgetLoopCpuMicros`),
+    ]
     return {
       ...target(name, null, true, 'times', value, minimum),
       note:
@@ -278,6 +284,10 @@ export function evaluateTargets(report: BenchReport): Target[] {
               sdkCpu === null || auth0Cpu === null
                 ? null
                 : `CPU a request ${int(sdkCpu)} vs ${int(auth0Cpu)} µs`,
+              sdkLoop === null || auth0Loop === null || budget === null
+                ? null
+                : `event loop a request ${int(sdkLoop)} vs ${int(auth0Loop)} µs (the target ` +
+                  `allows ${int(budget)}; without a token check ${noCheckLoop === null ? '?' : int(noCheckLoop)})`,
             ]
               .filter((n) => n !== null)
               .join('; ') || null,
