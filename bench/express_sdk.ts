@@ -39,8 +39,8 @@ import autocannon from 'autocannon'
 import {
   cpuSeconds,
   machineIdleSeconds,
-  mainThreadCpuSeconds,
   reapedChildrenCpuSeconds,
+  threadCpuSeconds,
 } from './harness.js'
 import { signWithServerKey } from './server_tokens.js'
 import { createClient, startServer } from '../test/helpers/server.js'
@@ -128,6 +128,10 @@ type Measured = Pick<Run, 'rate' | 'p99' | 'non2xx' | 'errors'>
 const CORES = availableParallelism()
 const percent = (v: number | null): string => (v === null ? '?' : `${(v * 100).toFixed(0)}%`)
 
+/** CPU seconds of `pid`'s main thread, its event loop (null where /proc is missing). */
+const loopCpuSeconds = (pid: number): number | null =>
+  threadCpuSeconds(pid).get('main thread (event loop)') ?? null
+
 /** A token stream: one token (repeated) or a cycle (fresh), and wrk's script sending it. */
 interface Stream {
   tokens: readonly string[]
@@ -142,7 +146,7 @@ async function load(app: App, stream: Stream, seconds: number): Promise<Run> {
       ? (({ user, system }) => (user + system) / 1e6)(process.cpuUsage())
       : reapedChildrenCpuSeconds()
   const before = cpuSeconds(app.child.pid!, false)
-  const loopBefore = mainThreadCpuSeconds(app.child.pid!)
+  const loopBefore = loopCpuSeconds(app.child.pid!)
   const generatorBefore = generatorCpu()
   const idleBefore = machineIdleSeconds()
   const started = performance.now()
@@ -154,7 +158,7 @@ async function load(app: App, stream: Stream, seconds: number): Promise<Run> {
   const idleAfter = machineIdleSeconds()
   const generatorAfter = generatorCpu()
   const after = cpuSeconds(app.child.pid!, false)
-  const loopAfter = mainThreadCpuSeconds(app.child.pid!)
+  const loopAfter = loopCpuSeconds(app.child.pid!)
   const requests = run.rate * seconds
   const perRequest = (a: number | null, b: number | null): number | null =>
     a === null || b === null || requests <= 0 ? null : ((b - a) / requests) * 1e6

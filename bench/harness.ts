@@ -279,24 +279,10 @@ export function rssBytes(pid: number): number | null {
  * child processes (workers), or null where /proc is missing.
  */
 export function cpuSeconds(pid: number, withChildren = true): number | null {
-  return statCpuSeconds((withChildren ? processTree(pid) : [pid]).map((p) => `/proc/${p}/stat`))
-}
-
-/**
- * Linux: user+system CPU seconds used so far by the main thread of `pid` alone (for Node.js, the
- * event loop's thread: not the worker threads, libuv's pool or the garbage collector's helpers), or
- * null where /proc is missing.
- */
-export function mainThreadCpuSeconds(pid: number): number | null {
-  return statCpuSeconds([`/proc/${pid}/task/${pid}/stat`])
-}
-
-/** The summed user+system CPU seconds of /proc `stat` files (null where none could be read). */
-function statCpuSeconds(files: readonly string[]): number | null {
   let total: number | null = null
-  for (const file of files) {
+  for (const p of withChildren ? processTree(pid) : [pid]) {
     try {
-      const stat = readFileSync(file, 'utf8')
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
       // Fields after the command name (which may hold spaces), counted from field 3.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       const ticks = Number(fields[11]) + Number(fields[12])
