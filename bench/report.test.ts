@@ -6,6 +6,7 @@ import {
   evaluateTargets,
   floorOf,
   formatReport,
+  targetFigures,
   type BenchReport,
   type CaseReport,
   type SystemId,
@@ -173,5 +174,24 @@ describe('the Express targets', () => {
       evaluateTargets(report).find((t) => t.name.startsWith("SDK's"))?.note,
       'the Express benchmark did not run',
     )
+  })
+})
+
+describe('a target just under its line', () => {
+  it('is printed with the digits that show it missed', () => {
+    const base = { source: 'test', name: 't', system: null, judged: true, pass: false, note: null }
+    assert.deepEqual(targetFigures({ ...base, kind: 'times', ratio: 1.198, minimum: 1.2 }), {
+      value: '1.198x',
+      minimum: '1.2x',
+    })
+    assert.deepEqual(targetFigures({ ...base, kind: 'times', ratio: 1.4912, minimum: 2 }), {
+      value: '1.49x',
+      minimum: '2x',
+    })
+    assert.equal(
+      targetFigures({ ...base, kind: 'share', ratio: 0.49996, minimum: 0.5 }).value,
+      '49.996%',
+    )
+    assert.equal(targetFigures({ ...base, kind: 'times', ratio: 2.004, minimum: 2 }).value, '2.00x')
   })
 })

@@ -307,8 +307,23 @@ export function targetFigures(t: Target): { value: string; minimum: string } {
       value: t.ratio === null ? '—' : `${int(t.ratio)} req/s`,
       minimum: `${int(t.minimum)} req/s`,
     }
-  if (t.kind === 'share') return { value: pct(t.ratio), minimum: pct(t.minimum) }
-  return { value: times(t.ratio), minimum: `${t.minimum}x` }
+  // A value just under its line is printed with the digits that show it is under (1.198x, not 1.20x).
+  if (t.kind === 'share')
+    return {
+      value: t.ratio === null ? '—' : `${underLine(t.ratio * 100, t.minimum * 100, 1)}%`,
+      minimum: pct(t.minimum),
+    }
+  return {
+    value: t.ratio === null ? '—' : `${underLine(t.ratio, t.minimum, 2)}x`,
+    minimum: `${t.minimum}x`,
+  }
+}
+
+/** `n` with `digits` decimals, or up to three more where fewer would print a value under `line` as on it. */
+function underLine(n: number, line: number, digits: number): string {
+  let d = digits
+  while (d < digits + 3 && n < line && Number(n.toFixed(d)) >= line) d++
+  return n.toFixed(d)
 }
 
 function caseRow(report: BenchReport, system: SystemReport, c: CaseReport): string[] {
