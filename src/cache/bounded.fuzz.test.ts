@@ -1,7 +1,7 @@
 /**
- * The bounded cache against a model: any sequence of gets, sets (with or without expiry) and deletes
- * leaves it answering exactly as a plain array kept in recency order, cut to `capacity` from the
- * least recently used end, would.
+ * The bounded cache against a model: any sequence of gets, sets (with or without expiry), deletes and
+ * deletions by predicate leaves it answering exactly as a plain array kept in recency order, cut to
+ * `capacity` from the least recently used end, would.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -42,6 +42,12 @@ class Model {
     this.entries = this.entries.filter((e) => e.key !== key)
     return this.entries.length < before
   }
+
+  deleteWhere(matches: (value: number) => boolean): number {
+    const before = this.entries.length
+    this.entries = this.entries.filter((e) => !matches(e.value))
+    return before - this.entries.length
+  }
 }
 
 const key = fc.integer({ min: 0, max: 12 })
@@ -55,6 +61,7 @@ const op = fc.oneof(
     expiresAt: time,
   }),
   fc.record({ kind: fc.constant('delete' as const), key }),
+  fc.record({ kind: fc.constant('deleteWhere' as const), parity: fc.integer({ min: 0, max: 1 }) }),
 )
 
 describe('BoundedCache (property)', () => {
@@ -68,7 +75,11 @@ describe('BoundedCache (property)', () => {
           else if (o.kind === 'set') {
             cache.set(o.key, o.value, o.expiresAt)
             model.set(o.key, o.value, o.expiresAt)
-          } else assert.equal(cache.delete(o.key), model.delete(o.key))
+          } else if (o.kind === 'delete') assert.equal(cache.delete(o.key), model.delete(o.key))
+          else {
+            const matches = (v: number): boolean => Math.abs(v % 2) === o.parity
+            assert.equal(cache.deleteWhere(matches), model.deleteWhere(matches))
+          }
           assert.deepEqual(
             cache.keys(),
             model.entries.map((e) => e.key),
