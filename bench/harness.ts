@@ -319,14 +319,8 @@ export function reapedChildrenCpuSeconds(): number | null {
  * which makes that run's numbers suspect.
  */
 export function machineBusySeconds(): number | null {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
-    const f = line.trim().split(/\s+/).slice(1).map(Number)
-    const busy = [0, 1, 2, 7].reduce((sum, i) => sum + (f[i] ?? 0), 0)
-    return Number.isFinite(busy) ? busy / 100 : null
-  } catch {
-    return null
-  }
+  // user, nice, system, steal
+  return machineCpuSeconds([0, 1, 2, 7])
 }
 
 /**
@@ -335,11 +329,17 @@ export function machineBusySeconds(): number | null {
  * every process and the kernel's interrupt work, which `machineBusySeconds` leaves out.
  */
 export function machineIdleSeconds(): number | null {
+  // idle, iowait
+  return machineCpuSeconds([3, 4])
+}
+
+/** The sum of the columns `columns` of /proc/stat's `cpu` line (a column the kernel lacks counts 0), in seconds. */
+function machineCpuSeconds(columns: readonly number[]): number | null {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
     const f = line.trim().split(/\s+/).slice(1).map(Number)
-    const idle = (f[3] ?? NaN) + (f[4] ?? NaN)
-    return Number.isFinite(idle) ? idle / 100 : null
+    const sum = columns.reduce((total, i) => total + (f[i] ?? 0), 0)
+    return Number.isFinite(sum) ? sum / 100 : null
   } catch {
     return null
   }

@@ -9,8 +9,8 @@
  * recently used: a hit moves its entry to the end and a new key past the capacity drops the first,
  * each a few pointer moves. (Taking the first key of a `Map` in insertion order instead costs V8 a
  * walk over every entry deleted since the table was last rebuilt, about 4 µs a new key at 10,000
- * entries.) Recency is exact, unlike the verifier SDK's CLOCK approximation
- * (`packages/verifier/src/lru.ts`), which keeps eviction simple to state and to check against a model.
+ * entries.) Recency is exact, not the verifier SDK's CLOCK approximation
+ * (`packages/verifier/src/lru.ts`): that keeps eviction simple to state and to check against a model.
  */
 
 interface Slot<K, V> {
